@@ -1,0 +1,26 @@
+//! A committed change, as written to the store and applied to the snapshot.
+
+use time::OffsetDateTime;
+
+use crate::ids::{Email, RoleName, TeamName, TokenId, VaName};
+use crate::model::{Grant, Role, Team, Token, User, VirtualAccount};
+use crate::secret::Secret;
+
+#[derive(Clone, Debug)]
+pub enum Change {
+    PutRole(Role),
+    DeleteRole(RoleName),
+    PutUser(User),
+    DeleteUser(Email),
+    /// An argon2id PHC string; never held by the snapshot.
+    SetPassword { email: Email, hash: Secret<String> },
+    PutTeam(Team),
+    DeleteTeam(TeamName),
+    PutVirtualAccount(VirtualAccount),
+    DeleteVirtualAccount(VaName),
+    PutToken(Token),
+    SetTokenExpiry { id: TokenId, expires_at: Option<OffsetDateTime> },
+    RevokeToken(TokenId),
+    PutGrant(Grant),
+    DeleteGrant(Grant),
+}

@@ -1,0 +1,25 @@
+//! Gatehouse's domain and authorization engine. Pure: no I/O, no async, no global state.
+
+pub mod change;
+pub mod clock;
+pub mod decision;
+pub mod engine;
+pub mod ids;
+pub mod model;
+pub mod ops;
+pub mod permission;
+pub mod secret;
+pub mod snapshot;
+pub mod token;
+
+pub use change::Change;
+pub use decision::{Allow, Decision, Deny};
+pub use ids::{Email, InvalidName, ResourceName, RoleName, TeamName, TokenId, VaName};
+pub use model::{
+    Action, BuiltinRole, CollaboratorRole, Grant, Resource, ResourceKind, Role, Subject, Team, Token, TokenHash,
+    TokenKind, TokenOwner, User, VirtualAccount,
+};
+pub use ops::{execute, Op, Refusal};
+pub use permission::{PermSet, Permission};
+pub use secret::Secret;
+pub use snapshot::{Snapshot, World};

@@ -1,0 +1,538 @@
+//! Admin operations as values. `execute` authorizes each one against the snapshot (with the caller's own
+//! permissions and the no-escalation rules), expands it into the changes it makes (cascades included) and
+//! applies them to a scratch snapshot. It is pure: the server persists the changes in one transaction and
+//! then publishes the scratch snapshot, and the property tests drive the very same function.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::change::Change;
+use crate::engine::team_scoped;
+use crate::ids::{Email, RoleName, TeamName, TokenId, VaName};
+use crate::model::{
+    Action, BuiltinRole, CollaboratorRole, Grant, Resource, ResourceKind, Role, Subject, Team, Token, TokenKind,
+    TokenOwner, User, VirtualAccount,
+};
+use crate::permission::{PermSet, Permission};
+use crate::secret::Secret;
+use crate::snapshot::Snapshot;
+
+/// The longest grace period of a rotation, as documented for the seeds' system.
+pub const MAX_GRACE: Duration = Duration::days(365);
+
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// Create or replace a role.
+    PutRole(Role),
+    DeleteRole(RoleName),
+    /// Create or replace a user.
+    PutUser(User),
+    DeleteUser(Email),
+    SetPassword { email: Email, hash: Secret<String> },
+    PutTeam(Team),
+    DeleteTeam(TeamName),
+    PutVirtualAccount(VirtualAccount),
+    DeleteVirtualAccount(VaName),
+    IssueToken(Token),
+    /// Issue `new` for a virtual account; its other tokens stop working after `grace`.
+    RotateVirtualAccount { name: VaName, new: Token, grace: Duration },
+    RevokeToken(TokenId),
+    PutGrant(Grant),
+    DeleteGrant(Grant),
+}
+
+/// Why an operation was refused. Each maps to one HTTP status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// 403: the caller may not do this.
+    Forbidden(String),
+    /// 404: no such object (or none the caller may see).
+    NotFound(String),
+    /// 409: the state forbids it (in use, last admin, already exists).
+    Conflict(String),
+    /// 400: a field is wrong.
+    Invalid { field: String, message: String },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Forbidden(m) | Refusal::NotFound(m) | Refusal::Conflict(m) => f.write_str(m),
+            Refusal::Invalid { field, message } => write!(f, "{field}: {message}"),
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Refusal {
+    Refusal::Invalid { field: field.to_owned(), message: message.into() }
+}
+
+/// The caller of an operation, resolved from a token.
+pub struct Ctx<'a> {
+    pub snap: &'a Snapshot,
+    pub caller: &'a Subject,
+    pub now: OffsetDateTime,
+}
+
+impl Ctx<'_> {
+    fn caller_email(&self) -> Option<&Email> {
+        match self.caller {
+            Subject::User(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    fn is_admin(&self) -> bool {
+        self.caller_email().is_some_and(|e| self.snap.is_admin(e))
+    }
+
+    fn perms(&self) -> PermSet {
+        self.caller_email().map(|e| self.snap.tenant_permissions(e)).unwrap_or_default()
+    }
+
+    fn allows(&self, action: Action, r: &Resource) -> bool {
+        self.snap.check(self.caller, action, r, self.now).is_allowed()
+    }
+
+    fn require(&self, p: Permission, r: &Resource) -> Result<(), Refusal> {
+        match self.snap.check(self.caller, Action::Perm(p), r, self.now) {
+            crate::decision::Decision::Allowed(_) => Ok(()),
+            crate::decision::Decision::Denied(d) => {
+                Err(Refusal::Forbidden(format!("{} may not {p} on {r}: {d}", self.caller)))
+            }
+        }
+    }
+
+    /// Outside admin, nobody hands out permissions they do not hold themselves.
+    fn require_holds(&self, wanted: PermSet, what: &str) -> Result<(), Refusal> {
+        if self.is_admin() {
+            return Ok(());
+        }
+        let missing = wanted.minus(self.perms());
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::Forbidden(format!("{what} would give permissions you do not hold: {}", missing.ids())))
+        }
+    }
+
+    /// Outside admin, nobody changes a user more powerful than themself (an admin, or one whose role has
+    /// permissions the caller lacks): that would be a way to act as them.
+    fn require_can_manage_user(&self, target: &Email) -> Result<(), Refusal> {
+        if self.is_admin() || self.caller_email() == Some(target) {
+            return Ok(());
+        }
+        let Some(u) = self.snap.user(target.as_str()) else { return Ok(()) };
+        let role = self.snap.role(u.user.role.as_str());
+        if role.is_some_and(|r| r.is_admin()) {
+            return Err(Refusal::Forbidden(format!("only an admin can change the admin {target}")));
+        }
+        let theirs = role.map(|r| r.permissions).unwrap_or_default();
+        let missing = theirs.minus(self.perms());
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Refusal::Forbidden(format!(
+                "{target} holds permissions you do not ({}), so you may not change them",
+                missing.ids()
+            )))
+        }
+    }
+
+    /// The actions a collaborator role confers, each of which the caller must hold to give it.
+    fn require_holds_grant(&self, role: CollaboratorRole, r: &Resource, what: &str) -> Result<(), Refusal> {
+        for a in conferred(role) {
+            if !self.allows(a, r) {
+                return Err(Refusal::Forbidden(format!(
+                    "{what} would give {role} on {r}, and you may not {a} on it yourself"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every action a collaborator role allows on its resource.
+pub fn conferred(role: CollaboratorRole) -> impl Iterator<Item = Action> {
+    std::iter::once(Action::Use)
+        .chain(Permission::ALL.iter().map(|p| Action::Perm(*p)))
+        .filter(move |a| match a {
+            Action::Use => role.allows(*a),
+            Action::Perm(p) => p.kind() == role.resource_kind() && role.allows(*a),
+        })
+}
+
+fn manage_permission(kind: ResourceKind) -> Option<Permission> {
+    match kind {
+        ResourceKind::ProviderAccount => Some(Permission::ProviderAccountManage),
+        ResourceKind::McpServer => Some(Permission::McpServerManage),
+        ResourceKind::Agent => Some(Permission::AgentManage),
+        _ => None,
+    }
+}
+
+fn subject_exists(s: &Snapshot, subject: &Subject) -> bool {
+    match subject {
+        Subject::User(e) => s.user(e.as_str()).is_some(),
+        Subject::Team(t) => s.team(t.as_str()).is_some(),
+        Subject::VirtualAccount(v) => s.virtual_account(v.as_str()).is_some(),
+    }
+}
+
+/// Checks one operation: permissions first, so a refused caller learns nothing about the state.
+pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
+    let snap = cx.snap;
+    match op {
+        Op::PutRole(role) => {
+            cx.require(Permission::RoleManage, &Resource::role(&role.name))?;
+            let old = snap.role(role.name.as_str());
+            if old.is_some_and(|r| r.is_admin()) || (old.is_none() && BuiltinRole::from_name(role.name.as_str()).is_some()) {
+                return Err(Refusal::Forbidden(format!("the built-in role {} cannot be edited", role.name)));
+            }
+            if old.is_none() && role.permissions.is_empty() {
+                return Err(invalid("permissions", "must name at least one permission"));
+            }
+            if old.is_some_and(|r| r.builtin.is_none()) && role.permissions.is_empty() {
+                return Err(invalid("permissions", "must name at least one permission"));
+            }
+            let before = old.map(|r| r.permissions).unwrap_or_default();
+            cx.require_holds(role.permissions.minus(before), &format!("editing role {}", role.name))
+        }
+        Op::DeleteRole(name) => {
+            cx.require(Permission::RoleManage, &Resource::role(name))?;
+            let Some(role) = snap.role(name.as_str()) else {
+                return Err(Refusal::NotFound(format!("no role named {name}")));
+            };
+            if role.builtin.is_some() {
+                return Err(Refusal::Forbidden(format!("the built-in role {name} cannot be deleted")));
+            }
+            match snap.role_holders(name.as_str()) {
+                0 => Ok(()),
+                n => Err(Refusal::Conflict(format!(
+                    "role {name} is held by {n} user{}; give them another role first",
+                    if n == 1 { "" } else { "s" }
+                ))),
+            }
+        }
+        Op::PutUser(user) => {
+            let old = snap.user(user.email.as_str()).map(|u| u.user.clone());
+            let self_edit = cx.caller_email() == Some(&user.email)
+                && old.as_ref().is_some_and(|o| o.role == user.role && o.active == user.active);
+            if !self_edit {
+                cx.require(Permission::UserManage, &Resource::user(&user.email))?;
+                cx.require_can_manage_user(&user.email)?;
+            }
+            let Some(role) = snap.role(user.role.as_str()) else {
+                return Err(invalid("role", format!("no role named {}", user.role)));
+            };
+            if role.builtin == Some(BuiltinRole::TeamManager) {
+                return Err(invalid(
+                    "role",
+                    "team-manager is not assigned: it applies to every manager of a team",
+                ));
+            }
+            if old.as_ref().is_none_or(|o| o.role != user.role) {
+                if role.is_admin() && !cx.is_admin() {
+                    return Err(Refusal::Forbidden("only an admin can make an admin".into()));
+                }
+                cx.require_holds(role.permissions, &format!("giving {} the role {}", user.email, user.role))?;
+            }
+            let was_admin = snap.is_admin(&user.email);
+            let stays_admin = user.active && role.is_admin();
+            if was_admin && !stays_admin && snap.active_admin_count() <= 1 {
+                return Err(Refusal::Conflict(format!(
+                    "{} is the last active admin; make another admin first",
+                    user.email
+                )));
+            }
+            Ok(())
+        }
+        Op::DeleteUser(email) => {
+            cx.require(Permission::UserManage, &Resource::user(email))?;
+            if snap.user(email.as_str()).is_none() {
+                return Err(Refusal::NotFound(format!("no user {email}")));
+            }
+            cx.require_can_manage_user(email)?;
+            if snap.is_admin(email) && snap.active_admin_count() <= 1 {
+                return Err(Refusal::Conflict(format!("{email} is the last active admin; make another admin first")));
+            }
+            Ok(())
+        }
+        Op::SetPassword { email, .. } => {
+            if cx.caller_email() != Some(email) {
+                cx.require(Permission::UserManage, &Resource::user(email))?;
+                cx.require_can_manage_user(email)?;
+            }
+            if snap.user(email.as_str()).is_none() {
+                return Err(Refusal::NotFound(format!("no user {email}")));
+            }
+            Ok(())
+        }
+        Op::PutTeam(team) => {
+            let old = snap.team(team.name.as_str());
+            match old {
+                None => cx.require(Permission::TeamCreate, &Resource::team(&team.name))?,
+                Some(_) => cx.require(Permission::TeamManage, &Resource::team(&team.name))?,
+            }
+            if !team.managers.is_subset(&team.members) {
+                return Err(invalid("managers", "every manager must also be a member"));
+            }
+            if let Some(e) = team.members.iter().find(|e| snap.user(e.as_str()).is_none()) {
+                return Err(invalid("members", format!("no user {e}")));
+            }
+            if cx.is_admin() {
+                return Ok(());
+            }
+            let empty = BTreeSet::new();
+            let (old_members, old_managers) = old.map_or((&empty, &empty), |t| (&t.members, &t.managers));
+            if team.members.difference(old_members).next().is_some() {
+                let holder = Subject::Team(team.name.clone());
+                for g in snap.grants_of(&holder) {
+                    cx.require_holds_grant(g.role, &g.resource, &format!("adding members to team {}", team.name))?;
+                }
+            }
+            if team.managers.difference(old_managers).next().is_some() {
+                let tm = snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
+                for p in tm.iter() {
+                    let scope = if team_scoped(p.kind()) {
+                        // A team being created owns nothing yet, so managing it confers nothing yet.
+                        if old.is_none() {
+                            continue;
+                        }
+                        Resource::team(&team.name)
+                    } else {
+                        Resource::tenant()
+                    };
+                    if !cx.allows(Action::Perm(p), &scope) {
+                        return Err(Refusal::Forbidden(format!(
+                            "making someone a manager of team {} would give them {p} through the team-manager role, which you do not hold",
+                            team.name
+                        )));
+                    }
+                }
+            }
+            Ok(())
+        }
+        Op::DeleteTeam(name) => {
+            cx.require(Permission::TeamDelete, &Resource::team(name))?;
+            if snap.team(name.as_str()).is_none() {
+                return Err(Refusal::NotFound(format!("no team {name}")));
+            }
+            match snap.team_virtual_accounts(name.as_str()).count() {
+                0 => Ok(()),
+                n => Err(Refusal::Conflict(format!(
+                    "team {name} owns {n} virtual account{}; delete them or give them another owner team first",
+                    if n == 1 { "" } else { "s" }
+                ))),
+            }
+        }
+        Op::PutVirtualAccount(va) => {
+            let old = snap.virtual_account(va.name.as_str());
+            match old {
+                None => cx.require(Permission::VirtualAccountCreate, &Resource::team(&va.owner_team))?,
+                Some(o) => {
+                    cx.require(Permission::VirtualAccountManage, &Resource::virtual_account(&va.name))?;
+                    if o.owner_team != va.owner_team {
+                        cx.require(Permission::VirtualAccountCreate, &Resource::team(&va.owner_team))?;
+                        // The new team's managers get the team-manager rights on it; the caller must hold them.
+                        if !cx.is_admin() {
+                            let tm = snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
+                            for p in tm.iter().filter(|p| p.kind() == ResourceKind::VirtualAccount) {
+                                cx.require(p, &Resource::virtual_account(&va.name))?;
+                            }
+                        }
+                    }
+                }
+            }
+            if snap.team(va.owner_team.as_str()).is_none() {
+                return Err(invalid("owner_team", format!("no team {}", va.owner_team)));
+            }
+            if va.expires_at.is_some_and(|e| e <= cx.now) && old.is_none_or(|o| o.expires_at != va.expires_at) {
+                return Err(invalid("expires_at", "must be in the future"));
+            }
+            Ok(())
+        }
+        Op::DeleteVirtualAccount(name) => {
+            cx.require(Permission::VirtualAccountDelete, &Resource::virtual_account(name))?;
+            if snap.virtual_account(name.as_str()).is_none() {
+                return Err(Refusal::NotFound(format!("no virtual account {name}")));
+            }
+            Ok(())
+        }
+        Op::IssueToken(t) => {
+            if t.expires_at.is_some_and(|e| e <= cx.now) {
+                return Err(invalid("expires_at", "must be in the future"));
+            }
+            match (&t.owner, t.kind) {
+                (TokenOwner::User(e), TokenKind::Pat | TokenKind::Session) => {
+                    if cx.caller_email() != Some(e) {
+                        return Err(Refusal::Forbidden("personal access tokens can only be created for yourself".into()));
+                    }
+                    Ok(())
+                }
+                (TokenOwner::VirtualAccount(v), TokenKind::VirtualAccount) => require_va_tokens(cx, v),
+                _ => Err(invalid("kind", "token kind does not match its owner")),
+            }
+        }
+        Op::RotateVirtualAccount { name, new, grace } => {
+            require_va_tokens(cx, name)?;
+            if new.owner != TokenOwner::VirtualAccount(name.clone()) || new.kind != TokenKind::VirtualAccount {
+                return Err(invalid("token", "rotation must issue a token of the same virtual account"));
+            }
+            if grace.is_negative() || *grace > MAX_GRACE {
+                return Err(invalid("grace_period_seconds", "must be between 0 and 31536000 (365 days)"));
+            }
+            Ok(())
+        }
+        Op::RevokeToken(id) => {
+            let not_found = || Refusal::NotFound(format!("no token {id}"));
+            let token = snap.token(id.as_str()).ok_or_else(not_found)?;
+            match &token.owner {
+                TokenOwner::User(e) if cx.caller_email() == Some(e) => Ok(()),
+                // Someone else's token: an admin, or a user manager who may manage that user. Anyone else
+                // is told it does not exist, so token ids cannot be probed.
+                TokenOwner::User(e) => {
+                    if cx.require(Permission::UserManage, &Resource::user(e)).is_err() {
+                        return Err(not_found());
+                    }
+                    cx.require_can_manage_user(e)
+                }
+                TokenOwner::VirtualAccount(v) => {
+                    if !cx.allows(Action::Perm(Permission::VirtualAccountRead), &Resource::virtual_account(v)) {
+                        return Err(not_found());
+                    }
+                    cx.require(Permission::VirtualAccountManage, &Resource::virtual_account(v))
+                }
+            }
+        }
+        Op::PutGrant(g) | Op::DeleteGrant(g) => {
+            let Some(manage) = manage_permission(g.resource.kind) else {
+                return Err(invalid("resource", format!("{} has no collaborators", g.resource)));
+            };
+            cx.require(manage, &g.resource)?;
+            if g.role.resource_kind() != g.resource.kind {
+                return Err(invalid("role", format!("{} is not a role on {}", g.role, g.resource)));
+            }
+            if !subject_exists(snap, &g.subject) {
+                return Err(invalid("subject", format!("no such subject {}", g.subject)));
+            }
+            if matches!(op, Op::PutGrant(_)) && !cx.is_admin() {
+                cx.require_holds_grant(g.role, &g.resource, &format!("granting {}", g.subject))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn require_va_tokens(cx: &Ctx<'_>, v: &VaName) -> Result<(), Refusal> {
+    // "Manage Virtual Account ... also includes permission to get the token" (the seed's FAQ).
+    cx.require(Permission::VirtualAccountManage, &Resource::virtual_account(v))?;
+    match cx.snap.virtual_account(v.as_str()) {
+        None => Err(Refusal::NotFound(format!("no virtual account {v}"))),
+        Some(va) if va.expires_at.is_some_and(|e| e <= cx.now) => {
+            Err(Refusal::Conflict(format!("virtual account {v} has expired")))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// The changes an authorized operation makes, cascades included.
+pub fn plan(snap: &Snapshot, op: Op, now: OffsetDateTime) -> Vec<Change> {
+    match op {
+        Op::PutRole(mut role) => {
+            role.builtin = snap.role(role.name.as_str()).and_then(|r| r.builtin);
+            vec![Change::PutRole(role)]
+        }
+        Op::DeleteRole(n) => vec![Change::DeleteRole(n)],
+        Op::PutUser(user) => {
+            let mut out = Vec::new();
+            let was_active = snap.user(user.email.as_str()).is_some_and(|u| u.user.active);
+            if was_active && !user.active {
+                // Deactivation ends every token and session at once, for good.
+                let owner = TokenOwner::User(user.email.clone());
+                out.extend(snap.tokens_of(&owner).map(|t| Change::RevokeToken(t.id.clone())));
+            }
+            out.push(Change::PutUser(user));
+            out
+        }
+        Op::DeleteUser(email) => {
+            let mut out: Vec<Change> = snap
+                .teams()
+                .filter(|t| t.members.contains(&email))
+                .map(|t| {
+                    let mut t = (**t).clone();
+                    t.members.remove(&email);
+                    t.managers.remove(&email);
+                    Change::PutTeam(t)
+                })
+                .collect();
+            let owner = TokenOwner::User(email.clone());
+            out.extend(snap.tokens_of(&owner).map(|t| Change::RevokeToken(t.id.clone())));
+            let subject = Subject::User(email.clone());
+            out.extend(snap.grants_of(&subject).map(Change::DeleteGrant));
+            out.push(Change::DeleteUser(email));
+            out
+        }
+        Op::SetPassword { email, hash } => vec![Change::SetPassword { email, hash }],
+        Op::PutTeam(team) => vec![Change::PutTeam(team)],
+        Op::DeleteTeam(name) => {
+            let subject = Subject::Team(name.clone());
+            let mut out: Vec<Change> = snap.grants_of(&subject).map(Change::DeleteGrant).collect();
+            out.push(Change::DeleteTeam(name));
+            out
+        }
+        Op::PutVirtualAccount(va) => vec![Change::PutVirtualAccount(va)],
+        Op::DeleteVirtualAccount(name) => {
+            let owner = TokenOwner::VirtualAccount(name.clone());
+            let mut out: Vec<Change> = snap.tokens_of(&owner).map(|t| Change::RevokeToken(t.id.clone())).collect();
+            let subject = Subject::VirtualAccount(name.clone());
+            out.extend(snap.grants_of(&subject).map(Change::DeleteGrant));
+            out.push(Change::DeleteVirtualAccount(name));
+            out
+        }
+        Op::IssueToken(t) => vec![Change::PutToken(t)],
+        Op::RotateVirtualAccount { name, new, grace } => {
+            let until = now + grace;
+            let owner = TokenOwner::VirtualAccount(name);
+            let mut out: Vec<Change> = snap
+                .tokens_of(&owner)
+                .filter(|t| t.is_live(now) && t.expires_at.is_none_or(|e| e > until))
+                .map(|t| Change::SetTokenExpiry { id: t.id.clone(), expires_at: Some(until) })
+                .collect();
+            out.push(Change::PutToken(new));
+            out
+        }
+        Op::RevokeToken(id) => vec![Change::RevokeToken(id)],
+        Op::PutGrant(g) => vec![Change::PutGrant(g)],
+        Op::DeleteGrant(g) => vec![Change::DeleteGrant(g)],
+    }
+}
+
+/// A refused operation within a batch: which one, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchRefusal {
+    pub index: usize,
+    pub refusal: Refusal,
+}
+
+/// Authorizes and plans a batch in order, each operation seeing the ones before it; all or nothing.
+pub fn execute(
+    snap: &Snapshot,
+    caller: &Subject,
+    ops: Vec<Op>,
+    now: OffsetDateTime,
+) -> Result<(Snapshot, Vec<Change>), BatchRefusal> {
+    let mut scratch = snap.clone();
+    let mut changes = Vec::new();
+    for (index, op) in ops.into_iter().enumerate() {
+        authorize(&Ctx { snap: &scratch, caller, now }, &op).map_err(|refusal| BatchRefusal { index, refusal })?;
+        let planned = plan(&scratch, op, now);
+        for c in &planned {
+            scratch.apply(c);
+        }
+        changes.extend(planned);
+    }
+    Ok((scratch, changes))
+}
