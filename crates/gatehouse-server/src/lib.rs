@@ -1,1 +1,79 @@
+//! Gatehouse's HTTP server: authentication middleware (deny by default), the admin API, the service
+//! write path and the OpenAPI document.
 
+pub mod apply;
+pub mod auth;
+pub mod bootstrap;
+pub mod convert;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod passwords;
+pub mod routes;
+pub mod state;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use utoipa::OpenApi;
+
+pub use state::{App, AppState, Entropy, OsEntropy, ServerConfig, SystemClock};
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi::ApiDoc::openapi())
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::NotFound("no such route".into())
+}
+
+/// The whole HTTP surface. Every route passes the auth middleware; `auth::OPEN_ROUTES` lists the
+/// exceptions.
+pub fn router(app: App) -> Router {
+    use routes::*;
+    let api = Router::new()
+        .route("/apply", axum::routing::put(crate::apply::apply))
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/me", get(meta::me))
+        .route("/permissions", get(meta::permissions))
+        .route("/authz/check", post(meta::check))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{email}", get(users::get).put(users::replace).delete(users::delete))
+        .route("/users/{email}/password", post(users::set_password))
+        .route("/teams", get(teams::list).post(teams::create))
+        .route("/teams/{name}", get(teams::get).put(teams::replace).delete(teams::delete))
+        .route("/roles", get(roles::list).post(roles::create))
+        .route("/roles/{name}", get(roles::get).put(roles::replace).delete(roles::delete))
+        .route("/virtual-accounts", get(virtual_accounts::list).post(virtual_accounts::create))
+        .route(
+            "/virtual-accounts/{name}",
+            get(virtual_accounts::get).put(virtual_accounts::replace).delete(virtual_accounts::delete),
+        )
+        .route("/virtual-accounts/{name}/tokens", get(tokens::list_va_tokens).post(tokens::create_va_token))
+        .route("/virtual-accounts/{name}/tokens/{id}", axum::routing::delete(tokens::revoke_va_token))
+        .route("/virtual-accounts/{name}/rotate", post(tokens::rotate))
+        .route("/personal-access-tokens", get(tokens::list_pats).post(tokens::create_pat))
+        .route("/personal-access-tokens/{id}", axum::routing::delete(tokens::revoke_pat));
+    Router::new()
+        .route("/healthz", get(meta::healthz))
+        .route("/openapi.json", get(openapi_json))
+        .nest("/api/v1", api)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), crate::auth::require_auth))
+        .layer(DefaultBodyLimit::max(app.config.body_limit))
+        .with_state(app)
+}
+
+/// Serves until the shutdown future resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let background = state::spawn_background(&app);
+    let result = axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await;
+    background.abort();
+    result
+}

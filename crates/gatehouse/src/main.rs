@@ -1,1 +1,166 @@
-fn main() {}
+//! `gatehouse`: serve, bootstrap the first admin, apply manifests.
+
+mod config;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use gatehouse_server::bootstrap::{bootstrap_admin, BootstrapError};
+use gatehouse_server::{AppState, OsEntropy, ServerConfig, SystemClock};
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "An AI gateway whose heart is access control")]
+struct Cli {
+    #[command(flatten)]
+    settings: config::Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (admin API and gateway).
+    Serve,
+    /// Write the first tenant admin into the database and print a personal access token for them.
+    Bootstrap {
+        #[arg(long)]
+        email: String,
+        /// A local password for signing in (at least 8 characters).
+        #[arg(long, env = "GATEHOUSE_BOOTSTRAP_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Send a manifest file to a running server and print what changed.
+    Apply {
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings.resolve()?;
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Bootstrap { email, password } => {
+            let store = gatehouse_store::open(&settings.database_url)
+                .await
+                .with_context(|| format!("cannot open the database {}", settings.database_url))?;
+            match bootstrap_admin(store.as_ref(), &email, password, &SystemClock, &OsEntropy).await {
+                Ok(token) => {
+                    println!("{}", token.expose());
+                    Ok(())
+                }
+                Err(e @ BootstrapError::AdminExists(_)) => bail!("{e}"),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Apply { file, dry_run } => apply(settings, file, dry_run).await,
+    }
+}
+
+async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
+    let store = gatehouse_store::open(&settings.database_url)
+        .await
+        .with_context(|| format!("cannot open the database {}", settings.database_url))?;
+    let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), ServerConfig::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot load the access graph: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    tracing::info!(listen = %settings.listen, database = %redact_url(&settings.database_url), "gatehouse is serving");
+    if app.snapshot().active_admin_count() == 0 {
+        tracing::warn!("there is no admin yet: run `gatehouse bootstrap --email you@example.com` against this database");
+    }
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    gatehouse_server::serve(listener, app, shutdown).await.context("server failed")
+}
+
+/// Hides a password in a database URL before it is logged.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn apply(settings: config::Resolved, file: PathBuf, dry_run: bool) -> anyhow::Result<()> {
+    let body = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let Some(token) = settings.token else {
+        bail!("no token: set GATEHOUSE_TOKEN or pass --token");
+    };
+    let url = format!("{}/api/v1/apply?dry_run={dry_run}", settings.url.trim_end_matches('/'));
+    let resp = reqwest::Client::new()
+        .put(&url)
+        .bearer_auth(token)
+        .header("content-type", "application/yaml")
+        .body(body)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {}", settings.url))?;
+    let status = resp.status();
+    let json: serde_json::Value = resp.json().await.context("the server's answer is not JSON")?;
+    if !status.is_success() {
+        let msg = json["error"]["message"].as_str().unwrap_or("unknown error");
+        bail!("{} ({status})", msg);
+    }
+    let prefix = if dry_run { "(dry run) " } else { "" };
+    for r in json["results"].as_array().into_iter().flatten() {
+        let (kind, name, action) = (r["type"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""), r["action"].as_str().unwrap_or(""));
+        let verb = match (dry_run, action) {
+            (true, "created") => "would be created",
+            (true, "updated") => "would be updated",
+            (_, a) => a,
+        };
+        println!("{prefix}{kind} {name} {verb}");
+        for c in r["changes"].as_array().into_iter().flatten() {
+            println!("    {}", c.as_str().unwrap_or(""));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:****@h/db");
+        assert_eq!(super::redact_url("sqlite://gatehouse.db"), "sqlite://gatehouse.db");
+    }
+}

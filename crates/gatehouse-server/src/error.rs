@@ -1,0 +1,119 @@
+//! Request errors: one type, mapped to HTTP in one exhaustive match, with OpenAI-shaped bodies.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use gatehouse_core::ops::{BatchRefusal, Refusal};
+use gatehouse_core::token::AuthError;
+use gatehouse_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("request body is larger than the server's limit")]
+    TooLarge,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub code: &'static str,
+    /// For invalid requests: the field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Invalid { field: field.into(), message: message.into() }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "authentication_error", "invalid_token"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "permission_error", "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found_error", "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict_error", "conflict"),
+            ApiError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_request"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", "body_too_large"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal_error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, code) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let param = match &self {
+            ApiError::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        };
+        let body = ErrorBody { error: ErrorDetail { message: self.to_string(), kind, code, param } };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Forbidden(m) => ApiError::Forbidden(m),
+            Refusal::NotFound(m) => ApiError::NotFound(m),
+            Refusal::Conflict(m) => ApiError::Conflict(m),
+            Refusal::Invalid { field, message } => ApiError::Invalid { field, message },
+        }
+    }
+}
+
+impl From<BatchRefusal> for ApiError {
+    fn from(r: BatchRefusal) -> Self {
+        r.refusal.into()
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Unauthenticated(e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<gatehouse_core::InvalidName> for ApiError {
+    fn from(e: gatehouse_core::InvalidName) -> Self {
+        let field = match e.what {
+            "email" => "email",
+            "role name" => "name",
+            "team name" => "name",
+            "virtual account name" => "name",
+            _ => "name",
+        };
+        ApiError::invalid(field, e.to_string())
+    }
+}

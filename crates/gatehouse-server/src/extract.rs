@@ -1,0 +1,67 @@
+//! Request extractors: the authenticated caller, and JSON bodies whose errors name the field.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use gatehouse_core::token::Principal;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The principal the auth middleware resolved. Handlers that take it cannot run unauthenticated.
+pub struct Caller(pub Principal);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(|| ApiError::Unauthenticated("missing bearer token".into()))
+    }
+}
+
+/// A JSON body. Malformed JSON, a wrong type, a missing or unknown field each give a 400 that names the
+/// field; a body over the limit gives a 413.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::invalid("body", e.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(Body)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::invalid("body", format!("malformed JSON: {inner}"));
+        }
+        let msg = inner.to_string();
+        ApiError::invalid(field_of(&path, &msg), msg)
+    })
+}
+
+/// The field an error is about. For an unknown field serde's path already ends in it; for a missing one
+/// the path is the parent and the name is only in the message.
+pub fn field_of(path: &str, msg: &str) -> String {
+    let missing = msg.split_once("missing field `").and_then(|(_, rest)| rest.split_once('`')).map(|(f, _)| f);
+    match (missing, path) {
+        (Some(f), ".") => f.to_owned(),
+        (Some(f), p) => format!("{p}.{f}"),
+        (None, ".") => "body".to_owned(),
+        (None, p) => p.to_owned(),
+    }
+}

@@ -1,0 +1,72 @@
+use axum::extract::State;
+use axum::Json;
+use gatehouse_core::{Action, Permission, Resource, Subject};
+use serde_json::{json, Value};
+
+use super::can;
+use crate::dto::{CheckBody, CheckOut, MeOut, PermissionOut};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Body, Caller};
+use crate::state::App;
+
+#[utoipa::path(get, path = "/healthz", tag = "meta", security(()), responses((status = 200, description = "the server is up")))]
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// The caller's identity, for any valid token.
+#[utoipa::path(get, path = "/api/v1/me", tag = "meta", responses((status = 200, body = MeOut)))]
+pub async fn me(State(app): State<App>, Caller(p): Caller) -> Result<Json<MeOut>, ApiError> {
+    let s = app.snapshot();
+    let out = match &p.subject {
+        Subject::User(e) => {
+            let u = s.user(e.as_str()).ok_or_else(|| ApiError::Unauthenticated("no such user".into()))?;
+            MeOut {
+                subject: p.subject.to_string(),
+                kind: "user",
+                role: Some(u.user.role.to_string()),
+                teams: u.member_of.iter().map(|t| t.to_string()).collect(),
+                manages: u.manages.iter().map(|t| t.to_string()).collect(),
+                permissions: s.tenant_permissions(e).iter().map(|p| p.id().to_owned()).collect(),
+            }
+        }
+        Subject::VirtualAccount(v) => {
+            let va = s.virtual_account(v.as_str()).ok_or_else(|| ApiError::Unauthenticated("no such virtual account".into()))?;
+            MeOut {
+                subject: p.subject.to_string(),
+                kind: "virtual-account",
+                role: None,
+                teams: vec![va.owner_team.to_string()],
+                manages: Vec::new(),
+                permissions: Vec::new(),
+            }
+        }
+        Subject::Team(_) => return Err(ApiError::Unauthenticated("teams do not hold tokens".into())),
+    };
+    Ok(Json(out))
+}
+
+/// The permission catalogue, with the seed's descriptions.
+#[utoipa::path(get, path = "/api/v1/permissions", tag = "meta", responses((status = 200, body = [PermissionOut])))]
+pub async fn permissions() -> Json<Vec<PermissionOut>> {
+    Json(Permission::ALL.iter().copied().map(PermissionOut::from).collect())
+}
+
+/// Asks the engine. Callers may ask about themselves; asking about others needs `role:list`.
+#[utoipa::path(post, path = "/api/v1/authz/check", tag = "authz", request_body = CheckBody,
+    responses((status = 200, body = CheckOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn check(State(app): State<App>, Caller(p): Caller, Body(b): Body<CheckBody>) -> Result<Json<CheckOut>, ApiError> {
+    let subject: Subject = b.subject.parse().map_err(|e| ApiError::invalid("subject", format!("{e}")))?;
+    let action: Action = b.permission.parse().map_err(|e| ApiError::invalid("permission", format!("{e}")))?;
+    let resource: Resource = b.resource.parse().map_err(|e| ApiError::invalid("resource", format!("{e}")))?;
+    let s = app.snapshot();
+    let now = app.now();
+    if subject != p.subject && !can(&s, &p.subject, Permission::RoleList, &Resource::tenant(), now) {
+        return Err(ApiError::Forbidden(format!(
+            "{} may ask only about themself: asking about {subject} needs role:list",
+            p.subject
+        )));
+    }
+    let d = s.check(&subject, action, &resource, now);
+    Ok(Json(CheckOut { allowed: d.is_allowed(), reason: d.to_string() }))
+}

@@ -1,0 +1,27 @@
+//! Thin handlers: parse, call the service (`AppState::write`) or read the snapshot, shape the answer.
+
+pub mod auth;
+pub mod meta;
+pub mod roles;
+pub mod teams;
+pub mod tokens;
+pub mod users;
+pub mod virtual_accounts;
+
+use gatehouse_core::{Action, Decision, Permission, Resource, Snapshot, Subject};
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+
+/// Whether `who` may do `p` on `r`.
+pub fn can(s: &Snapshot, who: &Subject, p: Permission, r: &Resource, now: OffsetDateTime) -> bool {
+    s.check(who, Action::Perm(p), r, now).is_allowed()
+}
+
+/// A read check whose refusal carries the engine's reason (about the caller, never about the object).
+pub fn require(s: &Snapshot, who: &Subject, p: Permission, r: &Resource, now: OffsetDateTime) -> Result<(), ApiError> {
+    match s.check(who, Action::Perm(p), r, now) {
+        Decision::Allowed(_) => Ok(()),
+        Decision::Denied(d) => Err(ApiError::Forbidden(format!("{who} may not {p} on {r}: {d}"))),
+    }
+}

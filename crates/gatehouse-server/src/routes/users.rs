@@ -1,0 +1,97 @@
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use gatehouse_core::{Email, Op, Permission, Resource, Secret, Subject};
+
+use super::{can, require};
+use crate::convert;
+use crate::dto::{PasswordBody, UserBody, UserOut};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Body, Caller};
+use crate::passwords;
+use crate::state::App;
+
+fn email(s: &str) -> Result<Email, ApiError> {
+    Email::new(s).map_err(|e| ApiError::invalid("email", e.to_string()))
+}
+
+fn readable(app: &App, caller: &Subject, e: &Email) -> Result<(), ApiError> {
+    if caller == &Subject::User(e.clone()) {
+        return Ok(());
+    }
+    require(&app.snapshot(), caller, Permission::UserList, &Resource::user(e), app.now())
+}
+
+/// Users the caller may read: all with `user:list`, else only themself.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = [UserOut])))]
+pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<UserOut>> {
+    let s = app.snapshot();
+    let now = app.now();
+    let mut out: Vec<UserOut> = s
+        .users()
+        .filter(|u| {
+            p.subject == Subject::User(u.user.email.clone())
+                || can(&s, &p.subject, Permission::UserList, &Resource::user(&u.user.email), now)
+        })
+        .filter_map(|u| UserOut::from_snapshot(&s, u.user.email.as_str()))
+        .collect();
+    out.sort_by(|a, b| a.email.cmp(&b.email));
+    Json(out)
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserBody,
+    responses((status = 201, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn create(State(app): State<App>, Caller(p): Caller, Body(b): Body<UserBody>) -> Result<(StatusCode, Json<UserOut>), ApiError> {
+    let user = convert::user(b)?;
+    let key = user.email.clone();
+    let s = app
+        .write(&p.subject, vec![Op::PutUser(user)], |s| match s.user(key.as_str()) {
+            Some(_) => Err(ApiError::Conflict(format!("user {key} already exists"))),
+            None => Ok(()),
+        })
+        .await?;
+    let out = UserOut::from_snapshot(&s, key.as_str()).ok_or_else(|| ApiError::Internal("user vanished".into()))?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/{email}", tag = "users",
+    responses((status = 200, body = UserOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(State(app): State<App>, Caller(p): Caller, Path(e): Path<String>) -> Result<Json<UserOut>, ApiError> {
+    let e = email(&e)?;
+    readable(&app, &p.subject, &e)?;
+    UserOut::from_snapshot(&app.snapshot(), e.as_str()).map(Json).ok_or_else(|| ApiError::NotFound(format!("no user {e}")))
+}
+
+#[utoipa::path(put, path = "/api/v1/users/{email}", tag = "users", request_body = UserBody,
+    responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn replace(State(app): State<App>, Caller(p): Caller, Path(e): Path<String>, Body(b): Body<UserBody>) -> Result<Json<UserOut>, ApiError> {
+    let e = email(&e)?;
+    let user = convert::user(b)?;
+    convert::same_key("email", e.as_str(), user.email.as_str())?;
+    let s = app
+        .write(&p.subject, vec![Op::PutUser(user)], |s| match s.user(e.as_str()) {
+            Some(_) => Ok(()),
+            None => Err(ApiError::NotFound(format!("no user {e}"))),
+        })
+        .await?;
+    UserOut::from_snapshot(&s, e.as_str()).map(Json).ok_or_else(|| ApiError::Internal("user vanished".into()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{email}", tag = "users",
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete(State(app): State<App>, Caller(p): Caller, Path(e): Path<String>) -> Result<StatusCode, ApiError> {
+    let e = email(&e)?;
+    app.write(&p.subject, vec![Op::DeleteUser(e)], |_| Ok(())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets a local password: the user themself, or a caller with `user:manage` over them.
+#[utoipa::path(post, path = "/api/v1/users/{email}/password", tag = "users", request_body = PasswordBody,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn set_password(State(app): State<App>, Caller(p): Caller, Path(e): Path<String>, Body(b): Body<PasswordBody>) -> Result<StatusCode, ApiError> {
+    let e = email(&e)?;
+    passwords::check_strength(&b.password)?;
+    let hash = passwords::hash(Secret::new(b.password)).await?;
+    app.write(&p.subject, vec![Op::SetPassword { email: e, hash }], |_| Ok(())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,242 @@
+//! Shared state: the published snapshot, the store, and the single writer path.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use arc_swap::ArcSwap;
+use gatehouse_core::clock::Clock;
+use gatehouse_core::token::TokenEntropy;
+use gatehouse_core::ops::BatchRefusal;
+use gatehouse_core::{Change, Op, Snapshot, Subject, TokenId};
+use gatehouse_store::Store;
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+
+/// Where random bytes come from; passed in so tests can be deterministic.
+pub trait Entropy: Send + Sync + 'static {
+    fn fill(&self, buf: &mut [u8]);
+}
+
+pub fn token_entropy(source: &dyn Entropy) -> TokenEntropy {
+    let mut e = TokenEntropy { id: [0; 8], secret: [0; 32] };
+    source.fill(&mut e.id);
+    source.fill(&mut e.secret);
+    e
+}
+
+pub struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        use rand::RngCore;
+        rand::rngs::OsRng.fill_bytes(buf);
+    }
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// Settings the server needs at run time.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub session_ttl: time::Duration,
+    pub body_limit: usize,
+    /// How often to look for changes written by another process (a `bootstrap`, another replica).
+    pub poll_interval: StdDuration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            session_ttl: time::Duration::hours(12),
+            body_limit: 1024 * 1024,
+            poll_interval: StdDuration::from_secs(1),
+        }
+    }
+}
+
+pub struct AppState {
+    snapshot: ArcSwap<Snapshot>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+    pub config: ServerConfig,
+    /// Held by writers only, with the store version the published snapshot reflects.
+    writer: tokio::sync::Mutex<i64>,
+    /// Token uses not yet flushed to the store; readers of the hot path never touch the writer's lock.
+    last_used: Mutex<HashMap<TokenId, OffsetDateTime>>,
+}
+
+pub type App = Arc<AppState>;
+
+pub enum WriteError {
+    Refused(BatchRefusal),
+    Other(ApiError),
+}
+
+impl AppState {
+    /// Loads the store into a snapshot, adding the built-in roles a fresh database lacks.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+        config: ServerConfig,
+    ) -> Result<App, ApiError> {
+        let version = crate::bootstrap::ensure_builtin_roles(store.as_ref()).await?;
+        let loaded = store.load().await?;
+        let app = AppState {
+            snapshot: ArcSwap::from_pointee(Snapshot::from_world(loaded.world)),
+            store,
+            clock,
+            entropy,
+            config,
+            writer: tokio::sync::Mutex::new(version.max(loaded.version)),
+            last_used: Mutex::new(HashMap::new()),
+        };
+        Ok(Arc::new(app))
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub fn token_entropy(&self) -> TokenEntropy {
+        token_entropy(self.entropy.as_ref())
+    }
+
+    /// The one write path: authorize and plan against the current snapshot, check the precondition,
+    /// commit in one transaction, then publish. Returns the published snapshot.
+    pub async fn write(
+        &self,
+        caller: &Subject,
+        ops: Vec<Op>,
+        precondition: impl FnOnce(&Snapshot) -> Result<(), ApiError>,
+    ) -> Result<Arc<Snapshot>, ApiError> {
+        self.write_inner(caller, ops, precondition).await.map_err(|e| match e {
+            WriteError::Refused(r) => r.into(),
+            WriteError::Other(e) => e,
+        })
+    }
+
+    /// `write` for a batch whose refusal must say which operation failed.
+    pub async fn write_batch(&self, caller: &Subject, ops: Vec<Op>) -> Result<Arc<Snapshot>, WriteError> {
+        self.write_inner(caller, ops, |_| Ok(())).await
+    }
+
+    async fn write_inner(
+        &self,
+        caller: &Subject,
+        ops: Vec<Op>,
+        precondition: impl FnOnce(&Snapshot) -> Result<(), ApiError>,
+    ) -> Result<Arc<Snapshot>, WriteError> {
+        let mut version = self.writer.lock().await;
+        self.catch_up(&mut version).await.map_err(WriteError::Other)?;
+        let current = self.snapshot();
+        let (next, changes) =
+            gatehouse_core::execute(&current, caller, ops, self.now()).map_err(WriteError::Refused)?;
+        precondition(&current).map_err(WriteError::Other)?;
+        self.commit(&mut version, next, &changes).await.map_err(WriteError::Other)
+    }
+
+    /// Authorizes and plans without committing: what a dry run reports.
+    pub fn preview(&self, caller: &Subject, ops: Vec<Op>) -> Result<(), BatchRefusal> {
+        gatehouse_core::execute(&self.snapshot(), caller, ops, self.now()).map(|_| ())
+    }
+
+    async fn commit(&self, version: &mut i64, next: Snapshot, changes: &[Change]) -> Result<Arc<Snapshot>, ApiError> {
+        if changes.is_empty() {
+            return Ok(self.snapshot());
+        }
+        let new_version = self.store.commit(changes).await?;
+        if new_version == *version + 1 {
+            let next = Arc::new(next);
+            self.snapshot.store(next.clone());
+            *version = new_version;
+            Ok(next)
+        } else {
+            // Someone else committed in between: our incremental result may miss their change, so rebuild.
+            self.reload(version).await?;
+            Ok(self.snapshot())
+        }
+    }
+
+    async fn catch_up(&self, version: &mut i64) -> Result<(), ApiError> {
+        if self.store.version().await? != *version {
+            self.reload(version).await?;
+        }
+        Ok(())
+    }
+
+    async fn reload(&self, version: &mut i64) -> Result<(), ApiError> {
+        let loaded = self.store.load().await?;
+        self.snapshot.store(Arc::new(Snapshot::from_world(loaded.world)));
+        *version = loaded.version;
+        tracing::info!(version = loaded.version, "reloaded the access graph from the store");
+        Ok(())
+    }
+
+    /// Picks up changes other processes committed. Called periodically.
+    pub async fn refresh(&self) -> Result<(), ApiError> {
+        let mut version = self.writer.lock().await;
+        self.catch_up(&mut version).await
+    }
+
+    pub fn record_use(&self, id: &TokenId, at: OffsetDateTime) {
+        let mut m = self.last_used.lock().unwrap_or_else(|e| e.into_inner());
+        m.insert(id.clone(), at);
+    }
+
+    /// Last-use times: unflushed ones first, then the store's.
+    pub async fn last_used(&self, ids: &[TokenId]) -> Result<HashMap<TokenId, OffsetDateTime>, ApiError> {
+        let mut out = self.store.last_used(ids).await?;
+        let pending = self.last_used.lock().unwrap_or_else(|e| e.into_inner());
+        for id in ids {
+            if let Some(t) = pending.get(id) {
+                let e = out.entry(id.clone()).or_insert(*t);
+                *e = (*e).max(*t);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn flush_last_used(&self) -> Result<(), ApiError> {
+        let batch: Vec<(TokenId, OffsetDateTime)> = {
+            let mut m = self.last_used.lock().unwrap_or_else(|e| e.into_inner());
+            m.drain().collect()
+        };
+        if !batch.is_empty() {
+            self.store.touch_tokens(&batch).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Background work: flush token use times and pick up external changes, until the app is dropped.
+pub fn spawn_background(app: &App) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(app);
+    let every = app.config.poll_interval;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let Some(app) = weak.upgrade() else { break };
+            if let Err(e) = app.flush_last_used().await {
+                tracing::warn!(error = %e, "could not record token use");
+            }
+            if let Err(e) = app.refresh().await {
+                tracing::warn!(error = %e, "could not check the store for changes");
+            }
+        }
+    })
+}

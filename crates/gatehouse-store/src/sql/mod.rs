@@ -1,0 +1,114 @@
+//! `Store` over SQL through sqlx's `Any` driver: one code path and one SQL text for both databases, with
+//! the few differences (begin statements, pragmas, migration files) kept in `Dialect`.
+
+mod codec;
+mod connect;
+mod migrate;
+mod read;
+mod write;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use async_trait::async_trait;
+use gatehouse_core::{Change, Email, Secret, TokenId};
+use sqlx::AnyPool;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use crate::{Loaded, Store, StoreError};
+use connect::Dialect;
+
+/// A SQLite or Postgres database, migrated on connect.
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+// By hand, so that nothing reachable from the pool (a URL with a password) is ever printed.
+impl fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore").field("dialect", &self.dialect).finish_non_exhaustive()
+    }
+}
+
+impl SqlStore {
+    /// Connects to `sqlite://PATH` (created if missing), `sqlite::memory:`, or `postgres://...`, and
+    /// applies any migrations not yet applied.
+    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        let (pool, dialect) = connect::pool(url).await?;
+        migrate::run(&pool, dialect).await?;
+        Ok(SqlStore { pool, dialect })
+    }
+
+    /// Waits for connections in use to be returned, then closes them all.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn load(&self) -> Result<Loaded, StoreError> {
+        let mut tx = self.pool.begin_with(self.dialect.begin_read()).await?;
+        let version = read::version(&mut tx).await?;
+        let world = read::world(&mut tx).await?;
+        tx.commit().await?;
+        Ok(Loaded { world, version })
+    }
+
+    async fn commit(&self, changes: &[Change]) -> Result<i64, StoreError> {
+        let now = codec::time_to_db(OffsetDateTime::now_utc())?;
+        let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
+        for change in changes {
+            write::apply(&mut tx, change, now).await?;
+        }
+        let version: i64 = sqlx::query("UPDATE state SET version = version + 1 WHERE id = 1 RETURNING version")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    async fn version(&self) -> Result<i64, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read::version(&mut conn).await
+    }
+
+    async fn password_hash(&self, email: &Email) -> Result<Option<Secret<String>>, StoreError> {
+        let row = sqlx::query("SELECT password_hash FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        let hash: Option<String> = match row {
+            Some(row) => row.try_get(0)?,
+            None => None,
+        };
+        Ok(hash.map(Secret::new))
+    }
+
+    async fn touch_tokens(&self, used: &[(TokenId, OffsetDateTime)]) -> Result<(), StoreError> {
+        if used.is_empty() {
+            return Ok(());
+        }
+        // One transaction: one fsync for the whole batch instead of one per token.
+        let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
+        for (id, at) in used {
+            sqlx::query(
+                "UPDATE tokens SET last_used_at = $2 \
+                 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+            )
+            .bind(id.as_str())
+            .bind(codec::time_to_db(*at)?)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn last_used(&self, ids: &[TokenId]) -> Result<HashMap<TokenId, OffsetDateTime>, StoreError> {
+        read::last_used(&self.pool, ids).await
+    }
+}

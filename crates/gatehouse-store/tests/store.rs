@@ -1,0 +1,544 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Every storage test runs against SQLite, and against Postgres when GATEHOUSE_TEST_POSTGRES_URL is set,
+//! each test in a database of its own.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gatehouse_core::{
+    BuiltinRole, Change, CollaboratorRole, Email, Grant, PermSet, Permission, Role, RoleName, Secret, Snapshot,
+    Team, TeamName, Token, TokenHash, TokenId, TokenKind, TokenOwner, User, VaName, VirtualAccount, World,
+};
+use gatehouse_store::{SqlStore, Store, StoreError};
+use sqlx::{Connection, Row};
+use time::OffsetDateTime;
+
+// ---------------------------------------------------------------------------------------------------------
+// Backends
+
+struct Backend {
+    label: &'static str,
+    url: String,
+    store: Arc<SqlStore>,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(PathBuf),
+    Database { admin_url: String, name: String },
+}
+
+impl Backend {
+    fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// Runs SQL that returns one integer, outside the store, to see what it does not expose.
+    async fn scalar(&self, sql: &str) -> i64 {
+        let mut conn = sqlx::AnyConnection::connect(&self.url).await.unwrap();
+        let v = sqlx::query(sql).fetch_one(&mut conn).await.unwrap().try_get::<i64, _>(0).unwrap();
+        conn.close().await.unwrap();
+        v
+    }
+
+    async fn execute(&self, sql: &str) {
+        let mut conn = sqlx::AnyConnection::connect(&self.url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+    }
+
+    async fn finish(self) {
+        self.store.close().await;
+        match self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut p = path.clone().into_os_string();
+                    p.push(suffix);
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+            Cleanup::Database { admin_url, name } => {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                    let _ = conn.close().await;
+                }
+            }
+        }
+    }
+}
+
+async fn backends() -> Vec<Backend> {
+    sqlx::any::install_default_drivers();
+    let mut out = vec![sqlite().await];
+    match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => out.push(postgres(&url).await),
+        _ => println!("skipping postgres: GATEHOUSE_TEST_POSTGRES_URL is not set"),
+    }
+    out
+}
+
+async fn sqlite() -> Backend {
+    let path = std::env::temp_dir().join(format!("gatehouse-test-{}.db", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}", path.display());
+    let store = Arc::new(SqlStore::connect(&url).await.unwrap());
+    Backend { label: "sqlite", url, store, cleanup: Cleanup::File(path) }
+}
+
+async fn postgres(admin_url: &str) -> Backend {
+    let name = format!("gh_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(admin_url).await.expect("connect to GATEHOUSE_TEST_POSTGRES_URL");
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+    let url = with_database(admin_url, &name);
+    let store = Arc::new(SqlStore::connect(&url).await.unwrap());
+    Backend { label: "postgres", url, store, cleanup: Cleanup::Database { admin_url: admin_url.to_owned(), name } }
+}
+
+/// The same server URL with another database in its path.
+fn with_database(url: &str, db: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, format!("?{q}")),
+        None => (rest, String::new()),
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    format!("{scheme}://{authority}/{db}{query}")
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fixtures
+
+/// Times with odd nanoseconds, to show they round-trip exactly.
+fn at(n: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(1_700_000_000_000_000_000 + i128::from(n) * 1_000_000_007 + 123).unwrap()
+}
+
+fn email(s: &str) -> Email {
+    Email::new(s).unwrap()
+}
+
+fn role(name: &str, perms: &[Permission]) -> Role {
+    Role {
+        name: RoleName::new(name).unwrap(),
+        display_name: format!("The {name} role"),
+        description: format!("What {name} does"),
+        permissions: perms.iter().copied().collect(),
+        builtin: None,
+    }
+}
+
+fn builtin_roles() -> Vec<Change> {
+    BuiltinRole::ALL.into_iter().map(|b| Change::PutRole(b.default_role())).collect()
+}
+
+fn user(e: &str, role: &str) -> User {
+    User { email: email(e), display_name: format!("User {e}"), role: RoleName::new(role).unwrap(), active: true }
+}
+
+fn team(name: &str, members: &[&str], managers: &[&str]) -> Team {
+    Team {
+        name: TeamName::new(name).unwrap(),
+        description: format!("Team {name}"),
+        members: members.iter().chain(managers).map(|e| email(e)).collect(),
+        managers: managers.iter().map(|e| email(e)).collect(),
+    }
+}
+
+fn va(name: &str, owner: &str, expires_at: Option<OffsetDateTime>) -> VirtualAccount {
+    VirtualAccount {
+        name: VaName::new(name).unwrap(),
+        owner_team: TeamName::new(owner).unwrap(),
+        description: format!("Account {name}"),
+        expires_at,
+    }
+}
+
+fn token_id(n: u8) -> TokenId {
+    TokenId::from_bytes([n, 1, 2, 3, 4, 5, 6, 7])
+}
+
+fn token(n: u8, owner: TokenOwner, expires_at: Option<OffsetDateTime>) -> Token {
+    let kind = match (&owner, n % 2) {
+        (TokenOwner::VirtualAccount(_), _) => TokenKind::VirtualAccount,
+        (TokenOwner::User(_), 0) => TokenKind::Pat,
+        (TokenOwner::User(_), _) => TokenKind::Session,
+    };
+    let mut hash = [0u8; 32];
+    for (i, b) in hash.iter_mut().enumerate() {
+        *b = n.wrapping_mul(31).wrapping_add(i as u8 * 7);
+    }
+    Token {
+        id: token_id(n),
+        kind,
+        owner,
+        name: format!("token {n}"),
+        hash: TokenHash(hash),
+        created_at: at(i64::from(n)),
+        expires_at,
+        revoked: false,
+    }
+}
+
+fn user_owner(e: &str) -> TokenOwner {
+    TokenOwner::User(email(e))
+}
+
+fn va_owner(v: &str) -> TokenOwner {
+    TokenOwner::VirtualAccount(VaName::new(v).unwrap())
+}
+
+fn grant(resource: &str, subject: &str, role: CollaboratorRole) -> Grant {
+    Grant { resource: resource.parse().unwrap(), subject: subject.parse().unwrap(), role }
+}
+
+fn password(s: &str) -> Secret<String> {
+    Secret::new(format!("$argon2id$v=19$m=19456,t=2,p=1${s}"))
+}
+
+/// What the snapshot makes of the same changes: the store must agree with it.
+fn oracle(batches: &[&[Change]]) -> World {
+    let mut snap = Snapshot::default();
+    for c in batches.iter().flat_map(|b| b.iter()) {
+        snap.apply(c);
+    }
+    snap.to_world()
+}
+
+fn assert_world(label: &str, got: World, want: World) {
+    let got = Snapshot::from_world(got).to_world();
+    assert_eq!(got.roles, want.roles, "{label}: roles");
+    assert_eq!(got.users, want.users, "{label}: users");
+    assert_eq!(got.teams, want.teams, "{label}: teams");
+    assert_eq!(got.virtual_accounts, want.virtual_accounts, "{label}: virtual accounts");
+    assert_eq!(got.tokens, want.tokens, "{label}: tokens");
+    assert_eq!(got.grants, want.grants, "{label}: grants");
+}
+
+async fn load(b: &Backend) -> (World, i64) {
+    let l = b.store().load().await.unwrap();
+    (l.world, l.version)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tests
+
+#[tokio::test]
+async fn migrations_are_idempotent() {
+    for b in backends().await {
+        let changes = [builtin_roles(), vec![Change::PutUser(user("alice@example.com", "admin"))]].concat();
+        b.store().commit(&changes).await.unwrap();
+        let (before, v1) = load(&b).await;
+
+        let again = SqlStore::connect(&b.url).await.unwrap();
+        let l = again.load().await.unwrap();
+        assert_eq!(l.version, v1, "{}", b.label);
+        assert_world(b.label, l.world, Snapshot::from_world(before).to_world());
+        again.close().await;
+
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 1, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM state").await, 1, "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn every_change_round_trips() {
+    for b in backends().await {
+        let alice = "alice@example.com";
+        let bob = "bob@example.com";
+        let carol = "carol@example.com";
+        let dave = "dave@example.com";
+        let mut first = builtin_roles();
+        first.extend([
+            Change::PutRole(role("empty", &[])),
+            Change::PutRole(role("viewer", &[Permission::UserList, Permission::AgentRead])),
+            Change::PutRole(role("doomed", &[Permission::SettingsList])),
+            Change::PutUser(user(alice, "admin")),
+            Change::PutUser(user(bob, "member")),
+            Change::PutUser(User { active: false, ..user(carol, "viewer") }),
+            Change::PutUser(user(dave, "empty")),
+            Change::SetPassword { email: email(alice), hash: password("alice") },
+            Change::PutTeam(team("ml", &[bob], &[alice])),
+            Change::PutTeam(team("platform", &[], &[])),
+            Change::PutTeam(team("doomed", &[dave], &[])),
+            Change::PutVirtualAccount(va("ci", "ml", Some(at(50)))),
+            Change::PutVirtualAccount(va("bot", "ml", None)),
+            Change::PutToken(token(2, user_owner(alice), None)),
+            Change::PutToken(token(3, user_owner(bob), Some(at(40)))),
+            Change::PutToken(token(4, va_owner("ci"), Some(at(60)))),
+            Change::PutToken(token(6, va_owner("bot"), None)),
+            Change::SetTokenExpiry { id: token_id(2), expires_at: Some(at(90)) },
+            Change::PutGrant(grant("provider-account:openai", "team:ml", CollaboratorRole::ProviderAccountUser)),
+            Change::PutGrant(grant("mcp-server:search", &format!("user:{bob}"), CollaboratorRole::McpServerManager)),
+            Change::PutGrant(grant("agent:triage", "virtualaccount:ci", CollaboratorRole::AgentViewer)),
+            // The same key again: the role is replaced.
+            Change::PutGrant(grant("provider-account:openai", "team:ml", CollaboratorRole::ProviderAccountManager)),
+        ]);
+        assert_eq!(b.store().commit(&first).await.unwrap(), 1, "{}", b.label);
+        let (world, version) = load(&b).await;
+        assert_eq!(version, 1, "{}", b.label);
+        assert_world(b.label, world, oracle(&[&first]));
+
+        let second = vec![
+            Change::PutRole(Role { permissions: PermSet::all(), ..role("viewer", &[]) }),
+            Change::PutUser(User { display_name: "Robert".into(), role: RoleName::new("viewer").unwrap(), ..user(bob, "member") }),
+            Change::PutTeam(team("ml", &[alice], &[carol])),
+            Change::DeleteTeam(TeamName::new("doomed").unwrap()),
+            Change::DeleteUser(email(dave)),
+            Change::DeleteRole(RoleName::new("doomed").unwrap()),
+            Change::DeleteGrant(grant("mcp-server:search", &format!("user:{bob}"), CollaboratorRole::McpServerManager)),
+            Change::RevokeToken(token_id(3)),
+            Change::SetTokenExpiry { id: token_id(4), expires_at: None },
+            Change::PutVirtualAccount(VirtualAccount { description: "moved".into(), ..va("ci", "platform", None) }),
+            Change::DeleteVirtualAccount(VaName::new("bot").unwrap()),
+            Change::PutToken(token(8, user_owner(carol), Some(at(70)))),
+        ];
+        assert_eq!(b.store().commit(&second).await.unwrap(), 2, "{}", b.label);
+        let (world, version) = load(&b).await;
+        assert_eq!(version, 2, "{}", b.label);
+        assert_world(b.label, world.clone(), oracle(&[&first, &second]));
+
+        // Spot checks that do not lean on the oracle.
+        let t4 = world.tokens.iter().find(|t| t.id == token_id(4)).unwrap();
+        assert_eq!(t4.hash, token(4, va_owner("ci"), None).hash, "{}", b.label);
+        assert_eq!(t4.created_at, at(4), "{}", b.label);
+        assert_eq!(t4.expires_at, None, "{}", b.label);
+        let t2 = world.tokens.iter().find(|t| t.id == token_id(2)).unwrap();
+        assert_eq!(t2.expires_at, Some(at(90)), "{}", b.label);
+        let ml = world.teams.iter().find(|t| t.name.as_str() == "ml").unwrap();
+        assert_eq!(ml.members, [email(alice), email(carol)].into_iter().collect::<BTreeSet<_>>(), "{}", b.label);
+        assert_eq!(ml.managers, [email(carol)].into_iter().collect::<BTreeSet<_>>(), "{}", b.label);
+        assert!(b.store().password_hash(&email(alice)).await.unwrap().is_some(), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn every_commit_bumps_the_version() {
+    for b in backends().await {
+        assert_eq!(b.store().version().await.unwrap(), 0, "{}", b.label);
+        assert_eq!(load(&b).await.1, 0, "{}", b.label);
+        assert_eq!(b.store().commit(&builtin_roles()).await.unwrap(), 1, "{}", b.label);
+        assert_eq!(b.store().commit(&[Change::PutUser(user("a@example.com", "admin"))]).await.unwrap(), 2);
+        assert_eq!(b.store().commit(&[Change::PutTeam(team("t", &["a@example.com"], &[]))]).await.unwrap(), 3);
+        assert_eq!(b.store().version().await.unwrap(), 3, "{}", b.label);
+        assert_eq!(load(&b).await.1, 3, "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_failed_batch_leaves_nothing() {
+    for b in backends().await {
+        let base = [builtin_roles(), vec![Change::PutUser(user("alice@example.com", "admin"))]].concat();
+        b.store().commit(&base).await.unwrap();
+        let (before, _) = load(&b).await;
+
+        let batch = vec![
+            Change::PutRole(role("new-role", &[Permission::TeamRead])),
+            Change::PutUser(user("dave@example.com", "new-role")),
+            Change::PutTeam(team("new-team", &["dave@example.com"], &["alice@example.com"])),
+            Change::SetPassword { email: email("alice@example.com"), hash: password("changed") },
+            Change::PutGrant(grant("agent:x", "team:new-team", CollaboratorRole::AgentManager)),
+            // The owner does not exist: a foreign key violation, last in the batch.
+            Change::PutToken(token(2, user_owner("ghost@example.com"), None)),
+        ];
+        let err = b.store().commit(&batch).await.unwrap_err();
+        assert!(matches!(err, StoreError::Database(_)), "{}: {err}", b.label);
+
+        let (after, version) = load(&b).await;
+        assert_eq!(version, 1, "{}", b.label);
+        assert_eq!(b.store().version().await.unwrap(), 1, "{}", b.label);
+        assert_world(b.label, after, Snapshot::from_world(before).to_world());
+        assert!(b.store().password_hash(&email("alice@example.com")).await.unwrap().is_none(), "{}", b.label);
+
+        // The pool is still usable after the rollback.
+        assert_eq!(b.store().commit(&[Change::PutRole(role("later", &[]))]).await.unwrap(), 2, "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn revoked_tokens_are_not_loaded() {
+    for b in backends().await {
+        let alice = "alice@example.com";
+        let mut setup = builtin_roles();
+        setup.extend([
+            Change::PutUser(user(alice, "admin")),
+            Change::PutToken(token(2, user_owner(alice), None)),
+            Change::PutToken(token(4, user_owner(alice), None)),
+        ]);
+        b.store().commit(&setup).await.unwrap();
+        b.store().commit(&[Change::RevokeToken(token_id(2)), Change::RevokeToken(token_id(99))]).await.unwrap();
+        let ids: Vec<_> = load(&b).await.0.tokens.into_iter().map(|t| t.id).collect();
+        assert_eq!(ids, vec![token_id(4)], "{}", b.label);
+        // The row is kept.
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NOT NULL").await, 1, "{}", b.label);
+
+        // Revocation is for good, even if the token is put again.
+        b.store().commit(&[Change::PutToken(token(2, user_owner(alice), None))]).await.unwrap();
+        let ids: Vec<_> = load(&b).await.0.tokens.into_iter().map(|t| t.id).collect();
+        assert_eq!(ids, vec![token_id(4)], "{}", b.label);
+
+        // A token put already revoked is stored, never loaded.
+        b.store().commit(&[Change::PutToken(Token { revoked: true, ..token(6, user_owner(alice), None) })]).await.unwrap();
+        assert_eq!(load(&b).await.0.tokens.len(), 1, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NOT NULL").await, 2, "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn deletes_cascade() {
+    for b in backends().await {
+        let alice = "alice@example.com";
+        let bob = "bob@example.com";
+        let mut setup = builtin_roles();
+        setup.extend([
+            Change::PutUser(user(alice, "admin")),
+            Change::PutUser(user(bob, "member")),
+            Change::PutTeam(team("ml", &[bob], &[alice])),
+            Change::PutTeam(team("ops", &[alice, bob], &[])),
+            Change::PutVirtualAccount(va("ci", "ml", None)),
+            Change::PutToken(token(2, user_owner(alice), None)),
+            Change::PutToken(token(3, user_owner(alice), None)),
+            Change::PutToken(token(4, user_owner(bob), None)),
+            Change::PutToken(token(6, va_owner("ci"), None)),
+            Change::RevokeToken(token_id(3)),
+        ]);
+        b.store().commit(&setup).await.unwrap();
+
+        // DeleteUser alone, without the team edits the operations would add: the store cascades by itself.
+        b.store().commit(&[Change::DeleteUser(email(alice))]).await.unwrap();
+        let (world, _) = load(&b).await;
+        assert_eq!(world.users.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(), vec![bob], "{}", b.label);
+        for t in &world.teams {
+            assert!(!t.members.contains(alice) && !t.managers.contains(alice), "{}: {t:?}", b.label);
+            assert!(t.members.contains(bob), "{}: {t:?}", b.label);
+        }
+        let ids: BTreeSet<_> = world.tokens.iter().map(|t| t.id.clone()).collect();
+        assert_eq!(ids, [token_id(4), token_id(6)].into_iter().collect(), "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM tokens").await, 2, "{}: revoked rows go too", b.label);
+
+        b.store().commit(&[Change::DeleteVirtualAccount(VaName::new("ci").unwrap())]).await.unwrap();
+        let ids: Vec<_> = load(&b).await.0.tokens.into_iter().map(|t| t.id).collect();
+        assert_eq!(ids, vec![token_id(4)], "{}", b.label);
+
+        b.store().commit(&[Change::DeleteTeam(TeamName::new("ops").unwrap())]).await.unwrap();
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM team_members WHERE team = 'ops'").await, 0, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM team_members").await, 1, "{}", b.label);
+
+        // A team that still owns a virtual account cannot go: the operations delete those first.
+        b.store().commit(&[Change::PutVirtualAccount(va("cd", "ml", None))]).await.unwrap();
+        assert!(b.store().commit(&[Change::DeleteTeam(TeamName::new("ml").unwrap())]).await.is_err(), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn last_used_keeps_the_latest_time() {
+    for b in backends().await {
+        let alice = "alice@example.com";
+        let mut setup = builtin_roles();
+        setup.extend([
+            Change::PutUser(user(alice, "admin")),
+            Change::PutToken(token(2, user_owner(alice), None)),
+            Change::PutToken(token(4, user_owner(alice), None)),
+            Change::PutToken(token(6, user_owner(alice), None)),
+        ]);
+        let version = b.store().commit(&setup).await.unwrap();
+        let store = b.store();
+        assert!(store.last_used(&[token_id(2), token_id(4)]).await.unwrap().is_empty(), "{}", b.label);
+        assert!(store.last_used(&[]).await.unwrap().is_empty(), "{}", b.label);
+
+        store.touch_tokens(&[(token_id(2), at(5)), (token_id(4), at(3))]).await.unwrap();
+        store.touch_tokens(&[(token_id(2), at(4)), (token_id(4), at(6)), (token_id(99), at(1))]).await.unwrap();
+        store.touch_tokens(&[(token_id(4), at(8)), (token_id(4), at(7))]).await.unwrap();
+        store.touch_tokens(&[]).await.unwrap();
+
+        let got = store.last_used(&[token_id(2), token_id(4), token_id(6), token_id(99)]).await.unwrap();
+        let want: HashMap<_, _> = [(token_id(2), at(5)), (token_id(4), at(8))].into_iter().collect();
+        assert_eq!(got, want, "{}", b.label);
+        assert_eq!(store.version().await.unwrap(), version, "{}: touching is not a state change", b.label);
+
+        // Putting the token again (a rename, say) keeps when it was last used.
+        store.commit(&[Change::PutToken(Token { name: "renamed".into(), ..token(2, user_owner(alice), None) })]).await.unwrap();
+        assert_eq!(store.last_used(&[token_id(2)]).await.unwrap().get(&token_id(2)), Some(&at(5)), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn password_hashes_are_kept_apart_from_user_edits() {
+    for b in backends().await {
+        let alice = email("alice@example.com");
+        let mut setup = builtin_roles();
+        setup.push(Change::PutUser(user("alice@example.com", "admin")));
+        b.store().commit(&setup).await.unwrap();
+        assert!(b.store().password_hash(&alice).await.unwrap().is_none(), "{}", b.label);
+        assert!(b.store().password_hash(&email("nobody@example.com")).await.unwrap().is_none(), "{}", b.label);
+
+        b.store().commit(&[Change::SetPassword { email: alice.clone(), hash: password("one") }]).await.unwrap();
+        assert_eq!(b.store().password_hash(&alice).await.unwrap(), Some(password("one")), "{}", b.label);
+
+        let edited = User { display_name: "Alice A.".into(), active: false, ..user("alice@example.com", "member") };
+        b.store().commit(&[Change::PutUser(edited)]).await.unwrap();
+        assert_eq!(b.store().password_hash(&alice).await.unwrap(), Some(password("one")), "{}", b.label);
+
+        b.store().commit(&[Change::SetPassword { email: alice.clone(), hash: password("two") }]).await.unwrap();
+        assert_eq!(b.store().password_hash(&alice).await.unwrap(), Some(password("two")), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn unknown_stored_values_are_corrupt() {
+    for b in backends().await {
+        b.store().commit(&builtin_roles()).await.unwrap();
+        b.execute("UPDATE roles SET permissions = 'user:list,widget:polish' WHERE name = 'member'").await;
+        let err = b.store().load().await.err().expect("load must fail");
+        assert!(matches!(&err, StoreError::Corrupt(m) if m.contains("widget:polish")), "{}: {err}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn two_stores_on_one_database_take_turns() {
+    for b in backends().await {
+        b.store().commit(&builtin_roles()).await.unwrap();
+        let other = Arc::new(SqlStore::connect(&b.url).await.unwrap());
+        let writer = |s: Arc<SqlStore>, prefix: &'static str| async move {
+            let mut versions = Vec::new();
+            for i in 0..15 {
+                versions.push(s.commit(&[Change::PutRole(role(&format!("{prefix}-{i}"), &[]))]).await.unwrap());
+            }
+            versions
+        };
+        let (a, c) = tokio::join!(
+            tokio::spawn(writer(b.store.clone(), "a")),
+            tokio::spawn(writer(other.clone(), "b"))
+        );
+        let mut all: Vec<i64> = a.unwrap().into_iter().chain(c.unwrap()).collect();
+        all.sort_unstable();
+        assert_eq!(all, (2..=31).collect::<Vec<_>>(), "{}", b.label);
+        assert_eq!(other.version().await.unwrap(), 31, "{}", b.label);
+        assert_eq!(load(&b).await.0.roles.len(), 3 + 30, "{}", b.label);
+        other.close().await;
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_works() {
+    let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+    assert_eq!(store.commit(&builtin_roles()).await.unwrap(), 1);
+    let l = store.load().await.unwrap();
+    assert_eq!((l.version, l.world.roles.len()), (1, 3));
+}
+
+#[tokio::test]
+async fn other_urls_are_refused() {
+    let err = SqlStore::connect("mysql://localhost/x").await.unwrap_err();
+    assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{err}");
+}

@@ -1,0 +1,88 @@
+//! Settings: each a flag and an environment variable (flags win), with an optional TOML file under both.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
+#[derive(clap::Args, Debug, Default, Clone)]
+pub struct Settings {
+    /// `sqlite://PATH` (created if missing) or `postgres://...`
+    #[arg(long, env = "GATEHOUSE_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Address of the HTTP server.
+    #[arg(long, env = "GATEHOUSE_LISTEN", global = true)]
+    pub listen: Option<String>,
+    /// Where client commands (`apply`) send requests.
+    #[arg(long, env = "GATEHOUSE_URL", global = true)]
+    pub url: Option<String>,
+    /// Token client commands send.
+    #[arg(long, env = "GATEHOUSE_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// A TOML file with any of these settings (`database_url = "..."`); flags and environment win over it.
+    #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    database_url: Option<String>,
+    listen: Option<String>,
+    url: Option<String>,
+    token: Option<String>,
+}
+
+/// Settings with every value decided.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub database_url: String,
+    pub listen: String,
+    pub url: String,
+    pub token: Option<String>,
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+}
+
+impl Settings {
+    pub fn resolve(&self) -> anyhow::Result<Resolved> {
+        let file = match &self.config {
+            Some(p) => read_file(p)?,
+            None => FileSettings::default(),
+        };
+        Ok(Resolved {
+            database_url: self.database_url.clone().or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            listen: self.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into()),
+            url: self.url.clone().or(file.url).unwrap_or_else(|| DEFAULT_URL.into()),
+            token: self.token.clone().or(file.token),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn flags_win_over_file_and_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(&path, "database_url = \"sqlite://from-file.db\"\nlisten = \"127.0.0.1:9999\"\n").unwrap();
+        let s = Settings { listen: Some("127.0.0.1:1".into()), config: Some(path.clone()), ..Default::default() };
+        let r = s.resolve().unwrap();
+        assert_eq!(r.database_url, "sqlite://from-file.db");
+        assert_eq!(r.listen, "127.0.0.1:1");
+        assert_eq!(r.url, DEFAULT_URL);
+        std::fs::write(&path, "databse_url = \"x\"\n").unwrap();
+        let err = format!("{:#}", s.resolve().unwrap_err());
+        assert!(err.contains("databse_url"), "{err}");
+    }
+}
