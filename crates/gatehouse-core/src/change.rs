@@ -13,13 +13,19 @@ pub enum Change {
     PutUser(User),
     DeleteUser(Email),
     /// An argon2id PHC string; never held by the snapshot.
-    SetPassword { email: Email, hash: Secret<String> },
+    SetPassword {
+        email: Email,
+        hash: Secret<String>,
+    },
     PutTeam(Team),
     DeleteTeam(TeamName),
     PutVirtualAccount(VirtualAccount),
     DeleteVirtualAccount(VaName),
     PutToken(Token),
-    SetTokenExpiry { id: TokenId, expires_at: Option<OffsetDateTime> },
+    SetTokenExpiry {
+        id: TokenId,
+        expires_at: Option<OffsetDateTime>,
+    },
     RevokeToken(TokenId),
     PutGrant(Grant),
     DeleteGrant(Grant),

@@ -30,9 +30,16 @@ pub enum Deny {
     Inactive,
     Expired,
     /// The permission is about another kind of resource.
-    NotApplicable { action: Action, resource: Resource },
+    NotApplicable {
+        action: Action,
+        resource: Resource,
+    },
     /// Nothing gave it: not the role (named if the subject has one), not a managed team, not a grant.
-    NotGranted { role: Option<RoleName>, action: Action, resource: Resource },
+    NotGranted {
+        role: Option<RoleName>,
+        action: Action,
+        resource: Resource,
+    },
 }
 
 impl Decision {

@@ -141,7 +141,11 @@ impl Snapshot {
         };
         if let Some(role) = on.get(subject) {
             if role.allows(action) {
-                return Decision::Allowed(Allow::Grant { holder: subject.clone(), role: *role, resource: target.clone() });
+                return Decision::Allowed(Allow::Grant {
+                    holder: subject.clone(),
+                    role: *role,
+                    resource: target.clone(),
+                });
             }
         }
         for t in teams {

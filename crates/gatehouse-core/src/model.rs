@@ -342,7 +342,11 @@ impl FromStr for Resource {
             ResourceKind::User => Email::new(name).map(|e| e.to_string()),
             ResourceKind::Model => match name.split_once('/') {
                 Some((a, m)) if !a.is_empty() && !m.is_empty() => Ok(name.to_owned()),
-                _ => Err(InvalidName { what: "model", value: name.to_owned(), rule: "must be <provider-account>/<model>" }),
+                _ => Err(InvalidName {
+                    what: "model",
+                    value: name.to_owned(),
+                    rule: "must be <provider-account>/<model>",
+                }),
             },
             _ => crate::ids::ResourceName::new(name).map(|n| n.to_string()),
         }?;
@@ -517,7 +521,9 @@ mod tests {
         for s in ["user:alice@example.com", "team:ml-platform", "virtualaccount:checkout-service"] {
             assert_eq!(s.parse::<Subject>().unwrap().to_string(), s);
         }
-        for s in ["virtual-account:checkout-service", "provider-account:openai-main", "model:openai-main/gpt-4o", "tenant"] {
+        for s in
+            ["virtual-account:checkout-service", "provider-account:openai-main", "model:openai-main/gpt-4o", "tenant"]
+        {
             assert_eq!(s.parse::<Resource>().unwrap().to_string(), s);
         }
         assert!("group:x".parse::<Subject>().is_err());

@@ -30,14 +30,21 @@ pub enum Op {
     /// Create or replace a user.
     PutUser(User),
     DeleteUser(Email),
-    SetPassword { email: Email, hash: Secret<String> },
+    SetPassword {
+        email: Email,
+        hash: Secret<String>,
+    },
     PutTeam(Team),
     DeleteTeam(TeamName),
     PutVirtualAccount(VirtualAccount),
     DeleteVirtualAccount(VaName),
     IssueToken(Token),
     /// Issue `new` for a virtual account; its other tokens stop working after `grace`.
-    RotateVirtualAccount { name: VaName, new: Token, grace: Duration },
+    RotateVirtualAccount {
+        name: VaName,
+        new: Token,
+        grace: Duration,
+    },
     RevokeToken(TokenId),
     PutGrant(Grant),
     DeleteGrant(Grant),
@@ -156,12 +163,10 @@ impl Ctx<'_> {
 
 /// Every action a collaborator role allows on its resource.
 pub fn conferred(role: CollaboratorRole) -> impl Iterator<Item = Action> {
-    std::iter::once(Action::Use)
-        .chain(Permission::ALL.iter().map(|p| Action::Perm(*p)))
-        .filter(move |a| match a {
-            Action::Use => role.allows(*a),
-            Action::Perm(p) => p.kind() == role.resource_kind() && role.allows(*a),
-        })
+    std::iter::once(Action::Use).chain(Permission::ALL.iter().map(|p| Action::Perm(*p))).filter(move |a| match a {
+        Action::Use => role.allows(*a),
+        Action::Perm(p) => p.kind() == role.resource_kind() && role.allows(*a),
+    })
 }
 
 fn manage_permission(kind: ResourceKind) -> Option<Permission> {
@@ -188,7 +193,9 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
         Op::PutRole(role) => {
             cx.require(Permission::RoleManage, &Resource::role(&role.name))?;
             let old = snap.role(role.name.as_str());
-            if old.is_some_and(|r| r.is_admin()) || (old.is_none() && BuiltinRole::from_name(role.name.as_str()).is_some()) {
+            if old.is_some_and(|r| r.is_admin())
+                || (old.is_none() && BuiltinRole::from_name(role.name.as_str()).is_some())
+            {
                 return Err(Refusal::Forbidden(format!("the built-in role {} cannot be edited", role.name)));
             }
             if old.is_none() && role.permissions.is_empty() {
@@ -228,10 +235,7 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
                 return Err(invalid("role", format!("no role named {}", user.role)));
             };
             if role.builtin == Some(BuiltinRole::TeamManager) {
-                return Err(invalid(
-                    "role",
-                    "team-manager is not assigned: it applies to every manager of a team",
-                ));
+                return Err(invalid("role", "team-manager is not assigned: it applies to every manager of a team"));
             }
             if old.as_ref().is_none_or(|o| o.role != user.role) {
                 if role.is_admin() && !cx.is_admin() {
@@ -338,7 +342,8 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
                         cx.require(Permission::VirtualAccountCreate, &Resource::team(&va.owner_team))?;
                         // The new team's managers get the team-manager rights on it; the caller must hold them.
                         if !cx.is_admin() {
-                            let tm = snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
+                            let tm =
+                                snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
                             for p in tm.iter().filter(|p| p.kind() == ResourceKind::VirtualAccount) {
                                 cx.require(p, &Resource::virtual_account(&va.name))?;
                             }
@@ -368,7 +373,9 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
             match (&t.owner, t.kind) {
                 (TokenOwner::User(e), TokenKind::Pat | TokenKind::Session) => {
                     if cx.caller_email() != Some(e) {
-                        return Err(Refusal::Forbidden("personal access tokens can only be created for yourself".into()));
+                        return Err(Refusal::Forbidden(
+                            "personal access tokens can only be created for yourself".into(),
+                        ));
                     }
                     Ok(())
                 }

@@ -125,11 +125,7 @@ pub struct UnknownPermission(pub String);
 impl FromStr for Permission {
     type Err = UnknownPermission;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Permission::ALL
-            .iter()
-            .copied()
-            .find(|p| p.id() == s)
-            .ok_or_else(|| UnknownPermission(s.to_owned()))
+        Permission::ALL.iter().copied().find(|p| p.id() == s).ok_or_else(|| UnknownPermission(s.to_owned()))
     }
 }
 

@@ -104,7 +104,9 @@ impl Snapshot {
             }
             Change::PutUser(u) => {
                 let entry = match self.users.get(&u.email) {
-                    Some(old) => UserEntry { user: u.clone(), member_of: old.member_of.clone(), manages: old.manages.clone() },
+                    Some(old) => {
+                        UserEntry { user: u.clone(), member_of: old.member_of.clone(), manages: old.manages.clone() }
+                    }
                     None => UserEntry { user: u.clone(), member_of: OrdSet::new(), manages: OrdSet::new() },
                 };
                 self.users.insert(u.email.clone(), Arc::new(entry));
@@ -261,19 +263,20 @@ impl Snapshot {
     /// Grants held directly by a subject.
     pub fn grants_of<'a>(&'a self, s: &'a Subject) -> impl Iterator<Item = Grant> + 'a {
         self.subject_grants.get(s).into_iter().flat_map(|set| set.iter()).filter_map(move |r| {
-            self.grants
-                .get(r)
-                .and_then(|m| m.get(s))
-                .map(|role| Grant { resource: r.clone(), subject: s.clone(), role: *role })
+            self.grants.get(r).and_then(|m| m.get(s)).map(|role| Grant {
+                resource: r.clone(),
+                subject: s.clone(),
+                role: *role,
+            })
         })
     }
     /// Grants on a resource.
     pub fn grants_on<'a>(&'a self, r: &'a Resource) -> impl Iterator<Item = Grant> + 'a {
-        self.grants
-            .get(r)
-            .into_iter()
-            .flat_map(|m| m.iter())
-            .map(move |(s, role)| Grant { resource: r.clone(), subject: s.clone(), role: *role })
+        self.grants.get(r).into_iter().flat_map(|m| m.iter()).map(move |(s, role)| Grant {
+            resource: r.clone(),
+            subject: s.clone(),
+            role: *role,
+        })
     }
     pub fn active_admin_count(&self) -> usize {
         self.active_admins.len()

@@ -122,11 +122,19 @@ fn plan_one(s: &Snapshot, doc: usize, v: serde_yaml::Value) -> Result<Planned, A
         Manifest::Team(b) => {
             let t = convert::team(b).map_err(at)?;
             let before = s.team(t.name.as_str()).map(|o| to_json(&TeamOut::from(&**o))).transpose()?;
-            Planned { doc, kind: "team", name: t.name.to_string(), after: to_json(&TeamOut::from(&t))?, before, op: Op::PutTeam(t) }
+            Planned {
+                doc,
+                kind: "team",
+                name: t.name.to_string(),
+                after: to_json(&TeamOut::from(&t))?,
+                before,
+                op: Op::PutTeam(t),
+            }
         }
         Manifest::VirtualAccount(b) => {
             let v = convert::virtual_account(b).map_err(at)?;
-            let before = s.virtual_account(v.name.as_str()).map(|o| to_json(&VirtualAccountOut::from(&**o))).transpose()?;
+            let before =
+                s.virtual_account(v.name.as_str()).map(|o| to_json(&VirtualAccountOut::from(&**o))).transpose()?;
             Planned {
                 doc,
                 kind: "virtual-account",
@@ -141,7 +149,10 @@ fn plan_one(s: &Snapshot, doc: usize, v: serde_yaml::Value) -> Result<Planned, A
 
 fn field_changes(before: &serde_json::Value, after: &serde_json::Value) -> Vec<String> {
     let (Some(b), Some(a)) = (before.as_object(), after.as_object()) else { return Vec::new() };
-    a.iter().filter(|(k, v)| b.get(*k) != Some(*v)).map(|(k, v)| format!("{k}: {} -> {v}", b.get(k).unwrap_or(&serde_json::Value::Null))).collect()
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, v)| format!("{k}: {} -> {v}", b.get(k).unwrap_or(&serde_json::Value::Null)))
+        .collect()
 }
 
 /// Applies manifests. Objects are applied roles first, then users, teams and virtual accounts, so a
@@ -149,7 +160,12 @@ fn field_changes(before: &serde_json::Value, after: &serde_json::Value) -> Vec<S
 #[utoipa::path(put, path = "/api/v1/apply", tag = "apply", params(ApplyParams),
     request_body(content = String, description = "YAML or JSON manifests", content_type = "application/yaml"),
     responses((status = 200, body = ApplyOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn apply(State(app): State<App>, Caller(p): Caller, Query(q): Query<ApplyParams>, body: Bytes) -> Result<Json<ApplyOut>, ApiError> {
+pub async fn apply(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Query(q): Query<ApplyParams>,
+    body: Bytes,
+) -> Result<Json<ApplyOut>, ApiError> {
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("body", "is not UTF-8"))?;
     let snap = app.snapshot();
     let mut planned = documents(text)?
@@ -160,7 +176,10 @@ pub async fn apply(State(app): State<App>, Caller(p): Caller, Query(q): Query<Ap
     let mut seen = std::collections::HashSet::new();
     for pl in &planned {
         if !seen.insert((pl.kind, pl.name.clone())) {
-            return Err(ApiError::invalid(format!("document {}: name", pl.doc), format!("{} {} appears twice", pl.kind, pl.name)));
+            return Err(ApiError::invalid(
+                format!("document {}: name", pl.doc),
+                format!("{} {} appears twice", pl.kind, pl.name),
+            ));
         }
     }
     planned.sort_by_key(|pl| ORDER.iter().position(|k| *k == pl.kind));

@@ -55,8 +55,12 @@ pub async fn bootstrap_admin(
         .find(|u| u.email == email)
         .map(|u| u.display_name.clone())
         .unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default().to_owned());
-    let mut changes =
-        vec![Change::PutUser(User { email: email.clone(), display_name, role: BuiltinRole::Admin.role_name(), active: true })];
+    let mut changes = vec![Change::PutUser(User {
+        email: email.clone(),
+        display_name,
+        role: BuiltinRole::Admin.role_name(),
+        active: true,
+    })];
     if let Some(pw) = password {
         passwords::check_strength(&pw).map_err(|e| BootstrapError::Invalid(e.to_string()))?;
         let hash = passwords::hash(Secret::new(pw)).await.map_err(|e| BootstrapError::Invalid(e.to_string()))?;

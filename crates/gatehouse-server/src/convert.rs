@@ -16,7 +16,10 @@ pub fn same_key(field_name: &str, path: &str, body: &str) -> Result<(), ApiError
     if path == body {
         Ok(())
     } else {
-        Err(ApiError::invalid(field_name, format!("{body:?} does not match {path:?} in the path; objects cannot be renamed")))
+        Err(ApiError::invalid(
+            field_name,
+            format!("{body:?} does not match {path:?} in the path; objects cannot be renamed"),
+        ))
     }
 }
 
@@ -55,7 +58,13 @@ pub fn role(b: RoleBody) -> Result<Role, ApiError> {
         let p: Permission = p.parse().map_err(|e| ApiError::invalid(format!("permissions[{i}]"), format!("{e}")))?;
         permissions.insert(p);
     }
-    Ok(Role { name, display_name: b.display_name.trim().to_owned(), description: b.description, permissions, builtin: None })
+    Ok(Role {
+        name,
+        display_name: b.display_name.trim().to_owned(),
+        description: b.description,
+        permissions,
+        builtin: None,
+    })
 }
 
 pub fn virtual_account(b: VirtualAccountBody) -> Result<VirtualAccount, ApiError> {

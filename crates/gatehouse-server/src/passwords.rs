@@ -27,9 +27,7 @@ pub fn hash_blocking(pw: &Secret<String>) -> Result<Secret<String>, ApiError> {
 }
 
 pub async fn hash(pw: Secret<String>) -> Result<Secret<String>, ApiError> {
-    tokio::task::spawn_blocking(move || hash_blocking(&pw))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
+    tokio::task::spawn_blocking(move || hash_blocking(&pw)).await.map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
 /// Verifies against the stored hash, or against a fixed one when there is none, so that an unknown

@@ -6,8 +6,8 @@ use std::time::Duration as StdDuration;
 
 use arc_swap::ArcSwap;
 use gatehouse_core::clock::Clock;
-use gatehouse_core::token::TokenEntropy;
 use gatehouse_core::ops::BatchRefusal;
+use gatehouse_core::token::TokenEntropy;
 use gatehouse_core::{Change, Op, Snapshot, Subject, TokenId};
 use gatehouse_store::Store;
 use time::OffsetDateTime;

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gatehouse_core::{
-    BuiltinRole, Change, CollaboratorRole, Email, Grant, PermSet, Permission, Role, RoleName, Secret, Snapshot,
-    Team, TeamName, Token, TokenHash, TokenId, TokenKind, TokenOwner, User, VaName, VirtualAccount, World,
+    BuiltinRole, Change, CollaboratorRole, Email, Grant, PermSet, Permission, Role, RoleName, Secret, Snapshot, Team,
+    TeamName, Token, TokenHash, TokenId, TokenKind, TokenOwner, User, VaName, VirtualAccount, World,
 };
 use gatehouse_store::{SqlStore, Store, StoreError};
 use sqlx::{Connection, Row};
@@ -21,12 +21,8 @@ struct Backend {
     label: &'static str,
     url: String,
     store: Arc<SqlStore>,
-    cleanup: Cleanup,
-}
-
-enum Cleanup {
-    File(PathBuf),
-    Database { admin_url: String, name: String },
+    /// Held for its `Drop`.
+    _cleanup: Cleanup,
 }
 
 impl Backend {
@@ -50,7 +46,18 @@ impl Backend {
 
     async fn finish(self) {
         self.store.close().await;
-        match self.cleanup {
+    }
+}
+
+/// Removes the test's database when the test ends, passed or failed.
+enum Cleanup {
+    File(PathBuf),
+    Database { admin_url: String, name: String },
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        match self {
             Cleanup::File(path) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let mut p = path.clone().into_os_string();
@@ -59,10 +66,19 @@ impl Backend {
                 }
             }
             Cleanup::Database { admin_url, name } => {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
-                    let _ = conn.close().await;
-                }
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop may run inside the test's runtime, which cannot block on a future: use a thread.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    rt.block_on(async {
+                        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                            let _ = sqlx::raw_sql(&sql).execute(&mut conn).await;
+                            let _ = conn.close().await;
+                        }
+                    });
+                })
+                .join();
             }
         }
     }
@@ -82,7 +98,7 @@ async fn sqlite() -> Backend {
     let path = std::env::temp_dir().join(format!("gatehouse-test-{}.db", uuid::Uuid::new_v4().simple()));
     let url = format!("sqlite://{}", path.display());
     let store = Arc::new(SqlStore::connect(&url).await.unwrap());
-    Backend { label: "sqlite", url, store, cleanup: Cleanup::File(path) }
+    Backend { label: "sqlite", url, store, _cleanup: Cleanup::File(path) }
 }
 
 async fn postgres(admin_url: &str) -> Backend {
@@ -92,7 +108,7 @@ async fn postgres(admin_url: &str) -> Backend {
     admin.close().await.unwrap();
     let url = with_database(admin_url, &name);
     let store = Arc::new(SqlStore::connect(&url).await.unwrap());
-    Backend { label: "postgres", url, store, cleanup: Cleanup::Database { admin_url: admin_url.to_owned(), name } }
+    Backend { label: "postgres", url, store, _cleanup: Cleanup::Database { admin_url: admin_url.to_owned(), name } }
 }
 
 /// The same server URL with another database in its path.
@@ -282,7 +298,11 @@ async fn every_change_round_trips() {
 
         let second = vec![
             Change::PutRole(Role { permissions: PermSet::all(), ..role("viewer", &[]) }),
-            Change::PutUser(User { display_name: "Robert".into(), role: RoleName::new("viewer").unwrap(), ..user(bob, "member") }),
+            Change::PutUser(User {
+                display_name: "Robert".into(),
+                role: RoleName::new("viewer").unwrap(),
+                ..user(bob, "member")
+            }),
             Change::PutTeam(team("ml", &[alice], &[carol])),
             Change::DeleteTeam(TeamName::new("doomed").unwrap()),
             Change::DeleteUser(email(dave)),
@@ -291,6 +311,8 @@ async fn every_change_round_trips() {
             Change::RevokeToken(token_id(3)),
             Change::SetTokenExpiry { id: token_id(4), expires_at: None },
             Change::PutVirtualAccount(VirtualAccount { description: "moved".into(), ..va("ci", "platform", None) }),
+            // As the operations plan it: the snapshot does not cascade, so the revocation is explicit.
+            Change::RevokeToken(token_id(6)),
             Change::DeleteVirtualAccount(VaName::new("bot").unwrap()),
             Change::PutToken(token(8, user_owner(carol), Some(at(70)))),
         ];
@@ -382,7 +404,10 @@ async fn revoked_tokens_are_not_loaded() {
         assert_eq!(ids, vec![token_id(4)], "{}", b.label);
 
         // A token put already revoked is stored, never loaded.
-        b.store().commit(&[Change::PutToken(Token { revoked: true, ..token(6, user_owner(alice), None) })]).await.unwrap();
+        b.store()
+            .commit(&[Change::PutToken(Token { revoked: true, ..token(6, user_owner(alice), None) })])
+            .await
+            .unwrap();
         assert_eq!(load(&b).await.0.tokens.len(), 1, "{}", b.label);
         assert_eq!(b.scalar("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NOT NULL").await, 2, "{}", b.label);
         b.finish().await;
@@ -463,7 +488,10 @@ async fn last_used_keeps_the_latest_time() {
         assert_eq!(store.version().await.unwrap(), version, "{}: touching is not a state change", b.label);
 
         // Putting the token again (a rename, say) keeps when it was last used.
-        store.commit(&[Change::PutToken(Token { name: "renamed".into(), ..token(2, user_owner(alice), None) })]).await.unwrap();
+        store
+            .commit(&[Change::PutToken(Token { name: "renamed".into(), ..token(2, user_owner(alice), None) })])
+            .await
+            .unwrap();
         assert_eq!(store.last_used(&[token_id(2)]).await.unwrap().get(&token_id(2)), Some(&at(5)), "{}", b.label);
         b.finish().await;
     }
@@ -515,10 +543,7 @@ async fn two_stores_on_one_database_take_turns() {
             }
             versions
         };
-        let (a, c) = tokio::join!(
-            tokio::spawn(writer(b.store.clone(), "a")),
-            tokio::spawn(writer(other.clone(), "b"))
-        );
+        let (a, c) = tokio::join!(tokio::spawn(writer(b.store.clone(), "a")), tokio::spawn(writer(other.clone(), "b")));
         let mut all: Vec<i64> = a.unwrap().into_iter().chain(c.unwrap()).collect();
         all.sort_unstable();
         assert_eq!(all, (2..=31).collect::<Vec<_>>(), "{}", b.label);
@@ -527,6 +552,16 @@ async fn two_stores_on_one_database_take_turns() {
         other.close().await;
         b.finish().await;
     }
+}
+
+#[tokio::test]
+async fn sqlite_files_are_in_wal_mode() {
+    let b = sqlite().await;
+    let mut conn = sqlx::AnyConnection::connect(&b.url).await.unwrap();
+    let mode: String = sqlx::query("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap().try_get(0).unwrap();
+    assert_eq!(mode, "wal");
+    conn.close().await.unwrap();
+    b.finish().await;
 }
 
 #[tokio::test]

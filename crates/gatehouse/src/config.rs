@@ -58,7 +58,11 @@ impl Settings {
             None => FileSettings::default(),
         };
         Ok(Resolved {
-            database_url: self.database_url.clone().or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            database_url: self
+                .database_url
+                .clone()
+                .or(file.database_url)
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             listen: self.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into()),
             url: self.url.clone().or(file.url).unwrap_or_else(|| DEFAULT_URL.into()),
             token: self.token.clone().or(file.token),

@@ -44,9 +44,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -98,7 +96,9 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     tracing::info!(listen = %settings.listen, database = %redact_url(&settings.database_url), "gatehouse is serving");
     if app.snapshot().active_admin_count() == 0 {
-        tracing::warn!("there is no admin yet: run `gatehouse bootstrap --email you@example.com` against this database");
+        tracing::warn!(
+            "there is no admin yet: run `gatehouse bootstrap --email you@example.com` against this database"
+        );
     }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -142,7 +142,8 @@ async fn apply(settings: config::Resolved, file: PathBuf, dry_run: bool) -> anyh
     }
     let prefix = if dry_run { "(dry run) " } else { "" };
     for r in json["results"].as_array().into_iter().flatten() {
-        let (kind, name, action) = (r["type"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""), r["action"].as_str().unwrap_or(""));
+        let (kind, name, action) =
+            (r["type"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or(""), r["action"].as_str().unwrap_or(""));
         let verb = match (dry_run, action) {
             (true, "created") => "would be created",
             (true, "updated") => "would be updated",

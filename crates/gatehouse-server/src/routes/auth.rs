@@ -28,8 +28,14 @@ pub async fn login(State(app): State<App>, Body(b): Body<LoginBody>) -> Result<J
     };
     let now = app.now();
     let expires_at = now + app.config.session_ttl;
-    let (token, secret) =
-        mint(TokenKind::Session, TokenOwner::User(email.clone()), "login session", now, Some(expires_at), app.token_entropy());
+    let (token, secret) = mint(
+        TokenKind::Session,
+        TokenOwner::User(email.clone()),
+        "login session",
+        now,
+        Some(expires_at),
+        app.token_entropy(),
+    );
     app.write(&Subject::User(email), vec![Op::IssueToken(token)], |_| Ok(())).await?;
     Ok(Json(LoginOut { token: secret.into_inner(), expires_at }))
 }

@@ -31,7 +31,9 @@ pub async fn me(State(app): State<App>, Caller(p): Caller) -> Result<Json<MeOut>
             }
         }
         Subject::VirtualAccount(v) => {
-            let va = s.virtual_account(v.as_str()).ok_or_else(|| ApiError::Unauthenticated("no such virtual account".into()))?;
+            let va = s
+                .virtual_account(v.as_str())
+                .ok_or_else(|| ApiError::Unauthenticated("no such virtual account".into()))?;
             MeOut {
                 subject: p.subject.to_string(),
                 kind: "virtual-account",
@@ -55,7 +57,11 @@ pub async fn permissions() -> Json<Vec<PermissionOut>> {
 /// Asks the engine. Callers may ask about themselves; asking about others needs `role:list`.
 #[utoipa::path(post, path = "/api/v1/authz/check", tag = "authz", request_body = CheckBody,
     responses((status = 200, body = CheckOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn check(State(app): State<App>, Caller(p): Caller, Body(b): Body<CheckBody>) -> Result<Json<CheckOut>, ApiError> {
+pub async fn check(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Body(b): Body<CheckBody>,
+) -> Result<Json<CheckOut>, ApiError> {
     let subject: Subject = b.subject.parse().map_err(|e| ApiError::invalid("subject", format!("{e}")))?;
     let action: Action = b.permission.parse().map_err(|e| ApiError::invalid("permission", format!("{e}")))?;
     let resource: Resource = b.resource.parse().map_err(|e| ApiError::invalid("resource", format!("{e}")))?;

@@ -34,7 +34,11 @@ pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<RoleOut
 
 #[utoipa::path(post, path = "/api/v1/roles", tag = "roles", request_body = RoleBody,
     responses((status = 201, body = RoleOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create(State(app): State<App>, Caller(p): Caller, Body(b): Body<RoleBody>) -> Result<(StatusCode, Json<RoleOut>), ApiError> {
+pub async fn create(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Body(b): Body<RoleBody>,
+) -> Result<(StatusCode, Json<RoleOut>), ApiError> {
     let role = convert::role(b)?;
     let key = role.name.clone();
     let s = app
@@ -58,7 +62,12 @@ pub async fn get(State(app): State<App>, Caller(p): Caller, Path(n): Path<String
 /// Replaces a role. `member` and `team-manager` may be edited; `admin` may not.
 #[utoipa::path(put, path = "/api/v1/roles/{name}", tag = "roles", request_body = RoleBody,
     responses((status = 200, body = RoleOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn replace(State(app): State<App>, Caller(p): Caller, Path(n): Path<String>, Body(b): Body<RoleBody>) -> Result<Json<RoleOut>, ApiError> {
+pub async fn replace(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(n): Path<String>,
+    Body(b): Body<RoleBody>,
+) -> Result<Json<RoleOut>, ApiError> {
     let n = name(&n)?;
     let role = convert::role(b)?;
     convert::same_key("name", n.as_str(), role.name.as_str())?;

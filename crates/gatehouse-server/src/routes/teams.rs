@@ -34,7 +34,11 @@ pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<TeamOut
 
 #[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = TeamBody,
     responses((status = 201, body = TeamOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create(State(app): State<App>, Caller(p): Caller, Body(b): Body<TeamBody>) -> Result<(StatusCode, Json<TeamOut>), ApiError> {
+pub async fn create(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Body(b): Body<TeamBody>,
+) -> Result<(StatusCode, Json<TeamOut>), ApiError> {
     let team = convert::team(b)?;
     let key = team.name.clone();
     let s = app
@@ -57,7 +61,12 @@ pub async fn get(State(app): State<App>, Caller(p): Caller, Path(n): Path<String
 
 #[utoipa::path(put, path = "/api/v1/teams/{name}", tag = "teams", request_body = TeamBody,
     responses((status = 200, body = TeamOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn replace(State(app): State<App>, Caller(p): Caller, Path(n): Path<String>, Body(b): Body<TeamBody>) -> Result<Json<TeamOut>, ApiError> {
+pub async fn replace(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(n): Path<String>,
+    Body(b): Body<TeamBody>,
+) -> Result<Json<TeamOut>, ApiError> {
     let n = name(&n)?;
     let team = convert::team(b)?;
     convert::same_key("name", n.as_str(), team.name.as_str())?;

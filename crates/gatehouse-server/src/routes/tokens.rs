@@ -31,14 +31,19 @@ async fn listed(app: &App, owner: &TokenOwner, kind: TokenKind) -> Result<Json<V
 /// Creates a token for the calling user; its secret is shown only in this response.
 #[utoipa::path(post, path = "/api/v1/personal-access-tokens", tag = "tokens", request_body = TokenBody,
     responses((status = 201, body = IssuedTokenOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn create_pat(State(app): State<App>, Caller(p): Caller, Body(b): Body<TokenBody>) -> Result<(StatusCode, Json<IssuedTokenOut>), ApiError> {
+pub async fn create_pat(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Body(b): Body<TokenBody>,
+) -> Result<(StatusCode, Json<IssuedTokenOut>), ApiError> {
     let Subject::User(email) = &p.subject else {
         return Err(ApiError::Forbidden("only users have personal access tokens".into()));
     };
     let name = convert::token_name(b.name, "personal access token")?;
     let (token, secret) =
         mint(TokenKind::Pat, TokenOwner::User(email.clone()), &name, app.now(), b.expires_at, app.token_entropy());
-    let out = IssuedTokenOut { id: token.id.to_string(), name, token: secret.into_inner(), expires_at: token.expires_at };
+    let out =
+        IssuedTokenOut { id: token.id.to_string(), name, token: secret.into_inner(), expires_at: token.expires_at };
     app.write(&p.subject, vec![Op::IssueToken(token)], |_| Ok(())).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
@@ -55,7 +60,11 @@ pub async fn list_pats(State(app): State<App>, Caller(p): Caller) -> Result<Json
 /// Revokes one of the caller's tokens (admins and user managers may revoke others').
 #[utoipa::path(delete, path = "/api/v1/personal-access-tokens/{id}", tag = "tokens",
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn revoke_pat(State(app): State<App>, Caller(p): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn revoke_pat(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = token_id(&id)?;
     let is_pat = app.snapshot().token(id.as_str()).is_some_and(|t| t.kind == TokenKind::Pat);
     if !is_pat {
@@ -68,19 +77,35 @@ pub async fn revoke_pat(State(app): State<App>, Caller(p): Caller, Path(id): Pat
 /// Issues a token for a virtual account; needs `virtual-account:manage` on it.
 #[utoipa::path(post, path = "/api/v1/virtual-accounts/{name}/tokens", tag = "virtual-accounts", request_body = TokenBody,
     responses((status = 201, body = IssuedTokenOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn create_va_token(State(app): State<App>, Caller(p): Caller, Path(n): Path<String>, Body(b): Body<TokenBody>) -> Result<(StatusCode, Json<IssuedTokenOut>), ApiError> {
+pub async fn create_va_token(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(n): Path<String>,
+    Body(b): Body<TokenBody>,
+) -> Result<(StatusCode, Json<IssuedTokenOut>), ApiError> {
     let n = va_name(&n)?;
     let name = convert::token_name(b.name, n.as_str())?;
-    let (token, secret) =
-        mint(TokenKind::VirtualAccount, TokenOwner::VirtualAccount(n), &name, app.now(), b.expires_at, app.token_entropy());
-    let out = IssuedTokenOut { id: token.id.to_string(), name, token: secret.into_inner(), expires_at: token.expires_at };
+    let (token, secret) = mint(
+        TokenKind::VirtualAccount,
+        TokenOwner::VirtualAccount(n),
+        &name,
+        app.now(),
+        b.expires_at,
+        app.token_entropy(),
+    );
+    let out =
+        IssuedTokenOut { id: token.id.to_string(), name, token: secret.into_inner(), expires_at: token.expires_at };
     app.write(&p.subject, vec![Op::IssueToken(token)], |_| Ok(())).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
 #[utoipa::path(get, path = "/api/v1/virtual-accounts/{name}/tokens", tag = "virtual-accounts",
     responses((status = 200, body = [TokenOut]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn list_va_tokens(State(app): State<App>, Caller(p): Caller, Path(n): Path<String>) -> Result<Json<Vec<TokenOut>>, ApiError> {
+pub async fn list_va_tokens(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(n): Path<String>,
+) -> Result<Json<Vec<TokenOut>>, ApiError> {
     let n = va_name(&n)?;
     let s = app.snapshot();
     require(&s, &p.subject, Permission::VirtualAccountRead, &Resource::virtual_account(&n), app.now())?;
@@ -92,7 +117,11 @@ pub async fn list_va_tokens(State(app): State<App>, Caller(p): Caller, Path(n): 
 
 #[utoipa::path(delete, path = "/api/v1/virtual-accounts/{name}/tokens/{id}", tag = "virtual-accounts",
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn revoke_va_token(State(app): State<App>, Caller(p): Caller, Path((n, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn revoke_va_token(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path((n, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     let n = va_name(&n)?;
     let id = token_id(&id)?;
     let owned = app.snapshot().token(id.as_str()).is_some_and(|t| t.owner == TokenOwner::VirtualAccount(n.clone()));
@@ -106,13 +135,24 @@ pub async fn revoke_va_token(State(app): State<App>, Caller(p): Caller, Path((n,
 /// Issues a new token; the account's earlier tokens keep working for the grace period only.
 #[utoipa::path(post, path = "/api/v1/virtual-accounts/{name}/rotate", tag = "virtual-accounts", request_body = RotateBody,
     responses((status = 201, body = RotatedOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn rotate(State(app): State<App>, Caller(p): Caller, Path(n): Path<String>, Body(b): Body<RotateBody>) -> Result<(StatusCode, Json<RotatedOut>), ApiError> {
+pub async fn rotate(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(n): Path<String>,
+    Body(b): Body<RotateBody>,
+) -> Result<(StatusCode, Json<RotatedOut>), ApiError> {
     let n = va_name(&n)?;
     let name = convert::token_name(b.name, n.as_str())?;
     let now = app.now();
     let grace = Duration::seconds(b.grace_period_seconds);
-    let (token, secret) =
-        mint(TokenKind::VirtualAccount, TokenOwner::VirtualAccount(n.clone()), &name, now, b.expires_at, app.token_entropy());
+    let (token, secret) = mint(
+        TokenKind::VirtualAccount,
+        TokenOwner::VirtualAccount(n.clone()),
+        &name,
+        now,
+        b.expires_at,
+        app.token_entropy(),
+    );
     let out = RotatedOut {
         id: token.id.to_string(),
         name,

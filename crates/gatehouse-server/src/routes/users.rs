@@ -41,7 +41,11 @@ pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<UserOut
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserBody,
     responses((status = 201, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create(State(app): State<App>, Caller(p): Caller, Body(b): Body<UserBody>) -> Result<(StatusCode, Json<UserOut>), ApiError> {
+pub async fn create(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Body(b): Body<UserBody>,
+) -> Result<(StatusCode, Json<UserOut>), ApiError> {
     let user = convert::user(b)?;
     let key = user.email.clone();
     let s = app
@@ -59,12 +63,19 @@ pub async fn create(State(app): State<App>, Caller(p): Caller, Body(b): Body<Use
 pub async fn get(State(app): State<App>, Caller(p): Caller, Path(e): Path<String>) -> Result<Json<UserOut>, ApiError> {
     let e = email(&e)?;
     readable(&app, &p.subject, &e)?;
-    UserOut::from_snapshot(&app.snapshot(), e.as_str()).map(Json).ok_or_else(|| ApiError::NotFound(format!("no user {e}")))
+    UserOut::from_snapshot(&app.snapshot(), e.as_str())
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no user {e}")))
 }
 
 #[utoipa::path(put, path = "/api/v1/users/{email}", tag = "users", request_body = UserBody,
     responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn replace(State(app): State<App>, Caller(p): Caller, Path(e): Path<String>, Body(b): Body<UserBody>) -> Result<Json<UserOut>, ApiError> {
+pub async fn replace(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(e): Path<String>,
+    Body(b): Body<UserBody>,
+) -> Result<Json<UserOut>, ApiError> {
     let e = email(&e)?;
     let user = convert::user(b)?;
     convert::same_key("email", e.as_str(), user.email.as_str())?;
@@ -88,7 +99,12 @@ pub async fn delete(State(app): State<App>, Caller(p): Caller, Path(e): Path<Str
 /// Sets a local password: the user themself, or a caller with `user:manage` over them.
 #[utoipa::path(post, path = "/api/v1/users/{email}/password", tag = "users", request_body = PasswordBody,
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn set_password(State(app): State<App>, Caller(p): Caller, Path(e): Path<String>, Body(b): Body<PasswordBody>) -> Result<StatusCode, ApiError> {
+pub async fn set_password(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(e): Path<String>,
+    Body(b): Body<PasswordBody>,
+) -> Result<StatusCode, ApiError> {
     let e = email(&e)?;
     passwords::check_strength(&b.password)?;
     let hash = passwords::hash(Secret::new(b.password)).await?;

@@ -36,7 +36,11 @@ pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<Virtual
 
 #[utoipa::path(post, path = "/api/v1/virtual-accounts", tag = "virtual-accounts", request_body = VirtualAccountBody,
     responses((status = 201, body = VirtualAccountOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn create(State(app): State<App>, Caller(p): Caller, Body(b): Body<VirtualAccountBody>) -> Result<(StatusCode, Json<VirtualAccountOut>), ApiError> {
+pub async fn create(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Body(b): Body<VirtualAccountBody>,
+) -> Result<(StatusCode, Json<VirtualAccountOut>), ApiError> {
     let va = convert::virtual_account(b)?;
     let key = va.name.clone();
     let s = app
@@ -50,7 +54,11 @@ pub async fn create(State(app): State<App>, Caller(p): Caller, Body(b): Body<Vir
 
 #[utoipa::path(get, path = "/api/v1/virtual-accounts/{name}", tag = "virtual-accounts",
     responses((status = 200, body = VirtualAccountOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get(State(app): State<App>, Caller(p): Caller, Path(n): Path<String>) -> Result<Json<VirtualAccountOut>, ApiError> {
+pub async fn get(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(n): Path<String>,
+) -> Result<Json<VirtualAccountOut>, ApiError> {
     let n = name(&n)?;
     let s = app.snapshot();
     require(&s, &p.subject, Permission::VirtualAccountRead, &Resource::virtual_account(&n), app.now())?;
@@ -59,7 +67,12 @@ pub async fn get(State(app): State<App>, Caller(p): Caller, Path(n): Path<String
 
 #[utoipa::path(put, path = "/api/v1/virtual-accounts/{name}", tag = "virtual-accounts", request_body = VirtualAccountBody,
     responses((status = 200, body = VirtualAccountOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn replace(State(app): State<App>, Caller(p): Caller, Path(n): Path<String>, Body(b): Body<VirtualAccountBody>) -> Result<Json<VirtualAccountOut>, ApiError> {
+pub async fn replace(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(n): Path<String>,
+    Body(b): Body<VirtualAccountBody>,
+) -> Result<Json<VirtualAccountOut>, ApiError> {
     let n = name(&n)?;
     let va = convert::virtual_account(b)?;
     convert::same_key("name", n.as_str(), va.name.as_str())?;

@@ -53,7 +53,7 @@ pub(crate) async fn pool(url: &str) -> Result<(AnyPool, Dialect), StoreError> {
     let Some(rest) = url.strip_prefix("sqlite:") else {
         return Err(StoreError::UnsupportedUrl(url.to_owned()));
     };
-    let memory = rest.starts_with(":memory:") || rest.contains("mode=memory");
+    let memory = rest.contains(":memory:") || rest.contains("mode=memory");
     let options = AnyPoolOptions::new().after_connect(|conn, _meta| {
         Box::pin(async move {
             conn.execute(SQLITE_PRAGMAS).await?;

@@ -47,4 +47,3 @@ pub(crate) async fn run(pool: &AnyPool, dialect: Dialect) -> Result<(), StoreErr
     }
     Ok(())
 }
-

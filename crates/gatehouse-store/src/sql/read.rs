@@ -7,8 +7,8 @@ use gatehouse_core::{
     BuiltinRole, CollaboratorRole, Email, Grant, Role, RoleName, Subject, Team, TeamName, Token, TokenId, TokenKind,
     TokenOwner, User, VaName, VirtualAccount, World,
 };
-use sqlx::{AnyConnection, AnyPool};
 use sqlx::Row;
+use sqlx::{AnyConnection, AnyPool};
 use time::OffsetDateTime;
 
 use super::codec::{corrupt, get_bool, hash_from_db, opt_time_from_db, perms_from_db, resource_from_db, time_from_db};
@@ -42,7 +42,9 @@ async fn roles(conn: &mut AnyConnection) -> Result<Vec<Role>, StoreError> {
         .map(|r| {
             let builtin = match r.try_get::<Option<String>, _>("builtin")?.as_deref() {
                 None => None,
-                Some(b) => Some(BuiltinRole::from_name(b).ok_or_else(|| corrupt(format!("unknown builtin role {b:?}")))?),
+                Some(b) => {
+                    Some(BuiltinRole::from_name(b).ok_or_else(|| corrupt(format!("unknown builtin role {b:?}")))?)
+                }
             };
             Ok(Role {
                 name: RoleName::new(&r.try_get::<String, _>("name")?).map_err(corrupt)?,
@@ -56,7 +58,8 @@ async fn roles(conn: &mut AnyConnection) -> Result<Vec<Role>, StoreError> {
 }
 
 async fn users(conn: &mut AnyConnection) -> Result<Vec<User>, StoreError> {
-    let rows = sqlx::query("SELECT email, display_name, role, active FROM users ORDER BY email").fetch_all(conn).await?;
+    let rows =
+        sqlx::query("SELECT email, display_name, role, active FROM users ORDER BY email").fetch_all(conn).await?;
     rows.iter()
         .map(|r| {
             Ok(User {
@@ -74,8 +77,12 @@ async fn teams(conn: &mut AnyConnection) -> Result<Vec<Team>, StoreError> {
     let mut teams = BTreeMap::new();
     for r in &rows {
         let name = team_name(r.try_get("name")?)?;
-        let team =
-            Team { name: name.clone(), description: r.try_get("description")?, managers: BTreeSet::new(), members: BTreeSet::new() };
+        let team = Team {
+            name: name.clone(),
+            description: r.try_get("description")?,
+            managers: BTreeSet::new(),
+            members: BTreeSet::new(),
+        };
         teams.insert(name, team);
     }
     let members = sqlx::query("SELECT team, email, manager FROM team_members").fetch_all(conn).await?;
@@ -118,11 +125,12 @@ async fn tokens(conn: &mut AnyConnection) -> Result<Vec<Token>, StoreError> {
         .map(|r| {
             let id = token_id(r.try_get("id")?)?;
             let kind: String = r.try_get("kind")?;
-            let owner = match (r.try_get::<Option<String>, _>("owner_user")?, r.try_get::<Option<String>, _>("owner_va")?) {
-                (Some(e), None) => TokenOwner::User(email(e)?),
-                (None, Some(v)) => TokenOwner::VirtualAccount(va_name(v)?),
-                _ => return Err(corrupt(format!("token {id} must have exactly one owner"))),
-            };
+            let owner =
+                match (r.try_get::<Option<String>, _>("owner_user")?, r.try_get::<Option<String>, _>("owner_va")?) {
+                    (Some(e), None) => TokenOwner::User(email(e)?),
+                    (None, Some(v)) => TokenOwner::VirtualAccount(va_name(v)?),
+                    _ => return Err(corrupt(format!("token {id} must have exactly one owner"))),
+                };
             Ok(Token {
                 kind: TokenKind::from_str_opt(&kind).ok_or_else(|| corrupt(format!("unknown token kind {kind:?}")))?,
                 owner,
@@ -147,7 +155,10 @@ async fn grants(conn: &mut AnyConnection) -> Result<Vec<Grant>, StoreError> {
         .map(|r| {
             let role: String = r.try_get("role")?;
             Ok(Grant {
-                resource: resource_from_db(&r.try_get::<String, _>("resource_kind")?, &r.try_get::<String, _>("resource_name")?)?,
+                resource: resource_from_db(
+                    &r.try_get::<String, _>("resource_kind")?,
+                    &r.try_get::<String, _>("resource_name")?,
+                )?,
                 subject: r.try_get::<String, _>("subject")?.parse::<Subject>().map_err(corrupt)?,
                 role: CollaboratorRole::ALL
                     .into_iter()

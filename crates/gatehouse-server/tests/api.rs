@@ -1,0 +1,827 @@
+//! The admin API over HTTP against the real server: every rule of the access core.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::TestServer;
+use reqwest::Method;
+use serde_json::json;
+
+// ---------- catalogue, roles ----------
+
+#[tokio::test]
+async fn permission_catalogue_has_the_sixty_seed_permissions() {
+    let s = TestServer::start().await;
+    let r = s.get("/api/v1/permissions", &s.admin).await;
+    assert_eq!(r.status, 200);
+    let list = r.body.as_array().unwrap();
+    assert_eq!(list.len(), 60);
+    let vam = list.iter().find(|p| p["id"] == "virtual-account:manage").unwrap();
+    assert_eq!(vam["description"], "Allows updating virtual account configuration and tokens");
+    assert_eq!(vam["name"], "Manage Virtual Account");
+    let uses = list.iter().find(|p| p["id"] == "provider-account:use-integrations").unwrap();
+    assert_eq!(uses["group"], "AI Gateway");
+}
+
+#[tokio::test]
+async fn default_roles_exist_and_admin_is_immutable() {
+    let s = TestServer::start().await;
+    let roles = s.get("/api/v1/roles", &s.admin).await.body;
+    let names: Vec<&str> = roles.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(&names[..3], &["admin", "member", "team-manager"]);
+    let admin = &roles[0];
+    assert_eq!(admin["permissions"].as_array().unwrap().len(), 60);
+    assert_eq!(admin["editable"], false);
+    let member = s.get("/api/v1/roles/member", &s.admin).await.body;
+    let perms: Vec<&str> = member["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+    assert!(perms.contains(&"user:list") && perms.contains(&"team:read") && perms.contains(&"role:list"));
+    assert!(!perms.contains(&"gateway-controls:list"));
+
+    let edit = s
+        .put(
+            "/api/v1/roles/admin",
+            &s.admin,
+            json!({"name": "admin", "display_name": "A", "description": "d", "permissions": ["user:list"]}),
+        )
+        .await;
+    assert_eq!(edit.status, 403, "{:?}", edit.body);
+    assert!(edit.message().contains("admin"));
+    for name in ["admin", "member", "team-manager"] {
+        let del = s.delete(&format!("/api/v1/roles/{name}"), &s.admin).await;
+        assert_eq!(del.status, 403, "{name}: {:?}", del.body);
+    }
+    // Renaming through PUT is refused.
+    let rename = s
+        .put(
+            "/api/v1/roles/member",
+            &s.admin,
+            json!({"name": "members", "display_name": "M", "description": "d", "permissions": []}),
+        )
+        .await;
+    assert_eq!(rename.status, 400);
+    assert_eq!(rename.body["error"]["param"], "name");
+    // member and team-manager are editable.
+    s.set_role_permissions("member", &["user:list", "gateway-controls:list"]).await;
+    s.set_role_permissions("team-manager", &["team:read", "virtual-account:read"]).await;
+}
+
+#[tokio::test]
+async fn custom_role_form_is_validated_field_by_field() {
+    let s = TestServer::start().await;
+    let base = json!({"name": "gateway-viewer", "display_name": "Gateway Viewer", "description": "Can see gateway controls", "permissions": ["gateway-controls:list"]});
+    let cases = [
+        ("name", json!("gateway viewer")),
+        ("name", json!("under_score")),
+        ("name", json!("")),
+        ("display_name", json!(" ")),
+        ("description", json!("")),
+        ("permissions[1]", json!(["gateway-controls:list", "gateway-controls:view"])),
+        ("permissions", json!([])),
+    ];
+    for (field, value) in cases {
+        let mut body = base.clone();
+        let key = field.split('[').next().unwrap();
+        body[key] = value;
+        let r = s.post("/api/v1/roles", &s.admin, body).await;
+        assert_eq!(r.status, 400, "{field}: {:?}", r.body);
+        assert_eq!(r.body["error"]["param"], field, "{:?}", r.body);
+        assert_eq!(r.body["error"]["type"], "invalid_request_error");
+    }
+    let mut missing = base.clone();
+    missing.as_object_mut().unwrap().remove("display_name");
+    let r = s.post("/api/v1/roles", &s.admin, missing).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["param"], "display_name");
+    let mut extra = base.clone();
+    extra["colour"] = json!("red");
+    let r = s.post("/api/v1/roles", &s.admin, extra).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["param"], "colour");
+    // Nothing of the refused requests was created.
+    assert_eq!(s.get("/api/v1/roles/gateway-viewer", &s.admin).await.status, 404);
+
+    let ok = s.post("/api/v1/roles", &s.admin, base.clone()).await;
+    assert_eq!(ok.status, 201, "{:?}", ok.body);
+    assert_eq!(ok.body["permissions"], json!(["gateway-controls:list"]));
+    let dup = s.post("/api/v1/roles", &s.admin, base).await;
+    assert_eq!(dup.status, 409);
+}
+
+#[tokio::test]
+async fn a_role_held_by_users_cannot_be_deleted() {
+    let s = TestServer::start().await;
+    s.role("auditor", &["user:list"]).await;
+    s.user("a@example.com", "auditor").await;
+    s.user("b@example.com", "auditor").await;
+    let r = s.delete("/api/v1/roles/auditor", &s.admin).await;
+    assert_eq!(r.status, 409);
+    assert!(r.message().contains("2 users"), "{}", r.message());
+    s.put("/api/v1/users/a@example.com", &s.admin, json!({"email": "a@example.com", "role": "member"})).await;
+    s.put("/api/v1/users/b@example.com", &s.admin, json!({"email": "b@example.com", "role": "member"})).await;
+    assert_eq!(s.delete("/api/v1/roles/auditor", &s.admin).await.status, 204);
+    assert_eq!(s.get("/api/v1/roles/auditor", &s.admin).await.status, 404);
+}
+
+#[tokio::test]
+async fn seed_flow_create_a_custom_role_and_assign_it() {
+    // "Navigate to Access > Roles > Custom Roles ... Assign Roles to user ... Save Changes."
+    let s = TestServer::start().await;
+    let bob = s.user("bob@example.com", "member").await;
+    assert_eq!(s.get("/api/v1/virtual-accounts", &bob).await.body, json!([]));
+    s.role("va-reader", &["virtual-account:read", "team:read"]).await;
+    s.team("ml", &[], &[]).await;
+    let va = s.post("/api/v1/virtual-accounts", &s.admin, json!({"name": "checkout", "owner_team": "ml"})).await;
+    assert_eq!(va.status, 201, "{:?}", va.body);
+    // The change takes effect on the very next request, through the same token.
+    let r = s
+        .put("/api/v1/users/bob@example.com", &s.admin, json!({"email": "bob@example.com", "role": "va-reader"}))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["role"], "va-reader");
+    let list = s.get("/api/v1/virtual-accounts", &bob).await;
+    assert_eq!(list.body.as_array().unwrap().len(), 1);
+    // One role at a time: the old one's permissions are gone.
+    assert_eq!(s.get("/api/v1/users", &bob).await.body.as_array().unwrap().len(), 1, "only self without user:list");
+    // team-manager is never assigned.
+    let r = s
+        .put("/api/v1/users/bob@example.com", &s.admin, json!({"email": "bob@example.com", "role": "team-manager"}))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["param"], "role");
+    let r = s.put("/api/v1/users/bob@example.com", &s.admin, json!({"email": "bob@example.com", "role": "nope"})).await;
+    assert_eq!(r.status, 400);
+}
+
+// ---------- teams and team managers ----------
+
+#[tokio::test]
+async fn managers_are_members_and_team_manager_role_applies_to_them() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("member", &[]).await;
+    let alice = s.user("alice@example.com", "member").await;
+    let bob = s.user("bob@example.com", "member").await;
+    s.team("ml", &["alice@example.com"], &[]).await;
+    s.team("web", &[], &["bob@example.com"]).await;
+    let ml = s.get("/api/v1/teams/ml", &s.admin).await.body;
+    assert_eq!(ml["members"], json!(["alice@example.com"]));
+    // team-manager (team:read, team:manage by default) reaches only the teams alice manages.
+    assert_eq!(s.get("/api/v1/teams/ml", &alice).await.status, 200);
+    assert_eq!(s.get("/api/v1/teams/web", &alice).await.status, 403);
+    let teams = s.get("/api/v1/teams", &alice).await.body;
+    assert_eq!(teams.as_array().unwrap().len(), 1);
+    let add = s
+        .put(
+            "/api/v1/teams/ml",
+            &alice,
+            json!({"name": "ml", "managers": ["alice@example.com"], "members": ["bob@example.com"]}),
+        )
+        .await;
+    assert_eq!(add.status, 200, "{:?}", add.body);
+    let r = s.put("/api/v1/teams/web", &alice, json!({"name": "web", "members": ["alice@example.com"]})).await;
+    assert_eq!(r.status, 403);
+    // bob is a member, not a manager, of ml.
+    assert_eq!(s.get("/api/v1/teams/ml", &bob).await.status, 403);
+    let me = s.get("/api/v1/me", &bob).await.body;
+    assert_eq!(me["teams"], json!(["ml", "web"]));
+    // Unknown members are named.
+    let r = s.put("/api/v1/teams/ml", &s.admin, json!({"name": "ml", "members": ["ghost@example.com"]})).await;
+    assert_eq!(r.status, 400);
+    assert!(r.message().contains("ghost@example.com"));
+}
+
+#[tokio::test]
+async fn seed_faq_team_managers_manage_their_virtual_accounts() {
+    let s = TestServer::start().await;
+    let alice = s.user("alice@example.com", "member").await;
+    s.user("carol@example.com", "member").await;
+    s.team("ml", &["alice@example.com"], &[]).await;
+    s.team("web", &["carol@example.com"], &[]).await;
+    let theirs = s.post("/api/v1/virtual-accounts", &s.admin, json!({"name": "web-app", "owner_team": "web"})).await;
+    assert_eq!(theirs.status, 201);
+
+    // Before the edit: no virtual-account permissions for team managers.
+    let r = s.post("/api/v1/virtual-accounts", &alice, json!({"name": "ml-app", "owner_team": "ml"})).await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+
+    // "Edit default Team Manager Role": add the four virtual-account permissions.
+    s.set_role_permissions(
+        "team-manager",
+        &[
+            "team:read",
+            "team:manage",
+            "virtual-account:read",
+            "virtual-account:create",
+            "virtual-account:manage",
+            "virtual-account:delete",
+        ],
+    )
+    .await;
+    let r = s.post("/api/v1/virtual-accounts", &alice, json!({"name": "ml-app", "owner_team": "ml"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    // ... owned by their team only.
+    let r = s.post("/api/v1/virtual-accounts", &alice, json!({"name": "sneaky", "owner_team": "web"})).await;
+    assert_eq!(r.status, 403);
+    let list = s.get("/api/v1/virtual-accounts", &alice).await.body;
+    assert_eq!(list, json!([{"name": "ml-app", "owner_team": "ml", "description": "", "expires_at": null}]));
+    assert_eq!(s.get("/api/v1/virtual-accounts/web-app", &alice).await.status, 403);
+    // "Manage Virtual Account ... This also includes permission to get the token."
+    let tok = s.post("/api/v1/virtual-accounts/ml-app/tokens", &alice, json!({})).await;
+    assert_eq!(tok.status, 201, "{:?}", tok.body);
+    let va_token = tok.body["token"].as_str().unwrap().to_owned();
+    assert!(va_token.starts_with("gh_va_"));
+    let me = s.get("/api/v1/me", &va_token).await.body;
+    assert_eq!(me["subject"], "virtualaccount:ml-app");
+    assert_eq!(me["kind"], "virtual-account");
+    assert_eq!(s.post("/api/v1/virtual-accounts/web-app/tokens", &alice, json!({})).await.status, 403);
+    let upd = s
+        .put(
+            "/api/v1/virtual-accounts/ml-app",
+            &alice,
+            json!({"name": "ml-app", "owner_team": "ml", "description": "checkout"}),
+        )
+        .await;
+    assert_eq!(upd.status, 200);
+    // Moving it to a team they do not manage is refused.
+    let mv = s.put("/api/v1/virtual-accounts/ml-app", &alice, json!({"name": "ml-app", "owner_team": "web"})).await;
+    assert_eq!(mv.status, 403);
+    assert_eq!(s.delete("/api/v1/virtual-accounts/web-app", &alice).await.status, 403);
+    assert_eq!(s.delete("/api/v1/virtual-accounts/ml-app", &alice).await.status, 204);
+    // Deleting the account ended its token.
+    assert_eq!(s.get("/api/v1/me", &va_token).await.status, 401);
+    // "These permissions apply to all the Team Managers in the Account irrespective of their Teams."
+    let carol = s.token_for("carol@example.com").await;
+    assert_eq!(s.get("/api/v1/virtual-accounts/web-app", &carol).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_team_that_owns_virtual_accounts_cannot_be_deleted() {
+    let s = TestServer::start().await;
+    s.team("ml", &[], &[]).await;
+    s.post("/api/v1/virtual-accounts", &s.admin, json!({"name": "a1", "owner_team": "ml"})).await;
+    let r = s.delete("/api/v1/teams/ml", &s.admin).await;
+    assert_eq!(r.status, 409);
+    assert!(r.message().contains("1 virtual account"));
+    let r = s.post("/api/v1/virtual-accounts", &s.admin, json!({"name": "a2", "owner_team": "nope"})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["param"], "owner_team");
+}
+
+// ---------- tokens ----------
+
+#[tokio::test]
+async fn personal_access_tokens_are_for_oneself_listed_without_secrets_and_revocable() {
+    let s = TestServer::start().await;
+    let bob = s.user("bob@example.com", "member").await;
+    // There is no way to name another owner.
+    let r = s.post("/api/v1/personal-access-tokens", &bob, json!({"name": "x", "owner": "admin@example.com"})).await;
+    assert_eq!(r.status, 400);
+    let exp = (s.now() + time::Duration::days(1)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let r = s.post("/api/v1/personal-access-tokens", &bob, json!({"name": "ci", "expires_at": exp})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let ci = r.body["token"].as_str().unwrap().to_owned();
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert!(ci.starts_with(&format!("gh_pat_{id}_")));
+    assert_eq!(s.get("/api/v1/me", &ci).await.status, 200);
+    let list = s.get("/api/v1/personal-access-tokens", &bob).await;
+    let text = list.body.to_string();
+    assert!(!text.contains(&ci[ci.len() - 64..]), "secret leaked in list");
+    let entry = list.body.as_array().unwrap().iter().find(|t| t["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(entry["name"], "ci");
+    assert!(entry["last_used_at"].is_string(), "{entry}");
+    assert!(entry.get("token").is_none());
+    // The admin's list does not show bob's tokens.
+    let admin_list = s.get("/api/v1/personal-access-tokens", &s.admin).await.body;
+    assert!(admin_list.as_array().unwrap().iter().all(|t| t["id"] != id.as_str()));
+    // Expiry, with the clock moved instead of sleeping.
+    s.advance(86_400 + 1);
+    let r = s.get("/api/v1/me", &ci).await;
+    assert_eq!(r.status, 401);
+    assert!(r.message().contains("expired"));
+    // Revoke: bob's other token stops working at once.
+    let other = s.post("/api/v1/personal-access-tokens", &bob, json!({"name": "second"})).await.body;
+    let other_tok = other["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        s.delete(&format!("/api/v1/personal-access-tokens/{}", other["id"].as_str().unwrap()), &bob).await.status,
+        204
+    );
+    assert_eq!(s.get("/api/v1/me", &other_tok).await.status, 401);
+    // Expiry in the past is refused.
+    let past = (s.now() - time::Duration::days(1)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let r = s.post("/api/v1/personal-access-tokens", &bob, json!({"name": "old", "expires_at": past})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["param"], "expires_at");
+}
+
+#[tokio::test]
+async fn other_users_tokens_cannot_be_revoked_or_probed_by_non_admins() {
+    let s = TestServer::start().await;
+    let bob = s.user("bob@example.com", "member").await;
+    let carol = s.user("carol@example.com", "member").await;
+    let bob_tokens = s.get("/api/v1/personal-access-tokens", &bob).await.body;
+    let id = bob_tokens[0]["id"].as_str().unwrap();
+    let r = s.delete(&format!("/api/v1/personal-access-tokens/{id}"), &carol).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(s.get("/api/v1/me", &bob).await.status, 200);
+    // Admins can revoke other users' tokens.
+    assert_eq!(s.delete(&format!("/api/v1/personal-access-tokens/{id}"), &s.admin).await.status, 204);
+    assert_eq!(s.get("/api/v1/me", &bob).await.status, 401);
+}
+
+#[tokio::test]
+async fn bad_tokens_get_the_same_401() {
+    let s = TestServer::start().await;
+    let good = s.admin.clone();
+    let wrong_secret = format!("{}{}", &good[..good.len() - 1], if good.ends_with('0') { '1' } else { '0' });
+    let unknown_id = format!("gh_pat_0000000000000000_{}", &good[good.len() - 64..]);
+    for bad in [wrong_secret.as_str(), unknown_id.as_str(), "gh_pat_nonsense", "Bearer", ""] {
+        let r = s.get("/api/v1/me", bad).await;
+        assert_eq!(r.status, 401, "{bad}");
+        assert_eq!(r.body["error"]["type"], "authentication_error");
+    }
+    assert_eq!(s.get("/api/v1/me", &wrong_secret).await.message(), s.get("/api/v1/me", &unknown_id).await.message());
+    let r = s.raw(Method::GET, "/api/v1/users", None, None).await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn virtual_account_rotation_keeps_the_old_token_for_the_grace_period_only() {
+    let s = TestServer::start().await;
+    s.team("ml", &[], &[]).await;
+    s.post("/api/v1/virtual-accounts", &s.admin, json!({"name": "checkout", "owner_team": "ml"})).await;
+    let old = s.post("/api/v1/virtual-accounts/checkout/tokens", &s.admin, json!({})).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = s.post("/api/v1/virtual-accounts/checkout/rotate", &s.admin, json!({"grace_period_seconds": 3600})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let new = r.body["token"].as_str().unwrap().to_owned();
+    assert_ne!(old, new);
+    s.advance(3599);
+    assert_eq!(s.get("/api/v1/me", &old).await.status, 200);
+    assert_eq!(s.get("/api/v1/me", &new).await.status, 200);
+    s.advance(2);
+    assert_eq!(s.get("/api/v1/me", &old).await.status, 401);
+    assert_eq!(s.get("/api/v1/me", &new).await.status, 200);
+    let list = s.get("/api/v1/virtual-accounts/checkout/tokens", &s.admin).await.body;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    for bad in [-1, 365 * 86_400 + 1] {
+        let r =
+            s.post("/api/v1/virtual-accounts/checkout/rotate", &s.admin, json!({"grace_period_seconds": bad})).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.body["error"]["param"], "grace_period_seconds");
+    }
+    // A zero grace period ends the old tokens at once.
+    let r = s.post("/api/v1/virtual-accounts/checkout/rotate", &s.admin, json!({"grace_period_seconds": 0})).await;
+    assert_eq!(s.get("/api/v1/me", &new).await.status, 401);
+    assert_eq!(s.get("/api/v1/me", r.body["token"].as_str().unwrap()).await.status, 200);
+}
+
+#[tokio::test]
+async fn virtual_account_expiry_ends_its_tokens() {
+    let s = TestServer::start().await;
+    s.team("ml", &[], &[]).await;
+    let exp = (s.now() + time::Duration::hours(1)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let r = s
+        .post("/api/v1/virtual-accounts", &s.admin, json!({"name": "tmp", "owner_team": "ml", "expires_at": exp}))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let tok = s.post("/api/v1/virtual-accounts/tmp/tokens", &s.admin, json!({})).await.body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(s.get("/api/v1/me", &tok).await.status, 200);
+    s.advance(3601);
+    assert_eq!(s.get("/api/v1/me", &tok).await.status, 401);
+    assert_eq!(s.post("/api/v1/virtual-accounts/tmp/tokens", &s.admin, json!({})).await.status, 409);
+}
+
+#[tokio::test]
+async fn deactivating_a_user_ends_every_token_and_session_at_once() {
+    let s = TestServer::start().await;
+    let bob = s.user("bob@example.com", "member").await;
+    let session = s.login("bob@example.com", "password-123").await.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(s.get("/api/v1/me", &session).await.status, 200);
+    let r =
+        s.put("/api/v1/users/bob@example.com", &s.admin, json!({"email": "bob@example.com", "active": false})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(s.get("/api/v1/me", &bob).await.status, 401);
+    assert_eq!(s.get("/api/v1/me", &session).await.status, 401);
+    // Same answer as a wrong password.
+    let wrong = s.login("bob@example.com", "wrong-password").await;
+    let inactive = s.login("bob@example.com", "password-123").await;
+    let unknown = s.login("nobody@example.com", "password-123").await;
+    assert_eq!((wrong.status, inactive.status, unknown.status), (401u16, 401u16, 401u16).into_statuses());
+    assert_eq!(wrong.body, inactive.body);
+    assert_eq!(wrong.body, unknown.body);
+    // Reactivation does not bring the old tokens back.
+    s.put("/api/v1/users/bob@example.com", &s.admin, json!({"email": "bob@example.com", "active": true})).await;
+    assert_eq!(s.get("/api/v1/me", &bob).await.status, 401);
+    assert_eq!(s.login("bob@example.com", "password-123").await.status, 200);
+}
+
+trait IntoStatuses {
+    fn into_statuses(self) -> (reqwest::StatusCode, reqwest::StatusCode, reqwest::StatusCode);
+}
+impl IntoStatuses for (u16, u16, u16) {
+    fn into_statuses(self) -> (reqwest::StatusCode, reqwest::StatusCode, reqwest::StatusCode) {
+        let c = |x| reqwest::StatusCode::from_u16(x).unwrap();
+        (c(self.0), c(self.1), c(self.2))
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_user_removes_memberships_and_tokens() {
+    let s = TestServer::start().await;
+    let bob = s.user("bob@example.com", "member").await;
+    s.team("ml", &["bob@example.com"], &[]).await;
+    assert_eq!(s.delete("/api/v1/users/bob@example.com", &s.admin).await.status, 204);
+    assert_eq!(s.get("/api/v1/me", &bob).await.status, 401);
+    assert_eq!(s.get("/api/v1/teams/ml", &s.admin).await.body["members"], json!([]));
+    // A new user with the same email does not inherit anything.
+    s.post("/api/v1/users", &s.admin, json!({"email": "bob@example.com"})).await;
+    assert_eq!(s.get("/api/v1/me", &bob).await.status, 401);
+    assert_eq!(s.delete("/api/v1/users/bob@example.com", &s.admin).await.status, 204);
+    assert_eq!(s.delete("/api/v1/users/bob@example.com", &s.admin).await.status, 404);
+}
+
+#[tokio::test]
+async fn tokens_follow_their_owners_access_live() {
+    let s = TestServer::start().await;
+    let bob = s.user("bob@example.com", "member").await;
+    assert_eq!(s.get("/api/v1/users", &bob).await.body.as_array().unwrap().len(), 2);
+    s.set_role_permissions("member", &["team:read"]).await;
+    let users = s.get("/api/v1/users", &bob).await.body;
+    assert_eq!(users.as_array().unwrap().len(), 1, "only himself once user:list is gone: {users}");
+    assert_eq!(s.get("/api/v1/users/admin@example.com", &bob).await.status, 403);
+}
+
+// ---------- no privilege escalation ----------
+
+#[tokio::test]
+async fn role_managers_cannot_grant_permissions_they_lack() {
+    let s = TestServer::start().await;
+    s.role("role-admin", &["role:manage", "role:list", "user:list"]).await;
+    let ra = s.user("ra@example.com", "role-admin").await;
+    let r = s
+        .post(
+            "/api/v1/roles",
+            &ra,
+            json!({"name": "sneaky", "display_name": "S", "description": "d", "permissions": ["user:manage"]}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(r.message().contains("user:manage"), "{}", r.message());
+    // Not even into their own role, nor into member or team-manager.
+    for role in ["role-admin", "member", "team-manager"] {
+        let r = s
+            .put(&format!("/api/v1/roles/{role}"), &ra, json!({"name": role, "display_name": "X", "description": "d", "permissions": ["role:manage", "settings:manage"]}))
+            .await;
+        assert_eq!(r.status, 403, "{role}: {:?}", r.body);
+    }
+    // Within what they hold, they may.
+    let r = s
+        .post(
+            "/api/v1/roles",
+            &ra,
+            json!({"name": "viewer", "display_name": "V", "description": "d", "permissions": ["user:list"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+}
+
+#[tokio::test]
+async fn user_managers_cannot_make_admins_or_stronger_users_or_touch_admins() {
+    let s = TestServer::start().await;
+    // hr holds what member holds, so it may create members.
+    s.role("hr", &["user:manage", "user:list", "team:read", "role:list"]).await;
+    s.role("ops", &["user:list", "settings:manage"]).await;
+    let hr = s.user("hr@example.com", "hr").await;
+    s.user("ops@example.com", "ops").await;
+    let r = s.post("/api/v1/users", &hr, json!({"email": "new@example.com", "role": "admin"})).await;
+    assert_eq!(r.status, 403);
+    assert!(r.message().contains("only an admin can make an admin"));
+    let r = s.post("/api/v1/users", &hr, json!({"email": "new@example.com", "role": "ops"})).await;
+    assert_eq!(r.status, 403, "ops holds settings:manage, which hr lacks");
+    // hr may not promote themself either.
+    let r = s.put("/api/v1/users/hr@example.com", &hr, json!({"email": "hr@example.com", "role": "admin"})).await;
+    assert_eq!(r.status, 403);
+    // Nor take over or disable an admin or a stronger user.
+    for target in ["admin@example.com", "ops@example.com"] {
+        let r = s.post(&format!("/api/v1/users/{target}/password"), &hr, json!({"password": "taken-over-1"})).await;
+        assert_eq!(r.status, 403, "{target}");
+        let r = s
+            .put(&format!("/api/v1/users/{target}"), &hr, json!({"email": target, "role": "member", "active": false}))
+            .await;
+        assert_eq!(r.status, 403, "{target}");
+        assert_eq!(s.delete(&format!("/api/v1/users/{target}"), &hr).await.status, 403, "{target}");
+    }
+    // Members are fine.
+    let r = s.post("/api/v1/users", &hr, json!({"email": "new@example.com", "role": "member"})).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(
+        s.post("/api/v1/users/new@example.com/password", &hr, json!({"password": "welcome-123"})).await.status,
+        204
+    );
+    // A user may set their own password, but not someone else's.
+    let new = s.login("new@example.com", "welcome-123").await.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        s.post("/api/v1/users/new@example.com/password", &new, json!({"password": "mine-12345"})).await.status,
+        204
+    );
+    assert_eq!(
+        s.post("/api/v1/users/hr@example.com/password", &new, json!({"password": "mine-12345"})).await.status,
+        403
+    );
+    let short = s.post("/api/v1/users/new@example.com/password", &new, json!({"password": "short"})).await;
+    assert_eq!(short.status, 400);
+}
+
+#[tokio::test]
+async fn team_managers_cannot_hand_out_more_than_they_hold() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("team-manager", &["team:read", "team:manage", "settings:manage"]).await;
+    s.role("team-maker", &["team:create", "team:read"]).await;
+    let tm = s.user("tm@example.com", "team-maker").await;
+    s.user("x@example.com", "member").await;
+    // Creating a team and naming a manager would hand out settings:manage through team-manager.
+    let r = s.post("/api/v1/teams", &tm, json!({"name": "t1", "managers": ["tm@example.com"]})).await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+    assert!(r.message().contains("settings:manage"), "{}", r.message());
+    let r = s.post("/api/v1/teams", &tm, json!({"name": "t1", "members": ["tm@example.com", "x@example.com"]})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    // A manager (who holds team-manager's permissions through the team) may add managers.
+    s.set_role_permissions("team-manager", &["team:read", "team:manage"]).await;
+    s.team("t2", &["x@example.com"], &[]).await;
+    let x = s.token_for("x@example.com").await;
+    let r = s.put("/api/v1/teams/t2", &x, json!({"name": "t2", "managers": ["x@example.com", "tm@example.com"]})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn the_last_active_admin_cannot_be_removed() {
+    let s = TestServer::start().await;
+    for body in [
+        json!({"email": "admin@example.com", "role": "member"}),
+        json!({"email": "admin@example.com", "role": "admin", "active": false}),
+    ] {
+        let r = s.put("/api/v1/users/admin@example.com", &s.admin, body).await;
+        assert_eq!(r.status, 409, "{:?}", r.body);
+        assert!(r.message().contains("last active admin"));
+    }
+    assert_eq!(s.delete("/api/v1/users/admin@example.com", &s.admin).await.status, 409);
+    // With a second admin, the first may step down.
+    s.post("/api/v1/users", &s.admin, json!({"email": "admin2@example.com", "role": "admin"})).await;
+    let r = s
+        .put("/api/v1/users/admin@example.com", &s.admin, json!({"email": "admin@example.com", "role": "member"}))
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+// ---------- engine endpoint, identity, lists ----------
+
+#[tokio::test]
+async fn authz_check_explains_and_is_limited_to_oneself_without_role_list() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("member", &["team:read"]).await;
+    let bob = s.user("bob@example.com", "member").await;
+    let r = s
+        .post(
+            "/api/v1/authz/check",
+            &bob,
+            json!({"subject": "user:bob@example.com", "permission": "team:read", "resource": "team:ml"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["allowed"], true);
+    assert!(r.body["reason"].as_str().unwrap().contains("role member grants team:read"));
+    let r = s
+        .post(
+            "/api/v1/authz/check",
+            &bob,
+            json!({"subject": "user:admin@example.com", "permission": "team:read", "resource": "team:ml"}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = s
+        .post(
+            "/api/v1/authz/check",
+            &s.admin,
+            json!({"subject": "user:bob@example.com", "permission": "user:manage", "resource": "tenant"}),
+        )
+        .await;
+    assert_eq!(r.body["allowed"], false);
+    assert!(r.body["reason"].as_str().unwrap().contains("role member does not grant user:manage"));
+    for (field, body) in [
+        ("subject", json!({"subject": "group:x", "permission": "team:read", "resource": "tenant"})),
+        ("permission", json!({"subject": "user:bob@example.com", "permission": "team:fly", "resource": "tenant"})),
+        ("resource", json!({"subject": "user:bob@example.com", "permission": "team:read", "resource": "widget:x"})),
+    ] {
+        let r = s.post("/api/v1/authz/check", &s.admin, body).await;
+        assert_eq!(r.status, 400);
+        assert_eq!(r.body["error"]["param"], field);
+    }
+}
+
+#[tokio::test]
+async fn seed_faq_members_can_be_allowed_to_list_gateway_controls() {
+    let s = TestServer::start().await;
+    s.user("bob@example.com", "member").await;
+    assert!(!s.check("user:bob@example.com", "gateway-controls:list", "tenant").await);
+    let cur = s.get("/api/v1/roles/member", &s.admin).await.body;
+    let mut perms: Vec<String> = serde_json::from_value(cur["permissions"].clone()).unwrap();
+    perms.push("gateway-controls:list".into());
+    let refs: Vec<&str> = perms.iter().map(String::as_str).collect();
+    s.set_role_permissions("member", &refs).await;
+    assert!(s.check("user:bob@example.com", "gateway-controls:list", "tenant").await);
+    assert!(!s.check("user:bob@example.com", "gateway-controls:manage", "tenant").await);
+}
+
+// ---------- request hygiene ----------
+
+#[tokio::test]
+async fn malformed_bodies_get_clear_4xx_and_change_nothing() {
+    let s = TestServer::start().await;
+    let r = s.raw(Method::POST, "/api/v1/users", Some(&s.admin), Some(b"{\"email\": ".to_vec())).await;
+    assert_eq!(r.status, 400);
+    assert!(r.message().contains("malformed JSON"));
+    let r = s.raw(Method::POST, "/api/v1/users", Some(&s.admin), Some(b"{\"email\": 5}".to_vec())).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["param"], "email");
+    let r = s.post("/api/v1/users", &s.admin, json!({"role": "member"})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["param"], "email");
+    let r = s.post("/api/v1/users", &s.admin, json!({"email": "not-an-email"})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["param"], "email");
+    let big = format!("{{\"email\": \"{}@example.com\"}}", "a".repeat(2 * 1024 * 1024));
+    let r = s.raw(Method::POST, "/api/v1/users", Some(&s.admin), Some(big.into_bytes())).await;
+    assert_eq!(r.status, 413);
+    let users = s.get("/api/v1/users", &s.admin).await.body;
+    assert_eq!(users.as_array().unwrap().len(), 1, "nothing was created: {users}");
+    let r = s.get("/api/v1/nowhere", &s.admin).await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        s.raw(Method::GET, "/api/v1/nowhere", None, None).await.status,
+        401,
+        "deny by default, even for unknown routes"
+    );
+}
+
+#[tokio::test]
+async fn openapi_describes_every_route() {
+    let s = TestServer::start().await;
+    assert_eq!(s.raw(Method::GET, "/healthz", None, None).await.status, 200);
+    let r = s.get("/openapi.json", &s.admin).await;
+    assert_eq!(r.status, 200);
+    let paths = r.body["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/v1/users", "post"),
+        ("/api/v1/users/{email}", "put"),
+        ("/api/v1/users/{email}/password", "post"),
+        ("/api/v1/teams/{name}", "delete"),
+        ("/api/v1/roles", "get"),
+        ("/api/v1/virtual-accounts/{name}/rotate", "post"),
+        ("/api/v1/virtual-accounts/{name}/tokens", "post"),
+        ("/api/v1/personal-access-tokens/{id}", "delete"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/authz/check", "post"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/permissions", "get"),
+        ("/api/v1/apply", "put"),
+        ("/healthz", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
+    assert!(r.body["components"]["schemas"]["RoleBody"].is_object());
+}
+
+// ---------- apply ----------
+
+const MANIFEST: &str = r#"
+type: user
+email: alice@example.com
+role: member
+active: true
+---
+type: team
+name: ml-platform
+managers: [alice@example.com]
+members: [bob@example.com]
+---
+type: user
+email: bob@example.com
+---
+type: role
+name: gateway-viewer
+display_name: Gateway Viewer
+description: Can see gateway controls
+permissions: [gateway-controls:list]
+---
+type: virtual-account
+name: checkout-service
+owner_team: ml-platform
+expires_at: 2027-06-30T00:00:00Z
+"#;
+
+async fn apply(s: &TestServer, body: &str, dry_run: bool) -> common::Resp {
+    s.raw(Method::PUT, &format!("/api/v1/apply?dry_run={dry_run}"), Some(&s.admin), Some(body.as_bytes().to_vec()))
+        .await
+}
+
+#[tokio::test]
+async fn apply_is_atomic_idempotent_and_has_a_dry_run() {
+    let s = TestServer::start().await;
+    let dry = apply(&s, MANIFEST, true).await;
+    assert_eq!(dry.status, 200, "{:?}", dry.body);
+    assert!(dry.body["results"].as_array().unwrap().iter().all(|r| r["action"] == "created"));
+    assert_eq!(s.get("/api/v1/users/alice@example.com", &s.admin).await.status, 404, "dry run changed nothing");
+
+    let r = apply(&s, MANIFEST, false).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let kinds: Vec<&str> = r.body["results"].as_array().unwrap().iter().map(|r| r["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["role", "user", "user", "team", "virtual-account"]);
+    assert_eq!(
+        s.get("/api/v1/teams/ml-platform", &s.admin).await.body["members"],
+        json!(["alice@example.com", "bob@example.com"])
+    );
+
+    let again = apply(&s, MANIFEST, false).await;
+    assert!(again.body["results"].as_array().unwrap().iter().all(|r| r["action"] == "unchanged"), "{:?}", again.body);
+
+    let changed = MANIFEST.replace("role: member\nactive: true", "role: gateway-viewer\nactive: true");
+    let dry = apply(&s, &changed, true).await;
+    let alice =
+        dry.body["results"].as_array().unwrap().iter().find(|r| r["name"] == "alice@example.com").unwrap().clone();
+    assert_eq!(alice["action"], "updated");
+    assert_eq!(alice["changes"], json!(["role: \"member\" -> \"gateway-viewer\""]));
+    assert_eq!(s.get("/api/v1/users/alice@example.com", &s.admin).await.body["role"], "member");
+
+    // JSON lists work too.
+    let json_body = json!([{"type": "team", "name": "json-team", "members": []}]).to_string();
+    assert_eq!(apply(&s, &json_body, false).await.status, 200);
+}
+
+#[tokio::test]
+async fn bad_manifests_are_rejected_whole_with_the_document_named() {
+    let s = TestServer::start().await;
+    let cases = [
+        ("type: widget\nname: x\n", "document 2"),
+        ("type: team\nname: t\ncolour: red\n", "colour"),
+        ("type: team\nname: t\nmembers: [ghost@example.com]\n", "ghost@example.com"),
+        ("type: user\nemail: a@example.com\nrole: no-such-role\n", "no-such-role"),
+        ("type: role\nname: r\ndisplay_name: R\ndescription: d\npermissions: [user:fly]\n", "user:fly"),
+        ("type: team\nname: t\n---\ntype: team\nname: t\n", "appears twice"),
+        ("type: team\nname: [unclosed\n", "document 2"),
+    ];
+    for (body, needle) in cases {
+        let full = format!("type: team\nname: good-team\n---\n{body}");
+        let r = apply(&s, &full, false).await;
+        assert_eq!(r.status, 400, "{body}: {:?}", r.body);
+        assert!(r.message().contains(needle), "{body}: {}", r.message());
+        assert_eq!(s.get("/api/v1/teams/good-team", &s.admin).await.status, 404, "nothing applied for {body}");
+    }
+    // Each object is checked with the caller's permissions.
+    let bob = s.user("bob@example.com", "member").await;
+    let r = s.raw(Method::PUT, "/api/v1/apply", Some(&bob), Some(b"type: team\nname: t\n".to_vec())).await;
+    assert_eq!(r.status, 403);
+    assert!(r.message().starts_with("document 1"), "{}", r.message());
+}
+
+// ---------- processes sharing a database ----------
+
+#[tokio::test]
+async fn bootstrap_against_a_running_servers_database_is_picked_up() {
+    let cfg =
+        gatehouse_server::ServerConfig { poll_interval: std::time::Duration::from_millis(100), ..Default::default() };
+    let s = TestServer::start_with(cfg).await;
+    // Another process demotes nobody but adds a user directly in the store, as `bootstrap` would.
+    let store = gatehouse_store::open(&s.db_url).await.unwrap();
+    let err = gatehouse_server::bootstrap::bootstrap_admin(
+        store.as_ref(),
+        "second@example.com",
+        None,
+        s.clock.as_ref(),
+        &gatehouse_server::OsEntropy,
+    )
+    .await;
+    assert!(err.unwrap_err().to_string().contains("already exists"));
+    let user = gatehouse_core::User {
+        email: gatehouse_core::Email::new("outside@example.com").unwrap(),
+        display_name: "o".into(),
+        role: gatehouse_core::RoleName::new("member").unwrap(),
+        active: true,
+    };
+    store.commit(&[gatehouse_core::Change::PutUser(user)]).await.unwrap();
+    let mut seen = false;
+    for _ in 0..50 {
+        if s.get("/api/v1/users/outside@example.com", &s.admin).await.status == 200 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen, "the server never saw the other process's write");
+}
