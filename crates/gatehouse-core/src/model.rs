@@ -485,16 +485,16 @@ impl CollaboratorRole {
     pub const fn allows(self, action: Action) -> bool {
         use CollaboratorRole::*;
         use Permission::*;
-        match (self, action) {
-            (ProviderAccountManager | ProviderAccountUser | McpServerManager | McpServerUser, Action::Use) => true,
-            (ProviderAccountManager, Action::Perm(ProviderAccountRead | ProviderAccountManage)) => true,
-            (ProviderAccountUser, Action::Perm(ProviderAccountRead)) => true,
-            (McpServerManager, Action::Perm(McpServerRead | McpServerManage | McpServerUse)) => true,
-            (McpServerUser, Action::Perm(McpServerRead | McpServerUse)) => true,
-            (AgentManager, Action::Perm(AgentRead | AgentManage)) => true,
-            (AgentViewer, Action::Perm(AgentRead)) => true,
-            _ => false,
-        }
+        matches!(
+            (self, action),
+            (ProviderAccountManager | ProviderAccountUser | McpServerManager | McpServerUser, Action::Use)
+                | (ProviderAccountManager, Action::Perm(ProviderAccountRead | ProviderAccountManage))
+                | (ProviderAccountUser, Action::Perm(ProviderAccountRead))
+                | (McpServerManager, Action::Perm(McpServerRead | McpServerManage | McpServerUse))
+                | (McpServerUser, Action::Perm(McpServerRead | McpServerUse))
+                | (AgentManager, Action::Perm(AgentRead | AgentManage))
+                | (AgentViewer, Action::Perm(AgentRead))
+        )
     }
 }
 

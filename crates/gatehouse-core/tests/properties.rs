@@ -964,6 +964,18 @@ fn gain_explained(before: &Snapshot, caller: &Subject, s: &Subject, op: &Op) -> 
     }
 }
 
+/// Everything `other` may do (on the snapshot's resources), `caller` may do too.
+fn check_covers(s: &Snapshot, caller: &Subject, other: &Subject) -> Result<(), String> {
+    for r in resource_universe(&s.to_world()) {
+        for a in all_actions() {
+            if s.check(other, a, &r, NOW).is_allowed() && !s.check(caller, a, &r, NOW).is_allowed() {
+                return Err(format!("{other} may {a} on {r} ({}) but {caller} may not", s.check(other, a, &r, NOW)));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// After a successful operation by `caller`, nobody may hold an access on a pre-existing resource that they
 /// did not hold before, unless the caller held it before.
 fn check_no_escalation(before: &Snapshot, after: &Snapshot, caller: &Subject, op: &Op) -> Result<(), String> {
@@ -1042,6 +1054,12 @@ proptest! {
                         target_role.permissions.is_subset(cur.tenant_permissions(&caller_email)),
                         "{:?}: target's role {:?} exceeds the caller's {:?}", op, target_role.permissions, cur.tenant_permissions(&caller_email)
                     );
+                    // Setting someone's password is a way to act as them: they may do nothing the caller may not.
+                    if KNOWN_BUG_USER_POWER_FIXED {
+                        if let Err(e) = check_covers(&cur, &caller, &Subject::User(target.clone())) {
+                            prop_assert!(false, "{:?}: {}", op, e);
+                        }
+                    }
                 }
                 Op::IssueToken(t) if matches!(t.kind, TokenKind::Pat | TokenKind::Session) => {
                     prop_assert_eq!(&t.owner, &TokenOwner::User(caller_email.clone()), "{:?}", op);
@@ -1297,5 +1315,110 @@ fn deactivating_a_user_ends_their_tokens_at_once() {
     let (s, _) = execute(&s, &admin, vec![Op::PutUser(user(&f.other, "member", true))], NOW).unwrap();
     for t in [&pat_secret, &sess_secret] {
         assert!(s.authenticate(t.expose(), NOW).is_err());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Known bugs in the core, as regression tests. Each is ignored until fixed; the properties above carry a
+// matching `KNOWN_BUG_*_FIXED` switch. Run them with `cargo test -p gatehouse-core --test properties -- --ignored`.
+// ---------------------------------------------------------------------------------------------------------
+
+/// `ops.rs`, `Ctx::require_can_manage_user`: "more powerful than the caller" looks only at role permissions,
+/// not at collaborator grants (held directly or through teams) nor at team-manager rights. A user manager
+/// can therefore set the password of (and so log in as), or reactivate, a user who may do what they may not.
+#[test]
+#[ignore = "known bug: require_can_manage_user ignores collaborator grants and team-manager rights"]
+fn known_bug_user_manager_can_take_over_a_user_with_more_grants() {
+    let user_admin = custom_role(
+        "user-admin",
+        perm_set(&[Permission::UserList, Permission::TeamRead, Permission::RoleList, Permission::UserManage]),
+    );
+    let admin = email("admin@example.com");
+    let c = email("c@example.com");
+    let u = email("u@example.com");
+    let pa0 = res(ResourceKind::ProviderAccount, "pa-0");
+    let w = World {
+        roles: vec![
+            BuiltinRole::Admin.default_role(),
+            BuiltinRole::Member.default_role(),
+            BuiltinRole::TeamManager.default_role(),
+            user_admin,
+        ],
+        users: vec![user(&admin, "admin", true), user(&c, "user-admin", true), user(&u, "member", true)],
+        teams: vec![],
+        virtual_accounts: vec![],
+        tokens: vec![],
+        grants: vec![Grant {
+            resource: pa0.clone(),
+            subject: Subject::User(u.clone()),
+            role: CollaboratorRole::ProviderAccountManager,
+        }],
+    };
+    let s = Snapshot::from_world(w);
+    let caller = Subject::User(c.clone());
+    assert!(allowed(&s, &u, Permission::ProviderAccountManage, &pa0));
+    assert!(!allowed(&s, &c, Permission::ProviderAccountManage, &pa0));
+
+    let set_password = Op::SetPassword { email: u.clone(), hash: Secret::new("$argon2id$x".into()) };
+    assert!(
+        execute(&s, &caller, vec![set_password], NOW).is_err(),
+        "c may set the password of u, who may manage pa-0, which c may not"
+    );
+
+    // The same user, deactivated and then reactivated by c.
+    let (s, _) = execute(&s, &Subject::User(admin), vec![Op::PutUser(user(&u, "member", false))], NOW).unwrap();
+    assert!(
+        execute(&s, &caller, vec![Op::PutUser(user(&u, "member", true))], NOW).is_err(),
+        "c may reactivate u, giving back provider-account:manage on pa-0, which c does not hold"
+    );
+}
+
+/// `ops.rs`, `authorize`, `Op::IssueToken` for `Pat`/`Session`: only `caller == owner` is checked, not that
+/// the caller still exists and is active. Within one batch a caller can delete or deactivate themself and
+/// then mint a personal token, which outlives them: it authenticates again as soon as an admin re-creates or
+/// reactivates that email ("Deactivation ends every token and session at once, for good").
+#[test]
+#[ignore = "known bug: IssueToken does not require the token's user to exist and be active"]
+fn known_bug_batch_issues_token_to_deleted_or_deactivated_caller() {
+    let user_admin = custom_role("user-admin", perm_set(&[Permission::UserList, Permission::UserManage]));
+    let admin = email("admin@example.com");
+    let c = email("c@example.com");
+    let w = World {
+        roles: vec![
+            BuiltinRole::Admin.default_role(),
+            BuiltinRole::Member.default_role(),
+            BuiltinRole::TeamManager.default_role(),
+            user_admin,
+        ],
+        users: vec![user(&admin, "admin", true), user(&c, "user-admin", true)],
+        ..World::default()
+    };
+    let s = Snapshot::from_world(w);
+    let caller = Subject::User(c.clone());
+    let admin = Subject::User(admin);
+    let pat = |n| mint(TokenKind::Pat, TokenOwner::User(c.clone()), "late", NOW, None, entropy(n));
+
+    // Deactivate self, then mint.
+    let (t, secret) = pat(1);
+    let r = execute(&s, &caller, vec![Op::PutUser(user(&c, "user-admin", false)), Op::IssueToken(t)], NOW);
+    if let Ok((after, _)) = r {
+        let (after, _) = execute(&after, &admin, vec![Op::PutUser(user(&c, "user-admin", true))], NOW).unwrap();
+        assert!(
+            after.authenticate(secret.expose(), NOW).is_err(),
+            "a token minted while deactivated works after reactivation"
+        );
+        panic!("a deactivated caller was issued a personal access token");
+    }
+
+    // Delete self, then mint.
+    let (t, secret) = pat(2);
+    let r = execute(&s, &caller, vec![Op::DeleteUser(c.clone()), Op::IssueToken(t)], NOW);
+    if let Ok((after, _)) = r {
+        let (after, _) = execute(&after, &admin, vec![Op::PutUser(user(&c, "member", true))], NOW).unwrap();
+        assert!(
+            after.authenticate(secret.expose(), NOW).is_err(),
+            "a token minted by a deleted user works for the next user with that email"
+        );
+        panic!("a deleted caller was issued a personal access token");
     }
 }

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The project's test command: every test of every crate. Tests that need Postgres read
+# GATEHOUSE_TEST_POSTGRES_URL and print a skip line when it is unset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo test --workspace --all-targets "$@"
