@@ -1,1 +1,557 @@
-fn main() {}
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Engine benchmark with a small custom harness (no criterion): a large tenant, then
+//! 1. `Snapshot::from_world` build time,
+//! 2. `check` latency over ~1,000,000 mixed requests (each call timed, plus a bulk loop for the mean),
+//! 3. `authenticate` latency for valid tokens,
+//! 4. "rebuild after one change": `snap.clone()` + `apply(change)` for several kinds of change,
+//!    plus the same changes through `ops::execute` (authorization and planning included).
+//!
+//! Run: `cargo bench -p gatehouse-core --bench engine`. Sizes can be scaled with `GATEHOUSE_BENCH_SCALE`
+//! (a float, default 1.0) for quick runs.
+
+use std::collections::BTreeSet;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use gatehouse_core::ops::{execute, Op};
+use gatehouse_core::snapshot::{Snapshot, World};
+use gatehouse_core::token::{mint, TokenEntropy};
+use gatehouse_core::{
+    Action, BuiltinRole, Change, CollaboratorRole, Email, Grant, PermSet, Permission, Resource, ResourceKind, Role,
+    RoleName, Subject, Team, TeamName, TokenKind, TokenOwner, User, VaName, VirtualAccount,
+};
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+const NOW: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+
+/// xorshift64*: tiny, fixed-seed, good enough to spread a benchmark's picks.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+    fn bytes<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        for chunk in out.chunks_mut(8) {
+            let v = self.next().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+        out
+    }
+}
+
+struct Sizes {
+    users: usize,
+    teams: usize,
+    teams_per_user: usize,
+    vas: usize,
+    provider_accounts: usize,
+    grants: usize,
+    requests: usize,
+    tokens: usize,
+    repetitions: usize,
+}
+
+fn sizes() -> Sizes {
+    let scale: f64 = std::env::var("GATEHOUSE_BENCH_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
+    let n = |x: usize| ((x as f64 * scale) as usize).max(10);
+    Sizes {
+        users: n(100_000),
+        teams: n(10_000),
+        teams_per_user: 5,
+        vas: n(5_000),
+        provider_accounts: n(2_000),
+        grants: n(1_000_000),
+        requests: n(1_000_000),
+        tokens: n(10_000),
+        repetitions: 400,
+    }
+}
+
+fn email(i: usize) -> Email {
+    Email::new(&format!("user{i}@bench.example.com")).unwrap()
+}
+fn team_name(i: usize) -> TeamName {
+    TeamName::new(&format!("team-{i}")).unwrap()
+}
+fn va_name(i: usize) -> VaName {
+    VaName::new(&format!("va-{i}")).unwrap()
+}
+fn pa(i: usize) -> Resource {
+    Resource::new(ResourceKind::ProviderAccount, &format!("pa-{i}"))
+}
+
+fn custom(name: &str, ps: &[Permission]) -> Role {
+    Role {
+        name: RoleName::new(name).unwrap(),
+        display_name: name.to_owned(),
+        description: String::new(),
+        permissions: ps.iter().copied().collect(),
+        builtin: None,
+    }
+}
+
+const CUSTOM_ROLES: [&str; 4] = ["pa-reader", "gateway-viewer", "va-admin", "integrations"];
+
+struct Built {
+    world: World,
+    /// Token strings of valid tokens, to authenticate.
+    secrets: Vec<String>,
+}
+
+fn build_world(sz: &Sizes, rng: &mut Rng) -> Built {
+    use Permission::*;
+    let mut tm = BuiltinRole::TeamManager.default_role();
+    for p in [VirtualAccountRead, VirtualAccountCreate, VirtualAccountManage, VirtualAccountDelete] {
+        tm.permissions.insert(p);
+    }
+    let roles = vec![
+        BuiltinRole::Admin.default_role(),
+        BuiltinRole::Member.default_role(),
+        tm,
+        custom(CUSTOM_ROLES[0], &[UserList, TeamRead, RoleList, ProviderAccountRead]),
+        custom(CUSTOM_ROLES[1], &[UserList, TeamRead, GatewayControlsList]),
+        custom(CUSTOM_ROLES[2], &[VirtualAccountRead, VirtualAccountManage, TeamRead]),
+        custom(CUSTOM_ROLES[3], &[ProviderAccountUseIntegrations, McpServerUse, ProviderAccountRead]),
+    ];
+
+    let users: Vec<User> = (0..sz.users)
+        .map(|i| {
+            let role = match rng.below(1000) {
+                0 => "admin",
+                1..=799 => "member",
+                r => CUSTOM_ROLES[r % CUSTOM_ROLES.len()],
+            };
+            User {
+                email: email(i),
+                display_name: format!("User {i}"),
+                role: RoleName::new(role).unwrap(),
+                active: i == 0 || rng.chance(98),
+            }
+        })
+        .collect();
+    let mut users = users;
+    users[0].role = RoleName::new("admin").unwrap();
+
+    let mut members: Vec<BTreeSet<Email>> = vec![BTreeSet::new(); sz.teams];
+    for u in &users {
+        for _ in 0..sz.teams_per_user {
+            members[rng.below(sz.teams)].insert(u.email.clone());
+        }
+    }
+    let teams: Vec<Team> = members
+        .into_iter()
+        .enumerate()
+        .map(|(i, members)| {
+            // About two managers per team, picked among its members.
+            let managers: BTreeSet<Email> = members.iter().filter(|_| rng.below(25) == 0).take(3).cloned().collect();
+            Team { name: team_name(i), description: String::new(), managers, members }
+        })
+        .collect();
+
+    let virtual_accounts: Vec<VirtualAccount> = (0..sz.vas)
+        .map(|i| VirtualAccount {
+            name: va_name(i),
+            owner_team: team_name(rng.below(sz.teams)),
+            description: String::new(),
+            expires_at: match rng.below(10) {
+                0 => Some(NOW - time::Duration::days(1)),
+                1 => Some(NOW + time::Duration::days(30)),
+                _ => None,
+            },
+        })
+        .collect();
+
+    let pa_roles = [CollaboratorRole::ProviderAccountUser, CollaboratorRole::ProviderAccountManager];
+    let grants: Vec<Grant> = (0..sz.grants)
+        .map(|_| {
+            let subject = match rng.below(10) {
+                0..=5 => Subject::User(email(rng.below(sz.users))),
+                6..=8 => Subject::Team(team_name(rng.below(sz.teams))),
+                _ => Subject::VirtualAccount(va_name(rng.below(sz.vas))),
+            };
+            Grant { resource: pa(rng.below(sz.provider_accounts)), subject, role: pa_roles[rng.below(4) / 3] }
+        })
+        .collect();
+
+    let mut tokens = Vec::with_capacity(sz.tokens);
+    let mut secrets = Vec::with_capacity(sz.tokens);
+    while tokens.len() < sz.tokens {
+        let (kind, owner) = if rng.chance(70) {
+            let u = &users[rng.below(users.len())];
+            if !u.active {
+                continue;
+            }
+            (TokenKind::Pat, TokenOwner::User(u.email.clone()))
+        } else {
+            let v = &virtual_accounts[rng.below(virtual_accounts.len())];
+            if v.expires_at.is_some_and(|e| e <= NOW) {
+                continue;
+            }
+            (TokenKind::VirtualAccount, TokenOwner::VirtualAccount(v.name.clone()))
+        };
+        let entropy = TokenEntropy { id: rng.bytes(), secret: rng.bytes() };
+        let (t, secret) = mint(kind, owner, "bench", NOW, None, entropy);
+        tokens.push(t);
+        secrets.push(secret.into_inner());
+    }
+
+    Built { world: World { roles, users, teams, virtual_accounts, tokens, grants }, secrets }
+}
+
+struct Request {
+    subject: Subject,
+    action: Action,
+    resource: Resource,
+}
+
+const MIX: [&str; 4] = ["model use", "va manage", "team read", "pa read"];
+
+/// A mix of the four kinds of request the brief names, each a quarter.
+fn requests(sz: &Sizes, world: &World, rng: &mut Rng) -> Vec<(usize, Request)> {
+    let subjects_users: Vec<Subject> = world.users.iter().map(|u| Subject::User(u.email.clone())).collect();
+    let subjects_teams: Vec<Subject> = world.teams.iter().map(|t| Subject::Team(t.name.clone())).collect();
+    let subjects_vas: Vec<Subject> =
+        world.virtual_accounts.iter().map(|v| Subject::VirtualAccount(v.name.clone())).collect();
+    let models: Vec<Resource> = (0..sz.provider_accounts)
+        .flat_map(|i| ["gpt-4o", "claude"].map(|m| Resource::new(ResourceKind::Model, &format!("pa-{i}/{m}"))))
+        .collect();
+    let pas: Vec<Resource> = (0..sz.provider_accounts).map(pa).collect();
+    let vas: Vec<Resource> = world.virtual_accounts.iter().map(|v| Resource::virtual_account(&v.name)).collect();
+    let teams: Vec<Resource> = world.teams.iter().map(|t| Resource::team(&t.name)).collect();
+    // Grants, to aim a share of the requests at subjects that do hold something.
+    let grants = &world.grants;
+    (0..sz.requests)
+        .map(|_| {
+            let kind = rng.below(4);
+            let any_subject = |rng: &mut Rng| match rng.below(10) {
+                0..=6 => subjects_users[rng.below(subjects_users.len())].clone(),
+                7..=8 => subjects_vas[rng.below(subjects_vas.len())].clone(),
+                _ => subjects_teams[rng.below(subjects_teams.len())].clone(),
+            };
+            let req = match kind {
+                0 => {
+                    // Half aimed at a model of an account the subject holds a grant on.
+                    if rng.chance(50) {
+                        let g = &grants[rng.below(grants.len())];
+                        let m = format!("{}/gpt-4o", g.resource.name);
+                        Request {
+                            subject: g.subject.clone(),
+                            action: Action::Use,
+                            resource: Resource::new(ResourceKind::Model, &m),
+                        }
+                    } else {
+                        Request {
+                            subject: any_subject(rng),
+                            action: Action::Use,
+                            resource: models[rng.below(models.len())].clone(),
+                        }
+                    }
+                }
+                1 => {
+                    // Team managers asking about accounts of teams they manage, and everybody else.
+                    let v = &world.virtual_accounts[rng.below(world.virtual_accounts.len())];
+                    let team = world.teams.iter().find(|t| t.name == v.owner_team);
+                    let subject = match team.and_then(|t| t.managers.iter().next()) {
+                        Some(m) if rng.chance(50) => Subject::User(m.clone()),
+                        _ => subjects_users[rng.below(subjects_users.len())].clone(),
+                    };
+                    Request {
+                        subject,
+                        action: Action::Perm(Permission::VirtualAccountManage),
+                        resource: vas[rng.below(vas.len())].clone(),
+                    }
+                }
+                2 => Request {
+                    subject: any_subject(rng),
+                    action: Action::Perm(Permission::TeamRead),
+                    resource: teams[rng.below(teams.len())].clone(),
+                },
+                _ => {
+                    if rng.chance(50) {
+                        let g = &grants[rng.below(grants.len())];
+                        Request {
+                            subject: g.subject.clone(),
+                            action: Action::Perm(Permission::ProviderAccountRead),
+                            resource: g.resource.clone(),
+                        }
+                    } else {
+                        Request {
+                            subject: any_subject(rng),
+                            action: Action::Perm(Permission::ProviderAccountRead),
+                            resource: pas[rng.below(pas.len())].clone(),
+                        }
+                    }
+                }
+            };
+            (kind, req)
+        })
+        .collect()
+}
+
+struct Stats {
+    n: usize,
+    mean: f64,
+    p50: u64,
+    p99: u64,
+    p999: u64,
+    max: u64,
+}
+
+fn stats(mut xs: Vec<u64>) -> Stats {
+    xs.sort_unstable();
+    let n = xs.len();
+    let at = |q: f64| xs[((n as f64 * q) as usize).min(n - 1)];
+    Stats {
+        n,
+        mean: xs.iter().sum::<u64>() as f64 / n as f64,
+        p50: at(0.50),
+        p99: at(0.99),
+        p999: at(0.999),
+        max: xs[n - 1],
+    }
+}
+
+fn ns(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
+
+/// The cost of reading the clock twice, which every individually timed call includes.
+fn timer_overhead() -> Stats {
+    let mut xs = Vec::with_capacity(200_000);
+    for _ in 0..200_000 {
+        let t = Instant::now();
+        xs.push(ns(black_box(t).elapsed()));
+    }
+    stats(xs)
+}
+
+fn row(name: &str, s: &Stats, unit: &str, div: f64) {
+    println!(
+        "{name:<44} {:>9} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>10.1}  {unit}",
+        s.n,
+        s.mean / div,
+        s.p50 as f64 / div,
+        s.p99 as f64 / div,
+        s.p999 as f64 / div,
+        s.max as f64 / div
+    );
+}
+
+fn header(unit: &str) {
+    println!(
+        "{:<44} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}  ({unit})",
+        "", "n", "mean", "p50", "p99", "p99.9", "max"
+    );
+}
+
+fn main() {
+    let sz = sizes();
+    let mut rng = Rng::new(0x5EED_2026);
+
+    let t = Instant::now();
+    let built = build_world(&sz, &mut rng);
+    let gen_time = t.elapsed();
+    let world = built.world;
+    println!(
+        "world: {} users, {} teams ({} memberships, {} managers), {} virtual accounts, {} grants on {} provider accounts, {} tokens, {} roles (generated in {:.2?})",
+        world.users.len(),
+        world.teams.len(),
+        world.teams.iter().map(|t| t.members.len()).sum::<usize>(),
+        world.teams.iter().map(|t| t.managers.len()).sum::<usize>(),
+        world.virtual_accounts.len(),
+        world.grants.len(),
+        sz.provider_accounts,
+        world.tokens.len(),
+        world.roles.len(),
+        gen_time
+    );
+
+    // 1. Build.
+    let t = Instant::now();
+    let snap = Snapshot::from_world(world.clone());
+    let build = t.elapsed();
+    println!("\n1. Snapshot::from_world: {build:.2?}");
+
+    // 2. check.
+    let reqs = requests(&sz, &world, &mut rng);
+    let overhead = timer_overhead();
+    // Warm up (and count allowed), then the bulk loop for the mean without per-call timing.
+    let mut allowed = [0usize; 4];
+    let mut count = [0usize; 4];
+    for (k, r) in &reqs {
+        count[*k] += 1;
+        if snap.check(&r.subject, r.action, &r.resource, NOW).is_allowed() {
+            allowed[*k] += 1;
+        }
+    }
+    let t = Instant::now();
+    for (_, r) in &reqs {
+        black_box(snap.check(black_box(&r.subject), r.action, black_box(&r.resource), NOW));
+    }
+    let bulk = t.elapsed();
+    let mut per_call = Vec::with_capacity(reqs.len());
+    let mut per_kind: [Vec<u64>; 4] = Default::default();
+    for (k, r) in &reqs {
+        let t = Instant::now();
+        let d = snap.check(black_box(&r.subject), r.action, black_box(&r.resource), NOW);
+        let e = ns(t.elapsed());
+        black_box(d);
+        per_call.push(e);
+        per_kind[*k].push(e);
+    }
+    println!("\n2. check ({} requests)", reqs.len());
+    header("ns");
+    row("timer overhead (Instant::now + elapsed)", &overhead, "", 1.0);
+    row("check, each call timed (incl. overhead)", &stats(per_call), "", 1.0);
+    for (k, xs) in per_kind.into_iter().enumerate() {
+        let frac = allowed[k] as f64 / count[k].max(1) as f64 * 100.0;
+        row(&format!("  {} ({frac:.0}% allowed)", MIX[k]), &stats(xs), "", 1.0);
+    }
+    println!(
+        "check, bulk loop mean: {:.1} ns/call ({} calls in {bulk:.2?}); allowed overall {:.1}%",
+        ns(bulk) as f64 / reqs.len() as f64,
+        reqs.len(),
+        allowed.iter().sum::<usize>() as f64 / reqs.len() as f64 * 100.0
+    );
+
+    // 3. authenticate.
+    let mut auth = Vec::with_capacity(built.secrets.len() * 3);
+    let mut ok = 0usize;
+    for _round in 0..3 {
+        for s in &built.secrets {
+            let t = Instant::now();
+            let r = snap.authenticate(black_box(s), NOW);
+            auth.push(ns(t.elapsed()));
+            ok += usize::from(r.is_ok());
+            black_box(r).ok();
+        }
+    }
+    let t = Instant::now();
+    for s in &built.secrets {
+        black_box(snap.authenticate(black_box(s), NOW)).ok();
+    }
+    let auth_bulk = t.elapsed();
+    println!("\n3. authenticate ({} valid tokens x 3 rounds; {} accepted)", built.secrets.len(), ok);
+    header("ns");
+    row("authenticate, each call timed", &stats(auth), "", 1.0);
+    println!("authenticate, bulk loop mean: {:.1} ns/call", ns(auth_bulk) as f64 / built.secrets.len() as f64);
+
+    // 4. Rebuild after one change: clone + apply.
+    println!("\n4. clone + apply(one change), {} repetitions each", sz.repetitions);
+    header("µs");
+    let member_role = snap.role("member").map(|r| (**r).clone()).unwrap();
+    let change_for = |kind: usize, i: usize, rng: &mut Rng| -> Change {
+        match kind {
+            0 => {
+                let e = email(1 + rng.below(sz.users - 1));
+                let mut u = snap.user(e.as_str()).unwrap().user.clone();
+                u.role = RoleName::new(if u.role.as_str() == "member" { "pa-reader" } else { "member" }).unwrap();
+                Change::PutUser(u)
+            }
+            1 => {
+                let mut t = (**snap.team(team_name(rng.below(sz.teams)).as_str()).unwrap()).clone();
+                t.members.insert(email(rng.below(sz.users)));
+                Change::PutTeam(t)
+            }
+            2 => Change::PutGrant(Grant {
+                resource: pa(rng.below(sz.provider_accounts)),
+                subject: Subject::User(email(rng.below(sz.users))),
+                role: CollaboratorRole::ProviderAccountUser,
+            }),
+            _ => {
+                let mut r = member_role.clone();
+                r.permissions = if i % 2 == 0 {
+                    r.permissions.union([Permission::GatewayControlsList].into_iter().collect::<PermSet>())
+                } else {
+                    r.permissions
+                };
+                Change::PutRole(r)
+            }
+        }
+    };
+    let change_names = ["PutUser (role change)", "PutTeam (add a member)", "PutGrant", "PutRole (edit member)"];
+    for (kind, name) in change_names.iter().enumerate() {
+        let changes: Vec<Change> = (0..sz.repetitions).map(|i| change_for(kind, i, &mut rng)).collect();
+        let mut xs = Vec::with_capacity(changes.len());
+        for c in &changes {
+            let t = Instant::now();
+            let mut next = snap.clone();
+            next.apply(c);
+            let e = ns(t.elapsed());
+            xs.push(e);
+            drop(black_box(next));
+        }
+        row(name, &stats(xs), "", 1000.0);
+    }
+
+    // The same through `execute`: authorization, planning and application, as the server does it.
+    println!("\n   through ops::execute (as an admin; authorization + plan + apply)");
+    header("µs");
+    let admin = Subject::User(email(0));
+    let ops: [(&str, Box<dyn Fn(usize, &mut Rng) -> Op>); 6] = [
+        (
+            "PutUser (role change)",
+            Box::new(|_, rng: &mut Rng| match change_for(0, 0, rng) {
+                Change::PutUser(u) => Op::PutUser(u),
+                _ => unreachable!(),
+            }),
+        ),
+        (
+            "PutTeam (add a member)",
+            Box::new(|_, rng: &mut Rng| match change_for(1, 0, rng) {
+                Change::PutTeam(t) => Op::PutTeam(t),
+                _ => unreachable!(),
+            }),
+        ),
+        (
+            "PutGrant",
+            Box::new(|_, rng: &mut Rng| match change_for(2, 0, rng) {
+                Change::PutGrant(g) => Op::PutGrant(g),
+                _ => unreachable!(),
+            }),
+        ),
+        (
+            "PutRole (edit member)",
+            Box::new(|i, rng: &mut Rng| match change_for(3, i, rng) {
+                Change::PutRole(r) => Op::PutRole(r),
+                _ => unreachable!(),
+            }),
+        ),
+        (
+            "DeleteUser (cascade over teams)",
+            Box::new(|_, rng: &mut Rng| Op::DeleteUser(email(1 + rng.below(sz.users - 1)))),
+        ),
+        ("DeleteRole (counts holders; refused)", Box::new(|_, _| Op::DeleteRole(RoleName::new("pa-reader").unwrap()))),
+    ];
+    for (name, make) in &ops {
+        let mut xs = Vec::with_capacity(sz.repetitions);
+        let mut refused = 0;
+        for i in 0..sz.repetitions {
+            let op = make(i, &mut rng);
+            let t = Instant::now();
+            let r = execute(&snap, &admin, vec![op], NOW);
+            xs.push(ns(t.elapsed()));
+            refused += usize::from(r.is_err());
+            drop(black_box(r));
+        }
+        let label = if refused > 0 { format!("{name} [{refused} refused]") } else { (*name).to_owned() };
+        row(&label, &stats(xs), "", 1000.0);
+    }
+}

@@ -9,6 +9,7 @@ use gatehouse_core::{Change, Email, Secret, TokenId, World};
 use time::OffsetDateTime;
 
 mod sql;
+pub mod testing;
 
 pub use sql::SqlStore;
 

@@ -3,13 +3,13 @@
 //! each test in a database of its own.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use gatehouse_core::{
     BuiltinRole, Change, CollaboratorRole, Email, Grant, PermSet, Permission, Role, RoleName, Secret, Snapshot, Team,
     TeamName, Token, TokenHash, TokenId, TokenKind, TokenOwner, User, VaName, VirtualAccount, World,
 };
+use gatehouse_store::testing::{self, TestDatabase};
 use gatehouse_store::{SqlStore, Store, StoreError};
 use sqlx::{Connection, Row};
 use time::OffsetDateTime;
@@ -21,8 +21,8 @@ struct Backend {
     label: &'static str,
     url: String,
     store: Arc<SqlStore>,
-    /// Held for its `Drop`.
-    _cleanup: Cleanup,
+    /// Held for its `Drop`, which removes the database.
+    _db: TestDatabase,
 }
 
 impl Backend {
@@ -49,77 +49,14 @@ impl Backend {
     }
 }
 
-/// Removes the test's database when the test ends, passed or failed.
-enum Cleanup {
-    File(PathBuf),
-    Database { admin_url: String, name: String },
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        match self {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut p = path.clone().into_os_string();
-                    p.push(suffix);
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-            Cleanup::Database { admin_url, name } => {
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                // Drop may run inside the test's runtime, which cannot block on a future: use a thread.
-                let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                    rt.block_on(async {
-                        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                            let _ = sqlx::raw_sql(&sql).execute(&mut conn).await;
-                            let _ = conn.close().await;
-                        }
-                    });
-                })
-                .join();
-            }
-        }
-    }
-}
-
 async fn backends() -> Vec<Backend> {
     sqlx::any::install_default_drivers();
-    let mut out = vec![sqlite().await];
-    match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => out.push(postgres(&url).await),
-        _ => println!("skipping postgres: GATEHOUSE_TEST_POSTGRES_URL is not set"),
+    let mut out = Vec::new();
+    for db in testing::all().await.expect("create the test databases") {
+        let store = Arc::new(SqlStore::connect(&db.url).await.unwrap());
+        out.push(Backend { label: db.label, url: db.url.clone(), store, _db: db });
     }
     out
-}
-
-async fn sqlite() -> Backend {
-    let path = std::env::temp_dir().join(format!("gatehouse-test-{}.db", uuid::Uuid::new_v4().simple()));
-    let url = format!("sqlite://{}", path.display());
-    let store = Arc::new(SqlStore::connect(&url).await.unwrap());
-    Backend { label: "sqlite", url, store, _cleanup: Cleanup::File(path) }
-}
-
-async fn postgres(admin_url: &str) -> Backend {
-    let name = format!("gh_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(admin_url).await.expect("connect to GATEHOUSE_TEST_POSTGRES_URL");
-    sqlx::raw_sql(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    admin.close().await.unwrap();
-    let url = with_database(admin_url, &name);
-    let store = Arc::new(SqlStore::connect(&url).await.unwrap());
-    Backend { label: "postgres", url, store, _cleanup: Cleanup::Database { admin_url: admin_url.to_owned(), name } }
-}
-
-/// The same server URL with another database in its path.
-fn with_database(url: &str, db: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
-    let (rest, query) = match rest.split_once('?') {
-        Some((r, q)) => (r, format!("?{q}")),
-        None => (rest, String::new()),
-    };
-    let authority = rest.split('/').next().unwrap_or_default();
-    format!("{scheme}://{authority}/{db}{query}")
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -556,7 +493,10 @@ async fn two_stores_on_one_database_take_turns() {
 
 #[tokio::test]
 async fn sqlite_files_are_in_wal_mode() {
-    let b = sqlite().await;
+    sqlx::any::install_default_drivers();
+    let db = testing::sqlite();
+    let store = Arc::new(SqlStore::connect(&db.url).await.unwrap());
+    let b = Backend { label: db.label, url: db.url.clone(), store, _db: db };
     let mut conn = sqlx::AnyConnection::connect(&b.url).await.unwrap();
     let mode: String = sqlx::query("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap().try_get(0).unwrap();
     assert_eq!(mode, "wal");

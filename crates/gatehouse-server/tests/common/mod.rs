@@ -7,6 +7,7 @@ use std::time::Duration as StdDuration;
 use gatehouse_core::clock::{Clock, ManualClock};
 use gatehouse_server::bootstrap::bootstrap_admin;
 use gatehouse_server::{AppState, OsEntropy, ServerConfig};
+use gatehouse_store::testing::{self, TestDatabase};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -18,17 +19,8 @@ pub struct TestServer {
     pub db_url: String,
     pub app: gatehouse_server::App,
     http: reqwest::Client,
-    _dir: TempDir,
+    _db: TestDatabase,
     task: tokio::task::JoinHandle<()>,
-}
-
-/// A temporary directory removed on drop.
-pub struct TempDir(pub std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 impl Drop for TestServer {
@@ -56,9 +48,12 @@ impl TestServer {
     }
 
     pub async fn start_with(config: ServerConfig) -> TestServer {
-        let dir = std::env::temp_dir().join(format!("gatehouse-test-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let db_url = format!("sqlite://{}", dir.join("g.db").display());
+        Self::start_on(testing::sqlite(), config).await
+    }
+
+    /// The server on a given database, with a bootstrapped admin.
+    pub async fn start_on(db: TestDatabase, config: ServerConfig) -> TestServer {
+        let db_url = db.url.clone();
         let store = gatehouse_store::open(&db_url).await.unwrap();
         let clock = Arc::new(ManualClock::new(OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()));
         let admin = bootstrap_admin(
@@ -78,7 +73,7 @@ impl TestServer {
         let task = tokio::spawn(async move {
             gatehouse_server::serve(listener, served, std::future::pending()).await.unwrap();
         });
-        TestServer { base, admin, clock, db_url, app, http: reqwest::Client::new(), _dir: TempDir(dir), task }
+        TestServer { base, admin, clock, db_url, app, http: reqwest::Client::new(), _db: db, task }
     }
 
     pub fn advance(&self, secs: i64) {
