@@ -34,7 +34,7 @@ impl Snapshot {
                 if !self.teams.contains_key(t) {
                     return Decision::Denied(Deny::UnknownSubject);
                 }
-                self.check_grants(subject, &[], action, resource, None)
+                self.check_grants(subject, action, resource, None)
             }
             Subject::VirtualAccount(v) => {
                 let Some(va) = self.vas.get(v) else {
@@ -43,7 +43,7 @@ impl Snapshot {
                 if va.expires_at.is_some_and(|e| now >= e) {
                     return Decision::Denied(Deny::Expired);
                 }
-                self.check_grants(subject, &[], action, resource, None)
+                self.check_grants(subject, action, resource, None)
             }
         }
     }
@@ -82,8 +82,7 @@ impl Snapshot {
                 }
             }
         }
-        let teams: Vec<&TeamName> = u.member_of.iter().collect();
-        self.check_grants(&Subject::User(email.clone()), &teams, action, resource, Some(u))
+        self.check_grants(&Subject::User(email.clone()), action, resource, Some(u))
     }
 
     /// The managed team through which `team-manager` gives `p` on `resource`, if any.
@@ -106,10 +105,10 @@ impl Snapshot {
         u.manages.get(owner)
     }
 
+    /// Collaborator grants held by the subject itself or, for a user, by a team they are a member of.
     fn check_grants(
         &self,
         subject: &Subject,
-        teams: &[&TeamName],
         action: Action,
         resource: &Resource,
         user: Option<&UserEntry>,
@@ -148,8 +147,8 @@ impl Snapshot {
                 });
             }
         }
-        for t in teams {
-            let holder = Subject::Team((*t).clone());
+        for t in user.iter().flat_map(|u| u.member_of.iter()) {
+            let holder = Subject::Team(t.clone());
             if let Some(role) = on.get(&holder) {
                 if role.allows(action) {
                     return Decision::Allowed(Allow::Grant { holder, role: *role, resource: target.clone() });

@@ -138,14 +138,34 @@ impl Ctx<'_> {
         }
         let theirs = role.map(|r| r.permissions).unwrap_or_default();
         let missing = theirs.minus(self.perms());
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(Refusal::Forbidden(format!(
+        if !missing.is_empty() {
+            return Err(Refusal::Forbidden(format!(
                 "{target} holds permissions you do not ({}), so you may not change them",
                 missing.ids()
-            )))
+            )));
         }
+        // Their collaborator grants, held directly or through a team, count as much as their role.
+        let what = format!("changing {target}, who");
+        let holders =
+            std::iter::once(Subject::User(target.clone())).chain(u.member_of.iter().cloned().map(Subject::Team));
+        for h in holders {
+            for g in self.snap.grants_of(&h) {
+                self.require_holds_grant(g.role, &g.resource, &what)?;
+            }
+        }
+        // So do the team-manager rights on the teams they manage.
+        let tm = self.snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
+        for team in &u.manages {
+            for p in tm.iter() {
+                let scope = if team_scoped(p.kind()) { Resource::team(team) } else { Resource::tenant() };
+                if !self.allows(Action::Perm(p), &scope) {
+                    return Err(Refusal::Forbidden(format!(
+                        "{target} manages team {team} and so holds {p} there, which you do not; you may not change them"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The actions a collaborator role confers, each of which the caller must hold to give it.
@@ -153,7 +173,7 @@ impl Ctx<'_> {
         for a in conferred(role) {
             if !self.allows(a, r) {
                 return Err(Refusal::Forbidden(format!(
-                    "{what} would give {role} on {r}, and you may not {a} on it yourself"
+                    "{what} would give (or holds) {role} on {r}, and you may not {a} on it yourself"
                 )));
             }
         }
@@ -376,6 +396,10 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
                         return Err(Refusal::Forbidden(
                             "personal access tokens can only be created for yourself".into(),
                         ));
+                    }
+                    // Within a batch the caller may have just deactivated or deleted themself.
+                    if !snap.user(e.as_str()).is_some_and(|u| u.user.active) {
+                        return Err(Refusal::Forbidden(format!("{e} is not an active user")));
                     }
                     Ok(())
                 }

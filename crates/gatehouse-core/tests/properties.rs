@@ -576,7 +576,7 @@ fn boxed_mixed() -> BoxedStrategy<u64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(1024), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(2048), ..ProptestConfig::default() })]
 
     /// (a) The engine agrees with the reference evaluator, and its reasons are true.
     #[test]
@@ -936,14 +936,7 @@ fn check_indexes(s: &Snapshot) -> Result<(), String> {
     Ok(())
 }
 
-/// Set to true once `ops::authorize` counts collaborator grants and team-manager rights in "more powerful
-/// than the caller" (see `known_bug_user_manager_can_take_over_a_user_with_more_grants`).
-const KNOWN_BUG_USER_POWER_FIXED: bool = false;
-/// Set to true once `ops::authorize` refuses a personal token for a caller who no longer exists or is
-/// deactivated (see `known_bug_batch_issues_token_to_deleted_or_deactivated_caller`).
-const KNOWN_BUG_BATCH_TOKEN_FIXED: bool = false;
-
-/// Gains that are not escalation by design, or that come from a known bug reported separately.
+/// Gains that are not escalation by design.
 fn gain_explained(before: &Snapshot, caller: &Subject, s: &Subject, op: &Op) -> bool {
     match (op, s) {
         // By design: whoever may manage a virtual account may take its tokens ("Manage Virtual Account ...
@@ -954,11 +947,6 @@ fn gain_explained(before: &Snapshot, caller: &Subject, s: &Subject, op: &Op) -> 
                 && before
                     .check(caller, Action::Perm(Permission::VirtualAccountManage), &Resource::virtual_account(n), NOW)
                     .is_allowed()
-        }
-        // Known bug: reactivating a user whose role is within the caller's gives back their collaborator grants
-        // and team-manager rights, which the caller need not hold.
-        (Op::PutUser(u), Subject::User(e)) if !KNOWN_BUG_USER_POWER_FIXED => {
-            &u.email == e && before.user(e.as_str()).is_some_and(|x| !x.user.active)
         }
         _ => false,
     }
@@ -1010,7 +998,7 @@ fn check_no_escalation(before: &Snapshot, after: &Snapshot, caller: &Subject, op
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(512), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(1024), ..ProptestConfig::default() })]
 
     /// (b) Random operations by a non-admin never escalate anybody, and incremental application of their
     /// changes matches a rebuild from scratch.
@@ -1024,11 +1012,6 @@ proptest! {
         }
         for (i, spec) in case.ops.iter().enumerate() {
             let op = resolve(spec, &cur.to_world(), &caller_email, i as u64 + 1);
-            // Each operation stands for one request: a caller who deleted or deactivated themself would not
-            // get past authentication any more. (Within one batch they do: see `known_bug_*_token_*`.)
-            if !KNOWN_BUG_BATCH_TOKEN_FIXED && !cur.user(caller_email.as_str()).is_some_and(|u| u.user.active) {
-                break;
-            }
             let Ok((after, _changes)) = execute(&cur, &caller, vec![op.clone()], NOW) else { continue };
 
             // Incremental equals rebuilt, and every derived index agrees with the objects.
@@ -1036,6 +1019,15 @@ proptest! {
             prop_assert!(worlds_equal(&after.to_world(), &rebuilt.to_world()), "{:?}: incremental != rebuilt", op);
             if let Err(e) = check_indexes(&after) {
                 prop_assert!(false, "after {:?}: {}", op, e);
+            }
+            let wa = after.to_world();
+            for subject in subject_universe(&wa) {
+                for r in resource_universe(&wa) {
+                    for a in applicable_actions(r.kind) {
+                        let (x, y) = (after.check(&subject, a, &r, NOW), rebuilt.check(&subject, a, &r, NOW));
+                        prop_assert_eq!(&x, &y, "{:?}: check({}, {}, {}) differs from a rebuild", op, subject, a, r);
+                    }
+                }
             }
 
             // Admins: never more (by a non-admin), never none.
@@ -1055,10 +1047,8 @@ proptest! {
                         "{:?}: target's role {:?} exceeds the caller's {:?}", op, target_role.permissions, cur.tenant_permissions(&caller_email)
                     );
                     // Setting someone's password is a way to act as them: they may do nothing the caller may not.
-                    if KNOWN_BUG_USER_POWER_FIXED {
-                        if let Err(e) = check_covers(&cur, &caller, &Subject::User(target.clone())) {
-                            prop_assert!(false, "{:?}: {}", op, e);
-                        }
+                    if let Err(e) = check_covers(&cur, &caller, &Subject::User(target.clone())) {
+                        prop_assert!(false, "{:?}: {}", op, e);
                     }
                 }
                 Op::IssueToken(t) if matches!(t.kind, TokenKind::Pat | TokenKind::Session) => {
@@ -1319,16 +1309,14 @@ fn deactivating_a_user_ends_their_tokens_at_once() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Known bugs in the core, as regression tests. Each is ignored until fixed; the properties above carry a
-// matching `KNOWN_BUG_*_FIXED` switch. Run them with `cargo test -p gatehouse-core --test properties -- --ignored`.
+// Regression tests for escalation holes the properties found.
 // ---------------------------------------------------------------------------------------------------------
 
 /// `ops.rs`, `Ctx::require_can_manage_user`: "more powerful than the caller" looks only at role permissions,
 /// not at collaborator grants (held directly or through teams) nor at team-manager rights. A user manager
 /// can therefore set the password of (and so log in as), or reactivate, a user who may do what they may not.
 #[test]
-#[ignore = "known bug: require_can_manage_user ignores collaborator grants and team-manager rights"]
-fn known_bug_user_manager_can_take_over_a_user_with_more_grants() {
+fn a_user_manager_cannot_take_over_a_user_with_more_grants() {
     let user_admin = custom_role(
         "user-admin",
         perm_set(&[Permission::UserList, Permission::TeamRead, Permission::RoleList, Permission::UserManage]),
@@ -1378,8 +1366,7 @@ fn known_bug_user_manager_can_take_over_a_user_with_more_grants() {
 /// then mint a personal token, which outlives them: it authenticates again as soon as an admin re-creates or
 /// reactivates that email ("Deactivation ends every token and session at once, for good").
 #[test]
-#[ignore = "known bug: IssueToken does not require the token's user to exist and be active"]
-fn known_bug_batch_issues_token_to_deleted_or_deactivated_caller() {
+fn a_batch_cannot_issue_a_token_to_a_deleted_or_deactivated_caller() {
     let user_admin = custom_role("user-admin", perm_set(&[Permission::UserList, Permission::UserManage]));
     let admin = email("admin@example.com");
     let c = email("c@example.com");
