@@ -3,8 +3,10 @@
 
 use gatehouse_core::clock::Clock;
 use gatehouse_core::token::mint;
-use gatehouse_core::{BuiltinRole, Change, Email, Secret, TokenKind, TokenOwner, User};
-use gatehouse_store::{Store, StoreError};
+use gatehouse_core::{BuiltinRole, Change, Email, Permission, Role, Secret, Token, TokenKind, TokenOwner, User};
+use gatehouse_store::{AuditRecord, Store, StoreError};
+use serde_json::json;
+use time::OffsetDateTime;
 
 use crate::passwords;
 use crate::state::Entropy;
@@ -19,19 +21,48 @@ pub enum BootstrapError {
     Store(#[from] StoreError),
 }
 
+/// The audit actor of everything written here: no caller signed in to do it.
+const SYSTEM: &str = "system";
+
+fn system_record(at: OffsetDateTime, action: &str, kind: &str, name: &str, changes: serde_json::Value) -> AuditRecord {
+    AuditRecord {
+        at,
+        actor: SYSTEM.to_owned(),
+        action: action.to_owned(),
+        object_kind: kind.to_owned(),
+        object_name: name.to_owned(),
+        changes: changes.to_string(),
+        request_id: None,
+    }
+}
+
 /// Adds the built-in roles a fresh database lacks; returns the store version after.
 pub async fn ensure_builtin_roles(store: &dyn Store) -> Result<i64, StoreError> {
     let loaded = store.load().await?;
-    let missing: Vec<Change> = BuiltinRole::ALL
+    let missing: Vec<Role> = BuiltinRole::ALL
         .into_iter()
         .filter(|b| !loaded.world.roles.iter().any(|r| r.name.as_str() == b.name()))
-        .map(|b| Change::PutRole(b.default_role()))
+        .map(|b| b.default_role())
         .collect();
     if missing.is_empty() {
-        Ok(loaded.version)
-    } else {
-        store.commit(&missing).await
+        return Ok(loaded.version);
     }
+    // The wall clock: this runs before any injected clock is at hand (server start), and only once per database.
+    let now = OffsetDateTime::now_utc();
+    let audit: Vec<AuditRecord> = missing
+        .iter()
+        .map(|r| {
+            let changes = json!({
+                "display_name": r.display_name,
+                "description": r.description,
+                "permissions": r.permissions.iter().map(Permission::id).collect::<Vec<_>>(),
+                "builtin": r.builtin.map(BuiltinRole::name),
+            });
+            system_record(now, "role.create", "role", r.name.as_str(), changes)
+        })
+        .collect();
+    let changes: Vec<Change> = missing.into_iter().map(Change::PutRole).collect();
+    store.commit(&changes, &audit).await
 }
 
 /// Creates (or promotes) the first admin and returns a personal access token for them.
@@ -49,26 +80,66 @@ pub async fn bootstrap_admin(
     if let Some(u) = world.users.iter().find(|u| u.active && u.role.as_str() == admin) {
         return Err(BootstrapError::AdminExists(u.email.to_string()));
     }
-    let display_name = world
-        .users
-        .iter()
-        .find(|u| u.email == email)
+    let existing = world.users.iter().find(|u| u.email == email);
+    let display_name = existing
         .map(|u| u.display_name.clone())
         .unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default().to_owned());
-    let mut changes = vec![Change::PutUser(User {
-        email: email.clone(),
-        display_name,
-        role: BuiltinRole::Admin.role_name(),
-        active: true,
-    })];
+    let user = User { email: email.clone(), display_name, role: BuiltinRole::Admin.role_name(), active: true };
+    let now = clock.now();
+    let mut audit = vec![user_record(now, existing, &user, password.is_some())];
+    let mut changes = vec![Change::PutUser(user)];
     if let Some(pw) = password {
         passwords::check_strength(&pw).map_err(|e| BootstrapError::Invalid(e.to_string()))?;
         let hash = passwords::hash(Secret::new(pw)).await.map_err(|e| BootstrapError::Invalid(e.to_string()))?;
         changes.push(Change::SetPassword { email: email.clone(), hash });
     }
     let e = crate::state::token_entropy(entropy);
-    let (token, secret) = mint(TokenKind::Pat, TokenOwner::User(email), "bootstrap", clock.now(), None, e);
+    let (token, secret) = mint(TokenKind::Pat, TokenOwner::User(email), "bootstrap", now, None, e);
+    audit.push(token_record(now, &token));
     changes.push(Change::PutToken(token));
-    store.commit(&changes).await?;
+    store.commit(&changes, &audit).await?;
     Ok(secret)
+}
+
+/// `user.create` with the new user's fields, or `user.update` with each changed field as `{"from", "to"}`.
+/// A password is recorded as set, never with its hash.
+fn user_record(at: OffsetDateTime, before: Option<&User>, after: &User, password_set: bool) -> AuditRecord {
+    let name = after.email.as_str();
+    let Some(before) = before else {
+        let mut changes = json!({
+            "display_name": after.display_name,
+            "role": after.role.as_str(),
+            "active": after.active,
+        });
+        if password_set {
+            changes["password"] = json!("set");
+        }
+        return system_record(at, "user.create", "user", name, changes);
+    };
+    let mut changes = json!({});
+    if before.display_name != after.display_name {
+        changes["display_name"] = json!({ "from": before.display_name, "to": after.display_name });
+    }
+    if before.role != after.role {
+        changes["role"] = json!({ "from": before.role.as_str(), "to": after.role.as_str() });
+    }
+    if before.active != after.active {
+        changes["active"] = json!({ "from": before.active, "to": after.active });
+    }
+    if password_set {
+        changes["password"] = json!("changed");
+    }
+    system_record(at, "user.update", "user", name, changes)
+}
+
+/// `token.issue` with what identifies the token; never its secret or hash.
+fn token_record(at: OffsetDateTime, token: &Token) -> AuditRecord {
+    let expires_at = token.expires_at.and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+    let changes = json!({
+        "kind": token.kind.as_str(),
+        "owner": token.owner.subject().to_string(),
+        "name": token.name,
+        "expires_at": expires_at,
+    });
+    system_record(at, "token.issue", "token", token.id.as_str(), changes)
 }

@@ -5,11 +5,13 @@ pub mod apply;
 pub mod auth;
 pub mod bootstrap;
 pub mod convert;
+pub mod crypto;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod openapi;
 pub mod passwords;
+pub mod request_id;
 pub mod routes;
 pub mod state;
 
@@ -63,6 +65,7 @@ pub fn router(app: App) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), crate::auth::require_auth))
         .layer(DefaultBodyLimit::max(app.config.body_limit))
+        .layer(middleware::from_fn(crate::request_id::assign))
         .with_state(app)
 }
 

@@ -9,9 +9,10 @@ use gatehouse_core::clock::Clock;
 use gatehouse_core::ops::BatchRefusal;
 use gatehouse_core::token::TokenEntropy;
 use gatehouse_core::{Change, Op, Snapshot, Subject, TokenId};
-use gatehouse_store::Store;
+use gatehouse_store::{AuditRecord, Store};
 use time::OffsetDateTime;
 
+use crate::crypto::SecretKey;
 use crate::error::ApiError;
 
 /// Where random bytes come from; passed in so tests can be deterministic.
@@ -68,6 +69,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
     pub config: ServerConfig,
+    /// Encrypts and decrypts stored credentials.
+    pub key: Arc<SecretKey>,
     /// Held by writers only, with the store version the published snapshot reflects.
     writer: tokio::sync::Mutex<i64>,
     /// Token uses not yet flushed to the store; readers of the hot path never touch the writer's lock.
@@ -88,6 +91,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         entropy: Arc<dyn Entropy>,
         config: ServerConfig,
+        key: Arc<SecretKey>,
     ) -> Result<App, ApiError> {
         let version = crate::bootstrap::ensure_builtin_roles(store.as_ref()).await?;
         let loaded = store.load().await?;
@@ -97,6 +101,7 @@ impl AppState {
             clock,
             entropy,
             config,
+            key,
             writer: tokio::sync::Mutex::new(version.max(loaded.version)),
             last_used: Mutex::new(HashMap::new()),
         };
@@ -146,7 +151,7 @@ impl AppState {
         let (next, changes) =
             gatehouse_core::execute(&current, caller, ops, self.now()).map_err(WriteError::Refused)?;
         precondition(&current).map_err(WriteError::Other)?;
-        self.commit(&mut version, next, &changes).await.map_err(WriteError::Other)
+        self.commit(&mut version, next, &changes, Vec::new()).await.map_err(WriteError::Other)
     }
 
     /// Authorizes and plans without committing: what a dry run reports.
@@ -154,11 +159,17 @@ impl AppState {
         gatehouse_core::execute(&self.snapshot(), caller, ops, self.now()).map(|_| ())
     }
 
-    async fn commit(&self, version: &mut i64, next: Snapshot, changes: &[Change]) -> Result<Arc<Snapshot>, ApiError> {
+    async fn commit(
+        &self,
+        version: &mut i64,
+        next: Snapshot,
+        changes: &[Change],
+        audit: Vec<AuditRecord>,
+    ) -> Result<Arc<Snapshot>, ApiError> {
         if changes.is_empty() {
             return Ok(self.snapshot());
         }
-        let new_version = self.store.commit(changes).await?;
+        let new_version = self.store.commit(changes, &audit).await?;
         if new_version == *version + 1 {
             let next = Arc::new(next);
             self.snapshot.store(next.clone());

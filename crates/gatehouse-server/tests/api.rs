@@ -814,7 +814,7 @@ async fn bootstrap_against_a_running_servers_database_is_picked_up() {
         role: gatehouse_core::RoleName::new("member").unwrap(),
         active: true,
     };
-    store.commit(&[gatehouse_core::Change::PutUser(user)]).await.unwrap();
+    store.commit(&[gatehouse_core::Change::PutUser(user)], &[]).await.unwrap();
     let mut seen = false;
     for _ in 0..50 {
         if s.get("/api/v1/users/outside@example.com", &s.admin).await.status == 200 {
@@ -854,6 +854,7 @@ async fn state_survives_a_restart_on_every_backend() {
             s.clock.clone(),
             std::sync::Arc::new(gatehouse_server::OsEntropy),
             Default::default(),
+            s.app.key.clone(),
         )
         .await
         .unwrap();

@@ -10,7 +10,7 @@ use gatehouse_core::{
     TeamName, Token, TokenHash, TokenId, TokenKind, TokenOwner, User, VaName, VirtualAccount, World,
 };
 use gatehouse_store::testing::{self, TestDatabase};
-use gatehouse_store::{SqlStore, Store, StoreError};
+use gatehouse_store::{AuditEvent, AuditFilter, AuditRecord, SqlStore, Store, StoreError};
 use sqlx::{Connection, Row};
 use time::OffsetDateTime;
 
@@ -180,7 +180,7 @@ async fn load(b: &Backend) -> (World, i64) {
 async fn migrations_are_idempotent() {
     for b in backends().await {
         let changes = [builtin_roles(), vec![Change::PutUser(user("alice@example.com", "admin"))]].concat();
-        b.store().commit(&changes).await.unwrap();
+        b.store().commit(&changes, &[]).await.unwrap();
         let (before, v1) = load(&b).await;
 
         let again = SqlStore::connect(&b.url).await.unwrap();
@@ -189,7 +189,7 @@ async fn migrations_are_idempotent() {
         assert_world(b.label, l.world, Snapshot::from_world(before).to_world());
         again.close().await;
 
-        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 1, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 2, "{}", b.label);
         assert_eq!(b.scalar("SELECT COUNT(*) FROM state").await, 1, "{}", b.label);
         b.finish().await;
     }
@@ -228,7 +228,7 @@ async fn every_change_round_trips() {
             // The same key again: the role is replaced.
             Change::PutGrant(grant("provider-account:openai", "team:ml", CollaboratorRole::ProviderAccountManager)),
         ]);
-        assert_eq!(b.store().commit(&first).await.unwrap(), 1, "{}", b.label);
+        assert_eq!(b.store().commit(&first, &[]).await.unwrap(), 1, "{}", b.label);
         let (world, version) = load(&b).await;
         assert_eq!(version, 1, "{}", b.label);
         assert_world(b.label, world, oracle(&[&first]));
@@ -253,7 +253,7 @@ async fn every_change_round_trips() {
             Change::DeleteVirtualAccount(VaName::new("bot").unwrap()),
             Change::PutToken(token(8, user_owner(carol), Some(at(70)))),
         ];
-        assert_eq!(b.store().commit(&second).await.unwrap(), 2, "{}", b.label);
+        assert_eq!(b.store().commit(&second, &[]).await.unwrap(), 2, "{}", b.label);
         let (world, version) = load(&b).await;
         assert_eq!(version, 2, "{}", b.label);
         assert_world(b.label, world.clone(), oracle(&[&first, &second]));
@@ -278,9 +278,9 @@ async fn every_commit_bumps_the_version() {
     for b in backends().await {
         assert_eq!(b.store().version().await.unwrap(), 0, "{}", b.label);
         assert_eq!(load(&b).await.1, 0, "{}", b.label);
-        assert_eq!(b.store().commit(&builtin_roles()).await.unwrap(), 1, "{}", b.label);
-        assert_eq!(b.store().commit(&[Change::PutUser(user("a@example.com", "admin"))]).await.unwrap(), 2);
-        assert_eq!(b.store().commit(&[Change::PutTeam(team("t", &["a@example.com"], &[]))]).await.unwrap(), 3);
+        assert_eq!(b.store().commit(&builtin_roles(), &[]).await.unwrap(), 1, "{}", b.label);
+        assert_eq!(b.store().commit(&[Change::PutUser(user("a@example.com", "admin"))], &[]).await.unwrap(), 2);
+        assert_eq!(b.store().commit(&[Change::PutTeam(team("t", &["a@example.com"], &[]))], &[]).await.unwrap(), 3);
         assert_eq!(b.store().version().await.unwrap(), 3, "{}", b.label);
         assert_eq!(load(&b).await.1, 3, "{}", b.label);
         b.finish().await;
@@ -291,7 +291,7 @@ async fn every_commit_bumps_the_version() {
 async fn a_failed_batch_leaves_nothing() {
     for b in backends().await {
         let base = [builtin_roles(), vec![Change::PutUser(user("alice@example.com", "admin"))]].concat();
-        b.store().commit(&base).await.unwrap();
+        b.store().commit(&base, &[]).await.unwrap();
         let (before, _) = load(&b).await;
 
         let batch = vec![
@@ -303,7 +303,7 @@ async fn a_failed_batch_leaves_nothing() {
             // The owner does not exist: a foreign key violation, last in the batch.
             Change::PutToken(token(2, user_owner("ghost@example.com"), None)),
         ];
-        let err = b.store().commit(&batch).await.unwrap_err();
+        let err = b.store().commit(&batch, &[]).await.unwrap_err();
         assert!(matches!(err, StoreError::Database(_)), "{}: {err}", b.label);
 
         let (after, version) = load(&b).await;
@@ -313,7 +313,7 @@ async fn a_failed_batch_leaves_nothing() {
         assert!(b.store().password_hash(&email("alice@example.com")).await.unwrap().is_none(), "{}", b.label);
 
         // The pool is still usable after the rollback.
-        assert_eq!(b.store().commit(&[Change::PutRole(role("later", &[]))]).await.unwrap(), 2, "{}", b.label);
+        assert_eq!(b.store().commit(&[Change::PutRole(role("later", &[]))], &[]).await.unwrap(), 2, "{}", b.label);
         b.finish().await;
     }
 }
@@ -328,21 +328,21 @@ async fn revoked_tokens_are_not_loaded() {
             Change::PutToken(token(2, user_owner(alice), None)),
             Change::PutToken(token(4, user_owner(alice), None)),
         ]);
-        b.store().commit(&setup).await.unwrap();
-        b.store().commit(&[Change::RevokeToken(token_id(2)), Change::RevokeToken(token_id(99))]).await.unwrap();
+        b.store().commit(&setup, &[]).await.unwrap();
+        b.store().commit(&[Change::RevokeToken(token_id(2)), Change::RevokeToken(token_id(99))], &[]).await.unwrap();
         let ids: Vec<_> = load(&b).await.0.tokens.into_iter().map(|t| t.id).collect();
         assert_eq!(ids, vec![token_id(4)], "{}", b.label);
         // The row is kept.
         assert_eq!(b.scalar("SELECT COUNT(*) FROM tokens WHERE revoked_at IS NOT NULL").await, 1, "{}", b.label);
 
         // Revocation is for good, even if the token is put again.
-        b.store().commit(&[Change::PutToken(token(2, user_owner(alice), None))]).await.unwrap();
+        b.store().commit(&[Change::PutToken(token(2, user_owner(alice), None))], &[]).await.unwrap();
         let ids: Vec<_> = load(&b).await.0.tokens.into_iter().map(|t| t.id).collect();
         assert_eq!(ids, vec![token_id(4)], "{}", b.label);
 
         // A token put already revoked is stored, never loaded.
         b.store()
-            .commit(&[Change::PutToken(Token { revoked: true, ..token(6, user_owner(alice), None) })])
+            .commit(&[Change::PutToken(Token { revoked: true, ..token(6, user_owner(alice), None) })], &[])
             .await
             .unwrap();
         assert_eq!(load(&b).await.0.tokens.len(), 1, "{}", b.label);
@@ -369,10 +369,10 @@ async fn deletes_cascade() {
             Change::PutToken(token(6, va_owner("ci"), None)),
             Change::RevokeToken(token_id(3)),
         ]);
-        b.store().commit(&setup).await.unwrap();
+        b.store().commit(&setup, &[]).await.unwrap();
 
         // DeleteUser alone, without the team edits the operations would add: the store cascades by itself.
-        b.store().commit(&[Change::DeleteUser(email(alice))]).await.unwrap();
+        b.store().commit(&[Change::DeleteUser(email(alice))], &[]).await.unwrap();
         let (world, _) = load(&b).await;
         assert_eq!(world.users.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(), vec![bob], "{}", b.label);
         for t in &world.teams {
@@ -383,17 +383,21 @@ async fn deletes_cascade() {
         assert_eq!(ids, [token_id(4), token_id(6)].into_iter().collect(), "{}", b.label);
         assert_eq!(b.scalar("SELECT COUNT(*) FROM tokens").await, 2, "{}: revoked rows go too", b.label);
 
-        b.store().commit(&[Change::DeleteVirtualAccount(VaName::new("ci").unwrap())]).await.unwrap();
+        b.store().commit(&[Change::DeleteVirtualAccount(VaName::new("ci").unwrap())], &[]).await.unwrap();
         let ids: Vec<_> = load(&b).await.0.tokens.into_iter().map(|t| t.id).collect();
         assert_eq!(ids, vec![token_id(4)], "{}", b.label);
 
-        b.store().commit(&[Change::DeleteTeam(TeamName::new("ops").unwrap())]).await.unwrap();
+        b.store().commit(&[Change::DeleteTeam(TeamName::new("ops").unwrap())], &[]).await.unwrap();
         assert_eq!(b.scalar("SELECT COUNT(*) FROM team_members WHERE team = 'ops'").await, 0, "{}", b.label);
         assert_eq!(b.scalar("SELECT COUNT(*) FROM team_members").await, 1, "{}", b.label);
 
         // A team that still owns a virtual account cannot go: the operations delete those first.
-        b.store().commit(&[Change::PutVirtualAccount(va("cd", "ml", None))]).await.unwrap();
-        assert!(b.store().commit(&[Change::DeleteTeam(TeamName::new("ml").unwrap())]).await.is_err(), "{}", b.label);
+        b.store().commit(&[Change::PutVirtualAccount(va("cd", "ml", None))], &[]).await.unwrap();
+        assert!(
+            b.store().commit(&[Change::DeleteTeam(TeamName::new("ml").unwrap())], &[]).await.is_err(),
+            "{}",
+            b.label
+        );
         b.finish().await;
     }
 }
@@ -409,7 +413,7 @@ async fn last_used_keeps_the_latest_time() {
             Change::PutToken(token(4, user_owner(alice), None)),
             Change::PutToken(token(6, user_owner(alice), None)),
         ]);
-        let version = b.store().commit(&setup).await.unwrap();
+        let version = b.store().commit(&setup, &[]).await.unwrap();
         let store = b.store();
         assert!(store.last_used(&[token_id(2), token_id(4)]).await.unwrap().is_empty(), "{}", b.label);
         assert!(store.last_used(&[]).await.unwrap().is_empty(), "{}", b.label);
@@ -426,7 +430,7 @@ async fn last_used_keeps_the_latest_time() {
 
         // Putting the token again (a rename, say) keeps when it was last used.
         store
-            .commit(&[Change::PutToken(Token { name: "renamed".into(), ..token(2, user_owner(alice), None) })])
+            .commit(&[Change::PutToken(Token { name: "renamed".into(), ..token(2, user_owner(alice), None) })], &[])
             .await
             .unwrap();
         assert_eq!(store.last_used(&[token_id(2)]).await.unwrap().get(&token_id(2)), Some(&at(5)), "{}", b.label);
@@ -440,18 +444,18 @@ async fn password_hashes_are_kept_apart_from_user_edits() {
         let alice = email("alice@example.com");
         let mut setup = builtin_roles();
         setup.push(Change::PutUser(user("alice@example.com", "admin")));
-        b.store().commit(&setup).await.unwrap();
+        b.store().commit(&setup, &[]).await.unwrap();
         assert!(b.store().password_hash(&alice).await.unwrap().is_none(), "{}", b.label);
         assert!(b.store().password_hash(&email("nobody@example.com")).await.unwrap().is_none(), "{}", b.label);
 
-        b.store().commit(&[Change::SetPassword { email: alice.clone(), hash: password("one") }]).await.unwrap();
+        b.store().commit(&[Change::SetPassword { email: alice.clone(), hash: password("one") }], &[]).await.unwrap();
         assert_eq!(b.store().password_hash(&alice).await.unwrap(), Some(password("one")), "{}", b.label);
 
         let edited = User { display_name: "Alice A.".into(), active: false, ..user("alice@example.com", "member") };
-        b.store().commit(&[Change::PutUser(edited)]).await.unwrap();
+        b.store().commit(&[Change::PutUser(edited)], &[]).await.unwrap();
         assert_eq!(b.store().password_hash(&alice).await.unwrap(), Some(password("one")), "{}", b.label);
 
-        b.store().commit(&[Change::SetPassword { email: alice.clone(), hash: password("two") }]).await.unwrap();
+        b.store().commit(&[Change::SetPassword { email: alice.clone(), hash: password("two") }], &[]).await.unwrap();
         assert_eq!(b.store().password_hash(&alice).await.unwrap(), Some(password("two")), "{}", b.label);
         b.finish().await;
     }
@@ -460,7 +464,7 @@ async fn password_hashes_are_kept_apart_from_user_edits() {
 #[tokio::test]
 async fn unknown_stored_values_are_corrupt() {
     for b in backends().await {
-        b.store().commit(&builtin_roles()).await.unwrap();
+        b.store().commit(&builtin_roles(), &[]).await.unwrap();
         b.execute("UPDATE roles SET permissions = 'user:list,widget:polish' WHERE name = 'member'").await;
         let err = b.store().load().await.err().expect("load must fail");
         assert!(matches!(&err, StoreError::Corrupt(m) if m.contains("widget:polish")), "{}: {err}", b.label);
@@ -471,12 +475,12 @@ async fn unknown_stored_values_are_corrupt() {
 #[tokio::test]
 async fn two_stores_on_one_database_take_turns() {
     for b in backends().await {
-        b.store().commit(&builtin_roles()).await.unwrap();
+        b.store().commit(&builtin_roles(), &[]).await.unwrap();
         let other = Arc::new(SqlStore::connect(&b.url).await.unwrap());
         let writer = |s: Arc<SqlStore>, prefix: &'static str| async move {
             let mut versions = Vec::new();
             for i in 0..15 {
-                versions.push(s.commit(&[Change::PutRole(role(&format!("{prefix}-{i}"), &[]))]).await.unwrap());
+                versions.push(s.commit(&[Change::PutRole(role(&format!("{prefix}-{i}"), &[]))], &[]).await.unwrap());
             }
             versions
         };
@@ -507,7 +511,7 @@ async fn sqlite_files_are_in_wal_mode() {
 #[tokio::test]
 async fn sqlite_in_memory_works() {
     let store = SqlStore::connect("sqlite::memory:").await.unwrap();
-    assert_eq!(store.commit(&builtin_roles()).await.unwrap(), 1);
+    assert_eq!(store.commit(&builtin_roles(), &[]).await.unwrap(), 1);
     let l = store.load().await.unwrap();
     assert_eq!((l.version, l.world.roles.len()), (1, 3));
 }
@@ -516,4 +520,335 @@ async fn sqlite_in_memory_works() {
 async fn other_urls_are_refused() {
     let err = SqlStore::connect("mysql://localhost/x").await.unwrap_err();
     assert!(matches!(err, StoreError::UnsupportedUrl(_)), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The audit log
+
+fn record(n: i64, actor: &str, action: &str, kind: &str, name: &str) -> AuditRecord {
+    AuditRecord {
+        at: at(n),
+        actor: actor.into(),
+        action: action.into(),
+        object_kind: kind.into(),
+        object_name: name.into(),
+        changes: format!(r#"{{"n":{n}}}"#),
+        request_id: Some(format!("req-{n}")),
+    }
+}
+
+async fn events(b: &Backend, filter: AuditFilter) -> Vec<AuditEvent> {
+    b.store().audit_events(&filter).await.unwrap()
+}
+
+fn all_events() -> AuditFilter {
+    AuditFilter { limit: AuditFilter::MAX_LIMIT, ..AuditFilter::default() }
+}
+
+fn ids(events: &[AuditEvent]) -> Vec<i64> {
+    events.iter().map(|e| e.id).collect()
+}
+
+fn records(events: &[AuditEvent]) -> Vec<AuditRecord> {
+    events.iter().map(|e| e.record.clone()).collect()
+}
+
+#[tokio::test]
+async fn audit_events_are_committed_with_their_changes() {
+    for b in backends().await {
+        assert!(events(&b, all_events()).await.is_empty(), "{}", b.label);
+        let alice = "alice@example.com";
+        let roles: Vec<AuditRecord> = BuiltinRole::ALL
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| AuditRecord {
+                request_id: None,
+                ..record(i as i64, "system", "role.create", "role", r.name())
+            })
+            .collect();
+        b.store().commit(&builtin_roles(), &roles).await.unwrap();
+
+        // Text is kept byte for byte, whatever it holds: the store does not parse it.
+        let created = AuditRecord {
+            changes: r#"{"display_name":"Zoë \"Z\" O'Brien","role":"admin","nested":{"a":[1,2.5,null]}}"#.into(),
+            ..record(10, "user:root@example.com", "user.create", "user", alice)
+        };
+        let issued = record(10, "user:root@example.com", "token.issue", "token", token_id(2).as_str());
+        let v = b
+            .store()
+            .commit(
+                &[Change::PutUser(user(alice, "admin")), Change::PutToken(token(2, user_owner(alice), None))],
+                &[created.clone(), issued.clone()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(v, 2, "{}", b.label);
+        // A commit may carry changes and no events (the tests above all do), or events and no changes.
+        b.store().commit(&[], &[record(11, "system", "settings.check", "settings", "-")]).await.unwrap();
+
+        let got = events(&b, all_events()).await;
+        let mut want = roles.clone();
+        want.extend([created, issued, record(11, "system", "settings.check", "settings", "-")]);
+        want.reverse();
+        assert_eq!(records(&got), want, "{}: newest first, every field round-trips", b.label);
+        // Ids rise by one within a commit, in the order given, and from one commit to the next.
+        let mut asc = ids(&got);
+        asc.reverse();
+        assert!(asc.windows(2).all(|w| w[1] == w[0] + 1), "{}: {asc:?}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM audit_events").await, 6, "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn a_failed_batch_leaves_no_events() {
+    for b in backends().await {
+        b.store().commit(&builtin_roles(), &[record(1, "system", "role.create", "role", "admin")]).await.unwrap();
+        let before = events(&b, all_events()).await;
+
+        // A foreign key violation in the changes: the events go with them.
+        let batch = vec![
+            Change::PutUser(user("dave@example.com", "member")),
+            Change::PutToken(token(2, user_owner("ghost@example.com"), None)),
+        ];
+        let audit = [
+            record(2, "system", "user.create", "user", "dave@example.com"),
+            record(3, "system", "token.issue", "token", "x"),
+        ];
+        let err = b.store().commit(&batch, &audit).await.unwrap_err();
+        assert!(matches!(err, StoreError::Database(_)), "{}: {err}", b.label);
+        assert_eq!(events(&b, all_events()).await, before, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM audit_events").await, 1, "{}", b.label);
+
+        // An event that cannot be stored (a time past 2262): the changes go with it.
+        let unstorable = AuditRecord {
+            at: OffsetDateTime::from_unix_timestamp(10_000_000_000).unwrap(),
+            ..record(4, "system", "user.create", "user", "erin@example.com")
+        };
+        let good = record(5, "system", "user.create", "user", "erin@example.com");
+        let err = b
+            .store()
+            .commit(&[Change::PutUser(user("erin@example.com", "member"))], &[good, unstorable])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Database(_)), "{}: {err}", b.label);
+        let (world, version) = load(&b).await;
+        assert!(world.users.is_empty(), "{}: {:?}", b.label, world.users);
+        assert_eq!(version, 1, "{}", b.label);
+        assert_eq!(events(&b, all_events()).await, before, "{}", b.label);
+
+        // And the next commit's events follow on.
+        b.store()
+            .commit(&[Change::PutRole(role("later", &[]))], &[record(6, "system", "role.create", "role", "later")])
+            .await
+            .unwrap();
+        let got = events(&b, all_events()).await;
+        assert_eq!(got.len(), 2, "{}", b.label);
+        assert!(got[0].id > got[1].id, "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn audit_events_filter_and_page() {
+    for b in backends().await {
+        let alice = "user:alice@example.com";
+        let bob = "user:bob@example.com";
+        // Ten events over four commits; `at` is the record number, except that event 8 is stamped earliest:
+        // the order is that of commits, never of the callers' clocks.
+        let all = vec![
+            record(0, "system", "role.create", "role", "admin"),
+            record(1, "system", "role.create", "role", "member"),
+            record(2, alice, "user.create", "user", "bob@example.com"),
+            record(3, alice, "role.update", "role", "member"),
+            record(4, bob, "token.issue", "token", "t1"),
+            record(5, alice, "user.update", "user", "bob@example.com"),
+            record(6, bob, "token.revoke", "token", "t1"),
+            record(7, alice, "virtual-account.rotate", "virtual-account", "ci"),
+            AuditRecord { at: at(-5), ..record(8, bob, "user.update", "user", "bob@example.com") },
+            AuditRecord { request_id: None, ..record(9, "system", "role.create", "role", "member") },
+        ];
+        for batch in [&all[0..2], &all[2..5], &all[5..8], &all[8..10]] {
+            b.store().commit(&[], batch).await.unwrap();
+        }
+        let newest_first = |pick: &[usize]| pick.iter().rev().map(|&i| all[i].clone()).collect::<Vec<_>>();
+
+        let everything = events(&b, all_events()).await;
+        assert_eq!(records(&everything), newest_first(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), "{}", b.label);
+        assert_eq!(events(&b, all_events()).await, everything, "{}: the same twice", b.label);
+        let id_of = |i: usize| everything[9 - i].id;
+
+        let by_actor = events(&b, AuditFilter { actor: Some(alice.into()), ..all_events() }).await;
+        assert_eq!(records(&by_actor), newest_first(&[2, 3, 5, 7]), "{}", b.label);
+        let nobody = events(&b, AuditFilter { actor: Some("user:nobody@example.com".into()), ..all_events() }).await;
+        assert!(nobody.is_empty(), "{}", b.label);
+
+        let object = AuditFilter {
+            object_kind: Some("user".into()),
+            object_name: Some("bob@example.com".into()),
+            ..all_events()
+        };
+        assert_eq!(records(&events(&b, object.clone()).await), newest_first(&[2, 5, 8]), "{}", b.label);
+        let by_kind = AuditFilter { object_kind: Some("role".into()), ..all_events() };
+        assert_eq!(records(&events(&b, by_kind).await), newest_first(&[0, 1, 3, 9]), "{}", b.label);
+        // The same name under another kind is another object.
+        let member =
+            AuditFilter { object_kind: Some("role".into()), object_name: Some("member".into()), ..all_events() };
+        assert_eq!(records(&events(&b, member).await), newest_first(&[1, 3, 9]), "{}", b.label);
+        let by_name = AuditFilter { object_name: Some("t1".into()), ..all_events() };
+        assert_eq!(records(&events(&b, by_name).await), newest_first(&[4, 6]), "{}", b.label);
+
+        // `since` is inclusive and `until` exclusive, to the nanosecond.
+        let range = AuditFilter { since: Some(at(3)), until: Some(at(6)), ..all_events() };
+        assert_eq!(records(&events(&b, range).await), newest_first(&[3, 4, 5]), "{}", b.label);
+        let just_after = AuditFilter {
+            since: Some(at(3) + time::Duration::nanoseconds(1)),
+            until: Some(at(6) + time::Duration::nanoseconds(1)),
+            ..all_events()
+        };
+        assert_eq!(records(&events(&b, just_after).await), newest_first(&[4, 5, 6]), "{}", b.label);
+        let early = AuditFilter { until: Some(at(1)), ..all_events() };
+        assert_eq!(records(&events(&b, early).await), newest_first(&[0, 8]), "{}", b.label);
+        let late = AuditFilter { since: Some(at(7)), ..all_events() };
+        assert_eq!(records(&events(&b, late).await), newest_first(&[7, 9]), "{}", b.label);
+
+        // Everything at once.
+        let combined = AuditFilter {
+            actor: Some(alice.into()),
+            since: Some(at(3)),
+            until: Some(at(9)),
+            before_id: Some(id_of(7)),
+            limit: 1,
+            ..object.clone()
+        };
+        assert_eq!(records(&events(&b, combined).await), newest_first(&[5]), "{}", b.label);
+
+        // Paging: each page starts below the last id of the one before, and together they are the whole log.
+        for size in [1, 3, 4, 10, 11] {
+            let mut pages = Vec::new();
+            let mut before_id = None;
+            loop {
+                let page = events(&b, AuditFilter { before_id, limit: size, ..AuditFilter::default() }).await;
+                assert!(page.len() <= size as usize, "{}", b.label);
+                let Some(last) = page.last() else { break };
+                before_id = Some(last.id);
+                pages.extend(page);
+            }
+            assert_eq!(pages, everything, "{}: pages of {size}", b.label);
+        }
+        let paged_object = AuditFilter { before_id: Some(id_of(5)), ..object };
+        assert_eq!(records(&events(&b, paged_object).await), newest_first(&[2]), "{}", b.label);
+        let below_all = AuditFilter { before_id: Some(id_of(0)), ..all_events() };
+        assert!(events(&b, below_all).await.is_empty(), "{}", b.label);
+
+        // Limits.
+        assert!(events(&b, AuditFilter { limit: 0, ..all_events() }).await.is_empty(), "{}", b.label);
+        let two = events(&b, AuditFilter { limit: 2, ..all_events() }).await;
+        assert_eq!(two, everything[..2].to_vec(), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn audit_limit_is_capped() {
+    for b in backends().await {
+        let many: Vec<AuditRecord> =
+            (0..1005).map(|i| record(i, "system", "user.update", "user", &format!("u{i}@example.com"))).collect();
+        b.store().commit(&[], &many).await.unwrap();
+        assert_eq!(AuditFilter::default().limit, AuditFilter::DEFAULT_LIMIT);
+        assert_eq!(events(&b, AuditFilter::default()).await.len(), 100, "{}", b.label);
+        for limit in [1000, 1001, u32::MAX] {
+            let got = events(&b, AuditFilter { limit, ..AuditFilter::default() }).await;
+            assert_eq!(got.len(), 1000, "{}: limit {limit}", b.label);
+            assert_eq!(got[0].record, many[1004], "{}", b.label);
+            assert_eq!(got[999].record, many[5], "{}", b.label);
+        }
+        // The rest is one page further on.
+        let first = events(&b, AuditFilter { limit: 1000, ..AuditFilter::default() }).await;
+        let rest = events(&b, AuditFilter { before_id: first.last().map(|e| e.id), ..all_events() }).await;
+        assert_eq!(records(&rest), many[..5].iter().rev().cloned().collect::<Vec<_>>(), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+/// Ids follow commit order even with writers racing from two stores (on Postgres, from two pools whose
+/// transactions are not otherwise serialised), so paging by id never skips an event committed late.
+#[tokio::test]
+async fn audit_ids_follow_commit_order() {
+    for b in backends().await {
+        b.store().commit(&builtin_roles(), &[]).await.unwrap();
+        let other = Arc::new(SqlStore::connect(&b.url).await.unwrap());
+        let writer = |s: Arc<SqlStore>, prefix: &'static str| async move {
+            let mut out = Vec::new();
+            for i in 0..15 {
+                let name = format!("{prefix}-{i}");
+                let audit = [
+                    record(i, "system", "role.create", "role", &name),
+                    record(i, "system", "role.update", "role", &name),
+                ];
+                let version = s.commit(&[Change::PutRole(role(&name, &[]))], &audit).await.unwrap();
+                out.push((name, version));
+            }
+            out
+        };
+        let (x, y) = tokio::join!(tokio::spawn(writer(b.store.clone(), "a")), tokio::spawn(writer(other.clone(), "b")));
+        let version_of: HashMap<String, i64> = x.unwrap().into_iter().chain(y.unwrap()).collect();
+
+        let mut got = events(&b, all_events()).await;
+        got.reverse();
+        assert_eq!(got.len(), 60, "{}", b.label);
+        let versions: Vec<i64> = got.iter().map(|e| version_of[&e.record.object_name]).collect();
+        let mut sorted = versions.clone();
+        sorted.sort_unstable();
+        assert_eq!(versions, sorted, "{}: ids in commit order", b.label);
+        // Each commit's two events are adjacent, create before update.
+        for pair in got.chunks(2) {
+            assert_eq!(pair[0].record.object_name, pair[1].record.object_name, "{}", b.label);
+            assert_eq!((pair[0].record.action.as_str(), pair[1].id), ("role.create", pair[0].id + 1), "{}", b.label);
+        }
+        other.close().await;
+        b.finish().await;
+    }
+}
+
+/// A database made before the audit log gets it on the next start, and keeps its data.
+#[tokio::test]
+async fn a_version_one_database_is_upgraded() {
+    sqlx::any::install_default_drivers();
+    let mut dbs = vec![testing::sqlite()];
+    if let Ok(url) = std::env::var(testing::POSTGRES_ENV) {
+        if !url.is_empty() {
+            dbs.push(testing::postgres(&url).await.unwrap());
+        }
+    }
+    for db in dbs {
+        let init = match db.label {
+            "sqlite" => include_str!("../migrations/sqlite/0001_init.sql"),
+            _ => include_str!("../migrations/postgres/0001_init.sql"),
+        };
+        let url = if db.label == "sqlite" { format!("{}?mode=rwc", db.url) } else { db.url.clone() };
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql(init).execute(&mut conn).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY NOT NULL, applied_at BIGINT NOT NULL); \
+             INSERT INTO schema_migrations (version, applied_at) VALUES (1, 0); \
+             INSERT INTO roles (name, display_name, description, permissions, builtin) \
+             VALUES ('old', 'Old', 'From before', '', NULL); \
+             UPDATE state SET version = 7 WHERE id = 1",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+
+        let store = Arc::new(SqlStore::connect(&db.url).await.unwrap());
+        let b = Backend { label: db.label, url: db.url.clone(), store, _db: db };
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 2, "{}", b.label);
+        let (world, version) = load(&b).await;
+        assert_eq!((world.roles.len(), version), (1, 7), "{}", b.label);
+        let audit = [record(1, "system", "role.delete", "role", "old")];
+        b.store().commit(&[Change::DeleteRole(RoleName::new("old").unwrap())], &audit).await.unwrap();
+        assert_eq!(records(&events(&b, all_events()).await), audit.to_vec(), "{}", b.label);
+        b.finish().await;
+    }
 }

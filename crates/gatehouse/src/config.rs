@@ -9,7 +9,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://gatehouse.db";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
 
-#[derive(clap::Args, Debug, Default, Clone)]
+// No Debug: it would print the token and the secret key.
+#[derive(clap::Args, Default, Clone)]
 pub struct Settings {
     /// `sqlite://PATH` (created if missing) or `postgres://...`
     #[arg(long, env = "GATEHOUSE_DATABASE_URL", global = true)]
@@ -23,6 +24,10 @@ pub struct Settings {
     /// Token client commands send.
     #[arg(long, env = "GATEHOUSE_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
+    /// Key that encrypts provider credentials at rest: 64 hex digits, or a passphrase of at least 32
+    /// characters. Without it, a SQLite database gets a generated key file beside it; Postgres requires it.
+    #[arg(long, env = "GATEHOUSE_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<String>,
     /// A TOML file with any of these settings (`database_url = "..."`); flags and environment win over it.
     #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -35,15 +40,17 @@ struct FileSettings {
     listen: Option<String>,
     url: Option<String>,
     token: Option<String>,
+    secret_key: Option<String>,
 }
 
 /// Settings with every value decided.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Resolved {
     pub database_url: String,
     pub listen: String,
     pub url: String,
     pub token: Option<String>,
+    pub secret_key: Option<gatehouse_core::Secret<String>>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -66,6 +73,7 @@ impl Settings {
             listen: self.listen.clone().or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into()),
             url: self.url.clone().or(file.url).unwrap_or_else(|| DEFAULT_URL.into()),
             token: self.token.clone().or(file.token),
+            secret_key: self.secret_key.clone().or(file.secret_key).map(gatehouse_core::Secret::new),
         })
     }
 }
@@ -86,7 +94,8 @@ mod tests {
         assert_eq!(r.listen, "127.0.0.1:1");
         assert_eq!(r.url, DEFAULT_URL);
         std::fs::write(&path, "databse_url = \"x\"\n").unwrap();
-        let err = format!("{:#}", s.resolve().unwrap_err());
+        let Err(e) = s.resolve() else { panic!("a misspelt key must be refused") };
+        let err = format!("{e:#}");
         assert!(err.contains("databse_url"), "{err}");
     }
 }

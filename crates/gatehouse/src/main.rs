@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use gatehouse_server::bootstrap::{bootstrap_admin, BootstrapError};
+use gatehouse_server::crypto::SecretKey;
 use gatehouse_server::{AppState, OsEntropy, ServerConfig, SystemClock};
 
 #[derive(Parser)]
@@ -39,6 +40,8 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Print the running server's configuration as multi-document YAML manifests (credentials left out).
+    Export,
 }
 
 fn main() -> ExitCode {
@@ -81,6 +84,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Apply { file, dry_run } => apply(settings, file, dry_run).await,
+        Command::Export => export(settings).await,
     }
 }
 
@@ -88,7 +92,14 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
     let store = gatehouse_store::open(&settings.database_url)
         .await
         .with_context(|| format!("cannot open the database {}", settings.database_url))?;
-    let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), ServerConfig::default())
+    let (key, created) = SecretKey::resolve(settings.secret_key.as_ref(), &settings.database_url)?;
+    if let Some(path) = created {
+        tracing::warn!(
+            key_file = %path.display(),
+            "no GATEHOUSE_SECRET_KEY: generated a key for provider credentials in this file; back it up with the database, or set GATEHOUSE_SECRET_KEY"
+        );
+    }
+    let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), ServerConfig::default(), Arc::new(key))
         .await
         .map_err(|e| anyhow::anyhow!("cannot load the access graph: {e}"))?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
@@ -120,11 +131,37 @@ fn redact_url(url: &str) -> String {
     }
 }
 
+fn client_token(settings: &config::Resolved) -> anyhow::Result<String> {
+    settings.token.clone().context("no token: set GATEHOUSE_TOKEN or pass --token")
+}
+
+/// The server's error message, for a failed call.
+async fn failure(resp: reqwest::Response) -> anyhow::Error {
+    let status = resp.status();
+    let json: serde_json::Value = resp.json().await.unwrap_or_default();
+    let msg = json["error"]["message"].as_str().unwrap_or("unknown error").to_owned();
+    anyhow::anyhow!("{msg} ({status})")
+}
+
+async fn export(settings: config::Resolved) -> anyhow::Result<()> {
+    let token = client_token(&settings)?;
+    let url = format!("{}/api/v1/export", settings.url.trim_end_matches('/'));
+    let resp = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {}", settings.url))?;
+    if !resp.status().is_success() {
+        return Err(failure(resp).await);
+    }
+    print!("{}", resp.text().await.context("cannot read the server's answer")?);
+    Ok(())
+}
+
 async fn apply(settings: config::Resolved, file: PathBuf, dry_run: bool) -> anyhow::Result<()> {
     let body = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-    let Some(token) = settings.token else {
-        bail!("no token: set GATEHOUSE_TOKEN or pass --token");
-    };
+    let token = client_token(&settings)?;
     let url = format!("{}/api/v1/apply?dry_run={dry_run}", settings.url.trim_end_matches('/'));
     let resp = reqwest::Client::new()
         .put(&url)
@@ -134,12 +171,10 @@ async fn apply(settings: config::Resolved, file: PathBuf, dry_run: bool) -> anyh
         .send()
         .await
         .with_context(|| format!("cannot reach {}", settings.url))?;
-    let status = resp.status();
-    let json: serde_json::Value = resp.json().await.context("the server's answer is not JSON")?;
-    if !status.is_success() {
-        let msg = json["error"]["message"].as_str().unwrap_or("unknown error");
-        bail!("{} ({status})", msg);
+    if !resp.status().is_success() {
+        return Err(failure(resp).await);
     }
+    let json: serde_json::Value = resp.json().await.context("the server's answer is not JSON")?;
     let prefix = if dry_run { "(dry run) " } else { "" };
     for r in json["results"].as_array().into_iter().flatten() {
         let (kind, name, action) =

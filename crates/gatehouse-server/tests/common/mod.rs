@@ -66,7 +66,8 @@ impl TestServer {
         .await
         .unwrap()
         .into_inner();
-        let app = AppState::new(store, clock.clone(), Arc::new(OsEntropy), config).await.unwrap();
+        let key = Arc::new(gatehouse_server::crypto::SecretKey::from_bytes([7; 32]));
+        let app = AppState::new(store, clock.clone(), Arc::new(OsEntropy), config, key).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let served = app.clone();

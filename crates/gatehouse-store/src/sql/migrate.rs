@@ -6,8 +6,14 @@ use super::connect::Dialect;
 use crate::StoreError;
 
 /// (version, SQL). Append only: an applied migration is never edited, a change is a new version.
-const SQLITE: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
-const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const SQLITE: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_audit.sql")),
+];
+const POSTGRES: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../../migrations/postgres/0002_audit.sql")),
+];
 
 /// An arbitrary constant: the advisory lock that serialises Postgres migrators.
 const PG_LOCK_KEY: i64 = 0x6761_7465_686f_7573;

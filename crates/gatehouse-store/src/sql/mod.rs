@@ -1,6 +1,7 @@
 //! `Store` over SQL through sqlx's `Any` driver: one code path and one SQL text for both databases, with
 //! the few differences (begin statements, pragmas, migration files) kept in `Dialect`.
 
+mod audit;
 mod codec;
 mod connect;
 mod migrate;
@@ -16,7 +17,7 @@ use sqlx::AnyPool;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::{Loaded, Store, StoreError};
+use crate::{AuditEvent, AuditFilter, AuditRecord, Loaded, Store, StoreError};
 use connect::Dialect;
 
 /// A SQLite or Postgres database, migrated on connect.
@@ -57,7 +58,7 @@ impl Store for SqlStore {
         Ok(Loaded { world, version })
     }
 
-    async fn commit(&self, changes: &[Change]) -> Result<i64, StoreError> {
+    async fn commit(&self, changes: &[Change], audit: &[AuditRecord]) -> Result<i64, StoreError> {
         let now = codec::time_to_db(OffsetDateTime::now_utc())?;
         let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
         for change in changes {
@@ -67,6 +68,9 @@ impl Store for SqlStore {
             .fetch_one(&mut *tx)
             .await?
             .try_get(0)?;
+        // After the version bump, which locks the state row until commit: on Postgres, where writers are not
+        // otherwise serialised, ids are then drawn in commit order, and a reader paging by id misses nothing.
+        audit::insert(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(version)
     }
@@ -110,5 +114,9 @@ impl Store for SqlStore {
 
     async fn last_used(&self, ids: &[TokenId]) -> Result<HashMap<TokenId, OffsetDateTime>, StoreError> {
         read::last_used(&self.pool, ids).await
+    }
+
+    async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+        audit::events(&self.pool, filter).await
     }
 }

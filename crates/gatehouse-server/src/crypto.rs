@@ -1,0 +1,202 @@
+//! Provider and MCP credentials are encrypted at rest with the operator's secret key (XChaCha20-Poly1305).
+//! Each ciphertext is bound to the object it belongs to, so a stored secret cannot be moved to another row.
+
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use gatehouse_core::Secret;
+use sha2::{Digest, Sha256};
+
+const VERSION: u8 = 1;
+const NONCE_LEN: usize = 24;
+
+/// A startup problem with the secret key: these stop the server before it listens.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("GATEHOUSE_SECRET_KEY is too short: give 64 hex digits or a passphrase of at least 32 characters")]
+    TooShort,
+    #[error("GATEHOUSE_SECRET_KEY is required with a Postgres database (replicas must share it)")]
+    RequiredForPostgres,
+    #[error("cannot read or write the key file {path}: {error}")]
+    KeyFile { path: PathBuf, error: std::io::Error },
+    #[error("the key file {0} does not hold 64 hex digits")]
+    BadKeyFile(PathBuf),
+}
+
+/// Why a stored secret could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("the stored credentials cannot be decrypted with this secret key (was GATEHOUSE_SECRET_KEY changed?)")]
+    WrongKeyOrTampered,
+    #[error("the stored credentials are in an unknown format")]
+    Format,
+}
+
+pub struct SecretKey {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(****)")
+    }
+}
+
+impl SecretKey {
+    /// 64 hex digits are the key itself; anything else of at least 32 characters is a passphrase, hashed.
+    pub fn from_setting(s: &Secret<String>) -> Result<SecretKey, KeyError> {
+        let v = s.expose().trim();
+        let bytes: [u8; 32] = match hex::decode(v) {
+            Ok(b) if b.len() == 32 => {
+                let mut k = [0u8; 32];
+                k.copy_from_slice(&b);
+                k
+            }
+            _ if v.chars().count() >= 32 => Sha256::digest(v.as_bytes()).into(),
+            _ => return Err(KeyError::TooShort),
+        };
+        Ok(SecretKey::from_bytes(bytes))
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> SecretKey {
+        SecretKey { cipher: XChaCha20Poly1305::new(&bytes.into()) }
+    }
+
+    /// The key for a database: the setting if given; for SQLite, else a key file beside the database,
+    /// created on first start (the caller warns); for Postgres the setting is required.
+    pub fn resolve(
+        setting: Option<&Secret<String>>,
+        database_url: &str,
+    ) -> Result<(SecretKey, Option<PathBuf>), KeyError> {
+        if let Some(s) = setting {
+            return SecretKey::from_setting(s).map(|k| (k, None));
+        }
+        let Some(path) = database_url.strip_prefix("sqlite://").filter(|p| !p.starts_with(":memory:")) else {
+            if database_url.starts_with("sqlite:") {
+                // An in-memory database lives as long as the process; so may its key.
+                let mut b = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+                return Ok((SecretKey::from_bytes(b), None));
+            }
+            return Err(KeyError::RequiredForPostgres);
+        };
+        let path = path.split('?').next().unwrap_or(path);
+        let key_path = PathBuf::from(format!("{path}.key"));
+        let created = !key_path.exists();
+        let key = load_or_create(&key_path)?;
+        Ok((key, created.then_some(key_path)))
+    }
+
+    /// Encrypts `plain` for the object named by `context` (e.g. `provider-account:openai-main`).
+    pub fn seal(&self, context: &str, plain: &[u8]) -> Vec<u8> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
+        let aad = aad(context);
+        // Encryption with a fresh nonce and a valid key cannot fail; an empty result would fail to open.
+        let ct = self.cipher.encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad: &aad }).unwrap_or_default();
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + ct.len());
+        out.push(VERSION);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Secret<Vec<u8>>, SealError> {
+        if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
+            return Err(SealError::Format);
+        }
+        let (nonce, ct) = sealed[1..].split_at(NONCE_LEN);
+        let aad = aad(context);
+        self.cipher
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+            .map(Secret::new)
+            .map_err(|_| SealError::WrongKeyOrTampered)
+    }
+}
+
+fn aad(context: &str) -> Vec<u8> {
+    format!("gatehouse:v{VERSION}:{context}").into_bytes()
+}
+
+fn load_or_create(path: &Path) -> Result<SecretKey, KeyError> {
+    let io = |error| KeyError::KeyFile { path: path.to_owned(), error };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let b = hex::decode(text.trim()).map_err(|_| KeyError::BadKeyFile(path.to_owned()))?;
+            let bytes: [u8; 32] = b.try_into().map_err(|_| KeyError::BadKeyFile(path.to_owned()))?;
+            Ok(SecretKey::from_bytes(bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut b = [0u8; 32];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+            write_private(path, &hex::encode(b)).map_err(io)?;
+            Ok(SecretKey::from_bytes(b))
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Writes a file only its owner can read, never replacing one that appeared meanwhile.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> SecretKey {
+        SecretKey::from_setting(&Secret::new(s.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn seals_and_opens_bound_to_the_object() {
+        let k = key("a passphrase that is long enough!!");
+        let sealed = k.seal("provider-account:a", b"sk-test");
+        assert!(!sealed.windows(7).any(|w| w == b"sk-test"));
+        assert_eq!(k.open("provider-account:a", &sealed).unwrap().expose(), b"sk-test");
+        assert!(k.open("provider-account:b", &sealed).is_err(), "moved to another object");
+        let other = key(&"ab".repeat(32));
+        assert!(matches!(other.open("provider-account:a", &sealed), Err(SealError::WrongKeyOrTampered)));
+        let mut tampered = sealed.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        assert!(k.open("provider-account:a", &tampered).is_err());
+        assert!(matches!(k.open("x", b"short"), Err(SealError::Format)));
+    }
+
+    #[test]
+    fn settings_and_key_files() {
+        assert!(matches!(SecretKey::from_setting(&Secret::new("short".into())), Err(KeyError::TooShort)));
+        assert!(matches!(SecretKey::resolve(None, "postgres://h/db"), Err(KeyError::RequiredForPostgres)));
+        let dir = std::env::temp_dir().join(format!("gh-key-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/g.db", dir.display());
+        let (k1, created) = SecretKey::resolve(None, &url).unwrap();
+        let path = created.expect("the first start creates the key file");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let (k2, created) = SecretKey::resolve(None, &url).unwrap();
+        assert!(created.is_none());
+        let sealed = k1.seal("x", b"secret");
+        assert_eq!(k2.open("x", &sealed).unwrap().expose(), b"secret");
+        std::fs::write(&path, "nonsense").unwrap();
+        assert!(matches!(SecretKey::resolve(None, &url), Err(KeyError::BadKeyFile(_))));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
