@@ -2,7 +2,7 @@
 //! all or nothing, each object authorized with the caller's own permissions, idempotent.
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use gatehouse_core::{Op, Snapshot};
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::convert;
 use crate::dto::{RoleBody, RoleOut, TeamBody, TeamOut, UserBody, VirtualAccountBody, VirtualAccountOut};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Caller;
+use crate::extract::{Caller, Params};
 use crate::state::App;
 
 #[derive(Deserialize)]
@@ -163,7 +163,7 @@ fn field_changes(before: &serde_json::Value, after: &serde_json::Value) -> Vec<S
 pub async fn apply(
     State(app): State<App>,
     Caller(p): Caller,
-    Query(q): Query<ApplyParams>,
+    Params(q): Params<ApplyParams>,
     body: Bytes,
 ) -> Result<Json<ApplyOut>, ApiError> {
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("body", "is not UTF-8"))?;

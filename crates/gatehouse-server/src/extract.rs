@@ -65,3 +65,16 @@ pub fn field_of(path: &str, msg: &str) -> String {
         (None, p) => p.to_owned(),
     }
 }
+
+/// Query parameters whose errors come back in the API's error shape.
+pub struct Params<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Params(q.0))
+            .map_err(|e| ApiError::invalid("query", e.body_text()))
+    }
+}

@@ -2,6 +2,7 @@
 //! write path and the OpenAPI document.
 
 pub mod apply;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod convert;
@@ -39,6 +40,7 @@ pub fn router(app: App) -> Router {
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(meta::me))
+        .route("/audit-events", get(audit_events::list))
         .route("/permissions", get(meta::permissions))
         .route("/authz/check", post(meta::check))
         .route("/users", get(users::list).post(users::create))

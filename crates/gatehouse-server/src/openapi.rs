@@ -25,7 +25,7 @@ impl Modify for BearerAuth {
     security(("bearer" = [])),
     paths(
         routes::meta::healthz, routes::meta::me, routes::meta::permissions, routes::meta::check,
-        routes::auth::login, routes::auth::logout,
+        routes::auth::login, routes::auth::logout, routes::audit_events::list,
         routes::users::list, routes::users::create, routes::users::get, routes::users::replace, routes::users::delete, routes::users::set_password,
         routes::teams::list, routes::teams::create, routes::teams::get, routes::teams::replace, routes::teams::delete,
         routes::roles::list, routes::roles::create, routes::roles::get, routes::roles::replace, routes::roles::delete,

@@ -14,6 +14,16 @@ pub const HEADER: &str = "x-request-id";
 #[derive(Clone, Debug)]
 pub struct RequestId(pub Arc<str>);
 
+tokio::task_local! {
+    /// The id of the request this task serves, for the audit records its writes make.
+    static CURRENT: Arc<str>;
+}
+
+/// The request id of the running request, if the task serves one.
+pub fn current() -> Option<Arc<str>> {
+    CURRENT.try_with(|id| id.clone()).ok()
+}
+
 fn acceptable(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
@@ -27,7 +37,7 @@ pub async fn assign(mut req: Request, next: Next) -> Response {
         .map(Arc::from)
         .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().simple().to_string()));
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut resp = next.run(req).await;
+    let mut resp = CURRENT.scope(id.clone(), next.run(req)).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(HEADER, v);
     }

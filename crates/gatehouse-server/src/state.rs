@@ -148,10 +148,11 @@ impl AppState {
         let mut version = self.writer.lock().await;
         self.catch_up(&mut version).await.map_err(WriteError::Other)?;
         let current = self.snapshot();
-        let (next, changes) =
-            gatehouse_core::execute(&current, caller, ops, self.now()).map_err(WriteError::Refused)?;
+        let now = self.now();
+        let audit = crate::audit::records(&current, caller, &ops, now);
+        let (next, changes) = gatehouse_core::execute(&current, caller, ops, now).map_err(WriteError::Refused)?;
         precondition(&current).map_err(WriteError::Other)?;
-        self.commit(&mut version, next, &changes, Vec::new()).await.map_err(WriteError::Other)
+        self.commit(&mut version, next, &changes, audit).await.map_err(WriteError::Other)
     }
 
     /// Authorizes and plans without committing: what a dry run reports.

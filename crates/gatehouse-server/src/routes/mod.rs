@@ -1,5 +1,6 @@
 //! Thin handlers: parse, call the service (`AppState::write`) or read the snapshot, shape the answer.
 
+pub mod audit_events;
 pub mod auth;
 pub mod meta;
 pub mod roles;
