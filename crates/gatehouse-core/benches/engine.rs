@@ -4,9 +4,11 @@
 //! 2. `check` latency over ~1,000,000 mixed requests (each call timed, plus a bulk loop for the mean),
 //! 3. `authenticate` latency for valid tokens,
 //! 4. "rebuild after one change": `snap.clone()` + `apply(change)` for several kinds of change,
-//!    plus the same changes through `ops::execute` (authorization and planning included),
-//! 5. a diagnostic: the grant-decided requests of 2 against a prototype flat index (same answers), to
-//!    show where `check` spends its time.
+//!    plus the same changes through `ops::execute` (authorization and planning included).
+//!
+//! Section 2 runs twice: on requests whose users, teams, accounts, models and grants are picked uniformly,
+//! and on requests picking each of them Zipf-like (s = 1), as real traffic concentrates on few users and
+//! models. Both also time `Snapshot::verdict`, the same decision with its reason borrowed rather than owned.
 //!
 //! Run: `cargo bench -p gatehouse-core --bench engine`. Sizes can be scaled with `GATEHOUSE_BENCH_SCALE`
 //! (a float, default 1.0) for quick runs; `GATEHOUSE_BENCH_CHECK_ROUNDS=n` repeats the bulk `check` loop, so
@@ -58,6 +60,65 @@ impl Rng {
         out
     }
 }
+
+/// Zipf-like ranks (s = 1) over `n` items, each rank mapped to a random item so the hot ones are spread over
+/// the tables rather than being the first ids.
+struct Zipf {
+    cdf: Vec<f64>,
+    items: Vec<u32>,
+}
+
+impl Zipf {
+    fn new(n: usize, rng: &mut Rng) -> Zipf {
+        let mut acc = 0.0;
+        let mut cdf: Vec<f64> = (1..=n)
+            .map(|k| {
+                acc += 1.0 / k as f64;
+                acc
+            })
+            .collect();
+        for c in &mut cdf {
+            *c /= acc;
+        }
+        let mut items: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            items.swap(i, rng.below(i + 1));
+        }
+        Zipf { cdf, items }
+    }
+    fn sample(&self, rng: &mut Rng) -> usize {
+        let u = (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        self.items[self.cdf.partition_point(|c| *c < u).min(self.items.len() - 1)] as usize
+    }
+}
+
+/// How requests pick users, teams, virtual accounts, models, provider accounts and grants: uniformly, or
+/// Zipf-like, as real traffic concentrates on few users and models.
+struct Picker {
+    zipf: Option<[Zipf; 6]>,
+}
+
+impl Picker {
+    fn uniform() -> Picker {
+        Picker { zipf: None }
+    }
+    fn zipf(sizes: [usize; 6], rng: &mut Rng) -> Picker {
+        Picker { zipf: Some(sizes.map(|n| Zipf::new(n, rng))) }
+    }
+    fn pick(&self, which: usize, n: usize, rng: &mut Rng) -> usize {
+        match &self.zipf {
+            Some(z) => z[which].sample(rng),
+            None => rng.below(n),
+        }
+    }
+}
+
+const USERS: usize = 0;
+const TEAMS: usize = 1;
+const VAS: usize = 2;
+const MODELS: usize = 3;
+const PAS: usize = 4;
+const GRANTS: usize = 5;
 
 struct Sizes {
     users: usize,
@@ -215,7 +276,7 @@ fn build_world(sz: &Sizes, rng: &mut Rng) -> Built {
         secrets.push(secret.into_inner());
     }
 
-    Built { world: World { roles, users, teams, virtual_accounts, tokens, grants }, secrets }
+    Built { world: World { roles, users, teams, virtual_accounts, tokens, grants, resources: Vec::new() }, secrets }
 }
 
 struct Request {
@@ -227,7 +288,7 @@ struct Request {
 const MIX: [&str; 4] = ["model use", "va manage", "team read", "pa read"];
 
 /// A mix of the four kinds of request the brief names, each a quarter.
-fn requests(sz: &Sizes, world: &World, rng: &mut Rng) -> Vec<(usize, Request)> {
+fn requests(sz: &Sizes, world: &World, rng: &mut Rng, p: &Picker) -> Vec<(usize, Request)> {
     let subjects_users: Vec<Subject> = world.users.iter().map(|u| Subject::User(u.email.clone())).collect();
     let subjects_teams: Vec<Subject> = world.teams.iter().map(|t| Subject::Team(t.name.clone())).collect();
     let subjects_vas: Vec<Subject> =
@@ -246,15 +307,15 @@ fn requests(sz: &Sizes, world: &World, rng: &mut Rng) -> Vec<(usize, Request)> {
         .map(|_| {
             let kind = rng.below(4);
             let any_subject = |rng: &mut Rng| match rng.below(10) {
-                0..=6 => subjects_users[rng.below(subjects_users.len())].clone(),
-                7..=8 => subjects_vas[rng.below(subjects_vas.len())].clone(),
-                _ => subjects_teams[rng.below(subjects_teams.len())].clone(),
+                0..=6 => subjects_users[p.pick(USERS, subjects_users.len(), rng)].clone(),
+                7..=8 => subjects_vas[p.pick(VAS, subjects_vas.len(), rng)].clone(),
+                _ => subjects_teams[p.pick(TEAMS, subjects_teams.len(), rng)].clone(),
             };
             let req = match kind {
                 0 => {
                     // Half aimed at a model of an account the subject holds a grant on.
                     if rng.chance(50) {
-                        let g = &grants[rng.below(grants.len())];
+                        let g = &grants[p.pick(GRANTS, grants.len(), rng)];
                         let m = format!("{}/gpt-4o", g.resource.name);
                         Request {
                             subject: g.subject.clone(),
@@ -265,16 +326,16 @@ fn requests(sz: &Sizes, world: &World, rng: &mut Rng) -> Vec<(usize, Request)> {
                         Request {
                             subject: any_subject(rng),
                             action: Action::Use,
-                            resource: models[rng.below(models.len())].clone(),
+                            resource: models[p.pick(MODELS, models.len(), rng)].clone(),
                         }
                     }
                 }
                 1 => {
                     // Team managers asking about accounts of teams they manage, and everybody else.
-                    let i = rng.below(world.virtual_accounts.len());
+                    let i = p.pick(VAS, world.virtual_accounts.len(), rng);
                     let subject = match first_manager.get(&world.virtual_accounts[i].owner_team) {
                         Some(m) if rng.chance(50) => Subject::User((*m).clone()),
-                        _ => subjects_users[rng.below(subjects_users.len())].clone(),
+                        _ => subjects_users[p.pick(USERS, subjects_users.len(), rng)].clone(),
                     };
                     Request {
                         subject,
@@ -285,11 +346,11 @@ fn requests(sz: &Sizes, world: &World, rng: &mut Rng) -> Vec<(usize, Request)> {
                 2 => Request {
                     subject: any_subject(rng),
                     action: Action::Perm(Permission::TeamRead),
-                    resource: teams[rng.below(teams.len())].clone(),
+                    resource: teams[p.pick(TEAMS, teams.len(), rng)].clone(),
                 },
                 _ => {
                     if rng.chance(50) {
-                        let g = &grants[rng.below(grants.len())];
+                        let g = &grants[p.pick(GRANTS, grants.len(), rng)];
                         Request {
                             subject: g.subject.clone(),
                             action: Action::Perm(Permission::ProviderAccountRead),
@@ -299,7 +360,7 @@ fn requests(sz: &Sizes, world: &World, rng: &mut Rng) -> Vec<(usize, Request)> {
                         Request {
                             subject: any_subject(rng),
                             action: Action::Perm(Permission::ProviderAccountRead),
-                            resource: pas[rng.below(pas.len())].clone(),
+                            resource: pas[p.pick(PAS, pas.len(), rng)].clone(),
                         }
                     }
                 }
@@ -365,115 +426,77 @@ fn header(unit: &str) {
     );
 }
 
-type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-
-const TEAM_BASE: u32 = 1 << 30;
-const VA_BASE: u32 = 2 << 30;
-
 type MakeOp<'a> = Box<dyn Fn(usize, &mut Rng) -> Op + 'a>;
 
-struct FlatUser {
-    id: u32,
-    active: bool,
-    role: u16,
-    teams: Box<[u32]>,
+/// `check` over a request set: each call timed (overall and per kind of request), then a bulk loop for the mean.
+fn check_table(snap: &Snapshot, reqs: &[(usize, Request)], overhead: &Stats) {
+    // Warm up (and count allowed), then the bulk loop for the mean without per-call timing.
+    let mut allowed = [0usize; 4];
+    let mut count = [0usize; 4];
+    for (k, r) in reqs {
+        count[*k] += 1;
+        if snap.check(&r.subject, r.action, &r.resource, NOW).is_allowed() {
+            allowed[*k] += 1;
+        }
+    }
+    // `GATEHOUSE_BENCH_CHECK_ROUNDS` repeats the bulk loop (for profiling with perf); the mean is per call.
+    let rounds: usize = std::env::var("GATEHOUSE_BENCH_CHECK_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let t = Instant::now();
+    for _ in 0..rounds {
+        for (_, r) in reqs {
+            black_box(snap.check(black_box(&r.subject), r.action, black_box(&r.resource), NOW));
+        }
+    }
+    let bulk = t.elapsed() / rounds as u32;
+    let mut per_call = Vec::with_capacity(reqs.len());
+    let mut per_kind: [Vec<u64>; 4] = Default::default();
+    for (k, r) in reqs {
+        let t = Instant::now();
+        let d = snap.check(black_box(&r.subject), r.action, black_box(&r.resource), NOW);
+        let e = ns(t.elapsed());
+        black_box(d);
+        per_call.push(e);
+        per_kind[*k].push(e);
+    }
+    // The same decisions with the reason borrowed from the snapshot: no reference count is touched.
+    let t = Instant::now();
+    for (_, r) in reqs {
+        black_box(snap.verdict(black_box(&r.subject), r.action, black_box(&r.resource), NOW).is_allowed());
+    }
+    let verdict_bulk = t.elapsed();
+    let mut verdict_each = Vec::with_capacity(reqs.len());
+    for (_, r) in reqs {
+        let t = Instant::now();
+        let d = snap.verdict(black_box(&r.subject), r.action, black_box(&r.resource), NOW);
+        let e = ns(t.elapsed());
+        black_box(d);
+        verdict_each.push(e);
+    }
+    header("ns");
+    row("timer overhead (Instant::now + elapsed)", overhead, "", 1.0);
+    row("check, each call timed (incl. overhead)", &stats(per_call), "", 1.0);
+    for (k, xs) in per_kind.into_iter().enumerate() {
+        let frac = allowed[k] as f64 / count[k].max(1) as f64 * 100.0;
+        row(&format!("  {} ({frac:.0}% allowed)", MIX[k]), &stats(xs), "", 1.0);
+    }
+    row("verdict (reason borrowed), each call timed", &stats(verdict_each), "", 1.0);
+    println!(
+        "check, bulk loop mean: {:.1} ns/call ({} calls in {bulk:.2?}); allowed overall {:.1}%; verdict, bulk loop mean: {:.1} ns/call",
+        ns(bulk) as f64 / reqs.len() as f64,
+        reqs.len(),
+        allowed.iter().sum::<usize>() as f64 / reqs.len() as f64 * 100.0,
+        ns(verdict_bulk) as f64 / reqs.len() as f64
+    );
 }
 
-/// The prototype index of diagnostic 5: what `check` needs for grant-decided requests, with dense ids.
-struct Flat {
-    roles: Vec<(bool, PermSet)>,
-    users: FastMap<Email, FlatUser>,
-    teams: FastMap<TeamName, u32>,
-    vas: FastMap<VaName, (u32, Option<OffsetDateTime>)>,
-    /// Provider account name to its holders, sorted by subject id.
-    holders: FastMap<Box<str>, Box<[(u32, CollaboratorRole)]>>,
-}
-
-impl Flat {
-    fn new(w: &World) -> Flat {
-        let roles: Vec<(bool, PermSet)> = w.roles.iter().map(|r| (r.is_admin(), r.permissions)).collect();
-        let role_idx: FastMap<&RoleName, u16> = w.roles.iter().enumerate().map(|(i, r)| (&r.name, i as u16)).collect();
-        let teams: FastMap<TeamName, u32> =
-            w.teams.iter().enumerate().map(|(i, t)| (t.name.clone(), TEAM_BASE + i as u32)).collect();
-        let mut member_of: FastMap<&Email, Vec<u32>> = FastMap::default();
-        for t in &w.teams {
-            for m in &t.members {
-                member_of.entry(m).or_default().push(teams[&t.name]);
-            }
-        }
-        let users: FastMap<Email, FlatUser> = w
-            .users
-            .iter()
-            .enumerate()
-            .map(|(i, u)| {
-                let teams = member_of.remove(&u.email).unwrap_or_default().into_boxed_slice();
-                (u.email.clone(), FlatUser { id: i as u32, active: u.active, role: role_idx[&u.role], teams })
-            })
-            .collect();
-        let vas: FastMap<VaName, (u32, Option<OffsetDateTime>)> = w
-            .virtual_accounts
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.name.clone(), (VA_BASE + i as u32, v.expires_at)))
-            .collect();
-        let mut by_pa: FastMap<Box<str>, Vec<(u32, CollaboratorRole)>> = FastMap::default();
-        for g in &w.grants {
-            let id = match &g.subject {
-                Subject::User(e) => users[e].id,
-                Subject::Team(t) => teams[t],
-                Subject::VirtualAccount(v) => vas[v].0,
-            };
-            by_pa.entry(Box::from(&*g.resource.name)).or_default().push((id, g.role));
-        }
-        let holders = by_pa
-            .into_iter()
-            .map(|(k, mut v)| {
-                // Last write wins per subject, as in the snapshot.
-                v.reverse();
-                v.sort_by_key(|(id, _)| *id);
-                v.dedup_by_key(|(id, _)| *id);
-                (k, v.into_boxed_slice())
-            })
-            .collect();
-        Flat { roles, users, teams, vas, holders }
-    }
-
-    /// Model use or provider-account read; the same rules as `Snapshot::check` for these two.
-    fn check(&self, subject: &Subject, action: Action, resource: &Resource) -> bool {
-        let (id, teams): (u32, &[u32]) = match subject {
-            Subject::User(e) => {
-                let Some(u) = self.users.get(e.as_str()) else { return false };
-                if !u.active {
-                    return false;
-                }
-                let (admin, perms) = self.roles[u.role as usize];
-                let needed = match action {
-                    Action::Use => Permission::ProviderAccountUseIntegrations,
-                    Action::Perm(p) => p,
-                };
-                if admin || perms.contains(needed) {
-                    return true;
-                }
-                (u.id, &u.teams)
-            }
-            Subject::Team(t) => match self.teams.get(t.as_str()) {
-                Some(id) => (*id, &[]),
-                None => return false,
-            },
-            Subject::VirtualAccount(v) => match self.vas.get(v.as_str()) {
-                Some((_, Some(exp))) if NOW >= *exp => return false,
-                Some((id, _)) => (*id, &[]),
-                None => return false,
-            },
-        };
-        let account = match resource.kind {
-            ResourceKind::Model => resource.name.split_once('/').map_or("", |(a, _)| a),
-            _ => &resource.name,
-        };
-        let Some(holders) = self.holders.get(account) else { return false };
-        let holds = |id: u32| holders.binary_search_by_key(&id, |(h, _)| *h).is_ok_and(|i| holders[i].1.allows(action));
-        holds(id) || teams.iter().any(|t| holds(*t))
-    }
+/// Resident memory of this process, from `/proc/self/status` (Linux only; 0 elsewhere).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn main() {
@@ -498,60 +521,46 @@ fn main() {
         gen_time
     );
 
-    // 1. Build.
+    // 1. Build. The snapshot shares the world's names (`Arc<str>`); the growth in resident memory from before
+    // the input copy to after the build is what the snapshot holds on top of them.
+    let rss_before = rss_kib();
+    let input = world.clone();
     let t = Instant::now();
-    let snap = Snapshot::from_world(world.clone());
+    let snap = Snapshot::from_world(input);
     let build = t.elapsed();
+    let rss_after = rss_kib();
     println!("\n1. Snapshot::from_world: {build:.2?}");
-
-    // 2. check.
-    let reqs = requests(&sz, &world, &mut rng);
-    let overhead = timer_overhead();
-    // Warm up (and count allowed), then the bulk loop for the mean without per-call timing.
-    let mut allowed = [0usize; 4];
-    let mut count = [0usize; 4];
-    for (k, r) in &reqs {
-        count[*k] += 1;
-        if snap.check(&r.subject, r.action, &r.resource, NOW).is_allowed() {
-            allowed[*k] += 1;
-        }
-    }
-    // `GATEHOUSE_BENCH_CHECK_ROUNDS` repeats the bulk loop (for profiling with perf); the mean is per call.
-    let rounds: usize = std::env::var("GATEHOUSE_BENCH_CHECK_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
-    let t = Instant::now();
-    for _ in 0..rounds {
-        for (_, r) in &reqs {
-            black_box(snap.check(black_box(&r.subject), r.action, black_box(&r.resource), NOW));
-        }
-    }
-    let bulk = t.elapsed() / rounds as u32;
-    let mut per_call = Vec::with_capacity(reqs.len());
-    let mut per_kind: [Vec<u64>; 4] = Default::default();
-    for (k, r) in &reqs {
-        let t = Instant::now();
-        let d = snap.check(black_box(&r.subject), r.action, black_box(&r.resource), NOW);
-        let e = ns(t.elapsed());
-        black_box(d);
-        per_call.push(e);
-        per_kind[*k].push(e);
-    }
-    println!("\n2. check ({} requests)", reqs.len());
-    header("ns");
-    row("timer overhead (Instant::now + elapsed)", &overhead, "", 1.0);
-    row("check, each call timed (incl. overhead)", &stats(per_call), "", 1.0);
-    for (k, xs) in per_kind.into_iter().enumerate() {
-        let frac = allowed[k] as f64 / count[k].max(1) as f64 * 100.0;
-        row(&format!("  {} ({frac:.0}% allowed)", MIX[k]), &stats(xs), "", 1.0);
-    }
     println!(
-        "check, bulk loop mean: {:.1} ns/call ({} calls in {bulk:.2?}); allowed overall {:.1}%",
-        ns(bulk) as f64 / reqs.len() as f64,
-        reqs.len(),
-        allowed.iter().sum::<usize>() as f64 / reqs.len() as f64 * 100.0
+        "   resident memory: +{:.1} MiB for the snapshot ({:.1} MiB before the build, {:.1} MiB after)",
+        (rss_after as f64 - rss_before as f64) / 1024.0,
+        rss_before as f64 / 1024.0,
+        rss_after as f64 / 1024.0
     );
 
-    // Where the time goes: the same requests with a hot working set, and a bare user lookup in the
-    // snapshot's persistent map against a std HashMap holding the same keys.
+    // 2. check, on uniformly picked requests and on skewed ones (their own generator, so the uniform set and
+    // every later section stay as they were).
+    let reqs = requests(&sz, &world, &mut rng, &Picker::uniform());
+    let overhead = timer_overhead();
+    println!("\n2. check ({} requests, users, teams, accounts, models and grants picked uniformly)", reqs.len());
+    check_table(&snap, &reqs, &overhead);
+    let mut skew_rng = Rng::new(0x5EED_21FF);
+    let skew_sizes = [
+        world.users.len(),
+        world.teams.len(),
+        world.virtual_accounts.len(),
+        2 * sz.provider_accounts,
+        sz.provider_accounts,
+        world.grants.len(),
+    ];
+    let picker = Picker::zipf(skew_sizes, &mut skew_rng);
+    let skewed = requests(&sz, &world, &mut skew_rng, &picker);
+    drop(picker);
+    println!("\n2b. check ({} requests, each of those picked Zipf-like, s = 1)", skewed.len());
+    check_table(&snap, &skewed, &overhead);
+    drop(skewed);
+
+    // Where the time goes: the uniform requests with a hot working set, and a bare user lookup in the
+    // snapshot against a std HashMap holding the same keys.
     let hot = &reqs[..1000.min(reqs.len())];
     let t = Instant::now();
     for _ in 0..1000 {
@@ -573,7 +582,7 @@ fn main() {
     for e in &emails {
         black_box(snap.user(black_box(e.as_str())));
     }
-    let imbl_user = ns(t.elapsed()) as f64 / emails.len() as f64;
+    let snap_user = ns(t.elapsed()) as f64 / emails.len() as f64;
     let std_users: std::collections::HashMap<Email, usize, foldhash::fast::RandomState> =
         world.users.iter().enumerate().map(|(i, u)| (u.email.clone(), i)).collect();
     let t = Instant::now();
@@ -581,10 +590,12 @@ fn main() {
         black_box(std_users.get(black_box(e.as_str())));
     }
     let std_user = ns(t.elapsed()) as f64 / emails.len() as f64;
+    println!();
+    header("ns");
     row("check, hot working set (1,000 requests), each timed", &stats(hot_each), "", 1.0);
     println!(
         "diagnostics: check mean with a hot working set (1,000 requests x 1,000): {hot_mean:.1} ns; \
-         random user lookup among {} users: snapshot (imbl HAMT) {imbl_user:.1} ns, std HashMap {std_user:.1} ns",
+         random user lookup among {} users: Snapshot::user {snap_user:.1} ns, std HashMap {std_user:.1} ns",
         sz.users
     );
 
@@ -711,41 +722,4 @@ fn main() {
         let label = if refused > 0 { format!("{name} [{refused} refused]") } else { (*name).to_owned() };
         row(&label, &stats(xs), "", 1000.0);
     }
-
-    // 5 (diagnostic). A prototype of a read-optimised index for the grant-decided requests (model use and
-    // provider-account read): dense ids, std hash maps, each provider account's holders as one sorted slice.
-    // Not the core's code: it shows what the same decisions cost with fewer pointer hops.
-    let flat = Flat::new(&world);
-    let grant_reqs: Vec<&Request> = reqs.iter().filter(|(k, _)| *k == 0 || *k == 3).map(|(_, r)| r).collect();
-    for r in &grant_reqs {
-        let want = snap.check(&r.subject, r.action, &r.resource, NOW).is_allowed();
-        assert_eq!(flat.check(&r.subject, r.action, &r.resource), want, "{} {} {}", r.subject, r.action, r.resource);
-    }
-    let t = Instant::now();
-    for r in &grant_reqs {
-        black_box(flat.check(black_box(&r.subject), r.action, black_box(&r.resource)));
-    }
-    let flat_bulk = ns(t.elapsed()) as f64 / grant_reqs.len() as f64;
-    let t = Instant::now();
-    for r in &grant_reqs {
-        black_box(snap.check(black_box(&r.subject), r.action, black_box(&r.resource), NOW));
-    }
-    let snap_bulk = ns(t.elapsed()) as f64 / grant_reqs.len() as f64;
-    let mut flat_each = Vec::with_capacity(grant_reqs.len());
-    for r in &grant_reqs {
-        let t = Instant::now();
-        black_box(flat.check(black_box(&r.subject), r.action, black_box(&r.resource)));
-        flat_each.push(ns(t.elapsed()));
-    }
-    let mut snap_each = Vec::with_capacity(grant_reqs.len());
-    for r in &grant_reqs {
-        let t = Instant::now();
-        black_box(snap.check(black_box(&r.subject), r.action, black_box(&r.resource), NOW));
-        snap_each.push(ns(t.elapsed()));
-    }
-    println!("\n5. diagnostic: model use + provider-account read ({} requests), same answers", grant_reqs.len());
-    header("ns");
-    row("Snapshot::check, each call timed", &stats(snap_each), "", 1.0);
-    row("prototype flat index, each call timed", &stats(flat_each), "", 1.0);
-    println!("bulk loop mean: Snapshot::check {snap_bulk:.1} ns/call, prototype {flat_bulk:.1} ns/call");
 }

@@ -3,7 +3,8 @@
 use time::OffsetDateTime;
 
 use crate::ids::{Email, RoleName, TeamName, TokenId, VaName};
-use crate::model::{Grant, Role, Team, Token, User, VirtualAccount};
+use crate::model::{Grant, Resource, Role, Team, Token, User, VirtualAccount};
+use crate::resource::ResourceRecord;
 use crate::secret::Secret;
 
 #[derive(Clone, Debug)]
@@ -29,4 +30,6 @@ pub enum Change {
     RevokeToken(TokenId),
     PutGrant(Grant),
     DeleteGrant(Grant),
+    PutResource(ResourceRecord),
+    DeleteResource(Resource),
 }

@@ -48,6 +48,69 @@ impl Decision {
     }
 }
 
+/// A decision whose names are borrowed from the snapshot and the request: reaching it allocates nothing and
+/// touches no reference count, which matters when many threads check against one snapshot. `to_decision`
+/// makes the owned `Decision` (and the text) only for callers that keep or show the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict<'a> {
+    Admin,
+    Role { role: &'a RoleName, permission: Permission },
+    TeamManager { team: &'a TeamName, permission: Permission },
+    Grant { holder: HolderRef<'a>, role: CollaboratorRole, resource: &'a Resource },
+    UnknownSubject,
+    Inactive,
+    Expired,
+    NotApplicable { action: Action, resource: &'a Resource },
+    NotGranted { role: Option<&'a RoleName>, action: Action, resource: &'a Resource },
+}
+
+/// Who holds the grant behind `Verdict::Grant`: the subject asked about, or one of its teams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HolderRef<'a> {
+    Subject(&'a Subject),
+    Team(&'a TeamName),
+}
+
+impl Verdict<'_> {
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Verdict::Admin | Verdict::Role { .. } | Verdict::TeamManager { .. } | Verdict::Grant { .. })
+    }
+
+    pub fn to_decision(&self) -> Decision {
+        match *self {
+            Verdict::Admin => Decision::Allowed(Allow::Admin),
+            Verdict::Role { role, permission } => Decision::Allowed(Allow::Role { role: role.clone(), permission }),
+            Verdict::TeamManager { team, permission } => {
+                Decision::Allowed(Allow::TeamManager { team: team.clone(), permission })
+            }
+            Verdict::Grant { holder, role, resource } => Decision::Allowed(Allow::Grant {
+                holder: match holder {
+                    HolderRef::Subject(s) => s.clone(),
+                    HolderRef::Team(t) => Subject::Team(t.clone()),
+                },
+                role,
+                resource: resource.clone(),
+            }),
+            Verdict::UnknownSubject => Decision::Denied(Deny::UnknownSubject),
+            Verdict::Inactive => Decision::Denied(Deny::Inactive),
+            Verdict::Expired => Decision::Denied(Deny::Expired),
+            Verdict::NotApplicable { action, resource } => {
+                Decision::Denied(Deny::NotApplicable { action, resource: resource.clone() })
+            }
+            Verdict::NotGranted { role, action, resource } => {
+                Decision::Denied(Deny::NotGranted { role: role.cloned(), action, resource: resource.clone() })
+            }
+        }
+    }
+}
+
+impl fmt::Display for Verdict<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Showing a reason is off the hot path; one formatting code keeps the two texts identical.
+        fmt::Display::fmt(&self.to_decision(), f)
+    }
+}
+
 impl fmt::Display for Allow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -8,8 +8,10 @@ pub mod ids;
 pub mod model;
 pub mod ops;
 pub mod permission;
+pub mod resource;
 pub mod secret;
 pub mod snapshot;
+pub mod spec;
 pub mod token;
 
 pub use change::Change;

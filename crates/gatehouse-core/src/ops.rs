@@ -48,6 +48,10 @@ pub enum Op {
     RevokeToken(TokenId),
     PutGrant(Grant),
     DeleteGrant(Grant),
+    /// Create or replace a provider account, MCP server, agent or gateway control (collaborators are grants).
+    PutResource(crate::resource::ResourceRecord),
+    /// Delete one, with its grants.
+    DeleteResource(Resource),
 }
 
 /// Why an operation was refused. Each maps to one HTTP status.
@@ -81,6 +85,9 @@ pub struct Ctx<'a> {
     pub snap: &'a Snapshot,
     pub caller: &'a Subject,
     pub now: OffsetDateTime,
+    /// Resources this caller created earlier in the same batch: while creating one, its creator may name
+    /// themself a collaborator (the seed's MCP FAQ).
+    pub created: &'a std::collections::HashSet<Resource>,
 }
 
 impl Ctx<'_> {
@@ -100,7 +107,7 @@ impl Ctx<'_> {
     }
 
     fn allows(&self, action: Action, r: &Resource) -> bool {
-        self.snap.check(self.caller, action, r, self.now).is_allowed()
+        self.snap.verdict(self.caller, action, r, self.now).is_allowed()
     }
 
     fn require(&self, p: Permission, r: &Resource) -> Result<(), Refusal> {
@@ -195,6 +202,30 @@ fn manage_permission(kind: ResourceKind) -> Option<Permission> {
         ResourceKind::McpServer => Some(Permission::McpServerManage),
         ResourceKind::Agent => Some(Permission::AgentManage),
         _ => None,
+    }
+}
+
+/// The create, manage and delete permissions of a kind of resource. Gateway controls have one permission
+/// for all writes.
+fn resource_permissions(kind: ResourceKind) -> (Permission, Permission, Permission) {
+    use Permission::*;
+    match kind {
+        ResourceKind::ProviderAccount => (ProviderAccountCreate, ProviderAccountManage, ProviderAccountDelete),
+        ResourceKind::McpServer => (McpServerCreate, McpServerManage, McpServerDelete),
+        ResourceKind::Agent => (AgentCreate, AgentManage, AgentDelete),
+        _ => (GatewayControlsManage, GatewayControlsManage, GatewayControlsManage),
+    }
+}
+
+/// Validation's view of the snapshot.
+pub struct SnapshotLookup<'a>(pub &'a Snapshot);
+
+impl crate::spec::Lookup for SnapshotLookup<'_> {
+    fn subject_exists(&self, s: &Subject) -> bool {
+        subject_exists(self.0, s)
+    }
+    fn model_exists(&self, account: &str, model: &str) -> bool {
+        self.0.resources().model(&format!("{account}/{model}")).is_some()
     }
 }
 
@@ -438,10 +469,64 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
                 }
             }
         }
+        Op::PutResource(rec) => {
+            let r = rec.resource();
+            let (create, manage, _) = resource_permissions(r.kind);
+            match snap.resources().get(&r) {
+                None => cx.require(create, &Resource::tenant())?,
+                Some(_) => cx.require(manage, &r)?,
+            }
+            rec.spec
+                .validate(&SnapshotLookup(snap))
+                .map_err(|e| Refusal::Invalid { field: e.field, message: e.message })?;
+            if let crate::resource::ResourceSpec::ProviderAccount(p) = &rec.spec {
+                // Models a gateway control still names cannot go.
+                if let Some(old) = snap.resources().get(&r) {
+                    if let crate::resource::ResourceSpec::ProviderAccount(before) = &old.spec {
+                        for m in before.models().iter().filter(|m| p.model(m.name.as_str()).is_none()) {
+                            let users = snap.resources().controls_naming(&r.name, Some(m.name.as_str()));
+                            if let Some(c) = users.first() {
+                                return Err(Refusal::Conflict(format!(
+                                    "model {}/{} is named by gateway control {c}; change the control first",
+                                    r.name, m.name
+                                )));
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
+        Op::DeleteResource(r) => {
+            let (_, _, delete) = resource_permissions(r.kind);
+            cx.require(delete, r)?;
+            if snap.resources().get(r).is_none() {
+                return Err(Refusal::NotFound(format!("no {r}")));
+            }
+            if r.kind == ResourceKind::ProviderAccount {
+                if let Some(c) = snap.resources().controls_naming(&r.name, None).first() {
+                    return Err(Refusal::Conflict(format!(
+                        "{r} has models named by gateway control {c}; change the control first"
+                    )));
+                }
+            }
+            Ok(())
+        }
         Op::PutGrant(g) | Op::DeleteGrant(g) => {
             let Some(manage) = manage_permission(g.resource.kind) else {
                 return Err(invalid("resource", format!("{} has no collaborators", g.resource)));
             };
+            if snap.resources().get(&g.resource).is_none() {
+                return Err(Refusal::NotFound(format!("no {}", g.resource)));
+            }
+            // "User can add themself as MCP Server Manager using collaborator ... while creating it first time."
+            let creator_naming_self = matches!(op, Op::PutGrant(_))
+                && &g.subject == cx.caller
+                && cx.created.contains(&g.resource)
+                && g.role.resource_kind() == g.resource.kind;
+            if creator_naming_self {
+                return Ok(());
+            }
             cx.require(manage, &g.resource)?;
             if g.role.resource_kind() != g.resource.kind {
                 return Err(invalid("role", format!("{} is not a role on {}", g.role, g.resource)));
@@ -489,9 +574,11 @@ pub fn plan(snap: &Snapshot, op: Op, now: OffsetDateTime) -> Vec<Change> {
             out
         }
         Op::DeleteUser(email) => {
-            let mut out: Vec<Change> = snap
-                .teams()
-                .filter(|t| t.members.contains(&email))
+            // The user's own membership index, not a scan of every team: it lists exactly the teams whose
+            // members include them.
+            let teams = snap.user(email.as_str()).into_iter().flat_map(|u| u.member_of.iter());
+            let mut out: Vec<Change> = teams
+                .filter_map(|name| snap.team(name.as_str()))
                 .map(|t| {
                     let mut t = (**t).clone();
                     t.members.remove(&email);
@@ -538,6 +625,12 @@ pub fn plan(snap: &Snapshot, op: Op, now: OffsetDateTime) -> Vec<Change> {
         Op::RevokeToken(id) => vec![Change::RevokeToken(id)],
         Op::PutGrant(g) => vec![Change::PutGrant(g)],
         Op::DeleteGrant(g) => vec![Change::DeleteGrant(g)],
+        Op::PutResource(rec) => vec![Change::PutResource(rec)],
+        Op::DeleteResource(r) => {
+            let mut out: Vec<Change> = snap.grants_on(&r).map(Change::DeleteGrant).collect();
+            out.push(Change::DeleteResource(r));
+            out
+        }
     }
 }
 
@@ -557,8 +650,16 @@ pub fn execute(
 ) -> Result<(Snapshot, Vec<Change>), BatchRefusal> {
     let mut scratch = snap.clone();
     let mut changes = Vec::new();
+    let mut created = std::collections::HashSet::new();
     for (index, op) in ops.into_iter().enumerate() {
-        authorize(&Ctx { snap: &scratch, caller, now }, &op).map_err(|refusal| BatchRefusal { index, refusal })?;
+        let cx = Ctx { snap: &scratch, caller, now, created: &created };
+        authorize(&cx, &op).map_err(|refusal| BatchRefusal { index, refusal })?;
+        if let Op::PutResource(rec) = &op {
+            let r = rec.resource();
+            if scratch.resources().get(&r).is_none() {
+                created.insert(r);
+            }
+        }
         let planned = plan(&scratch, op, now);
         for c in &planned {
             scratch.apply(c);

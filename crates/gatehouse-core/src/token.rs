@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use crate::ids::TokenId;
 use crate::model::{Subject, Token, TokenHash, TokenKind, TokenOwner};
 use crate::secret::Secret;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{token_key, Owner, Snapshot};
 
 /// Random bytes for one token: 8 for the id, 32 for the secret. Passed in so tests control them.
 pub struct TokenEntropy {
@@ -47,10 +47,17 @@ pub fn mint(
 
 /// Splits a presented token into kind, id and secret, without looking anything up.
 pub fn parse(presented: &str) -> Option<(TokenKind, TokenId, &str)> {
+    let (kind, id, secret) = split(presented)?;
+    Some((kind, TokenId::new(id).ok()?, secret))
+}
+
+/// `parse` without building the `TokenId`, for the hot path.
+fn split(presented: &str) -> Option<(TokenKind, &str, &str)> {
     [TokenKind::Pat, TokenKind::VirtualAccount, TokenKind::Session].into_iter().find_map(|kind| {
         let rest = presented.strip_prefix(kind.prefix())?;
         let (id, secret) = rest.split_once('_')?;
-        let id = TokenId::new(id).ok()?;
+        // Exactly the ids `TokenId::new` accepts.
+        token_key(id)?;
         (secret.len() == 64).then_some((kind, id, secret))
     })
 }
@@ -79,8 +86,9 @@ pub enum AuthError {
 impl Snapshot {
     /// The hot path's first step: token string to principal, against this snapshot only.
     pub fn authenticate(&self, presented: &str, now: OffsetDateTime) -> Result<Principal, AuthError> {
-        let (kind, id, secret) = parse(presented).ok_or(AuthError::Invalid)?;
-        let token = self.token(id.as_str()).ok_or(AuthError::Invalid)?;
+        let (kind, id, secret) = split(presented).ok_or(AuthError::Invalid)?;
+        let entry = self.token_entry(id).ok_or(AuthError::Invalid)?;
+        let token = &entry.token;
         let presented_hash = hash_secret(secret);
         if token.kind != kind || !bool::from(token.hash.0.ct_eq(&presented_hash.0)) {
             return Err(AuthError::Invalid);
@@ -88,18 +96,22 @@ impl Snapshot {
         if !token.is_live(now) {
             return Err(AuthError::Expired);
         }
-        match &token.owner {
-            TokenOwner::User(e) => {
-                if !self.user(e.as_str()).is_some_and(|u| u.user.active) {
+        match entry.owner {
+            Owner::User(id, h) => {
+                if !self.user_by_id(id, h).is_some_and(|u| u.user.is_some() && u.active) {
                     return Err(AuthError::OwnerInactive);
                 }
             }
-            TokenOwner::VirtualAccount(v) => match self.virtual_account(v.as_str()) {
-                None => return Err(AuthError::OwnerInactive),
-                Some(va) if va.expires_at.is_some_and(|e| now >= e) => return Err(AuthError::AccountExpired),
-                Some(_) => {}
-            },
+            Owner::VirtualAccount(id) => {
+                let va = self.vas.slots.get(id);
+                if va.va.is_none() {
+                    return Err(AuthError::OwnerInactive);
+                }
+                if va.expires_at.is_some_and(|e| now >= e) {
+                    return Err(AuthError::AccountExpired);
+                }
+            }
         }
-        Ok(Principal { subject: token.owner.subject(), token_id: id, kind })
+        Ok(Principal { subject: token.owner.subject(), token_id: token.id.clone(), kind })
     }
 }

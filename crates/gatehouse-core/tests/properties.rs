@@ -10,7 +10,9 @@
 use std::collections::BTreeSet;
 
 use gatehouse_core::ops::{execute, Op};
+use gatehouse_core::resource::{ResourceRecord, ResourceSpec};
 use gatehouse_core::snapshot::{Snapshot, World};
+use gatehouse_core::spec::{ProviderAccountSpec, ProviderKind};
 use gatehouse_core::token::{mint, AuthError, TokenEntropy};
 use gatehouse_core::{
     Action, Allow, BuiltinRole, CollaboratorRole, Decision, Email, Grant, PermSet, Permission, Resource, ResourceKind,
@@ -124,7 +126,13 @@ struct WorldSpec {
     grants: Vec<(u8, u8, u8, u8)>,
     /// (owner kind, owner index) of tokens, used only by the operations test
     tokens: Vec<(bool, u8)>,
+    /// For each provider account and model slot: whether the model is configured, and if so an optional
+    /// `authorized_subjects` list of (subject kind, index).
+    models: Vec<ModelSlot>,
 }
+
+/// Whether a model slot is configured, and its optional narrowing list of (subject kind, index).
+type ModelSlot = (bool, Option<Vec<(u8, u8)>>);
 
 /// A sparse-ish permission mask (about one bit in four).
 fn sparse_mask() -> impl Strategy<Value = u64> {
@@ -146,16 +154,16 @@ fn world_spec(max_users: usize, mask: fn() -> BoxedStrategy<u64>) -> impl Strate
         prop::collection::vec((any::<u8>(), prop::option::weighted(0.4, -3i8..=3)), 0..=4),
         prop::collection::vec((any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()), 0..=30),
         prop::collection::vec((any::<bool>(), any::<u8>()), 0..=4),
+        prop::collection::vec(
+            (
+                prop::bool::weighted(0.8),
+                prop::option::weighted(0.3, prop::collection::vec((any::<u8>(), any::<u8>()), 0..=3)),
+            ),
+            PROVIDER_ACCOUNTS.len() * MODELS_PER_ACCOUNT,
+        ),
     )
-        .prop_map(|(member_perms, team_manager_perms, customs, users, teams, vas, grants, tokens)| WorldSpec {
-            member_perms,
-            team_manager_perms,
-            customs,
-            users,
-            teams,
-            vas,
-            grants,
-            tokens,
+        .prop_map(|(member_perms, team_manager_perms, customs, users, teams, vas, grants, tokens, models)| {
+            WorldSpec { member_perms, team_manager_perms, customs, users, teams, vas, grants, tokens, models }
         })
 }
 
@@ -272,7 +280,39 @@ fn build_world(spec: &WorldSpec) -> World {
         tokens.push(t);
     }
 
-    World { roles, users, teams, virtual_accounts, tokens, grants }
+    // Provider accounts with their configured models, some narrowed to a few subjects.
+    let mut resources = Vec::new();
+    for (a, pa) in PROVIDER_ACCOUNTS.iter().enumerate() {
+        let mut models = Vec::new();
+        for m in 0..MODELS_PER_ACCOUNT {
+            let Some((true, narrowed)) = spec.models.get(a * MODELS_PER_ACCOUNT + m) else { continue };
+            let mut model = serde_json::json!({"name": format!("m-{m}"), "model_id": "x", "types": ["chat"]});
+            if let Some(list) = narrowed {
+                let mut picked: Vec<String> = Vec::new();
+                for (kind, idx) in list {
+                    let s = match kind % 3 {
+                        0 => users.get(*idx as usize % users.len().max(1)).map(|u| format!("user:{}", u.email)),
+                        1 if !teams.is_empty() => Some(format!("team:{}", teams[*idx as usize % teams.len()].name)),
+                        2 if !virtual_accounts.is_empty() => Some(format!(
+                            "virtualaccount:{}",
+                            virtual_accounts[*idx as usize % virtual_accounts.len()].name
+                        )),
+                        _ => None,
+                    };
+                    if let Some(s) = s.filter(|s| !picked.contains(s)) {
+                        picked.push(s);
+                    }
+                }
+                model["authorized_subjects"] = serde_json::json!(picked);
+            }
+            models.push(model);
+        }
+        let spec = serde_json::json!({"name": pa, "models": models});
+        let spec = ProviderAccountSpec::deserialize_for(ProviderKind::OpenAi, spec).unwrap();
+        resources.push(ResourceRecord { spec: ResourceSpec::ProviderAccount(spec), sealed_auth: None });
+    }
+
+    World { roles, users, teams, virtual_accounts, tokens, grants, resources }
 }
 
 /// Every resource the tests ask about: the world's own, the fixed provider accounts, MCP servers, agents and
@@ -387,6 +427,38 @@ fn reference(w: &World, subject: &Subject, action: Action, resource: &Resource, 
     };
     if !applies {
         return false;
+    }
+
+    // Rule 3b: a model is usable only if configured, and if it lists authorized subjects, only by them (or,
+    // for a user, by a team they are a member of).
+    if action == Action::Use && resource.kind == ResourceKind::Model {
+        let (acct, model) = resource.name.split_once('/').unwrap_or_default();
+        let mut found: Option<Option<Vec<Subject>>> = None;
+        for r in &w.resources {
+            if let ResourceSpec::ProviderAccount(p) = &r.spec {
+                if p.name().as_str() == acct {
+                    for (name, subjects) in p.model_access() {
+                        if name.as_str() == model {
+                            found = Some(subjects.map(|s| s.to_vec()));
+                        }
+                    }
+                }
+            }
+        }
+        let Some(narrowing) = found else { return false };
+        if let Some(list) = narrowing {
+            let mut ok = list.contains(subject);
+            if let Some(u) = user_found {
+                for t in &w.teams {
+                    if t.members.contains(&u.email) && list.contains(&Subject::Team(t.name.clone())) {
+                        ok = true;
+                    }
+                }
+            }
+            if !ok {
+                return false;
+            }
+        }
     }
 
     if let Some(u) = user_found {
@@ -840,6 +912,7 @@ fn worlds_equal(a: &World, b: &World) -> bool {
         && a.virtual_accounts == b.virtual_accounts
         && a.tokens == b.tokens
         && a.grants == b.grants
+        && a.resources == b.resources
 }
 
 /// Derived indexes of `s` equal what the stored objects say (and so what a rebuild computes).
@@ -937,7 +1010,7 @@ fn check_indexes(s: &Snapshot) -> Result<(), String> {
 }
 
 /// Gains that are not escalation by design.
-fn gain_explained(before: &Snapshot, caller: &Subject, s: &Subject, op: &Op) -> bool {
+fn gain_explained(before: &Snapshot, caller: &Subject, s: &Subject, a: Action, r: &Resource, op: &Op) -> bool {
     match (op, s) {
         // By design: whoever may manage a virtual account may take its tokens ("Manage Virtual Account ...
         // also includes permission to get the token"), so may act as it; renewing an expired one (a new
@@ -947,6 +1020,15 @@ fn gain_explained(before: &Snapshot, caller: &Subject, s: &Subject, op: &Op) -> 
                 && before
                     .check(caller, Action::Perm(Permission::VirtualAccountManage), &Resource::virtual_account(n), NOW)
                     .is_allowed()
+        }
+        // By design: a provider account's managers control each model's `authorized_subjects` (they could put
+        // anyone on the list, themselves included), so what a grant on their account gives at model level is
+        // within their power even when a narrowing list leaves them out.
+        (Op::PutGrant(g), _) if g.resource.kind == ResourceKind::ProviderAccount => {
+            a == Action::Use
+                && r.kind == ResourceKind::Model
+                && r.parent().as_ref() == Some(&g.resource)
+                && before.check(caller, Action::Perm(Permission::ProviderAccountManage), &g.resource, NOW).is_allowed()
         }
         _ => false,
     }
@@ -979,7 +1061,7 @@ fn check_no_escalation(before: &Snapshot, after: &Snapshot, caller: &Subject, op
                 if !after.check(s, *a, r, NOW).is_allowed() || before.check(s, *a, r, NOW).is_allowed() {
                     continue;
                 }
-                if gain_explained(before, caller, s, op) {
+                if gain_explained(before, caller, s, *a, r, op) {
                     continue;
                 }
                 let c = *caller_allowed[ri * actions.len() + ai]
@@ -1096,6 +1178,7 @@ fn fixture(member: PermSet, team_manager: PermSet, extra_roles: Vec<Role>) -> Fi
         virtual_accounts: vec![va("va-t", "t", None), va("va-u", "u", None)],
         tokens: vec![],
         grants: vec![],
+        resources: vec![],
     };
     Fixture { snap: Snapshot::from_world(w), admin, manager, other }
 }
@@ -1341,6 +1424,7 @@ fn a_user_manager_cannot_take_over_a_user_with_more_grants() {
             subject: Subject::User(u.clone()),
             role: CollaboratorRole::ProviderAccountManager,
         }],
+        resources: vec![],
     };
     let s = Snapshot::from_world(w);
     let caller = Subject::User(c.clone());

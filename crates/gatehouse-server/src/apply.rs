@@ -1,33 +1,26 @@
-//! `PUT /api/v1/apply`: declarative manifests (YAML or JSON; one document, a list, or many documents),
-//! all or nothing, each object authorized with the caller's own permissions, idempotent.
+//! `PUT /api/v1/apply` and `GET /api/v1/export`: declarative manifests, all or nothing, each object
+//! authorized with the caller's own permissions, idempotent; and the same manifests back out.
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::Json;
-use gatehouse_core::{Op, Snapshot};
+use gatehouse_core::ops::BatchRefusal;
+use gatehouse_core::{Op, Snapshot, Subject};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::convert;
-use crate::dto::{RoleBody, RoleOut, TeamBody, TeamOut, UserBody, VirtualAccountBody, VirtualAccountOut};
+use crate::dto::{RoleBody, TeamBody, UserBody, VirtualAccountBody};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, Params};
+use crate::manifest::{self, Doc};
 use crate::state::App;
 
-#[derive(Deserialize)]
-#[serde(tag = "type")]
-enum Manifest {
-    #[serde(rename = "role")]
-    Role(RoleBody),
-    #[serde(rename = "user")]
-    User(UserBody),
-    #[serde(rename = "team")]
-    Team(TeamBody),
-    #[serde(rename = "virtual-account")]
-    VirtualAccount(VirtualAccountBody),
-}
-
 #[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ApplyParams {
     /// Report what would change, change nothing.
     #[serde(default)]
@@ -43,7 +36,7 @@ pub struct ApplyOut {
 #[derive(Serialize, ToSchema)]
 pub struct ApplyResult {
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: String,
     pub name: String,
     /// `created`, `updated` or `unchanged`.
     pub action: &'static str,
@@ -51,115 +44,105 @@ pub struct ApplyResult {
     pub changes: Vec<String>,
 }
 
-/// One parsed object: its kind, its key, the op that makes it so, and its fields as JSON before and after.
-struct Planned {
-    doc: usize,
-    kind: &'static str,
-    name: String,
-    op: Op,
-    before: Option<serde_json::Value>,
-    after: serde_json::Value,
-}
-
-const ORDER: [&str; 4] = ["role", "user", "team", "virtual-account"];
-
-fn documents(body: &str) -> Result<Vec<serde_yaml::Value>, ApiError> {
-    let mut out = Vec::new();
-    for (i, doc) in serde_yaml::Deserializer::from_str(body).enumerate() {
-        let v = serde_yaml::Value::deserialize(doc)
-            .map_err(|e| ApiError::invalid(format!("document {}", i + 1), format!("not valid YAML or JSON: {e}")))?;
-        match v {
-            serde_yaml::Value::Null => {}
-            serde_yaml::Value::Sequence(items) => out.extend(items),
-            other => out.push(other),
-        }
-    }
-    if out.is_empty() {
-        return Err(ApiError::invalid("body", "no manifest documents"));
-    }
-    Ok(out)
-}
-
-fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value, ApiError> {
-    serde_json::to_value(v).map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-fn plan_one(s: &Snapshot, doc: usize, v: serde_yaml::Value) -> Result<Planned, ApiError> {
-    let at = |e: ApiError| match e {
-        ApiError::Invalid { field, message } => ApiError::invalid(format!("document {doc}: {field}"), message),
+/// Prefixes a refusal with the document it came from.
+fn in_doc(number: usize, e: ApiError) -> ApiError {
+    match e {
+        ApiError::Invalid { field, message } if field.starts_with("document ") => ApiError::Invalid { field, message },
+        ApiError::Invalid { field, message } => ApiError::invalid(format!("document {number}: {field}"), message),
+        ApiError::Forbidden(m) => ApiError::Forbidden(format!("document {number}: {m}")),
+        ApiError::Conflict(m) => ApiError::Conflict(format!("document {number}: {m}")),
+        ApiError::NotFound(m) => ApiError::NotFound(format!("document {number}: {m}")),
         other => other,
-    };
-    let m: Manifest = serde_path_to_error::deserialize(v).map_err(|e| {
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(fields: Value) -> Result<T, ApiError> {
+    let de = serde_path_to_error::deserialize(fields);
+    de.map_err(|e| {
         let path = e.path().to_string();
         let msg = e.into_inner().to_string();
-        let field = match crate::extract::field_of(&path, &msg).as_str() {
-            "body" => "type".to_owned(),
-            f => f.to_owned(),
-        };
-        ApiError::invalid(format!("document {doc}: {field}"), msg)
-    })?;
-    Ok(match m {
-        Manifest::Role(b) => {
-            let r = convert::role(b).map_err(at)?;
-            let before = s.role(r.name.as_str()).map(|o| to_json(&RoleOut::from(&**o))).transpose()?;
-            let mut shown = RoleOut::from(&r);
-            if let Some(o) = s.role(r.name.as_str()) {
-                shown.builtin = o.builtin.is_some();
-                shown.editable = !o.is_admin();
-                shown.deletable = o.builtin.is_none();
-            }
-            Planned { doc, kind: "role", name: r.name.to_string(), after: to_json(&shown)?, before, op: Op::PutRole(r) }
+        ApiError::invalid(crate::extract::field_of(&path, &msg), msg)
+    })
+}
+
+/// The operations of one document against `scratch`, with its key.
+fn doc_ops(app: &App, scratch: &Snapshot, doc: &Doc) -> Result<(String, Vec<Op>), ApiError> {
+    let f = doc.fields.clone();
+    Ok(match doc.manifest_type.as_str() {
+        "role" => {
+            let r = convert::role(typed::<RoleBody>(f)?)?;
+            (r.name.to_string(), vec![Op::PutRole(r)])
         }
-        Manifest::User(b) => {
-            let u = convert::user(b).map_err(at)?;
-            let key = u.email.to_string();
-            let before = s.user(&key).map(|o| {
-                serde_json::json!({"email": o.user.email, "display_name": o.user.display_name, "role": o.user.role, "active": o.user.active})
-            });
-            let after = serde_json::json!({"email": u.email, "display_name": u.display_name, "role": u.role, "active": u.active});
-            Planned { doc, kind: "user", name: key, before, after, op: Op::PutUser(u) }
+        "user" => {
+            let u = convert::user(typed::<UserBody>(f)?)?;
+            (u.email.to_string(), vec![Op::PutUser(u)])
         }
-        Manifest::Team(b) => {
-            let t = convert::team(b).map_err(at)?;
-            let before = s.team(t.name.as_str()).map(|o| to_json(&TeamOut::from(&**o))).transpose()?;
-            Planned {
-                doc,
-                kind: "team",
-                name: t.name.to_string(),
-                after: to_json(&TeamOut::from(&t))?,
-                before,
-                op: Op::PutTeam(t),
-            }
+        "team" => {
+            let t = convert::team(typed::<TeamBody>(f)?)?;
+            (t.name.to_string(), vec![Op::PutTeam(t)])
         }
-        Manifest::VirtualAccount(b) => {
-            let v = convert::virtual_account(b).map_err(at)?;
-            let before =
-                s.virtual_account(v.name.as_str()).map(|o| to_json(&VirtualAccountOut::from(&**o))).transpose()?;
-            Planned {
-                doc,
-                kind: "virtual-account",
-                name: v.name.to_string(),
-                after: to_json(&VirtualAccountOut::from(&v))?,
-                before,
-                op: Op::PutVirtualAccount(v),
-            }
+        "virtual-account" => {
+            let v = convert::virtual_account(typed::<VirtualAccountBody>(f)?)?;
+            (v.name.to_string(), vec![Op::PutVirtualAccount(v)])
+        }
+        t => {
+            let parsed = crate::resources::parse_manifest(t, f, "")?;
+            let planned = crate::resources::plan(scratch, &app.key, parsed)?;
+            (planned.resource.name.to_string(), planned.ops)
         }
     })
 }
 
-fn field_changes(before: &serde_json::Value, after: &serde_json::Value) -> Vec<String> {
+fn field_changes(before: &Value, after: &Value) -> Vec<String> {
     let (Some(b), Some(a)) = (before.as_object(), after.as_object()) else { return Vec::new() };
-    a.iter()
-        .filter(|(k, v)| b.get(*k) != Some(*v))
-        .map(|(k, v)| format!("{k}: {} -> {v}", b.get(k).unwrap_or(&serde_json::Value::Null)))
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k}: {} -> {}", b.get(k).unwrap_or(&Value::Null), a.get(k).unwrap_or(&Value::Null)))
         .collect()
 }
 
-/// Applies manifests. Objects are applied roles first, then users, teams and virtual accounts, so a
-/// manifest may refer to what it defines.
+/// Plans every document in apply order against a scratch snapshot that each one updates, so later objects
+/// may refer to earlier ones; returns all operations and the per-object results.
+fn plan_all(
+    app: &App,
+    s: &Snapshot,
+    caller: &Subject,
+    docs: &[Doc],
+    now: time::OffsetDateTime,
+) -> Result<(Vec<Op>, Vec<ApplyResult>), ApiError> {
+    let mut scratch = s.clone();
+    let mut all = Vec::new();
+    let mut results = Vec::new();
+    for doc in docs {
+        let (key, mut ops) = doc_ops(app, &scratch, doc).map_err(|e| in_doc(doc.number, e))?;
+        let before = manifest::manifest_of(&scratch, &doc.manifest_type, &key, true);
+        // Executed even when nothing changes: that authorizes the object with the caller's permissions.
+        let (next, _) = gatehouse_core::execute(&scratch, caller, ops.clone(), now)
+            .map_err(|e: BatchRefusal| in_doc(doc.number, e.refusal.into()))?;
+        let after = manifest::manifest_of(&next, &doc.manifest_type, &key, true).unwrap_or(Value::Null);
+        let (action, changes) = match &before {
+            None => ("created", Vec::new()),
+            Some(b) if *b == after => {
+                ops.clear();
+                ("unchanged", Vec::new())
+            }
+            Some(b) => ("updated", field_changes(b, &after)),
+        };
+        results.push(ApplyResult { kind: doc.manifest_type.clone(), name: key, action, changes });
+        scratch = next;
+        all.extend(ops);
+    }
+    Ok((all, results))
+}
+
+/// Applies manifests: roles, then users, teams, virtual accounts, provider accounts, MCP servers, agents
+/// and gateway controls, so a manifest may refer to what it defines.
 #[utoipa::path(put, path = "/api/v1/apply", tag = "apply", params(ApplyParams),
     request_body(content = String, description = "YAML or JSON manifests", content_type = "application/yaml"),
-    responses((status = 200, body = ApplyOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = ApplyOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn apply(
     State(app): State<App>,
     Caller(p): Caller,
@@ -167,54 +150,39 @@ pub async fn apply(
     body: Bytes,
 ) -> Result<Json<ApplyOut>, ApiError> {
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::invalid("body", "is not UTF-8"))?;
-    let snap = app.snapshot();
-    let mut planned = documents(text)?
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| plan_one(&snap, i + 1, v))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut seen = std::collections::HashSet::new();
-    for pl in &planned {
-        if !seen.insert((pl.kind, pl.name.clone())) {
+    let mut docs = manifest::parse_documents(text)?;
+    let mut seen = std::collections::HashMap::new();
+    for d in &docs {
+        let key = d.fields.get("name").or_else(|| d.fields.get("email")).map(|v| v.to_string()).unwrap_or_default();
+        let group = manifest::resource_kind(&d.manifest_type).map(|k| k.as_str()).unwrap_or(&d.manifest_type);
+        if let Some(first) = seen.insert((group.to_owned(), key.clone()), d.number) {
             return Err(ApiError::invalid(
-                format!("document {}: name", pl.doc),
-                format!("{} {} appears twice", pl.kind, pl.name),
+                format!("document {}: name", d.number),
+                format!("{key} appears twice (also in document {first})"),
             ));
         }
     }
-    planned.sort_by_key(|pl| ORDER.iter().position(|k| *k == pl.kind));
+    docs.sort_by_key(|d| manifest::order(&d.manifest_type));
     let mut results = Vec::new();
-    let mut ops = Vec::new();
-    let mut docs = Vec::new();
-    for pl in planned {
-        let (action, changes) = match &pl.before {
-            None => ("created", Vec::new()),
-            Some(b) if *b == pl.after => ("unchanged", Vec::new()),
-            Some(b) => ("updated", field_changes(b, &pl.after)),
-        };
-        results.push(ApplyResult { kind: pl.kind, name: pl.name, action, changes });
-        if action != "unchanged" {
-            ops.push(pl.op);
-            docs.push(pl.doc);
-        }
-    }
-    let name_doc = |e: gatehouse_core::ops::BatchRefusal| -> ApiError {
-        let doc = docs.get(e.index).copied().unwrap_or_default();
-        match ApiError::from(e.refusal) {
-            ApiError::Invalid { field, message } => ApiError::invalid(format!("document {doc}: {field}"), message),
-            ApiError::Forbidden(m) => ApiError::Forbidden(format!("document {doc}: {m}")),
-            ApiError::Conflict(m) => ApiError::Conflict(format!("document {doc}: {m}")),
-            ApiError::NotFound(m) => ApiError::NotFound(format!("document {doc}: {m}")),
-            other => other,
-        }
+    let app2 = app.clone();
+    let caller = p.subject.clone();
+    let build = |s: &Snapshot, now| -> Result<Vec<Op>, ApiError> {
+        let (ops, r) = plan_all(&app2, s, &caller, &docs, now)?;
+        results = r;
+        Ok(ops)
     };
     if q.dry_run {
-        app.preview(&p.subject, ops).map_err(name_doc)?;
+        app.preview_with(build)?;
     } else {
-        app.write_batch(&p.subject, ops).await.map_err(|e| match e {
-            crate::state::WriteError::Refused(r) => name_doc(r),
-            crate::state::WriteError::Other(e) => e,
-        })?;
+        app.write_with(&p.subject, build, |_| Ok(())).await?;
     }
     Ok(Json(ApplyOut { dry_run: q.dry_run, results }))
+}
+
+/// Everything the caller may read, as multi-document YAML that `apply` takes back (credentials left out).
+#[utoipa::path(get, path = "/api/v1/export", tag = "apply",
+    responses((status = 200, content_type = "application/yaml", body = String)))]
+pub async fn export(State(app): State<App>, Caller(p): Caller) -> Result<impl IntoResponse, ApiError> {
+    let docs = manifest::export(&app.snapshot(), &p.subject, app.now());
+    Ok(([(header::CONTENT_TYPE, "application/yaml")], manifest::to_yaml(&docs)?))
 }

@@ -59,7 +59,7 @@ fn describe(s: &Snapshot, op: &Op) -> Entry {
             put("role", &r.name, before, to_value(&after))
         }
         Op::DeleteRole(n) => entry("role", "delete", n, json!({})),
-        Op::PutUser(u) => put("user", &u.email, s.user(u.email.as_str()).map(|o| user_json(&o.user)), user_json(u)),
+        Op::PutUser(u) => put("user", &u.email, s.user(u.email.as_str()).map(|o| user_json(o.user)), user_json(u)),
         Op::DeleteUser(e) => entry("user", "delete", e, json!({})),
         Op::SetPassword { email, .. } => entry("user", "password", email, json!({"password": "set"})),
         Op::PutTeam(t) => {
@@ -88,6 +88,17 @@ fn describe(s: &Snapshot, op: &Op) -> Entry {
             let owner = s.token(id.as_str()).map(|t| t.owner.subject().to_string());
             entry("token", "revoke", id, json!({"owner": owner}))
         }
+        Op::PutResource(rec) => {
+            let r = rec.resource();
+            let kind = r.kind.as_str();
+            let before = s.resources().get(&r).map(|old| resource_json(old));
+            let mut after = resource_json(rec);
+            if before.as_ref().is_some_and(|b| b["auth"] != after["auth"]) {
+                after["auth"] = Value::String("changed".into());
+            }
+            put(kind, &*r.name, before, after)
+        }
+        Op::DeleteResource(r) => entry(r.kind.as_str(), "delete", &*r.name, json!({})),
         Op::PutGrant(g) => entry(
             g.resource.kind.as_str(),
             "collaborator.add",
@@ -101,6 +112,21 @@ fn describe(s: &Snapshot, op: &Op) -> Entry {
             json!({"subject": g.subject.to_string(), "role": g.role.as_str()}),
         ),
     }
+}
+
+/// A resource's fields for the log: its spec, and whether credentials are set (never what they are).
+fn resource_json(rec: &gatehouse_core::resource::ResourceRecord) -> Value {
+    let mut v = to_value(&rec.spec);
+    v["type"] = Value::String(rec.spec.manifest_type().into());
+    let digest = rec.sealed_auth.as_ref().map(|s| {
+        use sha2::Digest;
+        hex::encode(&sha2::Sha256::digest(&s.0)[..6])
+    });
+    v["auth"] = match digest {
+        Some(d) => Value::String(format!("set:{d}")),
+        None => Value::String("none".into()),
+    };
+    v
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

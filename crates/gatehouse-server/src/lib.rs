@@ -10,9 +10,11 @@ pub mod crypto;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod manifest;
 pub mod openapi;
 pub mod passwords;
 pub mod request_id;
+pub mod resources;
 pub mod routes;
 pub mod state;
 
@@ -37,12 +39,41 @@ pub fn router(app: App) -> Router {
     use routes::*;
     let api = Router::new()
         .route("/apply", axum::routing::put(crate::apply::apply))
+        .route("/export", get(crate::apply::export))
+        .route("/provider-accounts", get(resources::provider_accounts::list).post(resources::provider_accounts::create))
+        .route(
+            "/provider-accounts/{name}",
+            get(resources::provider_accounts::get)
+                .put(resources::provider_accounts::replace)
+                .delete(resources::provider_accounts::delete),
+        )
+        .route("/provider-accounts/{name}/access", get(explain::provider_account_access))
+        .route("/mcp-servers", get(resources::mcp_servers::list).post(resources::mcp_servers::create))
+        .route(
+            "/mcp-servers/{name}",
+            get(resources::mcp_servers::get)
+                .put(resources::mcp_servers::replace)
+                .delete(resources::mcp_servers::delete),
+        )
+        .route("/agents", get(resources::agents::list).post(resources::agents::create))
+        .route(
+            "/agents/{name}",
+            get(resources::agents::get).put(resources::agents::replace).delete(resources::agents::delete),
+        )
+        .route("/gateway-controls", get(resources::gateway_controls::list).post(resources::gateway_controls::create))
+        .route(
+            "/gateway-controls/{name}",
+            get(resources::gateway_controls::get)
+                .put(resources::gateway_controls::replace)
+                .delete(resources::gateway_controls::delete),
+        )
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(meta::me))
         .route("/audit-events", get(audit_events::list))
         .route("/permissions", get(meta::permissions))
         .route("/authz/check", post(meta::check))
+        .route("/authz/subjects/{subject}/access", get(explain::subject_access))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{email}", get(users::get).put(users::replace).delete(users::delete))
         .route("/users/{email}/password", post(users::set_password))

@@ -24,7 +24,7 @@ impl Modify for BearerAuth {
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     paths(
-        routes::meta::healthz, routes::meta::me, routes::meta::permissions, routes::meta::check,
+        routes::meta::healthz, routes::meta::me, routes::meta::permissions, routes::meta::check, routes::explain::subject_access,
         routes::auth::login, routes::auth::logout, routes::audit_events::list,
         routes::users::list, routes::users::create, routes::users::get, routes::users::replace, routes::users::delete, routes::users::set_password,
         routes::teams::list, routes::teams::create, routes::teams::get, routes::teams::replace, routes::teams::delete,
@@ -32,7 +32,17 @@ impl Modify for BearerAuth {
         routes::virtual_accounts::list, routes::virtual_accounts::create, routes::virtual_accounts::get, routes::virtual_accounts::replace, routes::virtual_accounts::delete,
         routes::tokens::create_pat, routes::tokens::list_pats, routes::tokens::revoke_pat,
         routes::tokens::create_va_token, routes::tokens::list_va_tokens, routes::tokens::revoke_va_token, routes::tokens::rotate,
-        crate::apply::apply,
+        crate::apply::apply, crate::apply::export, routes::explain::provider_account_access,
+        routes::resources::provider_accounts::list, routes::resources::provider_accounts::create,
+        routes::resources::provider_accounts::get, routes::resources::provider_accounts::replace,
+        routes::resources::provider_accounts::delete,
+        routes::resources::mcp_servers::list, routes::resources::mcp_servers::create, routes::resources::mcp_servers::get,
+        routes::resources::mcp_servers::replace, routes::resources::mcp_servers::delete,
+        routes::resources::agents::list, routes::resources::agents::create, routes::resources::agents::get,
+        routes::resources::agents::replace, routes::resources::agents::delete,
+        routes::resources::gateway_controls::list, routes::resources::gateway_controls::create,
+        routes::resources::gateway_controls::get, routes::resources::gateway_controls::replace,
+        routes::resources::gateway_controls::delete,
     )
 )]
 pub struct ApiDoc;

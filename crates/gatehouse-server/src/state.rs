@@ -6,7 +6,6 @@ use std::time::Duration as StdDuration;
 
 use arc_swap::ArcSwap;
 use gatehouse_core::clock::Clock;
-use gatehouse_core::ops::BatchRefusal;
 use gatehouse_core::token::TokenEntropy;
 use gatehouse_core::{Change, Op, Snapshot, Subject, TokenId};
 use gatehouse_store::{AuditRecord, Store};
@@ -79,11 +78,6 @@ pub struct AppState {
 
 pub type App = Arc<AppState>;
 
-pub enum WriteError {
-    Refused(BatchRefusal),
-    Other(ApiError),
-}
-
 impl AppState {
     /// Loads the store into a snapshot, adding the built-in roles a fresh database lacks.
     pub async fn new(
@@ -128,36 +122,34 @@ impl AppState {
         ops: Vec<Op>,
         precondition: impl FnOnce(&Snapshot) -> Result<(), ApiError>,
     ) -> Result<Arc<Snapshot>, ApiError> {
-        self.write_inner(caller, ops, precondition).await.map_err(|e| match e {
-            WriteError::Refused(r) => r.into(),
-            WriteError::Other(e) => e,
-        })
+        self.write_with(caller, |_, _| Ok(ops), precondition).await
     }
 
-    /// `write` for a batch whose refusal must say which operation failed.
-    pub async fn write_batch(&self, caller: &Subject, ops: Vec<Op>) -> Result<Arc<Snapshot>, WriteError> {
-        self.write_inner(caller, ops, |_| Ok(())).await
-    }
-
-    async fn write_inner(
+    /// `write` where the operations are worked out from the snapshot they will be applied to, under the
+    /// writer's lock, so nothing can change between planning and committing.
+    pub async fn write_with(
         &self,
         caller: &Subject,
-        ops: Vec<Op>,
+        build: impl FnOnce(&Snapshot, OffsetDateTime) -> Result<Vec<Op>, ApiError>,
         precondition: impl FnOnce(&Snapshot) -> Result<(), ApiError>,
-    ) -> Result<Arc<Snapshot>, WriteError> {
+    ) -> Result<Arc<Snapshot>, ApiError> {
         let mut version = self.writer.lock().await;
-        self.catch_up(&mut version).await.map_err(WriteError::Other)?;
+        self.catch_up(&mut version).await?;
         let current = self.snapshot();
         let now = self.now();
+        let ops = build(&current, now)?;
         let audit = crate::audit::records(&current, caller, &ops, now);
-        let (next, changes) = gatehouse_core::execute(&current, caller, ops, now).map_err(WriteError::Refused)?;
-        precondition(&current).map_err(WriteError::Other)?;
-        self.commit(&mut version, next, &changes, audit).await.map_err(WriteError::Other)
+        let (next, changes) = gatehouse_core::execute(&current, caller, ops, now)?;
+        precondition(&current)?;
+        self.commit(&mut version, next, &changes, audit).await
     }
 
-    /// Authorizes and plans without committing: what a dry run reports.
-    pub fn preview(&self, caller: &Subject, ops: Vec<Op>) -> Result<(), BatchRefusal> {
-        gatehouse_core::execute(&self.snapshot(), caller, ops, self.now()).map(|_| ())
+    /// What a dry run reports: plans (which authorizes) against the current snapshot, commits nothing.
+    pub fn preview_with(
+        &self,
+        build: impl FnOnce(&Snapshot, OffsetDateTime) -> Result<Vec<Op>, ApiError>,
+    ) -> Result<(), ApiError> {
+        build(&self.snapshot(), self.now()).map(|_| ())
     }
 
     async fn commit(

@@ -947,3 +947,385 @@ async fn every_change_and_token_is_audited_without_secrets() {
     let carol = s.user("carol@example.com", "member").await;
     assert_eq!(s.get("/api/v1/audit-events", &carol).await.status, 403);
 }
+
+// ---------- resources: provider accounts, MCP servers, agents, gateway controls ----------
+
+fn openai_account(name: &str, collaborators: serde_json::Value) -> serde_json::Value {
+    json!({
+        "type": "openai",
+        "name": name,
+        "base_url": "http://127.0.0.1:9/v1",
+        "auth": {"api_key": "sk-very-secret-key"},
+        "models": [
+            {"name": "gpt-4o", "model_id": "gpt-4o", "types": ["chat"]},
+            {"name": "embed", "model_id": "text-embedding-3-small", "types": ["embedding"]}
+        ],
+        "collaborators": collaborators
+    })
+}
+
+#[tokio::test]
+async fn seed_provider_account_user_and_manager() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("member", &[]).await;
+    let mgr = s.user("mgr@example.com", "member").await;
+    let usr = s.user("usr@example.com", "member").await;
+    let other = s.user("other@example.com", "member").await;
+    let acct = openai_account(
+        "openai-main",
+        json!([
+            {"subject": "user:mgr@example.com", "role": "provider-account-manager"},
+            {"subject": "user:usr@example.com", "role": "provider-account-user"}
+        ]),
+    );
+    let r = s.post("/api/v1/provider-accounts", &s.admin, acct.clone()).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert!(!r.body.to_string().contains("sk-very-secret-key"), "credentials in a response");
+    assert_eq!(r.body["type"], "openai");
+
+    // User: uses every model, reads the account, changes nothing.
+    assert!(s.check("user:usr@example.com", "use", "model:openai-main/gpt-4o").await);
+    assert!(s.check("user:usr@example.com", "use", "model:openai-main/embed").await);
+    assert_eq!(s.get("/api/v1/provider-accounts/openai-main", &usr).await.status, 200);
+    let mut edited = acct.clone();
+    edited["base_url"] = json!("http://127.0.0.1:10/v1");
+    assert_eq!(s.put("/api/v1/provider-accounts/openai-main", &usr, edited.clone()).await.status, 403);
+    // Others: neither use nor see it, and listing hides it.
+    assert!(!s.check("user:other@example.com", "use", "model:openai-main/gpt-4o").await);
+    assert_eq!(s.get("/api/v1/provider-accounts/openai-main", &other).await.status, 403);
+    assert_eq!(s.get("/api/v1/provider-accounts", &other).await.body, json!([]));
+
+    // Manager: changes settings, adds a model (which the user can use at once), manages access.
+    edited.as_object_mut().unwrap().remove("auth");
+    edited["models"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "gpt-4o-mini", "model_id": "gpt-4o-mini", "types": ["chat"]}));
+    let r = s.put("/api/v1/provider-accounts/openai-main", &mgr, edited.clone()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(s.check("user:usr@example.com", "use", "model:openai-main/gpt-4o-mini").await);
+    edited["collaborators"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"subject": "user:other@example.com", "role": "provider-account-user"}));
+    assert_eq!(s.put("/api/v1/provider-accounts/openai-main", &mgr, edited.clone()).await.status, 200);
+    assert!(s.check("user:other@example.com", "use", "model:openai-main/gpt-4o").await);
+    // The manager may not delete the account (that is provider-account:delete).
+    assert_eq!(s.delete("/api/v1/provider-accounts/openai-main", &mgr).await.status, 403);
+    // A user may not promote themself.
+    let mut promote = edited.clone();
+    promote["collaborators"][1]["role"] = json!("provider-account-manager");
+    assert_eq!(s.put("/api/v1/provider-accounts/openai-main", &usr, promote).await.status, 403);
+    // Admins use every model without a grant; the credentials never come back.
+    assert!(s.check("user:admin@example.com", "use", "model:openai-main/gpt-4o").await);
+    let got = s.get("/api/v1/provider-accounts/openai-main", &s.admin).await;
+    assert!(!got.body.to_string().contains("sk-very-secret-key"));
+    let _ = other;
+}
+
+#[tokio::test]
+async fn seed_team_and_virtual_account_grants_and_pats_inherit() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("member", &[]).await;
+    s.user("alice@example.com", "member").await;
+    let bob = s.user("bob@example.com", "member").await;
+    s.team("ml", &[], &["alice@example.com"]).await;
+    s.post("/api/v1/virtual-accounts", &s.admin, json!({"name": "checkout", "owner_team": "ml"})).await;
+    let acct = openai_account(
+        "openai-main",
+        json!([
+            {"subject": "team:ml", "role": "provider-account-user"},
+            {"subject": "virtualaccount:checkout", "role": "provider-account-user"}
+        ]),
+    );
+    assert_eq!(s.post("/api/v1/provider-accounts", &s.admin, acct).await.status, 201);
+    // Everyone in the team, and the virtual account, get every model.
+    assert!(s.check("user:alice@example.com", "use", "model:openai-main/gpt-4o").await);
+    assert!(s.check("virtualaccount:checkout", "use", "model:openai-main/embed").await);
+    assert!(!s.check("user:bob@example.com", "use", "model:openai-main/gpt-4o").await);
+    // Adding bob to the team gives him (and every PAT of his, live) the account.
+    s.put("/api/v1/teams/ml", &s.admin, json!({"name": "ml", "members": ["alice@example.com", "bob@example.com"]}))
+        .await;
+    let r = s
+        .post(
+            "/api/v1/authz/check",
+            &bob,
+            json!({"subject": "user:bob@example.com", "permission": "use", "resource": "model:openai-main/gpt-4o"}),
+        )
+        .await;
+    assert_eq!(r.body["allowed"], true, "{:?}", r.body);
+    assert!(r.body["reason"]
+        .as_str()
+        .unwrap()
+        .contains("team:ml is provider-account-user on provider-account:openai-main"));
+    // A model that does not exist: denied, with the same answer as one that is not allowed.
+    assert!(!s.check("user:bob@example.com", "use", "model:openai-main/nope").await);
+}
+
+#[tokio::test]
+async fn authorized_subjects_narrow_one_model() {
+    let s = TestServer::start().await;
+    s.user("alice@example.com", "member").await;
+    s.user("bob@example.com", "member").await;
+    s.team("ml", &[], &["alice@example.com", "bob@example.com"]).await;
+    let mut acct = openai_account("openai-main", json!([{"subject": "team:ml", "role": "provider-account-user"}]));
+    acct["models"][0]["authorized_subjects"] = json!(["user:alice@example.com"]);
+    assert_eq!(s.post("/api/v1/provider-accounts", &s.admin, acct).await.status, 201);
+    assert!(s.check("user:alice@example.com", "use", "model:openai-main/gpt-4o").await);
+    assert!(!s.check("user:bob@example.com", "use", "model:openai-main/gpt-4o").await);
+    assert!(s.check("user:bob@example.com", "use", "model:openai-main/embed").await, "other models are not narrowed");
+    assert!(s.check("user:admin@example.com", "use", "model:openai-main/gpt-4o").await);
+}
+
+#[tokio::test]
+async fn use_integrations_lets_a_role_use_every_model() {
+    let s = TestServer::start().await;
+    s.role("ml-engineer", &["provider-account:use-integrations"]).await;
+    s.user("eng@example.com", "ml-engineer").await;
+    assert_eq!(
+        s.post("/api/v1/provider-accounts", &s.admin, openai_account("openai-main", json!([]))).await.status,
+        201
+    );
+    assert!(s.check("user:eng@example.com", "use", "model:openai-main/gpt-4o").await);
+    assert!(!s.check("user:eng@example.com", "provider-account:manage", "provider-account:openai-main").await);
+}
+
+#[tokio::test]
+async fn every_provider_type_is_accepted_and_credentials_stay_hidden() {
+    let s = TestServer::start().await;
+    let accounts = [
+        json!({"type": "anthropic", "name": "claude", "auth": {"api_key": "sk-ant-SECRET1"}, "models": [{"name": "sonnet", "model_id": "claude-3-5-sonnet-20241022", "types": ["chat"]}]}),
+        json!({"type": "aws-bedrock", "name": "bedrock", "region": "us-east-1", "auth": {"access_key_id": "AKIDSECRET2", "secret_access_key": "SECRET3", "session_token": "SECRET4"}, "models": [{"name": "titan", "model_id": "amazon.titan-text-express-v1", "types": ["chat"]}]}),
+        json!({"type": "azure-openai", "name": "azure", "endpoint": "https://x.openai.azure.com", "api_version": "2024-10-21", "auth": {"api_key": "SECRET5"}, "models": [{"name": "gpt-4o", "model_id": "gpt-4o", "types": ["chat"]}], "deployments": {"gpt-4o": "my-gpt4o"}}),
+        json!({"type": "openai-compatible", "name": "vllm", "base_url": "http://127.0.0.1:8000/v1", "models": [{"name": "llama3.1:8b", "model_id": "meta-llama/Llama-3.1-8B-Instruct", "types": ["chat", "completion"]}]}),
+    ];
+    for a in &accounts {
+        let r = s.post("/api/v1/provider-accounts", &s.admin, a.clone()).await;
+        assert_eq!(r.status, 201, "{a}: {:?}", r.body);
+    }
+    let list = s.get("/api/v1/provider-accounts", &s.admin).await.body.to_string();
+    let export = s.get("/api/v1/export", &s.admin).await;
+    let audit = s.get("/api/v1/audit-events?limit=1000", &s.admin).await.body.to_string();
+    for secret in ["SECRET1", "SECRET2", "SECRET3", "SECRET4", "SECRET5"] {
+        assert!(!list.contains(secret), "{secret} in a list");
+        assert!(!export.body.to_string().contains(secret), "{secret} in the export");
+        assert!(!audit.contains(secret), "{secret} in the audit log");
+    }
+    // The stored form is encrypted.
+    let bad = json!({"type": "aws-bedrock", "name": "b2", "auth": {"access_key_id": "a", "secret_access_key": "b"}, "models": []});
+    let r = s.post("/api/v1/provider-accounts", &s.admin, bad).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["param"], "region");
+}
+
+#[tokio::test]
+async fn seed_faq_mcp_server_create_only() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("member", &[]).await;
+    s.role("mcp-creator", &["mcp-server:create"]).await;
+    let c = s.user("creator@example.com", "mcp-creator").await;
+    let existing = json!({"name": "github", "url": "https://mcp.example.com/github", "auth": {"type": "bearer", "token": "ghp_SECRET"}});
+    assert_eq!(s.post("/api/v1/mcp-servers", &s.admin, existing.clone()).await.status, 201);
+    // Cannot see or change any other.
+    assert_eq!(s.get("/api/v1/mcp-servers/github", &c).await.status, 403);
+    assert_eq!(s.get("/api/v1/mcp-servers", &c).await.body, json!([]));
+    assert_eq!(s.put("/api/v1/mcp-servers/github", &c, existing).await.status, 403);
+    assert_eq!(s.delete("/api/v1/mcp-servers/github", &c).await.status, 403);
+    // Creates one without naming themself: cannot see it afterwards.
+    let r = s.post("/api/v1/mcp-servers", &c, json!({"name": "mine-1", "url": "https://mcp.example.com/a"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(s.get("/api/v1/mcp-servers/mine-1", &c).await.status, 403);
+    // Names themself manager while creating: may update and use it.
+    let mine = json!({"name": "mine-2", "url": "https://mcp.example.com/b", "collaborators": [{"subject": "user:creator@example.com", "role": "mcp-server-manager"}]});
+    assert_eq!(s.post("/api/v1/mcp-servers", &c, mine.clone()).await.status, 201);
+    assert_eq!(s.get("/api/v1/mcp-servers/mine-2", &c).await.status, 200);
+    let mut upd = mine.clone();
+    upd["url"] = json!("https://mcp.example.com/c");
+    assert_eq!(s.put("/api/v1/mcp-servers/mine-2", &c, upd).await.status, 200);
+    assert!(s.check("user:creator@example.com", "mcp-server:use", "mcp-server:mine-2").await);
+    // Creating "over" an existing server is a change to it, which they may not make.
+    let over = json!({"name": "github", "url": "https://x.example.com", "collaborators": [{"subject": "user:creator@example.com", "role": "mcp-server-manager"}]});
+    assert_eq!(s.post("/api/v1/mcp-servers", &c, over).await.status, 403);
+    assert_eq!(s.get("/api/v1/mcp-servers/github", &s.admin).await.body["url"], "https://mcp.example.com/github");
+}
+
+#[tokio::test]
+async fn agents_have_collaborators() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("member", &[]).await;
+    let v = s.user("viewer@example.com", "member").await;
+    let agent = json!({"name": "triage", "description": "Routes tickets", "definition": {"model": "openai-main/gpt-4o", "steps": [1, 2]}, "collaborators": [{"subject": "user:viewer@example.com", "role": "agent-viewer"}]});
+    assert_eq!(s.post("/api/v1/agents", &s.admin, agent.clone()).await.status, 201);
+    let got = s.get("/api/v1/agents/triage", &v).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body["definition"]["steps"], json!([1, 2]));
+    assert_eq!(s.put("/api/v1/agents/triage", &v, agent).await.status, 403);
+}
+
+#[tokio::test]
+async fn seed_faq_gateway_controls_list_and_manage() {
+    let s = TestServer::start().await;
+    let bob = s.user("bob@example.com", "member").await;
+    s.team("ml-platform", &[], &[]).await;
+    assert_eq!(
+        s.post("/api/v1/provider-accounts", &s.admin, openai_account("openai-main", json!([]))).await.status,
+        201
+    );
+    let limits = json!({"type": "gateway-rate-limiting-config", "name": "default-limits", "rules": [{"id": "per-user", "when": {"subjects": ["team:ml-platform"], "models": ["openai-main/gpt-4o"]}, "limit_to": 100, "unit": "requests_per_minute", "rate_limit_applies_per": ["user"]}]});
+    assert_eq!(s.post("/api/v1/gateway-controls", &bob, limits.clone()).await.status, 403);
+    let r = s.post("/api/v1/gateway-controls", &s.admin, limits.clone()).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(s.get("/api/v1/gateway-controls", &bob).await.body, json!([]));
+    assert_eq!(s.get("/api/v1/gateway-controls/default-limits", &bob).await.status, 403);
+    // "Edit default Member role ... add List Gateway Controls": every user sees them, none may change them.
+    let cur = s.get("/api/v1/roles/member", &s.admin).await.body;
+    let mut perms: Vec<String> = serde_json::from_value(cur["permissions"].clone()).unwrap();
+    perms.push("gateway-controls:list".into());
+    s.set_role_permissions("member", &perms.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(s.get("/api/v1/gateway-controls", &bob).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(s.get("/api/v1/gateway-controls/default-limits", &bob).await.body["rules"][0]["limit_to"], 100);
+    assert_eq!(s.put("/api/v1/gateway-controls/default-limits", &bob, limits.clone()).await.status, 403);
+    // Validation names the field; references must exist.
+    let mut bad = limits.clone();
+    bad["rules"][0]["limit_to"] = json!(0);
+    let r = s.put("/api/v1/gateway-controls/default-limits", &s.admin, bad).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["param"], "rules[0].limit_to");
+    let mut bad = limits.clone();
+    bad["rules"][0]["when"]["models"] = json!(["openai-main/nope"]);
+    let r = s.put("/api/v1/gateway-controls/default-limits", &s.admin, bad).await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    for kind in [
+        json!({"type": "gateway-budget-config", "name": "budget", "rules": [{"id": "monthly", "when": {}, "limit_to": 250.5, "unit": "cost_per_month", "mode": "audit", "alerts": {"thresholds": [50, 90]}}]}),
+        json!({"type": "gateway-guardrails-config", "name": "guards", "rules": [{"id": "no-secrets", "when": {}, "input_guardrails": [{"type": "block-keywords", "keywords": ["password"]}], "output_guardrails": []}]}),
+        json!({"type": "gateway-load-balancing-config", "name": "lb", "rules": [{"id": "split", "when": {"models": ["openai-main/gpt-4o"]}, "type": "weight-based-routing", "load_balance_targets": [{"target": "openai-main/gpt-4o", "weight": 70}, {"target": "openai-main/embed", "weight": 30}]}]}),
+    ] {
+        let r = s.post("/api/v1/gateway-controls", &s.admin, kind.clone()).await;
+        assert_eq!(r.status, 201, "{kind}: {:?}", r.body);
+    }
+    // Deleting a model still referenced by a control is refused, naming the control.
+    let mut acct = openai_account("openai-main", json!([]));
+    acct.as_object_mut().unwrap().remove("auth");
+    acct["models"] = json!([{"name": "embed", "model_id": "e", "types": ["embedding"]}]);
+    let r = s.put("/api/v1/provider-accounts/openai-main", &s.admin, acct).await;
+    assert_eq!(r.status, 409, "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn explanations_of_a_subject_and_of_a_provider_account() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("member", &["team:read"]).await;
+    let alice = s.user("alice@example.com", "member").await;
+    let bob = s.user("bob@example.com", "member").await;
+    s.team("ml", &[], &["alice@example.com"]).await;
+    let acct = openai_account(
+        "openai-main",
+        json!([{"subject": "team:ml", "role": "provider-account-user"}, {"subject": "user:bob@example.com", "role": "provider-account-manager"}]),
+    );
+    s.post("/api/v1/provider-accounts", &s.admin, acct).await;
+    let r = s.get("/api/v1/authz/subjects/user:alice@example.com/access", &alice).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let uses = r.body["entries"].as_array().unwrap().iter().find(|e| e["action"] == "use").unwrap().clone();
+    assert_eq!(uses["resource"], "provider-account:openai-main");
+    assert_eq!(
+        uses["via"],
+        json!([
+            "user:alice@example.com is a member of team:ml",
+            "team:ml is provider-account-user on provider-account:openai-main"
+        ])
+    );
+    assert_eq!(s.get("/api/v1/authz/subjects/user:bob@example.com/access", &alice).await.status, 403);
+
+    let r = s.get("/api/v1/provider-accounts/openai-main/access", &bob).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let text = r.body.to_string();
+    assert!(text.contains("alice@example.com") && text.contains("team:ml"), "{text}");
+    assert!(text.contains("admin@example.com"), "admins can use every model: {text}");
+    assert_eq!(
+        s.get("/api/v1/provider-accounts/openai-main/access", &alice).await.status,
+        403,
+        "users of an account do not see who else uses it"
+    );
+}
+
+#[tokio::test]
+async fn a_large_manifest_round_trips_through_export() {
+    let s = TestServer::start().await;
+    let mut docs = vec![
+        "type: role\nname: ml-engineer\ndisplay_name: ML Engineer\ndescription: Uses models\npermissions: [provider-account:use-integrations, team:read]\n".to_owned(),
+        "type: role\nname: member\ndisplay_name: Member\ndescription: Default role\npermissions: [user:list, team:read, role:list, gateway-controls:list]\n".to_owned(),
+    ];
+    for i in 0..125 {
+        docs.push(format!(
+            "type: user\nemail: user{i}@example.com\nrole: {}\n",
+            if i % 3 == 0 { "ml-engineer" } else { "member" }
+        ));
+    }
+    for t in 0..20 {
+        let members: Vec<String> = (0..6).map(|k| format!("user{}@example.com", (t * 6 + k) % 120)).collect();
+        docs.push(format!(
+            "type: team\nname: team-{t}\ndescription: Team {t}\nmanagers: [{}]\nmembers: [{}]\n",
+            members[0],
+            members.join(", ")
+        ));
+        docs.push(format!(
+            "type: virtual-account\nname: app-{t}\nowner_team: team-{t}\nexpires_at: 2099-01-01T00:00:00Z\n"
+        ));
+    }
+    for p in 0..15 {
+        docs.push(format!(
+            "type: provider-account/openai\nname: acct-{p}\nauth: {{api_key: sk-{p}}}\nmodels:\n  - {{name: m1, model_id: gpt-4o, types: [chat]}}\n  - {{name: m2, model_id: gpt-4o-mini, types: [chat], authorized_subjects: [team:team-{p}]}}\ncollaborators:\n  - {{subject: team:team-{p}, role: provider-account-user}}\n  - {{subject: virtualaccount:app-{p}, role: provider-account-user}}\n  - {{subject: user:user{p}@example.com, role: provider-account-manager}}\n"
+        ));
+    }
+    for m in 0..10 {
+        docs.push(format!("type: mcp-server/remote\nname: mcp-{m}\nurl: https://mcp.example.com/{m}\ncollaborators: [{{subject: team:team-{m}, role: mcp-server-user}}]\n"));
+        docs.push(format!("type: agent\nname: agent-{m}\ndescription: Agent {m}\ndefinition: {{model: acct-{m}/m1, temperature: 0.5}}\n"));
+    }
+    docs.push("type: gateway-rate-limiting-config\nname: limits\nrules:\n  - {id: per-user, when: {subjects: [team:team-1], models: [acct-1/m1]}, limit_to: 100, unit: requests_per_minute, rate_limit_applies_per: [user]}\n".into());
+    docs.push("type: gateway-budget-config\nname: budgets\nrules:\n  - {id: monthly, when: {}, limit_to: 500, unit: cost_per_month}\n".into());
+    assert!(docs.len() > 200);
+    let manifest = docs.join("---\n");
+    let r = apply(&s, &manifest, false).await;
+    assert_eq!(r.status, 200, "{:?}", r.message());
+    let first = s.get("/api/v1/export", &s.admin).await.body.as_str().unwrap().to_owned();
+    assert!(!first.contains("sk-1"), "credentials in the export");
+
+    // A fresh database with the same admin, fed the export, exports the same thing.
+    let t = TestServer::start().await;
+    let r = apply(&t, &first, false).await;
+    assert_eq!(r.status, 200, "{:?}", r.message());
+    let second = t.get("/api/v1/export", &t.admin).await.body.as_str().unwrap().to_owned();
+    assert_eq!(first, second);
+    // And applying it again changes nothing.
+    let again = apply(&t, &second, false).await;
+    assert!(again.body["results"].as_array().unwrap().iter().all(|r| r["action"] == "unchanged"), "{:?}", again.body);
+    // Re-applying the original (with credentials) to the first server is a no-op too.
+    let same = apply(&s, &manifest, false).await;
+    assert!(same.body["results"].as_array().unwrap().iter().all(|r| r["action"] == "unchanged"));
+}
+
+#[tokio::test]
+async fn bad_resource_manifests_are_rejected_whole() {
+    let s = TestServer::start().await;
+    s.team("ml", &[], &[]).await;
+    let cases = [
+        ("type: provider-account/openai\nname: a\nmodels: [{name: m, model_id: x, types: [chat]}]\ncollaborators: [{subject: team:ghosts, role: provider-account-user}]\n", "team:ghosts"),
+        ("type: provider-account/openai\nname: a\nmodels: [{name: m, model_id: x, types: [chat]}]\ncollaborators: [{subject: team:ml, role: mcp-server-user}]\n", "collaborators[0]"),
+        ("type: provider-account/openai\nname: a\nmodels: [{name: m, model_id: x, types: [chat], colour: red}]\n", "colour"),
+        ("type: provider-account/gemini\nname: a\n", "provider-account/gemini"),
+        ("type: gateway-rate-limiting-config\nname: l\nrules: [{id: r, when: {models: [nope/m]}, limit_to: 1, unit: requests_per_minute}]\n", "nope/m"),
+        ("type: mcp-server/remote\nname: m\nurl: ftp://x\n", "url"),
+    ];
+    for (body, needle) in cases {
+        let full = format!("type: team\nname: good-team\n---\n{body}");
+        let r = apply(&s, &full, false).await;
+        assert_eq!(r.status, 400, "{body}: {:?}", r.body);
+        assert!(
+            r.message().contains(needle) || r.body["error"]["param"].as_str().unwrap_or("").contains(needle),
+            "{body}: {:?}",
+            r.body
+        );
+        assert!(r.message().contains("document 2"), "{body}: {}", r.message());
+        assert_eq!(s.get("/api/v1/teams/good-team", &s.admin).await.status, 404, "nothing applied for {body}");
+    }
+}

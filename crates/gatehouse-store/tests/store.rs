@@ -189,7 +189,7 @@ async fn migrations_are_idempotent() {
         assert_world(b.label, l.world, Snapshot::from_world(before).to_world());
         again.close().await;
 
-        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 2, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 3, "{}", b.label);
         assert_eq!(b.scalar("SELECT COUNT(*) FROM state").await, 1, "{}", b.label);
         b.finish().await;
     }
@@ -843,12 +843,51 @@ async fn a_version_one_database_is_upgraded() {
 
         let store = Arc::new(SqlStore::connect(&db.url).await.unwrap());
         let b = Backend { label: db.label, url: db.url.clone(), store, _db: db };
-        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 2, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 3, "{}", b.label);
         let (world, version) = load(&b).await;
         assert_eq!((world.roles.len(), version), (1, 7), "{}", b.label);
         let audit = [record(1, "system", "role.delete", "role", "old")];
         b.store().commit(&[Change::DeleteRole(RoleName::new("old").unwrap())], &audit).await.unwrap();
         assert_eq!(records(&events(&b, all_events()).await), audit.to_vec(), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn resources_round_trip_with_sealed_credentials() {
+    use gatehouse_core::resource::{ResourceRecord, ResourceSpec, Sealed};
+    use gatehouse_core::spec::{GatewayControlKind, GatewayControlSpec, ProviderAccountSpec, ProviderKind};
+    for b in backends().await {
+        b.store().commit(&builtin_roles(), &[]).await.unwrap();
+        let account = ProviderAccountSpec::deserialize_for(
+            ProviderKind::AwsBedrock,
+            serde_json::json!({"name": "bedrock", "region": "us-east-1",
+                "models": [{"name": "titan", "model_id": "amazon.titan-text-express-v1", "types": ["chat"],
+                            "authorized_subjects": ["team:ml"]}]}),
+        )
+        .unwrap();
+        let control = GatewayControlSpec::deserialize_for(
+            GatewayControlKind::Budget,
+            serde_json::json!({"name": "budget", "rules": [{"id": "m", "when": {}, "limit_to": 12.5, "unit": "cost_per_month"}]}),
+        )
+        .unwrap();
+        let records = vec![
+            ResourceRecord {
+                spec: ResourceSpec::ProviderAccount(account),
+                sealed_auth: Some(Sealed(std::sync::Arc::from(vec![1u8, 2, 3, 0, 255]))),
+            },
+            ResourceRecord { spec: ResourceSpec::GatewayControl(control), sealed_auth: None },
+        ];
+        let changes: Vec<Change> = records.iter().cloned().map(Change::PutResource).collect();
+        b.store().commit(&changes, &[]).await.unwrap();
+        let (world, _) = load(&b).await;
+        let mut want = records.clone();
+        want.sort_by_key(|r| r.resource());
+        let mut got = world.resources.clone();
+        got.sort_by_key(|r| r.resource());
+        assert_eq!(got, want, "{}", b.label);
+        b.store().commit(&[Change::DeleteResource(records[1].resource())], &[]).await.unwrap();
+        assert_eq!(load(&b).await.0.resources.len(), 1, "{}", b.label);
         b.finish().await;
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod audit_events;
 pub mod auth;
+pub mod explain;
 pub mod meta;
+pub mod resources;
 pub mod roles;
 pub mod teams;
 pub mod tokens;

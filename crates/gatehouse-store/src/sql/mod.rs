@@ -6,6 +6,7 @@ mod codec;
 mod connect;
 mod migrate;
 mod read;
+mod resources;
 mod write;
 
 use std::collections::HashMap;

@@ -31,6 +31,7 @@ pub(crate) async fn world(conn: &mut AnyConnection) -> Result<World, StoreError>
         virtual_accounts: virtual_accounts(conn).await?,
         tokens: tokens(conn).await?,
         grants: grants(conn).await?,
+        resources: super::resources::load(conn).await?,
     })
 }
 

@@ -132,6 +132,11 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &Change, now: i64) -
                 .execute(conn)
                 .await?;
         }
+        Change::PutResource(r) => super::resources::put(conn, r).await?,
+        Change::DeleteResource(r) => {
+            // Its grants went first, as `plan` orders them; the row itself has no dependants.
+            super::resources::delete(conn, r).await?
+        }
         Change::PutGrant(g) => {
             sqlx::query(
                 "INSERT INTO grants (resource_kind, resource_name, subject, role) VALUES ($1, $2, $3, $4) \

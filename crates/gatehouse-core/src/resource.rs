@@ -1,0 +1,233 @@
+//! Provider accounts, MCP servers, agents and gateway controls as the store keeps them and the snapshot
+//! holds them: the spec without credentials, and the credentials sealed by the server (opaque here).
+//! Collaborators are not part of the stored spec: the grants are their single source of truth.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserializer, Serialize, Serializer};
+
+use crate::ids::ResourceName;
+use crate::model::{Resource, ResourceKind};
+use crate::spec::{
+    AgentSpec, Collaborator, GatewayControlKind, GatewayControlSpec, Lookup, McpServerSpec, ModelRef,
+    ProviderAccountSpec, ProviderKind, SpecError,
+};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ResourceSpec {
+    ProviderAccount(ProviderAccountSpec),
+    McpServer(McpServerSpec),
+    Agent(AgentSpec),
+    GatewayControl(GatewayControlSpec),
+}
+
+/// The manifest `type` is not one of ours.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown type {0:?}")]
+pub struct UnknownType(pub String);
+
+/// Every manifest type of a resource, for messages.
+pub fn manifest_types() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = ProviderKind::ALL.iter().map(|k| k.manifest_type()).collect();
+    v.push(McpServerSpec::MANIFEST_TYPE);
+    v.push(AgentSpec::MANIFEST_TYPE);
+    v.extend(GatewayControlKind::ALL.iter().map(|k| k.manifest_type()));
+    v
+}
+
+impl ResourceSpec {
+    /// Whether `t` is the manifest type of a resource (rather than of a user, team, ...).
+    pub fn is_manifest_type(t: &str) -> bool {
+        manifest_types().contains(&t)
+    }
+
+    /// Reads a spec without credentials (a stored one, or an agent or gateway control manifest).
+    pub fn deserialize_for<'de, D: Deserializer<'de>>(manifest_type: &str, d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        if let Some(k) = ProviderKind::from_manifest_type(manifest_type) {
+            return ProviderAccountSpec::deserialize_for(k, d).map(ResourceSpec::ProviderAccount);
+        }
+        if let Some(k) = GatewayControlKind::from_manifest_type(manifest_type) {
+            return GatewayControlSpec::deserialize_for(k, d).map(ResourceSpec::GatewayControl);
+        }
+        match manifest_type {
+            McpServerSpec::MANIFEST_TYPE => serde::Deserialize::deserialize(d).map(ResourceSpec::McpServer),
+            AgentSpec::MANIFEST_TYPE => serde::Deserialize::deserialize(d).map(ResourceSpec::Agent),
+            other => Err(D::Error::custom(UnknownType(other.to_owned()))),
+        }
+    }
+
+    pub fn manifest_type(&self) -> &'static str {
+        match self {
+            ResourceSpec::ProviderAccount(p) => p.manifest_type(),
+            ResourceSpec::McpServer(_) => McpServerSpec::MANIFEST_TYPE,
+            ResourceSpec::Agent(_) => AgentSpec::MANIFEST_TYPE,
+            ResourceSpec::GatewayControl(g) => g.manifest_type(),
+        }
+    }
+
+    pub fn name(&self) -> &ResourceName {
+        match self {
+            ResourceSpec::ProviderAccount(p) => p.name(),
+            ResourceSpec::McpServer(m) => &m.name,
+            ResourceSpec::Agent(a) => &a.name,
+            ResourceSpec::GatewayControl(g) => g.name(),
+        }
+    }
+
+    pub fn kind(&self) -> ResourceKind {
+        match self {
+            ResourceSpec::ProviderAccount(_) => ResourceKind::ProviderAccount,
+            ResourceSpec::McpServer(_) => ResourceKind::McpServer,
+            ResourceSpec::Agent(_) => ResourceKind::Agent,
+            ResourceSpec::GatewayControl(_) => ResourceKind::GatewayControls,
+        }
+    }
+
+    pub fn resource(&self) -> Resource {
+        Resource::new(self.kind(), self.name().as_str())
+    }
+
+    pub fn collaborators(&self) -> &[Collaborator] {
+        match self {
+            ResourceSpec::ProviderAccount(p) => p.collaborators(),
+            ResourceSpec::McpServer(m) => m.collaborators(),
+            ResourceSpec::Agent(a) => a.collaborators(),
+            ResourceSpec::GatewayControl(_) => &[],
+        }
+    }
+
+    /// Removes the collaborators, which are stored as grants, and returns them.
+    pub fn take_collaborators(&mut self) -> Vec<Collaborator> {
+        let list = match self {
+            ResourceSpec::ProviderAccount(p) => match p {
+                ProviderAccountSpec::OpenAi(a) | ProviderAccountSpec::Anthropic(a) => &mut a.collaborators,
+                ProviderAccountSpec::AwsBedrock(a) => &mut a.collaborators,
+                ProviderAccountSpec::AzureOpenAi(a) => &mut a.collaborators,
+                ProviderAccountSpec::OpenAiCompatible(a) => &mut a.collaborators,
+            },
+            ResourceSpec::McpServer(m) => &mut m.collaborators,
+            ResourceSpec::Agent(a) => &mut a.collaborators,
+            ResourceSpec::GatewayControl(_) => return Vec::new(),
+        };
+        std::mem::take(list)
+    }
+
+    pub fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+        match self {
+            ResourceSpec::ProviderAccount(p) => p.validate(world),
+            ResourceSpec::McpServer(m) => m.validate(world),
+            ResourceSpec::Agent(a) => a.validate(world),
+            ResourceSpec::GatewayControl(g) => g.validate(world),
+        }
+    }
+
+    /// The models a gateway control refers to, which must not disappear under it.
+    pub fn model_refs(&self) -> Vec<&ModelRef> {
+        match self {
+            ResourceSpec::GatewayControl(g) => g.model_refs(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Serialize for ResourceSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ResourceSpec::ProviderAccount(p) => p.serialize(s),
+            ResourceSpec::McpServer(m) => m.serialize(s),
+            ResourceSpec::Agent(a) => a.serialize(s),
+            ResourceSpec::GatewayControl(g) => g.serialize(s),
+        }
+    }
+}
+
+/// Credentials sealed by the server's key. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed(pub Arc<[u8]>);
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealed(****)")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResourceRecord {
+    /// Without collaborators (see the module comment).
+    pub spec: ResourceSpec,
+    pub sealed_auth: Option<Sealed>,
+}
+
+impl ResourceRecord {
+    pub fn resource(&self) -> Resource {
+        self.spec.resource()
+    }
+}
+
+/// What the snapshot knows of resources: the records, and for the engine each model's narrowing list.
+#[derive(Clone, Default)]
+pub struct ResourceIndex {
+    records: std::collections::HashMap<Resource, Arc<ResourceRecord>, foldhash::fast::RandomState>,
+    /// `<account>/<model>` to its `authorized_subjects` (None: not narrowed).
+    models: std::collections::HashMap<Arc<str>, Option<Arc<[crate::model::Subject]>>, foldhash::fast::RandomState>,
+}
+
+impl ResourceIndex {
+    pub fn put(&mut self, rec: &ResourceRecord) {
+        let r = rec.resource();
+        self.remove(&r);
+        if let ResourceSpec::ProviderAccount(p) = &rec.spec {
+            for (m, subjects) in p.model_access() {
+                let key: Arc<str> = Arc::from(format!("{}/{}", r.name, m));
+                self.models.insert(key, subjects.map(Arc::from));
+            }
+        }
+        self.records.insert(r, Arc::new(rec.clone()));
+    }
+
+    pub fn remove(&mut self, r: &Resource) {
+        if let Some(old) = self.records.remove(r) {
+            if let ResourceSpec::ProviderAccount(p) = &old.spec {
+                for m in p.models() {
+                    self.models.remove(format!("{}/{}", r.name, m.name).as_str());
+                }
+            }
+        }
+    }
+
+    pub fn get(&self, r: &Resource) -> Option<&Arc<ResourceRecord>> {
+        self.records.get(r)
+    }
+
+    pub fn of_kind(&self, kind: ResourceKind) -> impl Iterator<Item = &Arc<ResourceRecord>> {
+        self.records.iter().filter(move |(r, _)| r.kind == kind).map(|(_, v)| v)
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Arc<ResourceRecord>> {
+        self.records.values()
+    }
+
+    /// `Some(narrowing)` if `<account>/<model>` is configured.
+    pub fn model(&self, account_and_model: &str) -> Option<Option<&[crate::model::Subject]>> {
+        self.models.get(account_and_model).map(|o| o.as_deref())
+    }
+
+    /// Gateway controls that name a model of `account` (or, with `model`, that one model).
+    pub fn controls_naming(&self, account: &str, model: Option<&str>) -> Vec<&ResourceName> {
+        self.of_kind(ResourceKind::GatewayControls)
+            .filter(|rec| {
+                rec.spec.model_refs().iter().any(|m| {
+                    let s = m.to_string();
+                    match (s.split_once('/'), model) {
+                        (Some((a, mm)), Some(want)) => a == account && mm == want,
+                        (Some((a, _)), None) => a == account,
+                        _ => false,
+                    }
+                })
+            })
+            .map(|rec| rec.spec.name())
+            .collect()
+    }
+}

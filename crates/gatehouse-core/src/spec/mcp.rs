@@ -1,0 +1,255 @@
+//! Remote MCP servers: `mcp-server/remote` manifests, split into a non-secret spec and an `auth` part.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::{
+    check_collaborators, check_description, check_header_secret, expose_secret, expose_secret_map, grants_on,
+    split_auth, Collaborator, HttpUrl, Lookup, SpecError,
+};
+use crate::ids::ResourceName;
+use crate::model::{Grant, Resource, ResourceKind};
+use crate::secret::Secret;
+
+/// How the gateway talks to the server. Streamable HTTP is the current MCP transport; SSE is the older one
+/// that many servers still speak.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum McpTransport {
+    #[default]
+    StreamableHttp,
+    Sse,
+}
+
+/// An MCP server without its credentials. Serializes as the manifest's fields without `type` and `auth`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServerSpec {
+    pub name: ResourceName,
+    #[serde(default)]
+    pub description: String,
+    pub url: HttpUrl,
+    #[serde(default)]
+    pub transport: McpTransport,
+    #[serde(default)]
+    pub collaborators: Vec<Collaborator>,
+}
+
+/// What the gateway sends the MCP server. Debug prints `****` for every value; Serialize writes the values
+/// (with `type`), for the server to encrypt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum McpAuth {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        #[serde(serialize_with = "expose_secret")]
+        token: Secret<String>,
+    },
+    /// Headers sent as they are, e.g. `{X-Api-Key: ...}`.
+    Headers {
+        #[serde(serialize_with = "expose_secret_map")]
+        headers: BTreeMap<String, Secret<String>>,
+    },
+}
+
+/// A whole `mcp-server/remote` manifest (without `type`). Not Serialize, for the same reason as
+/// `ProviderAccountManifest`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct McpServerManifest {
+    pub spec: McpServerSpec,
+    /// `None`: no `auth` in the manifest; on an update, keep the stored one.
+    pub auth: Option<McpAuth>,
+}
+
+impl McpServerSpec {
+    pub const MANIFEST_TYPE: &'static str = "mcp-server/remote";
+
+    pub fn collaborators(&self) -> &[Collaborator] {
+        &self.collaborators
+    }
+
+    /// `mcp-server:<name>`.
+    pub fn resource(&self) -> Resource {
+        Resource::new(ResourceKind::McpServer, self.name.as_str())
+    }
+
+    pub fn grants(&self) -> impl Iterator<Item = Grant> + '_ {
+        grants_on(&self.collaborators, self.resource())
+    }
+
+    pub fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+        check_description("description", &self.description)?;
+        check_collaborators(&self.collaborators, ResourceKind::McpServer, world)
+    }
+}
+
+impl McpServerManifest {
+    pub fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+        self.spec.validate(world)?;
+        match &self.auth {
+            Some(a) => a.validate().map_err(|e| e.within("auth")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for McpServerManifest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (spec, auth) = split_auth(d)?;
+        Ok(McpServerManifest { spec, auth })
+    }
+}
+
+impl McpAuth {
+    /// Field paths are relative to `auth`.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        match self {
+            McpAuth::Bearer { token } => check_header_secret("token", token),
+            McpAuth::Headers { headers } => {
+                if headers.is_empty() {
+                    return Err(SpecError::new("headers", "must name at least one header"));
+                }
+                for (name, value) in headers {
+                    let field = format!("headers.{name}");
+                    // RFC 9110 token characters: anything else is not a header name.
+                    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+                    if name.is_empty() || !name.chars().all(token) {
+                        return Err(SpecError::new(field, "is not a valid HTTP header name"));
+                    }
+                    check_header_value(&field, value)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Header values may hold spaces (`Basic abc`), but never CR or LF (header injection) or other controls.
+fn check_header_value(field: &str, v: &Secret<String>) -> Result<(), SpecError> {
+    let v = v.expose();
+    if v.trim().is_empty() {
+        return Err(SpecError::new(field, "must not be empty"));
+    }
+    if v.chars().any(|c| c.is_control()) {
+        return Err(SpecError::new(field, "must not contain control characters"));
+    }
+    if v.len() > 8192 {
+        return Err(SpecError::new(field, "must be at most 8192 bytes"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::super::test_world::{fails_at, world};
+    use super::*;
+
+    fn github() -> Value {
+        json!({
+            "name": "github",
+            "description": "GitHub's MCP server",
+            "url": "https://api.githubcopilot.com/mcp/",
+            "auth": {"type": "bearer", "token": "ghp_test"},
+            "collaborators": [
+                {"subject": "team:ml-platform", "role": "mcp-server-user"},
+                {"subject": "user:alice@example.com", "role": "mcp-server-manager"}
+            ]
+        })
+    }
+
+    fn parse(v: Value) -> Result<McpServerManifest, serde_json::Error> {
+        serde_json::from_value(v)
+    }
+
+    fn with(patch: Value) -> McpServerManifest {
+        let mut v = github();
+        for (k, x) in patch.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        parse(v).unwrap()
+    }
+
+    #[test]
+    fn parses_and_serializes_back_without_auth() {
+        let m = parse(github()).unwrap();
+        m.validate(&world()).unwrap();
+        assert_eq!(m.spec.transport, McpTransport::StreamableHttp);
+        assert!(!format!("{m:?}").contains("ghp_test"));
+        let out = serde_json::to_value(&m.spec).unwrap();
+        let mut expected = github();
+        expected.as_object_mut().unwrap().remove("auth");
+        expected["transport"] = json!("streamable-http");
+        assert_eq!(out, expected);
+        assert_eq!(parse(out).unwrap(), McpServerManifest { spec: m.spec.clone(), auth: None });
+        let sealed = serde_json::to_value(&m.auth).unwrap();
+        assert_eq!(sealed, json!({"type": "bearer", "token": "ghp_test"}));
+        assert_eq!(serde_json::from_value::<McpAuth>(sealed).unwrap(), m.auth.unwrap());
+        let grants: Vec<String> = m.spec.grants().map(|g| format!("{} {} {}", g.resource, g.subject, g.role)).collect();
+        assert_eq!(grants[0], "mcp-server:github team:ml-platform mcp-server-user");
+        assert_eq!(m.spec.collaborators().len(), 2);
+    }
+
+    #[test]
+    fn header_auth_and_sse() {
+        let headers = json!({"X-Api-Key": "k", "Authorization": "Basic YWI6Yw=="});
+        let m = with(json!({"transport": "sse", "auth": {"type": "headers", "headers": headers}}));
+        m.validate(&world()).unwrap();
+        assert_eq!(m.spec.transport, McpTransport::Sse);
+        assert_eq!(
+            serde_json::to_value(&m.auth).unwrap(),
+            json!({"type": "headers", "headers": {"Authorization": "Basic YWI6Yw==", "X-Api-Key": "k"}})
+        );
+        let minimal = parse(json!({"name": "x", "url": "http://127.0.0.1:3000/mcp"})).unwrap();
+        assert!(minimal.auth.is_none() && minimal.spec.description.is_empty());
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        for (patch, expected) in [
+            (json!({"headers": {}}), "unknown field `headers`"),
+            (json!({"transport": "websocket"}), "unknown variant `websocket`"),
+            (json!({"auth": {"type": "bearer", "token": "t", "scheme": "x"}}), "unknown field `scheme`"),
+            (json!({"auth": {"type": "oauth"}}), "unknown variant `oauth`"),
+            (json!({"auth": {"token": "t"}}), "missing field `type`"),
+            (json!({"url": "ws://x"}), "URL \"ws://x\" is invalid"),
+        ] {
+            let mut v = github();
+            for (k, x) in patch.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            let e = parse(v).unwrap_err().to_string();
+            assert!(e.starts_with(expected), "{e}");
+        }
+        let e = parse(json!({"name": "x"})).unwrap_err();
+        assert_eq!(e.to_string(), "missing field `url`");
+    }
+
+    #[test]
+    fn validation() {
+        let w = world();
+        let msg = fails_at(
+            with(json!({"collaborators": [{"subject": "team:ml-platform", "role": "agent-manager"}]})).validate(&w),
+            "collaborators[0].role",
+        );
+        assert!(msg.ends_with("use mcp-server-manager or mcp-server-user"), "{msg}");
+        fails_at(
+            with(json!({"collaborators": [{"subject": "virtualaccount:nope", "role": "mcp-server-user"}]}))
+                .validate(&w),
+            "collaborators[0].subject",
+        );
+        fails_at(with(json!({"description": "x".repeat(2001)})).validate(&w), "description");
+        let auth = |a: Value| with(json!({"auth": a})).validate(&w);
+        fails_at(auth(json!({"type": "bearer", "token": ""})), "auth.token");
+        fails_at(auth(json!({"type": "bearer", "token": "a b"})), "auth.token");
+        fails_at(auth(json!({"type": "headers", "headers": {}})), "auth.headers");
+        fails_at(auth(json!({"type": "headers", "headers": {"X Key": "v"}})), "auth.headers.X Key");
+        fails_at(auth(json!({"type": "headers", "headers": {"": "v"}})), "auth.headers.");
+        let msg =
+            fails_at(auth(json!({"type": "headers", "headers": {"X-Key": "v\r\nX-Admin: 1"}})), "auth.headers.X-Key");
+        assert_eq!(msg, "must not contain control characters");
+        fails_at(auth(json!({"type": "headers", "headers": {"X-Key": " "}})), "auth.headers.X-Key");
+    }
+}

@@ -1,0 +1,186 @@
+//! Objects as manifests: parsing documents (YAML or JSON; one, a list, or many), the manifest form of
+//! what exists (which export prints and apply compares against), and the order objects are applied in.
+
+use gatehouse_core::resource::ResourceSpec;
+use gatehouse_core::{Resource, ResourceKind, Snapshot};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// A document: its position (1-based, as users count), its `type`, and its other fields.
+pub struct Doc {
+    pub number: usize,
+    pub manifest_type: String,
+    pub fields: Value,
+}
+
+/// Where an object of this type goes in an apply: what it may refer to comes first.
+pub fn order(manifest_type: &str) -> usize {
+    match manifest_type {
+        "role" => 0,
+        "user" => 1,
+        "team" => 2,
+        "virtual-account" => 3,
+        t if t.starts_with("provider-account/") => 4,
+        "mcp-server/remote" => 5,
+        "agent" => 6,
+        _ => 7,
+    }
+}
+
+pub const BASIC_TYPES: [&str; 4] = ["role", "user", "team", "virtual-account"];
+
+pub fn parse_documents(body: &str) -> Result<Vec<Doc>, ApiError> {
+    let mut values = Vec::new();
+    for (i, doc) in serde_yaml::Deserializer::from_str(body).enumerate() {
+        let v = serde_yaml::Value::deserialize(doc)
+            .map_err(|e| ApiError::invalid(format!("document {}", i + 1), format!("not valid YAML or JSON: {e}")))?;
+        match v {
+            serde_yaml::Value::Null => {}
+            serde_yaml::Value::Sequence(items) => values.extend(items),
+            other => values.push(other),
+        }
+    }
+    if values.is_empty() {
+        return Err(ApiError::invalid("body", "no manifest documents"));
+    }
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let number = i + 1;
+            let at = |m: &str| ApiError::invalid(format!("document {number}"), m.to_owned());
+            let mut fields = serde_json::to_value(v).map_err(|e| at(&format!("cannot be read: {e}")))?;
+            let obj = fields.as_object_mut().ok_or_else(|| at("must be a mapping with a `type`"))?;
+            let manifest_type = match obj.remove("type") {
+                Some(Value::String(t)) => t,
+                Some(_) => return Err(ApiError::invalid(format!("document {number}: type"), "must be a string")),
+                None => return Err(ApiError::invalid(format!("document {number}: type"), "is required")),
+            };
+            if !BASIC_TYPES.contains(&manifest_type.as_str()) && !ResourceSpec::is_manifest_type(&manifest_type) {
+                let mut known: Vec<&str> = BASIC_TYPES.to_vec();
+                known.extend(gatehouse_core::resource::manifest_types());
+                return Err(ApiError::invalid(
+                    format!("document {number}: type"),
+                    format!("unknown type {manifest_type:?}; expected one of {}", known.join(", ")),
+                ));
+            }
+            Ok(Doc { number, manifest_type, fields })
+        })
+        .collect()
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// The manifest of an existing object, as export prints it. `with_auth_digest` adds a digest of the
+/// sealed credentials (never the credentials), so that a changed secret shows as a change in an apply.
+pub fn manifest_of(s: &Snapshot, manifest_type: &str, key: &str, with_auth_digest: bool) -> Option<Value> {
+    match manifest_type {
+        "role" => s.role(key).map(|r| {
+            json!({"type": "role", "name": r.name, "display_name": r.display_name, "description": r.description,
+                   "permissions": r.permissions.iter().map(|p| p.id()).collect::<Vec<_>>()})
+        }),
+        "user" => s.user(key).map(|u| {
+            json!({"type": "user", "email": u.user.email, "display_name": u.user.display_name, "role": u.user.role,
+                   "active": u.user.active})
+        }),
+        "team" => s.team(key).map(|t| {
+            json!({"type": "team", "name": t.name, "description": t.description,
+                   "managers": t.managers, "members": t.members})
+        }),
+        "virtual-account" => s.virtual_account(key).map(|v| {
+            let mut m = json!({"type": "virtual-account", "name": v.name, "owner_team": v.owner_team,
+                               "description": v.description});
+            if let Some(e) = v.expires_at {
+                m["expires_at"] = Value::String(rfc3339(e));
+            }
+            m
+        }),
+        t => {
+            let kind = resource_kind(t)?;
+            let rec = s.resources().get(&Resource::new(kind, key))?;
+            let mut v = crate::resources::render(s, rec, true);
+            if with_auth_digest {
+                if let Some(sealed) = &rec.sealed_auth {
+                    let d = hex::encode(Sha256::digest(&sealed.0));
+                    v["auth"] = Value::String(format!("sealed:{}", &d[..12]));
+                }
+            }
+            Some(v)
+        }
+    }
+}
+
+pub fn resource_kind(manifest_type: &str) -> Option<ResourceKind> {
+    if manifest_type.starts_with("provider-account/") {
+        Some(ResourceKind::ProviderAccount)
+    } else if manifest_type == "mcp-server/remote" {
+        Some(ResourceKind::McpServer)
+    } else if manifest_type == "agent" {
+        Some(ResourceKind::Agent)
+    } else if manifest_type.starts_with("gateway-") {
+        Some(ResourceKind::GatewayControls)
+    } else {
+        None
+    }
+}
+
+/// Every object the caller may read, as manifests in apply order.
+pub fn export(s: &Snapshot, caller: &gatehouse_core::Subject, now: time::OffsetDateTime) -> Vec<Value> {
+    use gatehouse_core::Permission as P;
+    let can = |p: P, r: &Resource| crate::routes::can(s, caller, p, r, now);
+    let mut out = Vec::new();
+    let mut roles: Vec<_> = s
+        .roles()
+        .filter(|r| !r.is_admin() && can(P::RoleList, &Resource::role(&r.name)))
+        .map(|r| (r.builtin.is_none(), r.name.to_string()))
+        .collect();
+    roles.sort();
+    out.extend(roles.iter().filter_map(|(_, n)| manifest_of(s, "role", n, false)));
+    let mut users: Vec<String> = s
+        .users()
+        .filter(|u| {
+            caller == &gatehouse_core::Subject::User(u.user.email.clone())
+                || can(P::UserList, &Resource::user(&u.user.email))
+        })
+        .map(|u| u.user.email.to_string())
+        .collect();
+    users.sort();
+    out.extend(users.iter().filter_map(|e| manifest_of(s, "user", e, false)));
+    let mut teams: Vec<String> =
+        s.teams().filter(|t| can(P::TeamRead, &Resource::team(&t.name))).map(|t| t.name.to_string()).collect();
+    teams.sort();
+    out.extend(teams.iter().filter_map(|t| manifest_of(s, "team", t, false)));
+    let mut vas: Vec<String> = s
+        .virtual_accounts()
+        .filter(|v| can(P::VirtualAccountRead, &Resource::virtual_account(&v.name)))
+        .map(|v| v.name.to_string())
+        .collect();
+    vas.sort();
+    out.extend(vas.iter().filter_map(|v| manifest_of(s, "virtual-account", v, false)));
+    for (kind, perm) in [
+        (ResourceKind::ProviderAccount, P::ProviderAccountRead),
+        (ResourceKind::McpServer, P::McpServerRead),
+        (ResourceKind::Agent, P::AgentRead),
+        (ResourceKind::GatewayControls, P::GatewayControlsList),
+    ] {
+        let mut recs: Vec<_> = s.resources().of_kind(kind).filter(|r| can(perm, &r.resource())).collect();
+        recs.sort_by(|a, b| a.spec.name().cmp(b.spec.name()));
+        out.extend(recs.into_iter().map(|r| crate::resources::render(s, r, true)));
+    }
+    out
+}
+
+/// Multi-document YAML.
+pub fn to_yaml(docs: &[Value]) -> Result<String, ApiError> {
+    let mut out = String::new();
+    for d in docs {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(d).map_err(|e| ApiError::Internal(e.to_string()))?);
+    }
+    Ok(out)
+}

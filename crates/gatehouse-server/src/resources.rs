@@ -1,0 +1,239 @@
+//! Provider accounts, MCP servers, agents and gateway controls: parsing bodies and manifests into specs and
+//! sealed credentials, turning a desired state into operations (the resource, then its collaborator
+//! grants), and rendering them back without credentials.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gatehouse_core::resource::{ResourceRecord, ResourceSpec, Sealed};
+use gatehouse_core::spec::{
+    AgentSpec, Collaborator, GatewayControlKind, McpAuth, McpServerManifest, McpServerSpec, ProviderAccountManifest,
+    ProviderAuth, ProviderKind,
+};
+use gatehouse_core::{Grant, Op, Permission, Resource, ResourceKind, Snapshot, Subject};
+use serde_json::{Map, Value};
+
+use crate::crypto::SecretKey;
+use crate::error::ApiError;
+
+/// One of the four collections under `/api/v1/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Collection {
+    ProviderAccounts,
+    McpServers,
+    Agents,
+    GatewayControls,
+}
+
+impl Collection {
+    pub fn kind(self) -> ResourceKind {
+        match self {
+            Collection::ProviderAccounts => ResourceKind::ProviderAccount,
+            Collection::McpServers => ResourceKind::McpServer,
+            Collection::Agents => ResourceKind::Agent,
+            Collection::GatewayControls => ResourceKind::GatewayControls,
+        }
+    }
+    pub fn read_permission(self) -> Permission {
+        match self {
+            Collection::ProviderAccounts => Permission::ProviderAccountRead,
+            Collection::McpServers => Permission::McpServerRead,
+            Collection::Agents => Permission::AgentRead,
+            Collection::GatewayControls => Permission::GatewayControlsList,
+        }
+    }
+    pub fn noun(self) -> &'static str {
+        match self {
+            Collection::ProviderAccounts => "provider account",
+            Collection::McpServers => "MCP server",
+            Collection::Agents => "agent",
+            Collection::GatewayControls => "gateway control",
+        }
+    }
+}
+
+/// Credentials as sent, before sealing.
+pub enum PlainAuth {
+    Provider(ProviderAuth),
+    Mcp(McpAuth),
+}
+
+/// A body or manifest, parsed: the spec with its collaborators, and credentials if it carried any.
+pub struct Parsed {
+    pub spec: ResourceSpec,
+    pub auth: Option<PlainAuth>,
+}
+
+/// Deserializes with the path of the failing field, which the 400 names.
+fn tracked<T>(
+    body: Value,
+    prefix: &str,
+    f: impl FnOnce(serde_path_to_error::Deserializer<Value>) -> Result<T, serde_json::Error>,
+) -> Result<T, ApiError> {
+    let mut track = serde_path_to_error::Track::new();
+    let de = serde_path_to_error::Deserializer::new(body, &mut track);
+    f(de).map_err(|e| {
+        let path = track.path().to_string();
+        let msg = e.to_string();
+        ApiError::invalid(format!("{prefix}{}", crate::extract::field_of(&path, &msg)), msg)
+    })
+}
+
+/// Parses the fields of a manifest of `manifest_type` (without `type`). `prefix` goes before field names
+/// in errors (`document 3: ` in an apply).
+pub fn parse_manifest(manifest_type: &str, body: Value, prefix: &str) -> Result<Parsed, ApiError> {
+    if let Some(kind) = ProviderKind::from_manifest_type(manifest_type) {
+        let m = tracked(body, prefix, |d| ProviderAccountManifest::deserialize_for(kind, d))?;
+        return Ok(Parsed { spec: ResourceSpec::ProviderAccount(m.spec), auth: m.auth.map(PlainAuth::Provider) });
+    }
+    if manifest_type == McpServerSpec::MANIFEST_TYPE {
+        let m: McpServerManifest = tracked(body, prefix, |d| serde::Deserialize::deserialize(d))?;
+        return Ok(Parsed { spec: ResourceSpec::McpServer(m.spec), auth: m.auth.map(PlainAuth::Mcp) });
+    }
+    let spec = tracked(body, prefix, |d| ResourceSpec::deserialize_for(manifest_type, d))?;
+    Ok(Parsed { spec, auth: None })
+}
+
+/// The manifest type of a REST body: provider accounts and gateway controls say it in `type` (provider
+/// accounts in its short form, `openai`); MCP servers and agents may.
+pub fn body_type(coll: Collection, body: &mut Value) -> Result<&'static str, ApiError> {
+    let t = match body.as_object_mut().map(|o| o.remove("type")) {
+        None => return Err(ApiError::invalid("body", "must be a JSON object")),
+        Some(None) => None,
+        Some(Some(Value::String(t))) => Some(t),
+        Some(Some(_)) => return Err(ApiError::invalid("type", "must be a string")),
+    };
+    let bad = |t: &str, expected: &str| ApiError::invalid("type", format!("unknown type {t:?}; expected {expected}"));
+    match coll {
+        Collection::ProviderAccounts => {
+            let t = t.ok_or_else(|| {
+                ApiError::invalid(
+                    "type",
+                    "is required: openai, anthropic, aws-bedrock, azure-openai or openai-compatible",
+                )
+            })?;
+            t.parse::<ProviderKind>()
+                .map(|k| k.manifest_type())
+                .map_err(|_| bad(&t, "openai, anthropic, aws-bedrock, azure-openai or openai-compatible"))
+        }
+        Collection::McpServers => match t.as_deref() {
+            None | Some("remote") | Some(McpServerSpec::MANIFEST_TYPE) => Ok(McpServerSpec::MANIFEST_TYPE),
+            Some(t) => Err(bad(t, "remote")),
+        },
+        Collection::Agents => match t.as_deref() {
+            None | Some(AgentSpec::MANIFEST_TYPE) => Ok(AgentSpec::MANIFEST_TYPE),
+            Some(t) => Err(bad(t, "agent")),
+        },
+        Collection::GatewayControls => {
+            let t = t.ok_or_else(|| ApiError::invalid("type", "is required, e.g. gateway-rate-limiting-config"))?;
+            GatewayControlKind::from_manifest_type(&t).map(|k| k.manifest_type()).ok_or_else(|| {
+                bad(&t, "gateway-rate-limiting-config, gateway-budget-config, gateway-guardrails-config or gateway-load-balancing-config")
+            })
+        }
+    }
+}
+
+fn auth_json(a: &PlainAuth) -> Result<Vec<u8>, ApiError> {
+    match a {
+        PlainAuth::Provider(p) => serde_json::to_vec(p),
+        PlainAuth::Mcp(m) => serde_json::to_vec(m),
+    }
+    .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// What `parsed` means against the current state: the operations that make it so (none if it already is),
+/// and whether it creates the resource.
+pub struct Planned {
+    pub resource: Resource,
+    pub ops: Vec<Op>,
+    pub created: bool,
+}
+
+/// Turns a desired resource into operations: the resource itself, then the collaborator grants that differ.
+/// Credentials are sealed here; a manifest without `auth` keeps the stored ones.
+pub fn plan(snap: &Snapshot, key: &SecretKey, mut parsed: Parsed) -> Result<Planned, ApiError> {
+    let resource = parsed.spec.resource();
+    let context = resource.to_string();
+    if let Some(a) = &parsed.auth {
+        if let PlainAuth::Provider(p) = a {
+            p.validate().map_err(|e| ApiError::invalid(format!("auth.{}", e.field), e.message))?;
+        }
+        if let PlainAuth::Mcp(m) = a {
+            m.validate().map_err(|e| ApiError::invalid(format!("auth.{}", e.field), e.message))?;
+        }
+    }
+    // Collaborators are checked here, before they become grants (the stored spec has none).
+    parsed
+        .spec
+        .validate(&gatehouse_core::ops::SnapshotLookup(snap))
+        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    let existing = snap.resources().get(&resource).cloned();
+    if let (Some(old), ResourceSpec::ProviderAccount(new)) = (&existing, &parsed.spec) {
+        let kind_changed = old.spec.manifest_type() != new.manifest_type();
+        if kind_changed && parsed.auth.is_none() && old.sealed_auth.is_some() {
+            return Err(ApiError::invalid("auth", "is required when the provider type changes"));
+        }
+    }
+    let sealed_auth = match &parsed.auth {
+        Some(a) => {
+            let plain = auth_json(a)?;
+            // Same credentials as stored: keep the stored ciphertext, so re-applying changes nothing.
+            let same = existing
+                .as_ref()
+                .and_then(|o| o.sealed_auth.as_ref())
+                .is_some_and(|s| key.open(&context, &s.0).is_ok_and(|old| old.expose().as_slice() == plain.as_slice()));
+            if same {
+                existing.as_ref().and_then(|o| o.sealed_auth.clone())
+            } else {
+                Some(Sealed(Arc::from(key.seal(&context, &plain))))
+            }
+        }
+        None => existing.as_ref().and_then(|o| o.sealed_auth.clone()),
+    };
+    let wanted: BTreeMap<Subject, gatehouse_core::CollaboratorRole> =
+        parsed.spec.take_collaborators().into_iter().map(|c| (c.subject, c.role)).collect();
+    let record = ResourceRecord { spec: parsed.spec, sealed_auth };
+    // Always put the resource, even unchanged: that is what authorizes the request.
+    let mut ops = vec![Op::PutResource(record)];
+    let have: BTreeMap<Subject, gatehouse_core::CollaboratorRole> =
+        snap.grants_on(&resource).map(|g| (g.subject, g.role)).collect();
+    for (subject, role) in &have {
+        if !wanted.contains_key(subject) {
+            ops.push(Op::DeleteGrant(Grant { resource: resource.clone(), subject: subject.clone(), role: *role }));
+        }
+    }
+    for (subject, role) in &wanted {
+        if have.get(subject) != Some(role) {
+            ops.push(Op::PutGrant(Grant { resource: resource.clone(), subject: subject.clone(), role: *role }));
+        }
+    }
+    Ok(Planned { created: existing.is_none(), resource, ops })
+}
+
+/// A resource as reads and exports show it: its fields, `type`, its collaborators, never its credentials.
+/// `manifest` chooses the manifest form of `type` (`provider-account/openai`) over the REST one (`openai`).
+pub fn render(snap: &Snapshot, rec: &ResourceRecord, manifest: bool) -> Value {
+    let mut obj = match serde_json::to_value(&rec.spec) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let t = match (&rec.spec, manifest) {
+        (ResourceSpec::ProviderAccount(p), false) => p.kind().as_str(),
+        (ResourceSpec::McpServer(_), false) => "remote",
+        (spec, _) => spec.manifest_type(),
+    };
+    let mut out = Map::new();
+    out.insert("type".into(), Value::String(t.into()));
+    out.append(&mut obj);
+    let resource = rec.resource();
+    if rec.spec.kind() != ResourceKind::GatewayControls {
+        let mut collaborators: Vec<Collaborator> =
+            snap.grants_on(&resource).map(|g| Collaborator { subject: g.subject, role: g.role }).collect();
+        collaborators.sort();
+        out.insert("collaborators".into(), serde_json::to_value(collaborators).unwrap_or(Value::Null));
+    }
+    if !manifest && matches!(rec.spec, ResourceSpec::ProviderAccount(_) | ResourceSpec::McpServer(_)) {
+        out.insert("auth_configured".into(), Value::Bool(rec.sealed_auth.is_some()));
+    }
+    Value::Object(out)
+}

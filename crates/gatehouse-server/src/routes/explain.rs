@@ -1,0 +1,200 @@
+//! "Why": everything a subject can do, each with the chain of role, team and grant that gives it.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use gatehouse_core::ops::conferred;
+use gatehouse_core::{BuiltinRole, Permission, Resource, Snapshot, Subject};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::can;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::Caller;
+use crate::state::App;
+
+#[derive(Serialize, ToSchema)]
+pub struct AccessOut {
+    pub subject: String,
+    /// False for a deactivated user or an expired virtual account: then nothing below applies.
+    pub active: bool,
+    pub role: Option<String>,
+    pub entries: Vec<AccessEntry>,
+}
+
+#[derive(Serialize, ToSchema, Clone)]
+pub struct AccessEntry {
+    /// A permission id, `use`, or `*` (everything, for admins).
+    pub action: String,
+    /// `tenant` for tenant-wide permissions, else the resource.
+    pub resource: String,
+    /// From the subject to the permission, e.g. `user:bob@example.com is a member of team:ml`,
+    /// `team:ml is provider-account-user on provider-account:openai-main`.
+    pub via: Vec<String>,
+}
+
+fn entry(action: impl ToString, resource: impl ToString, via: Vec<String>) -> AccessEntry {
+    AccessEntry { action: action.to_string(), resource: resource.to_string(), via }
+}
+
+/// The grants `holder` has, each as entries; `prefix` is the chain that leads to the holder.
+fn grant_entries(s: &Snapshot, holder: &Subject, prefix: &[String], out: &mut Vec<AccessEntry>) {
+    for g in s.grants_of(holder) {
+        for a in conferred(g.role) {
+            let mut via = prefix.to_vec();
+            via.push(format!("{holder} is {} on {}", g.role, g.resource));
+            out.push(entry(a, &g.resource, via));
+        }
+    }
+}
+
+pub fn access(s: &Snapshot, subject: &Subject, now: time::OffsetDateTime) -> Option<AccessOut> {
+    let mut out = Vec::new();
+    let (active, role) = match subject {
+        Subject::User(e) => {
+            let u = s.user(e.as_str())?;
+            let role = s.role(u.user.role.as_str());
+            let holds = format!("{subject} holds role {}", u.user.role);
+            match role {
+                Some(r) if r.is_admin() => {
+                    out.push(entry("*", "tenant", vec![holds, "role admin has every permission".into()]))
+                }
+                Some(r) => {
+                    for p in r.permissions.iter() {
+                        out.push(entry(p, "tenant", vec![holds.clone(), format!("role {} grants {p}", r.name)]));
+                    }
+                    let tm = s.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
+                    for t in u.manages.iter() {
+                        for p in tm.iter() {
+                            let scope = if gatehouse_core::engine::team_scoped(p.kind()) {
+                                Resource::team(t).to_string()
+                            } else {
+                                "tenant".to_owned()
+                            };
+                            out.push(entry(
+                                p,
+                                scope,
+                                vec![format!("{subject} manages team:{t}"), format!("role team-manager grants {p}")],
+                            ));
+                        }
+                    }
+                }
+                None => {}
+            }
+            grant_entries(s, subject, &[], &mut out);
+            for t in u.member_of.iter() {
+                grant_entries(s, &Subject::Team(t.clone()), &[format!("{subject} is a member of team:{t}")], &mut out);
+            }
+            (u.user.active, Some(u.user.role.to_string()))
+        }
+        Subject::Team(t) => {
+            s.team(t.as_str())?;
+            grant_entries(s, subject, &[], &mut out);
+            (true, None)
+        }
+        Subject::VirtualAccount(v) => {
+            let va = s.virtual_account(v.as_str())?;
+            grant_entries(s, subject, &[], &mut out);
+            (va.expires_at.is_none_or(|e| now < e), None)
+        }
+    };
+    Some(AccessOut { subject: subject.to_string(), active, role, entries: out })
+}
+
+/// Everything a subject may do and why. About yourself, or anyone with `role:list`.
+#[utoipa::path(get, path = "/api/v1/authz/subjects/{subject}/access", tag = "authz",
+    params(("subject" = String, Path, description = "`user:<email>`, `team:<name>` or `virtualaccount:<name>`")),
+    responses((status = 200, body = AccessOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn subject_access(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(subject): Path<String>,
+) -> Result<Json<AccessOut>, ApiError> {
+    let subject: Subject = subject.parse().map_err(|e| ApiError::invalid("subject", format!("{e}")))?;
+    let s = app.snapshot();
+    let now = app.now();
+    if subject != p.subject && !can(&s, &p.subject, Permission::RoleList, &Resource::tenant(), now) {
+        return Err(ApiError::Forbidden(format!(
+            "{} may see only their own access: seeing {subject}'s needs role:list",
+            p.subject
+        )));
+    }
+    access(&s, &subject, now).map(Json).ok_or_else(|| ApiError::NotFound(format!("no such subject {subject}")))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResourceAccessOut {
+    pub resource: String,
+    /// Who may use its models (subject and why), admins included.
+    #[serde(rename = "use")]
+    pub use_: Vec<WhoEntry>,
+    /// Who may change it.
+    pub manage: Vec<WhoEntry>,
+    /// Models whose use is narrowed to some subjects.
+    pub narrowed_models: Vec<NarrowedModel>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WhoEntry {
+    pub subject: String,
+    pub via: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NarrowedModel {
+    pub model: String,
+    pub authorized_subjects: Vec<String>,
+}
+
+/// Who can use or manage a provider account, and why: asked of the engine for every user and virtual
+/// account, so the answer is the one the gateway would give. For its managers, or anyone with `role:list`.
+#[utoipa::path(get, path = "/api/v1/provider-accounts/{name}/access", tag = "provider-accounts",
+    responses((status = 200, body = ResourceAccessOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn provider_account_access(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<ResourceAccessOut>, ApiError> {
+    let n = gatehouse_core::ResourceName::new(&name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
+    let r = Resource::new(gatehouse_core::ResourceKind::ProviderAccount, n.as_str());
+    let s = app.snapshot();
+    let now = app.now();
+    if !can(&s, &p.subject, Permission::ProviderAccountManage, &r, now)
+        && !can(&s, &p.subject, Permission::RoleList, &Resource::tenant(), now)
+    {
+        return Err(ApiError::Forbidden(format!(
+            "{} may not see who uses {r}: that needs provider-account:manage on it, or role:list",
+            p.subject
+        )));
+    }
+    let rec = s.resources().get(&r).ok_or_else(|| ApiError::NotFound(format!("no provider account {name}")))?;
+    let subjects = s
+        .users()
+        .map(|u| Subject::User(u.user.email.clone()))
+        .chain(s.virtual_accounts().map(|v| Subject::VirtualAccount(v.name.clone())));
+    let (mut use_, mut manage) = (Vec::new(), Vec::new());
+    for subject in subjects {
+        if let gatehouse_core::Decision::Allowed(a) = s.check(&subject, gatehouse_core::Action::Use, &r, now) {
+            use_.push(WhoEntry { subject: subject.to_string(), via: a.to_string() });
+        }
+        let manage_decision =
+            s.check(&subject, gatehouse_core::Action::Perm(Permission::ProviderAccountManage), &r, now);
+        if let gatehouse_core::Decision::Allowed(a) = manage_decision {
+            manage.push(WhoEntry { subject: subject.to_string(), via: a.to_string() });
+        }
+    }
+    use_.sort_by(|a, b| a.subject.cmp(&b.subject));
+    manage.sort_by(|a, b| a.subject.cmp(&b.subject));
+    let narrowed_models = match &rec.spec {
+        gatehouse_core::resource::ResourceSpec::ProviderAccount(pa) => pa
+            .model_access()
+            .filter_map(|(m, subjects)| {
+                subjects.map(|list| NarrowedModel {
+                    model: format!("{name}/{m}"),
+                    authorized_subjects: list.iter().map(|s| s.to_string()).collect(),
+                })
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Json(ResourceAccessOut { resource: r.to_string(), use_, manage, narrowed_models }))
+}

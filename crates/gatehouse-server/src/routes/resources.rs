@@ -1,0 +1,144 @@
+//! CRUD for provider accounts, MCP servers, agents and gateway controls: one implementation, four mounts.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use gatehouse_core::{Op, Resource, ResourceName};
+use serde_json::Value;
+
+use super::{can, require};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Body, Caller};
+use crate::resources::{body_type, parse_manifest, plan, render, Collection};
+use crate::state::App;
+
+fn resource(coll: Collection, name: &str) -> Result<Resource, ApiError> {
+    let n = ResourceName::new(name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
+    Ok(Resource::new(coll.kind(), n.as_str()))
+}
+
+async fn list(app: App, p: gatehouse_core::token::Principal, coll: Collection) -> Json<Vec<Value>> {
+    let s = app.snapshot();
+    let now = app.now();
+    let mut v: Vec<_> = s
+        .resources()
+        .of_kind(coll.kind())
+        .filter(|rec| can(&s, &p.subject, coll.read_permission(), &rec.resource(), now))
+        .map(|rec| (rec.spec.name().to_string(), render(&s, rec, false)))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    Json(v.into_iter().map(|(_, r)| r).collect())
+}
+
+async fn get(
+    app: App,
+    p: gatehouse_core::token::Principal,
+    coll: Collection,
+    name: String,
+) -> Result<Json<Value>, ApiError> {
+    let r = resource(coll, &name)?;
+    let s = app.snapshot();
+    require(&s, &p.subject, coll.read_permission(), &r, app.now())?;
+    let rec = s.resources().get(&r).ok_or_else(|| ApiError::NotFound(format!("no {} {name}", coll.noun())))?;
+    Ok(Json(render(&s, rec, false)))
+}
+
+/// Creates (`create`) or replaces; the key in the path must match the body's name.
+async fn put(
+    app: App,
+    p: gatehouse_core::token::Principal,
+    coll: Collection,
+    path_name: Option<String>,
+    mut body: Value,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let manifest_type = body_type(coll, &mut body)?;
+    let parsed = parse_manifest(manifest_type, body, "")?;
+    let r = parsed.spec.resource();
+    if let Some(n) = &path_name {
+        crate::convert::same_key("name", n, &r.name)?;
+    }
+    let creating = path_name.is_none();
+    let snap = app.snapshot();
+    let planned = plan(&snap, &app.key, parsed)?;
+    let noun = coll.noun();
+    let key = r.clone();
+    let s = app
+        .write(&p.subject, planned.ops, move |s| match (s.resources().get(&key).is_some(), creating) {
+            (true, true) => Err(ApiError::Conflict(format!("{noun} {} already exists", key.name))),
+            (false, false) => Err(ApiError::NotFound(format!("no {noun} {}", key.name))),
+            _ => Ok(()),
+        })
+        .await?;
+    let rec = s.resources().get(&r).ok_or_else(|| ApiError::Internal("the resource vanished".into()))?;
+    let status = if creating { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(render(&s, rec, false))))
+}
+
+async fn delete(
+    app: App,
+    p: gatehouse_core::token::Principal,
+    coll: Collection,
+    name: String,
+) -> Result<StatusCode, ApiError> {
+    let r = resource(coll, &name)?;
+    app.write(&p.subject, vec![Op::DeleteResource(r)], |_| Ok(())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+macro_rules! mount {
+    ($module:ident, $coll:expr, $list_path:literal, $item_path:literal, $tag:literal) => {
+        pub mod $module {
+            use super::*;
+
+            /// Those the caller may read (the collection's read permission, tenant-wide or by a grant).
+            #[utoipa::path(get, path = $list_path, tag = $tag, responses((status = 200, body = [Object])))]
+            pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<Value>> {
+                super::list(app, p, $coll).await
+            }
+
+            /// Creates one; collaborators in the body become grants. Credentials are stored encrypted and
+            /// never returned.
+            #[utoipa::path(post, path = $list_path, tag = $tag, request_body = Object,
+                responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+            pub async fn create(State(app): State<App>, Caller(p): Caller, Body(b): Body<Value>) -> Result<(StatusCode, Json<Value>), ApiError> {
+                super::put(app, p, $coll, None, b).await
+            }
+
+            #[utoipa::path(get, path = $item_path, tag = $tag,
+                responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+            pub async fn get(State(app): State<App>, Caller(p): Caller, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+                super::get(app, p, $coll, name).await
+            }
+
+            /// Replaces one. Without `auth`, the stored credentials are kept.
+            #[utoipa::path(put, path = $item_path, tag = $tag, request_body = Object,
+                responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+            pub async fn replace(State(app): State<App>, Caller(p): Caller, Path(name): Path<String>, Body(b): Body<Value>) -> Result<Json<Value>, ApiError> {
+                super::put(app, p, $coll, Some(name), b).await.map(|(_, j)| j)
+            }
+
+            #[utoipa::path(delete, path = $item_path, tag = $tag,
+                responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+            pub async fn delete(State(app): State<App>, Caller(p): Caller, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+                super::delete(app, p, $coll, name).await
+            }
+        }
+    };
+}
+
+mount!(
+    provider_accounts,
+    Collection::ProviderAccounts,
+    "/api/v1/provider-accounts",
+    "/api/v1/provider-accounts/{name}",
+    "provider-accounts"
+);
+mount!(mcp_servers, Collection::McpServers, "/api/v1/mcp-servers", "/api/v1/mcp-servers/{name}", "mcp-servers");
+mount!(agents, Collection::Agents, "/api/v1/agents", "/api/v1/agents/{name}", "agents");
+mount!(
+    gateway_controls,
+    Collection::GatewayControls,
+    "/api/v1/gateway-controls",
+    "/api/v1/gateway-controls/{name}",
+    "gateway-controls"
+);
