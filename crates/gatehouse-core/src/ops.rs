@@ -160,6 +160,20 @@ impl Ctx<'_> {
                 self.require_holds_grant(g.role, &g.resource, &what)?;
             }
         }
+        // So do the models whose narrowing lets them (or a team of theirs) in: acting as them would open those.
+        let target_subject = Subject::User(target.clone());
+        let listed = std::iter::once(target_subject.clone()).chain(u.member_of.iter().cloned().map(Subject::Team));
+        for holder in listed {
+            for model in self.snap.resources().models_naming(&holder) {
+                if self.snap.check(&target_subject, Action::Use, &model, self.now).is_allowed()
+                    && !self.allows(Action::Use, &model)
+                {
+                    return Err(Refusal::Forbidden(format!(
+                        "{target} may use {model}, which you may not; you may not change them"
+                    )));
+                }
+            }
+        }
         // So do the team-manager rights on the teams they manage.
         let tm = self.snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
         for team in &u.manages {

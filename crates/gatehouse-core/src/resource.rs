@@ -214,6 +214,18 @@ impl ResourceIndex {
         self.models.get(account_and_model).map(|o| o.as_deref())
     }
 
+    /// Models (`<account>/<model>`) whose `authorized_subjects` name `subject`.
+    pub fn models_naming(&self, subject: &crate::model::Subject) -> Vec<Resource> {
+        let mut out: Vec<Resource> = self
+            .models
+            .iter()
+            .filter(|(_, list)| list.as_ref().is_some_and(|l| l.contains(subject)))
+            .map(|(m, _)| Resource::new(ResourceKind::Model, m))
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Gateway controls that name a model of `account` (or, with `model`, that one model).
     pub fn controls_naming(&self, account: &str, model: Option<&str>) -> Vec<&ResourceName> {
         self.of_kind(ResourceKind::GatewayControls)

@@ -1021,15 +1021,14 @@ fn gain_explained(before: &Snapshot, caller: &Subject, s: &Subject, a: Action, r
                     .check(caller, Action::Perm(Permission::VirtualAccountManage), &Resource::virtual_account(n), NOW)
                     .is_allowed()
         }
-        // By design: a provider account's managers control each model's `authorized_subjects` (they could put
-        // anyone on the list, themselves included), so what a grant on their account gives at model level is
-        // within their power even when a narrowing list leaves them out.
-        (Op::PutGrant(g), _) if g.resource.kind == ResourceKind::ProviderAccount => {
-            a == Action::Use
-                && r.kind == ResourceKind::Model
-                && r.parent().as_ref() == Some(&g.resource)
-                && before.check(caller, Action::Perm(Permission::ProviderAccountManage), &g.resource, NOW).is_allowed()
-        }
+        // A model's `authorized_subjects` is a restriction, not a grant: who may use a model is decided on its
+        // provider account, and the list only narrows that. So a new ability to use a model is a gain only
+        // where it is a gain on the account (which this check covers on the account itself); passing the
+        // narrowing (joining a listed team, or being listed) is not one.
+        _ if a == Action::Use && r.kind == ResourceKind::Model => r.parent().is_some_and(|acct| {
+            before.check(caller, Action::Use, &acct, NOW).is_allowed()
+                || before.check(s, Action::Use, &acct, NOW).is_allowed()
+        }),
         _ => false,
     }
 }
