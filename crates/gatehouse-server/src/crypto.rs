@@ -115,6 +115,15 @@ impl SecretKey {
     }
 }
 
+/// Refuses a key that cannot open the credentials already stored: better to stop at start-up than to fail
+/// every gateway call with a decryption error.
+pub fn check_key(snap: &gatehouse_core::Snapshot, key: &SecretKey) -> Result<(), SealError> {
+    match snap.resources().all().find_map(|r| r.sealed_auth.as_ref().map(|s| (r.resource(), s))) {
+        Some((resource, sealed)) => key.open(&resource.to_string(), &sealed.0).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
 fn aad(context: &str) -> Vec<u8> {
     format!("gatehouse:v{VERSION}:{context}").into_bytes()
 }

@@ -167,6 +167,15 @@ pub fn plan(snap: &Snapshot, key: &SecretKey, mut parsed: Parsed) -> Result<Plan
         .spec
         .validate(&gatehouse_core::ops::SnapshotLookup(snap))
         .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    if let ResourceSpec::GatewayControl(gatehouse_core::spec::GatewayControlSpec::Guardrails(g)) = &parsed.spec {
+        // Compiled now, so that a pattern that could never run is refused where it is written.
+        for (field, pattern) in g.regex_patterns() {
+            regex::RegexBuilder::new(pattern)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| ApiError::invalid(field, format!("not a valid regular expression: {e}")))?;
+        }
+    }
     let existing = snap.resources().get(&resource).cloned();
     if let (Some(old), ResourceSpec::ProviderAccount(new)) = (&existing, &parsed.spec) {
         let kind_changed = old.spec.manifest_type() != new.manifest_type();

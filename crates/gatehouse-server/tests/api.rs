@@ -688,6 +688,15 @@ async fn openapi_describes_every_route() {
         ("/api/v1/me", "get"),
         ("/api/v1/permissions", "get"),
         ("/api/v1/apply", "put"),
+        ("/api/v1/export", "get"),
+        ("/api/v1/audit-events", "get"),
+        ("/api/v1/provider-accounts", "post"),
+        ("/api/v1/provider-accounts/{name}", "put"),
+        ("/api/v1/provider-accounts/{name}/access", "get"),
+        ("/api/v1/mcp-servers/{name}", "delete"),
+        ("/api/v1/agents", "get"),
+        ("/api/v1/gateway-controls/{name}", "get"),
+        ("/api/v1/authz/subjects/{subject}/access", "get"),
         ("/healthz", "get"),
     ] {
         assert!(
@@ -1185,7 +1194,11 @@ async fn seed_faq_gateway_controls_list_and_manage() {
     assert_eq!(s.get("/api/v1/gateway-controls", &bob).await.body.as_array().unwrap().len(), 1);
     assert_eq!(s.get("/api/v1/gateway-controls/default-limits", &bob).await.body["rules"][0]["limit_to"], 100);
     assert_eq!(s.put("/api/v1/gateway-controls/default-limits", &bob, limits.clone()).await.status, 403);
-    // Validation names the field; references must exist.
+    // Validation names the field; references must exist; regular expressions must compile.
+    let bad_regex = json!({"type": "gateway-guardrails-config", "name": "re", "rules": [{"id": "r", "when": {}, "input_guardrails": [{"type": "block-regex", "pattern": "(unclosed"}]}]});
+    let r = s.post("/api/v1/gateway-controls", &s.admin, bad_regex).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["error"]["param"], "rules[0].input_guardrails[0].pattern");
     let mut bad = limits.clone();
     bad["rules"][0]["limit_to"] = json!(0);
     let r = s.put("/api/v1/gateway-controls/default-limits", &s.admin, bad).await;
@@ -1328,4 +1341,18 @@ async fn bad_resource_manifests_are_rejected_whole() {
         assert!(r.message().contains("document 2"), "{body}: {}", r.message());
         assert_eq!(s.get("/api/v1/teams/good-team", &s.admin).await.status, 404, "nothing applied for {body}");
     }
+}
+
+#[tokio::test]
+async fn a_server_refuses_a_key_that_cannot_open_the_stored_credentials() {
+    let s = TestServer::start().await;
+    assert!(gatehouse_server::crypto::check_key(&s.app.snapshot(), &s.app.key).is_ok(), "nothing stored yet");
+    assert_eq!(
+        s.post("/api/v1/provider-accounts", &s.admin, openai_account("openai-main", json!([]))).await.status,
+        201
+    );
+    assert!(gatehouse_server::crypto::check_key(&s.app.snapshot(), &s.app.key).is_ok());
+    let other = gatehouse_server::crypto::SecretKey::from_bytes([8; 32]);
+    let err = gatehouse_server::crypto::check_key(&s.app.snapshot(), &other).unwrap_err();
+    assert!(err.to_string().contains("cannot be decrypted"), "{err}");
 }

@@ -102,6 +102,8 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
     let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), ServerConfig::default(), Arc::new(key))
         .await
         .map_err(|e| anyhow::anyhow!("cannot load the access graph: {e}"))?;
+    gatehouse_server::crypto::check_key(&app.snapshot(), &app.key)
+        .context("GATEHOUSE_SECRET_KEY (or the key file) does not match the stored credentials")?;
     let listener = tokio::net::TcpListener::bind(&settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
