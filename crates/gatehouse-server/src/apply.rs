@@ -57,12 +57,7 @@ fn in_doc(number: usize, e: ApiError) -> ApiError {
 }
 
 fn typed<T: serde::de::DeserializeOwned>(fields: Value) -> Result<T, ApiError> {
-    let de = serde_path_to_error::deserialize(fields);
-    de.map_err(|e| {
-        let path = e.path().to_string();
-        let msg = e.into_inner().to_string();
-        ApiError::invalid(crate::extract::field_of(&path, &msg), msg)
-    })
+    crate::extract::tracked(fields, "", |d| T::deserialize(d))
 }
 
 /// The operations of one document against `scratch`, with its key.

@@ -78,3 +78,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
             .map_err(|e| ApiError::invalid("query", e.body_text()))
     }
 }
+
+/// Deserializes with the path of the failing field, which the 400 names.
+pub fn tracked<T>(
+    body: serde_json::Value,
+    prefix: &str,
+    f: impl FnOnce(serde_path_to_error::Deserializer<serde_json::Value>) -> Result<T, serde_json::Error>,
+) -> Result<T, ApiError> {
+    let mut track = serde_path_to_error::Track::new();
+    let de = serde_path_to_error::Deserializer::new(body, &mut track);
+    f(de).map_err(|e| {
+        let path = track.path().to_string();
+        let msg = e.to_string();
+        ApiError::invalid(format!("{prefix}{}", field_of(&path, &msg)), msg)
+    })
+}
+

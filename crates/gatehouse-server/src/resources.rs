@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::crypto::SecretKey;
 use crate::error::ApiError;
+use crate::extract::tracked;
 
 /// One of the four collections under `/api/v1/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,21 +63,6 @@ pub enum PlainAuth {
 pub struct Parsed {
     pub spec: ResourceSpec,
     pub auth: Option<PlainAuth>,
-}
-
-/// Deserializes with the path of the failing field, which the 400 names.
-fn tracked<T>(
-    body: Value,
-    prefix: &str,
-    f: impl FnOnce(serde_path_to_error::Deserializer<Value>) -> Result<T, serde_json::Error>,
-) -> Result<T, ApiError> {
-    let mut track = serde_path_to_error::Track::new();
-    let de = serde_path_to_error::Deserializer::new(body, &mut track);
-    f(de).map_err(|e| {
-        let path = track.path().to_string();
-        let msg = e.to_string();
-        ApiError::invalid(format!("{prefix}{}", crate::extract::field_of(&path, &msg)), msg)
-    })
 }
 
 /// Parses the fields of a manifest of `manifest_type` (without `type`). `prefix` goes before field names
