@@ -21,11 +21,17 @@ pub fn bearer(req: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The token from `Authorization: Bearer`, or else from `x-api-key`, which Anthropic's SDKs send instead.
+/// Either way it is the same token, checked the same way.
+pub fn token(req: &Request) -> Option<&str> {
+    bearer(req).or_else(|| req.headers().get("x-api-key")?.to_str().ok().map(str::trim))
+}
+
 pub async fn require_auth(State(app): State<App>, mut req: Request, next: Next) -> Response {
     if is_open(req.method(), req.uri().path()) {
         return next.run(req).await;
     }
-    let Some(token) = bearer(&req) else {
+    let Some(token) = token(&req) else {
         return ApiError::Unauthenticated("missing bearer token: send Authorization: Bearer <token>".into())
             .into_response();
     };

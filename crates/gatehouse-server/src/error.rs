@@ -25,6 +25,12 @@ pub enum ApiError {
     TooLarge,
     #[error("internal error: {0}")]
     Internal(String),
+    /// The upstream provider failed or answered with an error.
+    #[error("{0}")]
+    BadGateway(String),
+    /// The upstream provider did not answer in time.
+    #[error("{0}")]
+    GatewayTimeout(String),
 }
 
 #[derive(Serialize, ToSchema)]
@@ -57,6 +63,8 @@ impl ApiError {
             ApiError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_request"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", "body_too_large"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal_error"),
+            ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream_error", "upstream_failed"),
+            ApiError::GatewayTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_error", "upstream_timeout"),
         }
     }
 }

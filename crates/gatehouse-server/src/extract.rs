@@ -93,4 +93,3 @@ pub fn tracked<T>(
         ApiError::invalid(format!("{prefix}{}", field_of(&path, &msg)), msg)
     })
 }
-

@@ -10,10 +10,12 @@ pub mod crypto;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod gateway;
 pub mod manifest;
 pub mod openapi;
 pub mod passwords;
 pub mod request_id;
+pub mod request_log;
 pub mod resources;
 pub mod routes;
 pub mod state;
@@ -71,6 +73,8 @@ pub fn router(app: App) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/me", get(meta::me))
         .route("/audit-events", get(audit_events::list))
+        .route("/request-logs", get(request_logs::list))
+        .route("/usage", get(request_logs::usage))
         .route("/permissions", get(meta::permissions))
         .route("/authz/check", post(meta::check))
         .route("/authz/subjects/{subject}/access", get(explain::subject_access))
@@ -95,6 +99,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(meta::healthz))
         .route("/openapi.json", get(openapi_json))
         .nest("/api/v1", api)
+        .merge(gateway::routes(app.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), crate::auth::require_auth))
         .layer(DefaultBodyLimit::max(app.config.body_limit))
@@ -109,7 +114,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let background = state::spawn_background(&app);
-    let result = axum::serve(listener, router(app)).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, router(app.clone())).with_graceful_shutdown(shutdown).await;
     background.abort();
+    // Every request has finished: store what the request log still holds before the process exits.
+    app.drain_request_log(std::time::Duration::from_secs(10)).await;
     result
 }

@@ -8,11 +8,12 @@ use arc_swap::ArcSwap;
 use gatehouse_core::clock::Clock;
 use gatehouse_core::token::TokenEntropy;
 use gatehouse_core::{Change, Op, Snapshot, Subject, TokenId};
-use gatehouse_store::{AuditRecord, Store};
+use gatehouse_store::{AuditRecord, RequestLog, Store};
 use time::OffsetDateTime;
 
 use crate::crypto::SecretKey;
 use crate::error::ApiError;
+use crate::request_log::RequestLogger;
 
 /// Where random bytes come from; passed in so tests can be deterministic.
 pub trait Entropy: Send + Sync + 'static {
@@ -50,6 +51,21 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// How often to look for changes written by another process (a `bootstrap`, another replica).
     pub poll_interval: StdDuration,
+    /// Gateway: how long to wait for a TCP/TLS connection to an upstream provider.
+    pub upstream_connect_timeout: StdDuration,
+    /// Gateway: the longest an upstream call may take in total, streamed body included.
+    pub upstream_timeout: StdDuration,
+    /// Gateway: how long to wait for the upstream's response headers (its first byte, for a stream).
+    pub upstream_first_byte_timeout: StdDuration,
+    /// Gateway request log: prompt and completion bodies are not stored unless the operator turns this on.
+    pub log_bodies: bool,
+    /// Gateway request log: entries waiting for the background writer; beyond this they are dropped (and
+    /// counted) rather than slowing requests down.
+    pub request_log_capacity: usize,
+    /// Gateway request log: the most entries written in one transaction.
+    pub request_log_batch: usize,
+    /// Gateway request log: how long the writer gathers entries before writing a batch that is not full.
+    pub request_log_flush_interval: StdDuration,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +74,13 @@ impl Default for ServerConfig {
             session_ttl: time::Duration::hours(12),
             body_limit: 1024 * 1024,
             poll_interval: StdDuration::from_secs(1),
+            upstream_connect_timeout: StdDuration::from_secs(10),
+            upstream_timeout: StdDuration::from_secs(300),
+            upstream_first_byte_timeout: StdDuration::from_secs(120),
+            log_bodies: false,
+            request_log_capacity: 65_536,
+            request_log_batch: 500,
+            request_log_flush_interval: StdDuration::from_millis(200),
         }
     }
 }
@@ -70,10 +93,14 @@ pub struct AppState {
     pub config: ServerConfig,
     /// Encrypts and decrypts stored credentials.
     pub key: Arc<SecretKey>,
+    /// The gateway's HTTP client for upstream providers: one pool of connections shared by every request.
+    pub http: reqwest::Client,
     /// Held by writers only, with the store version the published snapshot reflects.
     writer: tokio::sync::Mutex<i64>,
     /// Token uses not yet flushed to the store; readers of the hot path never touch the writer's lock.
     last_used: Mutex<HashMap<TokenId, OffsetDateTime>>,
+    /// The gateway's request log, on its way to the store (see `log_request`).
+    request_log: RequestLogger,
 }
 
 pub type App = Arc<AppState>;
@@ -89,7 +116,14 @@ impl AppState {
     ) -> Result<App, ApiError> {
         let version = crate::bootstrap::ensure_builtin_roles(store.as_ref()).await?;
         let loaded = store.load().await?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.upstream_connect_timeout)
+            .timeout(config.upstream_timeout)
+            .build()
+            .map_err(|e| ApiError::Internal(format!("cannot build the upstream HTTP client: {e}")))?;
+        let request_log = RequestLogger::new(config.request_log_capacity);
         let app = AppState {
+            http,
             snapshot: ArcSwap::from_pointee(Snapshot::from_world(loaded.world)),
             store,
             clock,
@@ -98,6 +132,7 @@ impl AppState {
             key,
             writer: tokio::sync::Mutex::new(version.max(loaded.version)),
             last_used: Mutex::new(HashMap::new()),
+            request_log,
         };
         Ok(Arc::new(app))
     }
@@ -214,6 +249,44 @@ impl AppState {
         Ok(out)
     }
 
+    /// Queues a gateway request for the request log without waiting: the entry is written by a background
+    /// task, and dropped (counted in `request_logs_dropped`) if that task has fallen too far behind. Bodies
+    /// are removed here unless `log_bodies` is set.
+    pub fn log_request(&self, entry: RequestLog) {
+        self.request_log.push(self.apply_body_policy(entry));
+    }
+
+    /// The entry as the request log may keep it: without prompt and completion unless `log_bodies` is set.
+    pub fn apply_body_policy(&self, entry: RequestLog) -> RequestLog {
+        crate::request_log::apply_body_policy(self.config.log_bodies, entry)
+    }
+
+    /// Request log entries dropped because the writer had fallen behind.
+    pub fn request_logs_dropped(&self) -> u64 {
+        self.request_log.dropped()
+    }
+
+    /// Request log entries written to the store.
+    pub fn request_logs_written(&self) -> u64 {
+        self.request_log.written()
+    }
+
+    /// Request log entries the writer gave up on after retrying.
+    pub fn request_logs_lost(&self) -> u64 {
+        self.request_log.lost()
+    }
+
+    /// Starts the request log's writer task (once; later calls do nothing).
+    pub fn start_request_log_writer(&self) {
+        let c = &self.config;
+        self.request_log.start(self.store.clone(), c.request_log_batch, c.request_log_flush_interval);
+    }
+
+    /// For graceful shutdown: stores what the request log holds, waiting at most `timeout`.
+    pub async fn drain_request_log(&self, timeout: StdDuration) {
+        self.request_log.shutdown(timeout).await;
+    }
+
     pub async fn flush_last_used(&self) -> Result<(), ApiError> {
         let batch: Vec<(TokenId, OffsetDateTime)> = {
             let mut m = self.last_used.lock().unwrap_or_else(|e| e.into_inner());
@@ -226,8 +299,11 @@ impl AppState {
     }
 }
 
-/// Background work: flush token use times and pick up external changes, until the app is dropped.
+/// Background work: flush token use times and pick up external changes, until the app is dropped; and the
+/// request log's writer, which runs until `drain_request_log` or until the app is dropped.
 pub fn spawn_background(app: &App) -> tokio::task::JoinHandle<()> {
+    // Its own task, not a step of the loop below: batches are written as they fill, not once per poll.
+    app.start_request_log_writer();
     let weak = Arc::downgrade(app);
     let every = app.config.poll_interval;
     tokio::spawn(async move {

@@ -4,6 +4,8 @@
 mod common;
 
 use common::TestServer;
+use gatehouse_server::ServerConfig;
+use gatehouse_store::RequestLog;
 use reqwest::Method;
 use serde_json::json;
 
@@ -697,6 +699,11 @@ async fn openapi_describes_every_route() {
         ("/api/v1/agents", "get"),
         ("/api/v1/gateway-controls/{name}", "get"),
         ("/api/v1/authz/subjects/{subject}/access", "get"),
+        ("/api/v1/request-logs", "get"),
+        ("/api/v1/usage", "get"),
+        ("/v1/chat/completions", "post"),
+        ("/v1/messages", "post"),
+        ("/v1/models", "get"),
         ("/healthz", "get"),
     ] {
         assert!(
@@ -1355,4 +1362,586 @@ async fn a_server_refuses_a_key_that_cannot_open_the_stored_credentials() {
     let other = gatehouse_server::crypto::SecretKey::from_bytes([8; 32]);
     let err = gatehouse_server::crypto::check_key(&s.app.snapshot(), &other).unwrap_err();
     assert!(err.to_string().contains("cannot be decrypted"), "{err}");
+}
+
+// ---------- gateway ----------
+
+use gatehouse_mock_upstream::{Endpoint, MockConfig, MockHandle};
+
+/// Accounts of three provider types on one mock upstream; `usr@example.com` is a `provider-account-user`
+/// on each but `secret`, where nobody is.
+async fn gateway_world(s: &TestServer) -> (MockHandle, String) {
+    let mock = gatehouse_mock_upstream::start(MockConfig::default()).await;
+    let base = mock.base_url();
+    let usr = s.user("usr@example.com", "member").await;
+    let grant = json!([{"subject": "user:usr@example.com", "role": "provider-account-user"}]);
+    let accounts = [
+        json!({
+            "type": "openai-compatible", "name": "compat", "base_url": format!("{base}/v1"),
+            "auth": {"api_key": "sk-compat"},
+            "models": [
+                {"name": "gpt", "model_id": "mock-gpt", "types": ["chat", "completion"]},
+                {"name": "emb", "model_id": "mock-emb", "types": ["embedding"]},
+                {"name": "broken", "model_id": "fail-500", "types": ["chat"]},
+                {"name": "slow", "model_id": "slow-3000ms", "types": ["chat"]},
+                {"name": "drip", "model_id": "drip-200ms-tokens-50", "types": ["chat"]}
+            ],
+            "collaborators": grant
+        }),
+        json!({
+            "type": "anthropic", "name": "claude", "base_url": base,
+            "auth": {"api_key": "sk-ant-test"},
+            "models": [{"name": "sonnet", "model_id": "claude-3-5-sonnet-20241022", "types": ["chat"]}],
+            "collaborators": grant
+        }),
+        json!({
+            "type": "aws-bedrock", "name": "bedrock", "base_url": base, "region": "us-east-1",
+            "auth": {"access_key_id": "AKIAEXAMPLE", "secret_access_key": "aws-secret"},
+            "models": [{"name": "haiku", "model_id": "anthropic.claude-3-haiku-20240307-v1:0", "types": ["chat"]}],
+            "collaborators": grant
+        }),
+        json!({
+            "type": "azure-openai", "name": "azure", "base_url": base, "endpoint": "https://r.openai.azure.com",
+            "api_version": "2024-10-21", "deployments": {"gpt": "gpt-prod"},
+            "auth": {"api_key": "azure-key"},
+            "models": [{"name": "gpt", "model_id": "gpt-4o", "types": ["chat"]}],
+            "collaborators": grant
+        }),
+        json!({
+            "type": "openai-compatible", "name": "secret", "base_url": format!("{base}/v1"),
+            "models": [{"name": "hidden", "model_id": "mock-hidden", "types": ["chat"]}]
+        }),
+    ];
+    for a in accounts {
+        let r = s.post("/api/v1/provider-accounts", &s.admin, a).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    (mock, usr)
+}
+
+fn chat_body(model: &str, stream: bool) -> serde_json::Value {
+    json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hello there"}]})
+}
+
+/// Posts and returns the status and the raw body (for streams).
+async fn post_raw(s: &TestServer, path: &str, headers: &[(&str, &str)], body: serde_json::Value) -> (u16, String) {
+    let mut req = reqwest::Client::new().post(format!("{}{}", s.base, path)).json(&body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// The text of a chat completion stream, and whether it ended with `[DONE]`.
+fn stream_text(body: &str) -> (String, bool) {
+    let mut text = String::new();
+    let mut done = false;
+    for line in body.lines() {
+        let Some(data) = line.strip_prefix("data: ") else { continue };
+        if data == "[DONE]" {
+            done = true;
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(data).unwrap();
+        if let Some(t) = v["choices"][0]["delta"]["content"].as_str() {
+            text.push_str(t);
+        }
+    }
+    (text, done)
+}
+
+#[tokio::test]
+async fn gateway_chat_on_every_provider_for_admin_and_granted_user() {
+    let s = TestServer::start().await;
+    let (mock, usr) = gateway_world(&s).await;
+    for model in ["compat/gpt", "claude/sonnet", "bedrock/haiku", "azure/gpt"] {
+        for token in [s.admin.as_str(), usr.as_str()] {
+            let r = s.post("/v1/chat/completions", token, chat_body(model, false)).await;
+            assert_eq!(r.status, 200, "{model}: {:?}", r.body);
+            assert_eq!(r.body["model"], model);
+            let content = r.body["choices"][0]["message"]["content"].as_str().unwrap();
+            assert!(content.contains("hello there"), "{model}: {content}");
+            let timing = r.headers["server-timing"].to_str().unwrap();
+            assert!(timing.starts_with("gateway;dur="), "{timing}");
+
+            let auth = format!("Bearer {token}");
+            let (status, body) =
+                post_raw(&s, "/v1/chat/completions", &[("authorization", &auth)], chat_body(model, true)).await;
+            assert_eq!(status, 200, "{model}: {body}");
+            let (text, done) = stream_text(&body);
+            assert!(text.contains("hello there") && done, "{model}: {body}");
+            assert!(body.contains(&format!("\"model\":\"{model}\"")), "{body}");
+        }
+    }
+    // The upstream got the account's credential and the provider's model id.
+    let openai = mock.requests_to(Endpoint::OpenAiChat);
+    assert_eq!(openai.len(), 4);
+    assert!(openai
+        .iter()
+        .all(|r| r.header("authorization") == Some("Bearer sk-compat") && r.body["model"] == "mock-gpt"));
+    let anthropic = mock.requests_to(Endpoint::AnthropicMessages);
+    assert_eq!(anthropic.len(), 4);
+    assert!(anthropic.iter().all(|r| r.header("x-api-key") == Some("sk-ant-test")
+        && r.header("anthropic-version") == Some("2023-06-01")
+        && r.body["model"] == "claude-3-5-sonnet-20241022"));
+    let converse = mock.requests_to(Endpoint::BedrockConverse);
+    let converse_stream = mock.requests_to(Endpoint::BedrockConverseStream);
+    assert_eq!((converse.len(), converse_stream.len()), (2, 2));
+    for r in converse.iter().chain(&converse_stream) {
+        assert!(r.path.starts_with("/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse"), "{}", r.path);
+        assert!(r.header("authorization").unwrap().starts_with("AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/"));
+        assert!(r.header("authorization").unwrap().contains("/us-east-1/bedrock/aws4_request"));
+    }
+    let azure = mock.requests_to(Endpoint::AzureChat);
+    assert_eq!(azure.len(), 4);
+    for r in &azure {
+        assert_eq!(r.path, "/openai/deployments/gpt-prod/chat/completions");
+        assert_eq!((r.query_param("api-version"), r.header("api-key")), (Some("2024-10-21"), Some("azure-key")));
+    }
+    // No credential ever reaches the client.
+    let r = s.post("/v1/chat/completions", &usr, chat_body("compat/gpt", false)).await;
+    assert!(!r.body.to_string().contains("sk-compat"));
+}
+
+#[tokio::test]
+async fn gateway_refuses_alike_whether_or_not_the_model_exists() {
+    let s = TestServer::start().await;
+    let (mock, usr) = gateway_world(&s).await;
+    let other = s.user("other@example.com", "member").await;
+    for model in ["compat/gpt", "compat/nope", "nosuch/gpt", "no-slash", "secret/hidden"] {
+        let r = s.post("/v1/chat/completions", &other, chat_body(model, false)).await;
+        assert_eq!(r.status, 403, "{model}: {:?}", r.body);
+        assert_eq!(
+            r.message(),
+            format!("user:other@example.com is not authorized to access model {model} or model does not exist")
+        );
+        assert_eq!(r.body["error"]["type"], "permission_error");
+    }
+    // The granted user is refused the one account they have no grant on, and a model that does not exist,
+    // with the same message shape; every route uses the same check.
+    for (path, model) in [
+        ("/v1/chat/completions", "secret/hidden"),
+        ("/v1/chat/completions", "compat/ghost"),
+        ("/v1/completions", "secret/hidden"),
+        ("/v1/embeddings", "secret/hidden"),
+        ("/v1/messages", "secret/hidden"),
+    ] {
+        let body = json!({"model": model, "messages": [{"role": "user", "content": "x"}], "max_tokens": 5,
+                          "prompt": "x", "input": "x"});
+        let r = s.post(path, &usr, body).await;
+        assert_eq!(r.status, 403, "{path} {model}: {:?}", r.body);
+        assert_eq!(
+            r.message(),
+            format!("user:usr@example.com is not authorized to access model {model} or model does not exist")
+        );
+    }
+    assert_eq!(mock.request_count(), 0, "a refused request never reaches the upstream");
+}
+
+#[tokio::test]
+async fn gateway_needs_a_live_token_and_takes_x_api_key() {
+    let s = TestServer::start().await;
+    let (_mock, usr) = gateway_world(&s).await;
+    // No token, a garbage one, and a session that logged out.
+    let (status, _) = post_raw(&s, "/v1/chat/completions", &[], chat_body("compat/gpt", false)).await;
+    assert_eq!(status, 401);
+    let (status, _) =
+        post_raw(&s, "/v1/chat/completions", &[("x-api-key", "gh_pat_nope_nope")], chat_body("compat/gpt", false))
+            .await;
+    assert_eq!(status, 401);
+    let session = s.login("usr@example.com", "password-123").await.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(s.post("/v1/chat/completions", &session, chat_body("compat/gpt", false)).await.status, 200);
+    assert_eq!(s.post("/api/v1/auth/logout", &session, json!({})).await.status, 204);
+    let r = s.post("/v1/chat/completions", &session, chat_body("compat/gpt", false)).await;
+    assert_eq!(r.status, 401, "{:?}", r.body);
+    assert_eq!(s.get("/v1/models", &session).await.status, 401);
+
+    // x-api-key, as the Anthropic SDK sends it: natively to Anthropic, and translated to another provider.
+    let headers = [("x-api-key", usr.as_str()), ("anthropic-version", "2023-06-01")];
+    for model in ["claude/sonnet", "compat/gpt", "bedrock/haiku"] {
+        let body = json!({"model": model, "max_tokens": 50, "messages": [{"role": "user", "content": "hi you"}]});
+        let (status, text) = post_raw(&s, "/v1/messages", &headers, body.clone()).await;
+        assert_eq!(status, 200, "{model}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["type"], "message");
+        assert_eq!(v["model"], model);
+        assert!(v["content"][0]["text"].as_str().unwrap().contains("hi you"), "{v}");
+        let mut stream = body;
+        stream["stream"] = json!(true);
+        let (status, text) = post_raw(&s, "/v1/messages", &headers, stream).await;
+        assert_eq!(status, 200, "{model}: {text}");
+        assert!(text.contains("event: message_start") && text.contains("event: message_stop"), "{model}: {text}");
+        assert!(text.contains(&format!("\"model\":\"{model}\"")), "{model}: {text}");
+    }
+    let (status, _) =
+        post_raw(&s, "/v1/chat/completions", &[("x-api-key", usr.as_str())], chat_body("compat/gpt", false)).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn gateway_lists_only_the_models_the_caller_may_use() {
+    let s = TestServer::start().await;
+    let (_mock, usr) = gateway_world(&s).await;
+    let other = s.user("other@example.com", "member").await;
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let r = s.get("/v1/models", &usr).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["object"], "list");
+    assert_eq!(
+        ids(&r.body),
+        [
+            "azure/gpt",
+            "bedrock/haiku",
+            "claude/sonnet",
+            "compat/broken",
+            "compat/drip",
+            "compat/emb",
+            "compat/gpt",
+            "compat/slow"
+        ]
+    );
+    assert_eq!(r.body["data"][0]["object"], "model");
+    assert!(ids(&s.get("/v1/models", &other).await.body).is_empty());
+    assert!(ids(&s.get("/v1/models", &s.admin).await.body).contains(&"secret/hidden".to_owned()));
+}
+
+#[tokio::test]
+async fn gateway_other_routes_and_bad_requests() {
+    let s = TestServer::start().await;
+    let (mock, usr) = gateway_world(&s).await;
+    let r = s.post("/v1/embeddings", &usr, json!({"model": "compat/emb", "input": "a b c"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["model"], "compat/emb");
+    assert_eq!(mock.last_request().unwrap().body["model"], "mock-emb");
+    let r = s.post("/v1/completions", &usr, json!({"model": "compat/gpt", "prompt": "say this"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["model"], "compat/gpt");
+    assert_eq!(mock.last_request().unwrap().endpoint, Endpoint::OpenAiCompletions);
+
+    // The model's types decide the routes it serves.
+    let r = s.post("/v1/chat/completions", &usr, chat_body("compat/emb", false)).await;
+    assert_eq!((r.status.as_u16(), r.body["error"]["param"].as_str()), (400, Some("model")), "{:?}", r.body);
+    let r = s.post("/v1/embeddings", &usr, json!({"model": "compat/gpt", "input": "x"})).await;
+    assert_eq!((r.status.as_u16(), r.body["error"]["param"].as_str()), (400, Some("model")));
+    // Malformed bodies name the field.
+    let r = s.post("/v1/chat/completions", &usr, json!({"model": "compat/gpt"})).await;
+    assert_eq!((r.status.as_u16(), r.body["error"]["param"].as_str()), (400, Some("messages")));
+    let r = s.post("/v1/chat/completions", &usr, json!({"messages": []})).await;
+    assert_eq!((r.status.as_u16(), r.body["error"]["param"].as_str()), (400, Some("model")));
+    let r = s.raw(Method::POST, "/v1/chat/completions", Some(&usr), Some(b"{not json".to_vec())).await;
+    assert_eq!((r.status.as_u16(), r.body["error"]["param"].as_str()), (400, Some("body")));
+
+    // An upstream failure is a 502 with the provider's message.
+    let r = s.post("/v1/chat/completions", &usr, chat_body("compat/broken", false)).await;
+    assert_eq!(r.status, 502, "{:?}", r.body);
+    assert!(r.message().contains("mock upstream failure 500"), "{}", r.message());
+}
+
+#[tokio::test]
+async fn gateway_times_out_a_slow_upstream_with_504() {
+    let config = gatehouse_server::ServerConfig {
+        upstream_first_byte_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let s = TestServer::start_with(config).await;
+    let (_mock, usr) = gateway_world(&s).await;
+    let started = std::time::Instant::now();
+    let r = s.post("/v1/chat/completions", &usr, chat_body("compat/slow", false)).await;
+    assert_eq!(r.status, 504, "{:?}", r.body);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(s.post("/v1/chat/completions", &usr, chat_body("compat/gpt", false)).await.status, 200);
+}
+
+#[tokio::test]
+async fn gateway_client_going_away_drops_the_upstream_stream() {
+    let s = TestServer::start().await;
+    let (mock, usr) = gateway_world(&s).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/chat/completions", s.base))
+        .bearer_auth(&usr)
+        .json(&chat_body("compat/drip", true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut resp = resp;
+    let first = resp.chunk().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    drop(resp);
+    let cancelled = mock.wait_for(|st| st.cancelled_streams == 1, std::time::Duration::from_secs(5)).await;
+    assert!(cancelled, "{:?}", mock.stats());
+    assert_eq!(mock.completed_streams(), 0);
+}
+
+// ---------- request log ----------
+
+/// A gateway request as the gateway would log it, with bodies (which the server drops unless configured).
+fn gateway_request(s: &TestServer, subject: &str, model: &str, status: u16, tokens: Option<(i64, i64)>) -> RequestLog {
+    RequestLog {
+        at: s.now(),
+        subject: subject.to_owned(),
+        token_id: "0123456789abcdef".to_owned(),
+        virtual_account: subject.strip_prefix("virtualaccount:").map(str::to_owned),
+        model: model.to_owned(),
+        route: "chat".to_owned(),
+        status,
+        latency_us: 2_000,
+        upstream_latency_us: Some(1_500),
+        input_tokens: tokens.map(|t| t.0),
+        output_tokens: tokens.map(|t| t.1),
+        request_id: Some(format!("req-{subject}")),
+        prompt: Some("the secret plan".to_owned()),
+        completion: Some("a secret answer".to_owned()),
+    }
+}
+
+/// Waits (bounded) until the background writer has stored `n` entries in all.
+async fn flushed(s: &TestServer, n: u64) {
+    for _ in 0..400 {
+        if s.app.request_logs_written() >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the request log writer stored {} of {n} entries", s.app.request_logs_written());
+}
+
+fn subjects(page: &serde_json::Value) -> Vec<String> {
+    page["requests"].as_array().unwrap().iter().map(|r| r["subject"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn request_logs_and_usage_show_each_caller_what_they_may_read() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("team-manager", &["team:read", "virtual-account:read", "virtual-account:manage"]).await;
+    let alice = s.user("alice@example.com", "member").await;
+    let bob = s.user("bob@example.com", "member").await;
+    s.team("ml", &["alice@example.com"], &["bob@example.com"]).await;
+    s.team("web", &[], &[]).await;
+    for (va, team) in [("ml-app", "ml"), ("web-app", "web")] {
+        let r = s.post("/api/v1/virtual-accounts", &s.admin, json!({"name": va, "owner_team": team})).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let entries = [
+        gateway_request(&s, "user:alice@example.com", "oa/gpt", 200, Some((10, 2))),
+        gateway_request(&s, "user:bob@example.com", "oa/gpt", 200, Some((7, 1))),
+        gateway_request(&s, "virtualaccount:ml-app", "an/claude", 200, Some((100, 20))),
+        gateway_request(&s, "virtualaccount:ml-app", "an/claude", 502, None),
+        gateway_request(&s, "virtualaccount:web-app", "oa/gpt", 200, Some((1, 1))),
+        gateway_request(&s, "user:admin@example.com", "an/claude", 429, None),
+    ];
+    for e in entries.clone() {
+        s.app.log_request(e);
+    }
+    flushed(&s, entries.len() as u64).await;
+
+    // Admins see everything, newest first, without the bodies the server was not configured to keep.
+    let all = s.get("/api/v1/request-logs", &s.admin).await;
+    assert_eq!(all.status, 200, "{:?}", all.body);
+    let mut want: Vec<String> = entries.iter().map(|e| e.subject.clone()).collect();
+    want.reverse();
+    assert_eq!(subjects(&all.body), want);
+    for r in all.body["requests"].as_array().unwrap() {
+        assert!(r.get("prompt").is_none() && r.get("completion").is_none(), "{r}");
+    }
+    assert_eq!(all.body["requests"][0]["status"], 429);
+    assert_eq!(all.body["requests"][2]["virtual_account"], "ml-app");
+    assert_eq!(all.body["requests"][3]["input_tokens"], 100);
+    assert!(all.body["next_before_id"].is_null());
+
+    // A member sees their own requests only, whatever the team.
+    assert_eq!(subjects(&s.get("/api/v1/request-logs", &bob).await.body), ["user:bob@example.com"]);
+    // A manager of ml, whose role may manage ml's virtual accounts, sees theirs and ml-app's, not web-app's.
+    let mine = s.get("/api/v1/request-logs", &alice).await.body;
+    assert_eq!(subjects(&mine), ["virtualaccount:ml-app", "virtualaccount:ml-app", "user:alice@example.com"]);
+    // The virtual account itself sees its own.
+    let tok = s.post("/api/v1/virtual-accounts/ml-app/tokens", &alice, json!({})).await;
+    let va = tok.body["token"].as_str().unwrap().to_owned();
+    assert_eq!(subjects(&s.get("/api/v1/request-logs", &va).await.body).len(), 2);
+    // Access is worked out live: without virtual-account:manage, alice is back to her own.
+    s.set_role_permissions("team-manager", &["team:read", "virtual-account:read"]).await;
+    assert_eq!(subjects(&s.get("/api/v1/request-logs", &alice).await.body), ["user:alice@example.com"]);
+    s.set_role_permissions("team-manager", &["team:read", "virtual-account:read", "virtual-account:manage"]).await;
+
+    // Filters and paging.
+    let gpt = s.get("/api/v1/request-logs?model=oa/gpt", &s.admin).await.body;
+    assert_eq!(subjects(&gpt).len(), 3);
+    let page = s.get("/api/v1/request-logs?limit=4", &s.admin).await.body;
+    assert_eq!(subjects(&page).len(), 4);
+    let next = page["next_before_id"].as_i64().unwrap();
+    let rest = s.get(&format!("/api/v1/request-logs?limit=4&before_id={next}"), &s.admin).await.body;
+    assert_eq!(subjects(&rest), ["user:bob@example.com", "user:alice@example.com"]);
+    let later = (s.now() + time::Duration::seconds(1)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let r = s.get(&format!("/api/v1/request-logs?since={later}"), &s.admin).await;
+    assert_eq!(subjects(&r.body).len(), 0);
+    for (query, param) in [("limit=0", "limit"), ("limit=1001", "limit"), ("since=yesterday", "since")] {
+        let r = s.get(&format!("/api/v1/request-logs?{query}"), &s.admin).await;
+        assert_eq!(r.status, 400, "{query}: {:?}", r.body);
+        assert_eq!(r.body["error"]["param"], param, "{query}");
+    }
+    assert_eq!(s.get("/api/v1/request-logs?colour=red", &s.admin).await.status, 400);
+    assert_eq!(s.get("/api/v1/usage?limit=5", &s.admin).await.status, 400);
+
+    // Usage sums per subject and model, over the same requests.
+    let usage = s.get("/api/v1/usage", &alice).await;
+    assert_eq!(usage.status, 200, "{:?}", usage.body);
+    assert_eq!(
+        usage.body["usage"],
+        json!([
+            {"subject": "user:alice@example.com", "model": "oa/gpt", "requests": 1, "errors": 0,
+             "input_tokens": 10, "output_tokens": 2, "avg_latency_us": 2000.0},
+            {"subject": "virtualaccount:ml-app", "model": "an/claude", "requests": 2, "errors": 1,
+             "input_tokens": 100, "output_tokens": 20, "avg_latency_us": 2000.0},
+        ])
+    );
+    let claude = s.get("/api/v1/usage?model=an/claude", &s.admin).await.body;
+    let rows: Vec<(&str, i64, i64)> = claude["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["subject"].as_str().unwrap(), r["requests"].as_i64().unwrap(), r["errors"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(rows, [("user:admin@example.com", 1, 1), ("virtualaccount:ml-app", 2, 1)]);
+    assert_eq!(s.get("/api/v1/usage", &bob).await.body["usage"].as_array().unwrap().len(), 1);
+
+    let doc = s.get("/openapi.json", &s.admin).await.body;
+    for path in ["/api/v1/request-logs", "/api/v1/usage"] {
+        assert!(doc["paths"][path]["get"].is_object(), "{path} missing from the OpenAPI document");
+    }
+    assert_eq!(s.app.request_logs_dropped(), 0);
+}
+
+#[tokio::test]
+async fn request_bodies_are_stored_only_when_configured() {
+    let config = ServerConfig { log_bodies: true, ..ServerConfig::default() };
+    let s = TestServer::start_with(config).await;
+    s.app.log_request(gateway_request(&s, "user:admin@example.com", "oa/gpt", 200, Some((3, 4))));
+    flushed(&s, 1).await;
+    let r = s.get("/api/v1/request-logs", &s.admin).await.body;
+    assert_eq!(r["requests"][0]["prompt"], "the secret plan");
+    assert_eq!(r["requests"][0]["completion"], "a secret answer");
+    // The helper the gateway uses follows the same setting.
+    let kept = s.app.apply_body_policy(gateway_request(&s, "user:x@example.com", "oa/gpt", 200, None));
+    assert!(kept.prompt.is_some());
+}
+
+#[tokio::test]
+async fn a_full_request_log_drops_entries_instead_of_blocking() {
+    let config = ServerConfig {
+        request_log_capacity: 4,
+        request_log_flush_interval: std::time::Duration::from_millis(10),
+        ..ServerConfig::default()
+    };
+    let s = TestServer::start_with(config).await;
+    let entry = gateway_request(&s, "user:admin@example.com", "oa/gpt", 200, None);
+    assert!(s.app.apply_body_policy(entry.clone()).prompt.is_none());
+    // No await in between: on this single-threaded runtime the writer cannot run, so the channel fills.
+    let started = std::time::Instant::now();
+    for _ in 0..100 {
+        s.app.log_request(entry.clone());
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "logging must not wait for the writer");
+    assert_eq!(s.app.request_logs_dropped(), 96);
+    flushed(&s, 4).await;
+    let r = s.get("/api/v1/request-logs", &s.admin).await.body;
+    assert_eq!(subjects(&r).len(), 4);
+    // Once drained there is room again.
+    s.app.log_request(entry);
+    flushed(&s, 5).await;
+    assert_eq!(s.app.request_logs_dropped(), 96);
+    assert_eq!(s.app.request_logs_lost(), 0);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_drains_the_request_log() {
+    use gatehouse_core::clock::ManualClock;
+    use std::sync::Arc;
+    let db = gatehouse_store::testing::sqlite();
+    let store = gatehouse_store::open(&db.url).await.unwrap();
+    // Batches would wait an hour to fill: only the shutdown's drain can write these in time.
+    let config =
+        ServerConfig { request_log_flush_interval: std::time::Duration::from_secs(3600), ..ServerConfig::default() };
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()));
+    let key = Arc::new(gatehouse_server::crypto::SecretKey::from_bytes([7; 32]));
+    let app = gatehouse_server::AppState::new(store.clone(), clock, Arc::new(gatehouse_server::OsEntropy), config, key)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(gatehouse_server::serve(listener, app.clone(), async move {
+        let _ = stopped.await;
+    }));
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let entry = RequestLog {
+        at: app.now(),
+        subject: "user:admin@example.com".into(),
+        token_id: "0123456789abcdef".into(),
+        virtual_account: None,
+        model: "oa/gpt".into(),
+        route: "embeddings".into(),
+        status: 200,
+        latency_us: 10,
+        upstream_latency_us: None,
+        input_tokens: Some(5),
+        output_tokens: None,
+        request_id: None,
+        prompt: None,
+        completion: None,
+    };
+    for _ in 0..3 {
+        app.log_request(entry.clone());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(app.request_logs_written(), 0, "still gathering");
+    stop.send(()).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), served).await.unwrap().unwrap().unwrap();
+    let stored = store.request_logs(&gatehouse_store::RequestLogFilter::default()).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[0].1, entry);
+    // After shutdown the log is closed: entries are counted as dropped, never waited on.
+    app.log_request(entry);
+    assert_eq!(app.request_logs_dropped(), 1);
+}
+
+#[tokio::test]
+async fn gateway_calls_are_written_to_the_request_log() {
+    let s = TestServer::start().await;
+    let (_mock, usr) = gateway_world(&s).await;
+    let auth = format!("Bearer {usr}");
+    let (status, _) =
+        post_raw(&s, "/v1/chat/completions", &[("authorization", &auth)], chat_body("compat/gpt", false)).await;
+    assert_eq!(status, 200);
+    let mut streamed = chat_body("claude/sonnet", true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let (status, _) = post_raw(&s, "/v1/chat/completions", &[("authorization", &auth)], streamed).await;
+    assert_eq!(status, 200);
+    let (status, _) =
+        post_raw(&s, "/v1/chat/completions", &[("authorization", &auth)], chat_body("secret/hidden", false)).await;
+    assert_eq!(status, 403);
+
+    let mut rows = Vec::new();
+    for _ in 0..100 {
+        rows = s.get("/api/v1/request-logs", &usr).await.body["requests"].as_array().cloned().unwrap_or_default();
+        if rows.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let find = |model: &str| rows.iter().find(|r| r["model"] == model).cloned().unwrap();
+    let whole = find("compat/gpt");
+    assert_eq!((whole["status"].as_u64(), whole["route"].as_str()), (Some(200), Some("chat")));
+    assert!(whole["input_tokens"].as_i64().unwrap() > 0 && whole["output_tokens"].as_i64().unwrap() > 0, "{whole}");
+    assert!(whole["upstream_latency_us"].as_i64().is_some());
+    assert_eq!(whole["subject"], "user:usr@example.com");
+    let stream = find("claude/sonnet");
+    assert_eq!(stream["status"].as_u64(), Some(200));
+    assert!(stream["output_tokens"].as_i64().unwrap() > 0, "{stream}");
+    let denied = find("secret/hidden");
+    assert_eq!(denied["status"].as_u64(), Some(403));
+    assert!(denied.get("prompt").is_none_or(|p| p.is_null()), "bodies are not stored by default");
 }

@@ -95,6 +95,103 @@ impl Default for AuditFilter {
     }
 }
 
+/// One request through the model gateway, as the server's background writer stores it. Not part of the
+/// access graph: the log is written in batches, off the request path, and never bumps the state version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestLog {
+    /// When the request arrived. Stored to the nanosecond.
+    pub at: OffsetDateTime,
+    /// The caller: `user:alice@example.com` or `virtualaccount:checkout`.
+    pub subject: String,
+    /// The id of the token the request came with.
+    pub token_id: String,
+    /// The virtual account the request was made as, if any.
+    pub virtual_account: Option<String>,
+    /// `<provider account>/<model>`.
+    pub model: String,
+    /// `chat`, `completions`, `embeddings` or `messages`.
+    pub route: String,
+    /// The HTTP status the caller got.
+    pub status: u16,
+    /// From arrival to the last byte sent, in microseconds.
+    pub latency_us: i64,
+    /// The upstream provider's part of it, when the request reached one.
+    pub upstream_latency_us: Option<i64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    /// The `x-request-id` of the request.
+    pub request_id: Option<String>,
+    /// The prompt and the completion, only when the operator turned body logging on.
+    pub prompt: Option<String>,
+    pub completion: Option<String>,
+}
+
+/// Which request logs to read (or sum up). Conditions that are set must all hold. Rows come newest first
+/// (highest id first); to read the next page, pass the last id of this page as `before_id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestLogFilter {
+    /// Only requests by these subjects; `None` means every subject, and an empty list matches nothing. This
+    /// is how the server limits a caller to what they may read.
+    pub subjects: Option<Vec<String>>,
+    /// Only requests for this model (`<provider account>/<model>`, exact match).
+    pub model: Option<String>,
+    /// Only requests at or after this time (inclusive).
+    pub since: Option<OffsetDateTime>,
+    /// Only requests before this time (exclusive).
+    pub until: Option<OffsetDateTime>,
+    /// Only rows with an id below this one: the next page after a row with this id.
+    pub before_id: Option<i64>,
+    /// At most this many rows; values above `RequestLogFilter::MAX_LIMIT` are treated as it, and 0 returns
+    /// none. Ignored by `usage_summary`, which returns every group.
+    pub limit: u32,
+}
+
+impl RequestLogFilter {
+    /// The most rows one query returns.
+    pub const MAX_LIMIT: u32 = 1000;
+    /// The limit of `RequestLogFilter::default()`.
+    pub const DEFAULT_LIMIT: u32 = 100;
+}
+
+impl Default for RequestLogFilter {
+    /// No conditions, and a page of `DEFAULT_LIMIT` rows.
+    fn default() -> Self {
+        RequestLogFilter {
+            subjects: None,
+            model: None,
+            since: None,
+            until: None,
+            before_id: None,
+            limit: RequestLogFilter::DEFAULT_LIMIT,
+        }
+    }
+}
+
+/// The requests of one subject to one model, summed up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageRow {
+    pub subject: String,
+    pub model: String,
+    pub requests: i64,
+    /// Requests answered with a status of 400 or more.
+    pub errors: i64,
+    /// Sums over the requests that reported token counts (missing counts add nothing).
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// The sum of the requests' latencies; kept as a sum so that rows stay exact and can be added up.
+    pub total_latency_us: i64,
+}
+
+impl UsageRow {
+    /// The mean latency of the requests, in microseconds.
+    pub fn avg_latency_us(&self) -> f64 {
+        if self.requests == 0 {
+            return 0.0;
+        }
+        self.total_latency_us as f64 / self.requests as f64
+    }
+}
+
 /// What a store holds at one moment, and the version it had then.
 pub struct Loaded {
     pub world: World,
@@ -127,6 +224,18 @@ pub trait Store: Send + Sync + 'static {
     /// The audit events matching `filter`, newest (highest id) first, at most `filter.limit` of them
     /// (capped at `AuditFilter::MAX_LIMIT`). The order is that of commits, not of the events' `at`.
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Appends request logs in one transaction (one fsync for the batch). Not a state change: no version
+    /// bump. All or nothing: on error none of the batch is stored.
+    async fn append_request_logs(&self, logs: &[RequestLog]) -> Result<(), StoreError>;
+
+    /// The request logs matching `filter` with their ids, newest (highest id) first, at most `filter.limit`
+    /// of them (capped at `RequestLogFilter::MAX_LIMIT`).
+    async fn request_logs(&self, filter: &RequestLogFilter) -> Result<Vec<(i64, RequestLog)>, StoreError>;
+
+    /// The requests matching `filter` (its `limit` aside) summed per (subject, model), ordered by subject
+    /// then model.
+    async fn usage_summary(&self, filter: &RequestLogFilter) -> Result<Vec<UsageRow>, StoreError>;
 }
 
 /// Opens (creating a SQLite file if missing) and migrates the database at `url`.

@@ -10,7 +10,9 @@ use gatehouse_core::{
     TeamName, Token, TokenHash, TokenId, TokenKind, TokenOwner, User, VaName, VirtualAccount, World,
 };
 use gatehouse_store::testing::{self, TestDatabase};
-use gatehouse_store::{AuditEvent, AuditFilter, AuditRecord, SqlStore, Store, StoreError};
+use gatehouse_store::{
+    AuditEvent, AuditFilter, AuditRecord, RequestLog, RequestLogFilter, SqlStore, Store, StoreError, UsageRow,
+};
 use sqlx::{Connection, Row};
 use time::OffsetDateTime;
 
@@ -189,7 +191,7 @@ async fn migrations_are_idempotent() {
         assert_world(b.label, l.world, Snapshot::from_world(before).to_world());
         again.close().await;
 
-        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 3, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 4, "{}", b.label);
         assert_eq!(b.scalar("SELECT COUNT(*) FROM state").await, 1, "{}", b.label);
         b.finish().await;
     }
@@ -843,7 +845,7 @@ async fn a_version_one_database_is_upgraded() {
 
         let store = Arc::new(SqlStore::connect(&db.url).await.unwrap());
         let b = Backend { label: db.label, url: db.url.clone(), store, _db: db };
-        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 3, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 4, "{}", b.label);
         let (world, version) = load(&b).await;
         assert_eq!((world.roles.len(), version), (1, 7), "{}", b.label);
         let audit = [record(1, "system", "role.delete", "role", "old")];
@@ -888,6 +890,168 @@ async fn resources_round_trip_with_sealed_credentials() {
         assert_eq!(got, want, "{}", b.label);
         b.store().commit(&[Change::DeleteResource(records[1].resource())], &[]).await.unwrap();
         assert_eq!(load(&b).await.0.resources.len(), 1, "{}", b.label);
+        b.finish().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The request log
+
+fn request(n: i64, subject: &str, model: &str, status: u16) -> RequestLog {
+    RequestLog {
+        at: at(n),
+        subject: subject.into(),
+        token_id: format!("tok{n}"),
+        virtual_account: subject.strip_prefix("virtualaccount:").map(str::to_owned),
+        model: model.into(),
+        route: "chat".into(),
+        status,
+        latency_us: 1000 * n,
+        upstream_latency_us: (n % 2 == 0).then_some(900 * n),
+        input_tokens: (status < 400).then_some(10 * n),
+        output_tokens: (status < 400).then_some(n),
+        request_id: Some(format!("req-{n}")),
+        prompt: (n == 1).then(|| "a prompt, with 'quotes' and ünïcode".to_owned()),
+        completion: None,
+    }
+}
+
+fn all_requests() -> RequestLogFilter {
+    RequestLogFilter { limit: RequestLogFilter::MAX_LIMIT, ..RequestLogFilter::default() }
+}
+
+async fn requests(b: &Backend, filter: RequestLogFilter) -> Vec<(i64, RequestLog)> {
+    b.store().request_logs(&filter).await.unwrap()
+}
+
+fn numbers(rows: &[(i64, RequestLog)]) -> Vec<String> {
+    rows.iter().map(|(_, l)| l.token_id.clone()).collect()
+}
+
+#[tokio::test]
+async fn request_logs_round_trip_without_a_version_bump() {
+    for b in backends().await {
+        let v0 = b.store().version().await.unwrap();
+        let logs: Vec<RequestLog> = (1..=150)
+            .map(|n| {
+                request(n, if n % 3 == 0 { "virtualaccount:checkout" } else { "user:a@example.com" }, "oa/gpt", 200)
+            })
+            .collect();
+        // More than one INSERT's worth of rows, in one call.
+        b.store().append_request_logs(&logs).await.unwrap();
+        b.store().append_request_logs(&[]).await.unwrap();
+        assert_eq!(b.store().version().await.unwrap(), v0, "{}", b.label);
+        let got = requests(&b, all_requests()).await;
+        let mut want = logs.clone();
+        want.reverse();
+        assert_eq!(got.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>(), want, "{}", b.label);
+        assert!(got.windows(2).all(|w| w[0].0 > w[1].0), "{}: newest first", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn request_logs_filter_and_page() {
+    for b in backends().await {
+        let logs = [
+            request(1, "user:a@example.com", "oa/gpt", 200),
+            request(2, "user:b@example.com", "oa/gpt", 200),
+            request(3, "virtualaccount:checkout", "an/claude", 500),
+            request(4, "user:a@example.com", "an/claude", 200),
+            request(5, "user:b@example.com", "oa/gpt", 429),
+        ];
+        b.store().append_request_logs(&logs).await.unwrap();
+        let only = |subjects: &[&str]| RequestLogFilter {
+            subjects: Some(subjects.iter().map(|s| (*s).to_owned()).collect()),
+            ..all_requests()
+        };
+        let a = requests(&b, only(&["user:a@example.com"])).await;
+        assert_eq!(numbers(&a), ["tok4", "tok1"], "{}", b.label);
+        let two = requests(&b, only(&["user:a@example.com", "virtualaccount:checkout"])).await;
+        assert_eq!(numbers(&two), ["tok4", "tok3", "tok1"], "{}", b.label);
+        assert!(requests(&b, only(&[])).await.is_empty(), "{}: an empty list matches nothing", b.label);
+        let gpt = requests(&b, RequestLogFilter { model: Some("oa/gpt".into()), ..all_requests() }).await;
+        assert_eq!(numbers(&gpt), ["tok5", "tok2", "tok1"], "{}", b.label);
+        let window = requests(&b, RequestLogFilter { since: Some(at(2)), until: Some(at(4)), ..all_requests() }).await;
+        assert_eq!(numbers(&window), ["tok3", "tok2"], "{}: since inclusive, until exclusive", b.label);
+        let combined = RequestLogFilter { model: Some("oa/gpt".into()), ..only(&["user:b@example.com"]) };
+        assert_eq!(numbers(&requests(&b, combined).await), ["tok5", "tok2"], "{}", b.label);
+
+        // Paging: two at a time, each page after the last id of the one before.
+        let mut pages = Vec::new();
+        let mut before = None;
+        loop {
+            let page = requests(&b, RequestLogFilter { before_id: before, limit: 2, ..all_requests() }).await;
+            if page.is_empty() {
+                break;
+            }
+            before = page.last().map(|(id, _)| *id);
+            pages.push(numbers(&page));
+        }
+        assert_eq!(pages, [vec!["tok5", "tok4"], vec!["tok3", "tok2"], vec!["tok1"]], "{}", b.label);
+        assert!(requests(&b, RequestLogFilter { limit: 0, ..all_requests() }).await.is_empty(), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn request_log_limit_is_capped() {
+    for b in backends().await {
+        let logs: Vec<RequestLog> = (1..=1005).map(|n| request(n, "user:a@example.com", "oa/gpt", 200)).collect();
+        b.store().append_request_logs(&logs).await.unwrap();
+        let got = requests(&b, RequestLogFilter { limit: u32::MAX, ..all_requests() }).await;
+        assert_eq!(got.len(), RequestLogFilter::MAX_LIMIT as usize, "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn usage_is_summed_per_subject_and_model() {
+    for b in backends().await {
+        let logs = [
+            request(1, "user:a@example.com", "oa/gpt", 200),
+            request(2, "user:a@example.com", "oa/gpt", 200),
+            request(3, "user:a@example.com", "oa/gpt", 502),
+            request(4, "user:a@example.com", "an/claude", 200),
+            request(5, "virtualaccount:checkout", "oa/gpt", 400),
+            request(6, "user:b@example.com", "oa/gpt", 200),
+        ];
+        b.store().append_request_logs(&logs).await.unwrap();
+        let row = |subject: &str, model: &str, requests, errors, input, output, latency| UsageRow {
+            subject: subject.into(),
+            model: model.into(),
+            requests,
+            errors,
+            input_tokens: input,
+            output_tokens: output,
+            total_latency_us: latency,
+        };
+        let all = b.store().usage_summary(&all_requests()).await.unwrap();
+        assert_eq!(
+            all,
+            [
+                row("user:a@example.com", "an/claude", 1, 0, 40, 4, 4000),
+                row("user:a@example.com", "oa/gpt", 3, 1, 30, 3, 6000),
+                row("user:b@example.com", "oa/gpt", 1, 0, 60, 6, 6000),
+                // No token counts at all: sums of nothing are 0, not missing.
+                row("virtualaccount:checkout", "oa/gpt", 1, 1, 0, 0, 5000),
+            ],
+            "{}",
+            b.label
+        );
+        assert_eq!(all[1].avg_latency_us(), 2000.0);
+        let mine = RequestLogFilter {
+            subjects: Some(vec!["user:a@example.com".into()]),
+            model: Some("oa/gpt".into()),
+            since: Some(at(2)),
+            // The limit does not cut groups.
+            limit: 1,
+            ..all_requests()
+        };
+        let got = b.store().usage_summary(&mine).await.unwrap();
+        assert_eq!(got, [row("user:a@example.com", "oa/gpt", 2, 1, 20, 2, 5000)], "{}", b.label);
+        let none = RequestLogFilter { subjects: Some(Vec::new()), ..all_requests() };
+        assert!(b.store().usage_summary(&none).await.unwrap().is_empty(), "{}", b.label);
         b.finish().await;
     }
 }

@@ -28,6 +28,10 @@ pub struct Settings {
     /// characters. Without it, a SQLite database gets a generated key file beside it; Postgres requires it.
     #[arg(long, env = "GATEHOUSE_SECRET_KEY", global = true, hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// Store prompt and completion bodies in the gateway's request log. Off by default: bodies are not
+    /// stored unless the operator turns this on. `--log-bodies` alone means true.
+    #[arg(long, env = "GATEHOUSE_LOG_BODIES", global = true, num_args = 0..=1, default_missing_value = "true")]
+    pub log_bodies: Option<bool>,
     /// A TOML file with any of these settings (`database_url = "..."`); flags and environment win over it.
     #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -41,6 +45,7 @@ struct FileSettings {
     url: Option<String>,
     token: Option<String>,
     secret_key: Option<String>,
+    log_bodies: Option<bool>,
 }
 
 /// Settings with every value decided.
@@ -51,6 +56,7 @@ pub struct Resolved {
     pub url: String,
     pub token: Option<String>,
     pub secret_key: Option<gatehouse_core::Secret<String>>,
+    pub log_bodies: bool,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -74,6 +80,7 @@ impl Settings {
             url: self.url.clone().or(file.url).unwrap_or_else(|| DEFAULT_URL.into()),
             token: self.token.clone().or(file.token),
             secret_key: self.secret_key.clone().or(file.secret_key).map(gatehouse_core::Secret::new),
+            log_bodies: self.log_bodies.or(file.log_bodies).unwrap_or(false),
         })
     }
 }
@@ -93,6 +100,7 @@ mod tests {
         assert_eq!(r.database_url, "sqlite://from-file.db");
         assert_eq!(r.listen, "127.0.0.1:1");
         assert_eq!(r.url, DEFAULT_URL);
+        assert!(!r.log_bodies, "bodies are not stored unless turned on");
         std::fs::write(&path, "databse_url = \"x\"\n").unwrap();
         let Err(e) = s.resolve() else { panic!("a misspelt key must be refused") };
         let err = format!("{e:#}");

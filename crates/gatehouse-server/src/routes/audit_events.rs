@@ -51,7 +51,7 @@ pub struct AuditPage {
     pub next_before_id: Option<i64>,
 }
 
-fn time_param(name: &str, v: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
+pub(crate) fn time_param(name: &str, v: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {
     v.map(|s| {
         OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map_err(|e| ApiError::invalid(name, format!("not an RFC 3339 time: {e}")))

@@ -6,6 +6,7 @@ mod codec;
 mod connect;
 mod migrate;
 mod read;
+mod request_logs;
 mod resources;
 mod write;
 
@@ -18,7 +19,7 @@ use sqlx::AnyPool;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::{AuditEvent, AuditFilter, AuditRecord, Loaded, Store, StoreError};
+use crate::{AuditEvent, AuditFilter, AuditRecord, Loaded, RequestLog, RequestLogFilter, Store, StoreError, UsageRow};
 use connect::Dialect;
 
 /// A SQLite or Postgres database, migrated on connect.
@@ -119,5 +120,24 @@ impl Store for SqlStore {
 
     async fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
         audit::events(&self.pool, filter).await
+    }
+
+    async fn append_request_logs(&self, logs: &[RequestLog]) -> Result<(), StoreError> {
+        if logs.is_empty() {
+            return Ok(());
+        }
+        // One transaction: one fsync for the whole batch. No version bump: the log is not access state.
+        let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
+        request_logs::insert(&mut tx, logs).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn request_logs(&self, filter: &RequestLogFilter) -> Result<Vec<(i64, RequestLog)>, StoreError> {
+        request_logs::read(&self.pool, filter).await
+    }
+
+    async fn usage_summary(&self, filter: &RequestLogFilter) -> Result<Vec<UsageRow>, StoreError> {
+        request_logs::usage(&self.pool, filter).await
     }
 }

@@ -1,0 +1,223 @@
+//! Streaming: upstream bytes decoded into items chunk by chunk, and items encoded as server-sent events for
+//! the client. The response body owns the upstream response, so a client that goes away drops the
+//! upstream connection with it.
+
+use std::pin::Pin;
+
+use axum::body::{Body, Bytes};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream, StreamExt};
+use gatehouse_providers::anthropic::{AnthropicStreamToChat, ChatStreamToAnthropic, StreamEvent};
+use gatehouse_providers::bedrock::{ConverseStreamToChat, EventStreamDecoder};
+use gatehouse_providers::openai::{self, ChatChunk, CompletionResponse, SseDecoder};
+use gatehouse_providers::TranslateError;
+
+use super::upstream::translate_error;
+use crate::error::ApiError;
+
+/// One decoded piece of an upstream stream.
+pub enum Item {
+    Chat(ChatChunk),
+    /// From an OpenAI-shaped `/completions` upstream.
+    Completion(CompletionResponse),
+    /// From an Anthropic upstream called natively on `/v1/messages`.
+    Anthropic(StreamEvent),
+}
+
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Vec<Item>, ApiError>> + Send>>;
+
+pub enum Decoder {
+    OpenAi { sse: SseDecoder, model: String, completions: bool },
+    Anthropic { sse: SseDecoder, conv: AnthropicStreamToChat },
+    AnthropicNative { sse: SseDecoder, model: String },
+    Bedrock { frames: EventStreamDecoder, conv: ConverseStreamToChat },
+}
+
+impl Decoder {
+    /// OpenAI's chunks (or, with `completions`, legacy completion chunks), renamed to the client's model.
+    pub fn openai(model: &str, completions: bool) -> Self {
+        Decoder::OpenAi { sse: SseDecoder::new(), model: model.to_owned(), completions }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> Result<Vec<Item>, TranslateError> {
+        let mut out = Vec::new();
+        match self {
+            Decoder::OpenAi { sse, model, completions } => {
+                for ev in sse.feed(bytes) {
+                    if ev.is_done() {
+                        continue;
+                    }
+                    // OpenAI reports a failure mid-stream as an event with an `error` object and no chunk.
+                    if ev.data.starts_with("{\"error\"") {
+                        let v: serde_json::Value = ev.json()?;
+                        let message = v["error"]["message"].as_str().unwrap_or("unknown error");
+                        let kind = v["error"]["type"].as_str().unwrap_or("error");
+                        return Err(TranslateError::upstream(kind, message));
+                    }
+                    if *completions {
+                        let mut c: CompletionResponse = ev.json()?;
+                        model.clone_into(&mut c.model);
+                        out.push(Item::Completion(c));
+                    } else {
+                        let mut c: ChatChunk = ev.json()?;
+                        model.clone_into(&mut c.model);
+                        out.push(Item::Chat(c));
+                    }
+                }
+            }
+            Decoder::Anthropic { sse, conv } => {
+                for ev in sse.feed(bytes) {
+                    out.extend(conv.push_sse(&ev)?.into_iter().map(Item::Chat));
+                }
+            }
+            Decoder::AnthropicNative { sse, model } => {
+                for ev in sse.feed(bytes) {
+                    let mut e: StreamEvent = ev.json()?;
+                    if let StreamEvent::MessageStart { message } = &mut e {
+                        model.clone_into(&mut message.model);
+                    }
+                    out.push(Item::Anthropic(e));
+                }
+            }
+            Decoder::Bedrock { frames, conv } => {
+                for m in frames.decode(bytes).map_err(TranslateError::malformed)? {
+                    out.extend(conv.push_message(&m)?.into_iter().map(Item::Chat));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn finish(&mut self) -> Vec<Item> {
+        match self {
+            Decoder::OpenAi { .. } | Decoder::AnthropicNative { .. } => Vec::new(),
+            Decoder::Anthropic { conv, .. } => conv.finish().into_iter().map(Item::Chat).collect(),
+            Decoder::Bedrock { conv, .. } => conv.finish().into_iter().map(Item::Chat).collect(),
+        }
+    }
+}
+
+/// The upstream body as a stream of decoded items; ends after the first error.
+pub fn chunks(resp: reqwest::Response, decoder: Decoder) -> ChunkStream {
+    let state = Some((resp, decoder));
+    Box::pin(stream::unfold(state, |state| async move {
+        let (mut resp, mut decoder) = state?;
+        match resp.chunk().await {
+            Ok(Some(bytes)) => match decoder.feed(&bytes) {
+                Ok(items) => Some((Ok(items), Some((resp, decoder)))),
+                Err(e) => Some((Err(translate_error(e)), None)),
+            },
+            Ok(None) => Some((Ok(decoder.finish()), None)),
+            Err(e) => {
+                let e = e.without_url();
+                let err = if e.is_timeout() {
+                    ApiError::GatewayTimeout(format!("the upstream provider timed out mid-stream: {e}"))
+                } else {
+                    ApiError::BadGateway(format!("the upstream stream failed: {e}"))
+                };
+                Some((Err(err), None))
+            }
+        }
+    }))
+}
+
+/// How items become the client's server-sent events.
+pub enum Encoder {
+    /// `chat.completion.chunk`s, then `[DONE]`.
+    Chat,
+    /// Legacy `text_completion` chunks, then `[DONE]`.
+    Completion,
+    /// Anthropic's Messages events; chat chunks are translated by `conv`.
+    Anthropic(Option<Box<ChatStreamToAnthropic>>),
+}
+
+impl Encoder {
+    fn items(&mut self, items: Vec<Item>, out: &mut String) {
+        for item in items {
+            let encoded = match (&mut *self, item) {
+                (Encoder::Chat, Item::Chat(c)) => openai::sse::encode_json(None, &c),
+                (Encoder::Completion, Item::Chat(c)) => {
+                    openai::sse::encode_json(None, &openai::chat_chunk_to_completion(&c))
+                }
+                (Encoder::Completion, Item::Completion(c)) => openai::sse::encode_json(None, &c),
+                (Encoder::Anthropic(_), Item::Anthropic(e)) => e.to_sse(),
+                (Encoder::Anthropic(Some(conv)), Item::Chat(c)) => {
+                    for e in conv.push(&c) {
+                        push_ok(out, e.to_sse());
+                    }
+                    continue;
+                }
+                // The decoder and encoder are chosen together; other pairs do not occur.
+                _ => continue,
+            };
+            push_ok(out, encoded);
+        }
+    }
+
+    fn end(&mut self) -> String {
+        match self {
+            Encoder::Chat | Encoder::Completion => "data: [DONE]\n\n".to_owned(),
+            Encoder::Anthropic(Some(conv)) => {
+                let mut out = String::new();
+                for e in conv.finish() {
+                    push_ok(&mut out, e.to_sse());
+                }
+                out
+            }
+            Encoder::Anthropic(None) => String::new(),
+        }
+    }
+
+    fn error(&self, e: &ApiError) -> String {
+        let message = e.to_string();
+        match self {
+            Encoder::Anthropic(_) => {
+                let ev = StreamEvent::Error {
+                    error: gatehouse_providers::anthropic::ErrorBody { kind: "api_error".into(), message },
+                };
+                ev.to_sse().unwrap_or_default()
+            }
+            _ => {
+                let body = serde_json::json!({"error": {"message": message, "type": "upstream_error", "code": "upstream_failed"}});
+                openai::sse::encode_json(None, &body).unwrap_or_default()
+            }
+        }
+    }
+}
+
+fn push_ok(out: &mut String, encoded: Result<String, serde_json::Error>) {
+    // Our own values always serialize; a failure would only drop that one event.
+    if let Ok(s) = encoded {
+        out.push_str(&s);
+    }
+}
+
+/// The client's `text/event-stream` response. An upstream failure mid-stream becomes an error event, and
+/// the stream then ends without the end marker, so the client can tell it apart from a finished answer.
+/// `log` lives in the body's state, so it is written when the stream ends or the client goes away.
+pub fn sse_response(chunks: ChunkStream, encoder: Encoder, log: super::log::StreamLog) -> Response {
+    let body = stream::unfold(Some((chunks, encoder, log)), |state| async move {
+        let (mut chunks, mut encoder, mut log) = state?;
+        let (bytes, next) = match chunks.next().await {
+            Some(Ok(items)) => {
+                log.see(&items);
+                let mut out = String::new();
+                encoder.items(items, &mut out);
+                (out, Some((chunks, encoder, log)))
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "upstream stream failed");
+                log.failed = true;
+                (encoder.error(&e), None)
+            }
+            None => (encoder.end(), None),
+        };
+        Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from(bytes)), next))
+    });
+    let mut resp =
+        ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
+            .into_response();
+    resp.extensions_mut().insert(super::log::Outcome { streaming: true, ..Default::default() });
+    resp
+}

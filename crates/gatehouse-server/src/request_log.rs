@@ -1,0 +1,188 @@
+//! The model gateway's request log, written off the hot path: a request hands its entry to a bounded
+//! channel without waiting (and the entry is counted and dropped if the channel is full), and one
+//! background task writes the entries in batches.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use gatehouse_store::{RequestLog, Store};
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+/// How many times a failed batch is tried in all before it is given up.
+const ATTEMPTS: u32 = 4;
+/// The wait before the first retry; doubled before each next one.
+const FIRST_BACKOFF: StdDuration = StdDuration::from_millis(100);
+
+/// What the gateway may store of a request's bodies: nothing unless the operator turned body logging on.
+/// Applied again when an entry is queued, so an entry built carelessly still cannot store a prompt.
+pub fn apply_body_policy(log_bodies: bool, mut entry: RequestLog) -> RequestLog {
+    if !log_bodies {
+        entry.prompt = None;
+        entry.completion = None;
+    }
+    entry
+}
+
+/// Counters shared with the writer task, which must not hold the app (that would keep it alive).
+#[derive(Default)]
+struct Counters {
+    dropped: AtomicU64,
+    written: AtomicU64,
+    lost: AtomicU64,
+}
+
+/// The sending half, held by the app; the receiving half waits here until the writer task takes it.
+pub struct RequestLogger {
+    tx: mpsc::Sender<RequestLog>,
+    rx: Mutex<Option<mpsc::Receiver<RequestLog>>>,
+    counters: Arc<Counters>,
+    shutdown: Arc<Notify>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl RequestLogger {
+    pub fn new(capacity: usize) -> RequestLogger {
+        // A zero-capacity tokio channel panics; one slot is the least that still logs.
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        RequestLogger {
+            tx,
+            rx: Mutex::new(Some(rx)),
+            counters: Arc::default(),
+            shutdown: Arc::new(Notify::new()),
+            writer: Mutex::new(None),
+        }
+    }
+
+    /// Queues an entry without waiting. When the writer has fallen behind and the channel is full, the entry
+    /// is dropped and counted: a slow database must never slow down or fail the requests themselves.
+    pub fn push(&self, entry: RequestLog) {
+        if self.tx.try_send(entry).is_err() {
+            let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            // At powers of two only: a full channel under load would otherwise flood the log it is about.
+            if n.is_power_of_two() {
+                tracing::warn!(dropped = n, "the request log is full or closed: entries are being dropped");
+            }
+        }
+    }
+
+    /// Entries dropped because the channel was full (or closed, after shutdown).
+    pub fn dropped(&self) -> u64 {
+        self.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Entries stored by the writer.
+    pub fn written(&self) -> u64 {
+        self.counters.written.load(Ordering::Relaxed)
+    }
+
+    /// Entries the writer gave up on after retrying.
+    pub fn lost(&self) -> u64 {
+        self.counters.lost.load(Ordering::Relaxed)
+    }
+
+    /// Starts the writer task, once: later calls do nothing (the receiver is gone).
+    pub fn start(&self, store: Arc<dyn Store>, batch: usize, flush_interval: StdDuration) {
+        let Some(rx) = self.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+        let writer = Writer { store, counters: self.counters.clone(), batch: batch.max(1), flush_interval };
+        let handle = tokio::spawn(writer.run(rx, self.shutdown.clone()));
+        *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    }
+
+    /// Closes the channel and waits, at most `timeout`, for the writer to store what was queued. Entries
+    /// logged afterwards are dropped (and counted).
+    pub async fn shutdown(&self, timeout: StdDuration) {
+        self.shutdown.notify_one();
+        let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle {
+            if tokio::time::timeout(timeout, handle).await.is_err() {
+                tracing::warn!("the request log writer did not finish draining in time");
+            }
+        }
+    }
+}
+
+struct Writer {
+    store: Arc<dyn Store>,
+    counters: Arc<Counters>,
+    batch: usize,
+    flush_interval: StdDuration,
+}
+
+impl Writer {
+    /// Until shutdown or until every sender is gone (the app was dropped), then drains what is queued.
+    async fn run(self, mut rx: mpsc::Receiver<RequestLog>, shutdown: Arc<Notify>) {
+        let mut batch = Vec::with_capacity(self.batch);
+        let mut closing = false;
+        loop {
+            let got = if closing {
+                rx.recv_many(&mut batch, self.batch).await
+            } else {
+                tokio::select! {
+                    biased;
+                    () = shutdown.notified() => {
+                        // Closed, the channel still yields what it holds, then reports its end.
+                        rx.close();
+                        closing = true;
+                        continue;
+                    }
+                    n = rx.recv_many(&mut batch, self.batch) => n,
+                }
+            };
+            if got == 0 {
+                break;
+            }
+            if !closing {
+                // Gather for a moment longer: a steady trickle then costs one transaction per interval rather
+                // than one per request. A shutdown cuts the wait short.
+                let deadline = tokio::time::Instant::now() + self.flush_interval;
+                while batch.len() < self.batch {
+                    let room = self.batch - batch.len();
+                    tokio::select! {
+                        biased;
+                        () = shutdown.notified() => {
+                            rx.close();
+                            closing = true;
+                            break;
+                        }
+                        () = tokio::time::sleep_until(deadline) => break,
+                        n = rx.recv_many(&mut batch, room) => if n == 0 { break },
+                    }
+                }
+            }
+            self.write(&batch).await;
+            batch.clear();
+        }
+    }
+
+    async fn write(&self, batch: &[RequestLog]) {
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 1..=ATTEMPTS {
+            match self.store.append_request_logs(batch).await {
+                Ok(()) => {
+                    self.counters.written.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    return;
+                }
+                Err(e) if attempt < ATTEMPTS => {
+                    tracing::warn!(error = %e, attempt, rows = batch.len(), "could not write request logs; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                Err(e) => {
+                    self.counters.lost.fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    // Who and when, never the bodies: prompts must not end up in the server's own log.
+                    let request_ids: Vec<&str> = batch.iter().filter_map(|l| l.request_id.as_deref()).collect();
+                    tracing::error!(
+                        error = %e,
+                        rows = batch.len(),
+                        first_at = %batch.first().map(|l| l.at.to_string()).unwrap_or_default(),
+                        last_at = %batch.last().map(|l| l.at.to_string()).unwrap_or_default(),
+                        ?request_ids,
+                        "gave up writing request logs"
+                    );
+                }
+            }
+        }
+    }
+}

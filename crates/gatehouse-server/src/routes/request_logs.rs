@@ -1,0 +1,195 @@
+//! The gateway's request log and the usage summed from it, each limited to what the caller may read: their
+//! own requests, those of the virtual accounts they may manage, and everything for admins.
+
+use axum::extract::State;
+use axum::Json;
+use gatehouse_core::token::Principal;
+use gatehouse_core::{Permission, Resource, Subject};
+use gatehouse_store::RequestLogFilter;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::audit_events::time_param;
+use super::can;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Caller, Params};
+use crate::state::App;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RequestLogQuery {
+    /// `<provider account>/<model>`, exactly.
+    pub model: Option<String>,
+    /// RFC 3339; inclusive.
+    pub since: Option<String>,
+    /// RFC 3339; exclusive.
+    pub until: Option<String>,
+    /// For the next page: the smallest `id` of the previous one.
+    pub before_id: Option<i64>,
+    /// At most 1000; default 100.
+    pub limit: Option<u32>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// `<provider account>/<model>`, exactly.
+    pub model: Option<String>,
+    /// RFC 3339; inclusive.
+    pub since: Option<String>,
+    /// RFC 3339; exclusive.
+    pub until: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RequestLogOut {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    /// `user:<email>` or `virtualaccount:<name>`.
+    pub subject: String,
+    pub token_id: String,
+    pub virtual_account: Option<String>,
+    /// `<provider account>/<model>`.
+    pub model: String,
+    /// `chat`, `completions`, `embeddings` or `messages`.
+    pub route: String,
+    /// The HTTP status the caller got.
+    pub status: u16,
+    pub latency_us: i64,
+    pub upstream_latency_us: Option<i64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub request_id: Option<String>,
+    /// Present only when the server stores bodies (`log_bodies`, off by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// Present only when the server stores bodies (`log_bodies`, off by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RequestLogPage {
+    /// Newest first.
+    pub requests: Vec<RequestLogOut>,
+    /// Pass as `before_id` for the next page; absent on the last one.
+    pub next_before_id: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageOut {
+    pub subject: String,
+    pub model: String,
+    pub requests: i64,
+    /// Requests answered with a status of 400 or more.
+    pub errors: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub avg_latency_us: f64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageReport {
+    /// One row per (subject, model), ordered by subject then model.
+    pub usage: Vec<UsageOut>,
+}
+
+/// The subjects whose requests the caller may read; `None` for all (admins). Worked out from the snapshot
+/// at each request, so a change of role or of team management applies at once.
+pub fn readable_subjects(app: &App, p: &Principal) -> Option<Vec<String>> {
+    let s = app.snapshot();
+    if matches!(&p.subject, Subject::User(e) if s.is_admin(e)) {
+        return None;
+    }
+    let now = app.now();
+    let own = p.subject.to_string();
+    // Managing a virtual account includes taking its token and acting as it (the seed's FAQ), so its
+    // requests are no more private from its managers than their own.
+    let managed: Vec<String> = s
+        .virtual_accounts()
+        .filter(|v| can(&s, &p.subject, Permission::VirtualAccountManage, &Resource::virtual_account(&v.name), now))
+        .map(|v| Subject::VirtualAccount(v.name.clone()).to_string())
+        .filter(|v| *v != own)
+        .collect();
+    Some(std::iter::once(own).chain(managed).collect())
+}
+
+/// Gateway requests the caller may read, newest first: their own, those of the virtual accounts they may
+/// manage, all for admins. Prompt and completion appear only when the server stores them.
+#[utoipa::path(get, path = "/api/v1/request-logs", tag = "gateway", params(RequestLogQuery),
+    responses((status = 200, body = RequestLogPage), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Params(q): Params<RequestLogQuery>,
+) -> Result<Json<RequestLogPage>, ApiError> {
+    let limit = q.limit.unwrap_or(RequestLogFilter::DEFAULT_LIMIT);
+    if limit == 0 || limit > RequestLogFilter::MAX_LIMIT {
+        return Err(ApiError::invalid("limit", format!("must be 1 to {}", RequestLogFilter::MAX_LIMIT)));
+    }
+    let filter = RequestLogFilter {
+        subjects: readable_subjects(&app, &p),
+        model: q.model,
+        since: time_param("since", q.since.as_deref())?,
+        until: time_param("until", q.until.as_deref())?,
+        before_id: q.before_id,
+        limit,
+    };
+    let rows = app.store.request_logs(&filter).await?;
+    let next_before_id = (rows.len() == limit as usize).then(|| rows.last().map(|(id, _)| *id)).flatten();
+    let requests = rows
+        .into_iter()
+        .map(|(id, l)| RequestLogOut {
+            id,
+            at: l.at,
+            subject: l.subject,
+            token_id: l.token_id,
+            virtual_account: l.virtual_account,
+            model: l.model,
+            route: l.route,
+            status: l.status,
+            latency_us: l.latency_us,
+            upstream_latency_us: l.upstream_latency_us,
+            input_tokens: l.input_tokens,
+            output_tokens: l.output_tokens,
+            request_id: l.request_id,
+            prompt: l.prompt,
+            completion: l.completion,
+        })
+        .collect();
+    Ok(Json(RequestLogPage { requests, next_before_id }))
+}
+
+/// Gateway usage per (subject, model) over the requests the caller may read (as for the request log).
+#[utoipa::path(get, path = "/api/v1/usage", tag = "gateway", params(UsageQuery),
+    responses((status = 200, body = UsageReport), (status = 400, body = ErrorBody)))]
+pub async fn usage(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Params(q): Params<UsageQuery>,
+) -> Result<Json<UsageReport>, ApiError> {
+    let filter = RequestLogFilter {
+        subjects: readable_subjects(&app, &p),
+        model: q.model,
+        since: time_param("since", q.since.as_deref())?,
+        until: time_param("until", q.until.as_deref())?,
+        ..RequestLogFilter::default()
+    };
+    let rows = app.store.usage_summary(&filter).await?;
+    let usage = rows
+        .into_iter()
+        .map(|r| UsageOut {
+            avg_latency_us: r.avg_latency_us(),
+            subject: r.subject,
+            model: r.model,
+            requests: r.requests,
+            errors: r.errors,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+        })
+        .collect();
+    Ok(Json(UsageReport { usage }))
+}

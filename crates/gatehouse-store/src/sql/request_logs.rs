@@ -1,0 +1,172 @@
+//! The gateway's request log: appended in batches by the server's background writer, read back with a
+//! filter, and summed per (subject, model).
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::codec::{corrupt, time_from_db, time_to_db};
+use crate::{RequestLog, RequestLogFilter, StoreError, UsageRow};
+
+const COLUMNS: &str = "at, subject, token_id, virtual_account, model, route, status, latency_us, \
+                       upstream_latency_us, input_tokens, output_tokens, request_id, prompt, completion";
+const PER_ROW: usize = 14;
+
+/// Rows per INSERT: full chunks share one prepared statement, and a chunk stays far below both databases'
+/// limits on bound parameters (SQLite 32766, Postgres 65535).
+const ROWS_PER_INSERT: usize = 64;
+
+/// Inserts the logs in order inside the caller's transaction.
+pub(crate) async fn insert(conn: &mut AnyConnection, logs: &[RequestLog]) -> Result<(), StoreError> {
+    for chunk in logs.chunks(ROWS_PER_INSERT) {
+        let values = (0..chunk.len())
+            .map(|r| {
+                let params = (1..=PER_ROW).map(|c| format!("${}", r * PER_ROW + c)).collect::<Vec<_>>().join(", ");
+                format!("({params})")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("INSERT INTO request_logs ({COLUMNS}) VALUES {values}");
+        // A full chunk is the common statement and stays prepared; a short tail would crowd the cache with
+        // one statement per length.
+        let mut query = sqlx::query(&sql).persistent(chunk.len() == ROWS_PER_INSERT);
+        for l in chunk {
+            query = query
+                .bind(time_to_db(l.at)?)
+                .bind(l.subject.as_str())
+                .bind(l.token_id.as_str())
+                .bind(l.virtual_account.as_deref())
+                .bind(l.model.as_str())
+                .bind(l.route.as_str())
+                .bind(i32::from(l.status))
+                .bind(l.latency_us)
+                .bind(l.upstream_latency_us)
+                .bind(l.input_tokens)
+                .bind(l.output_tokens)
+                .bind(l.request_id.as_deref())
+                .bind(l.prompt.as_deref())
+                .bind(l.completion.as_deref());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// One bound condition of the filter.
+enum Param<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// The WHERE clause of `filter` (empty when it sets nothing) and its parameters, numbered from `$1`.
+/// `None` when the filter can match nothing (an empty subject list).
+fn conditions(filter: &RequestLogFilter) -> Result<Option<(String, Vec<Param<'_>>)>, StoreError> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut params: Vec<Param<'_>> = Vec::new();
+    if let Some(subjects) = &filter.subjects {
+        if subjects.is_empty() {
+            return Ok(None);
+        }
+        // One parameter per subject: the list is a caller's own subject plus the virtual accounts they
+        // manage, well within both databases' limits on bound parameters for any realistic tenant.
+        let list = (1..=subjects.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        clauses.push(format!("subject IN ({list})"));
+        params.extend(subjects.iter().map(|s| Param::Text(s)));
+    }
+    let mut simple: Vec<(&str, Param<'_>)> = Vec::new();
+    if let Some(model) = &filter.model {
+        simple.push(("model =", Param::Text(model)));
+    }
+    if let Some(since) = filter.since {
+        simple.push(("at >=", Param::Int(time_to_db(since)?)));
+    }
+    if let Some(until) = filter.until {
+        simple.push(("at <", Param::Int(time_to_db(until)?)));
+    }
+    if let Some(before) = filter.before_id {
+        simple.push(("id <", Param::Int(before)));
+    }
+    for (condition, param) in simple {
+        clauses.push(format!("{condition} ${}", params.len() + 1));
+        params.push(param);
+    }
+    let sql = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+    Ok(Some((sql, params)))
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    params: &'q [Param<'q>],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for p in params {
+        query = match p {
+            Param::Text(s) => query.bind(*s),
+            Param::Int(n) => query.bind(*n),
+        };
+    }
+    query
+}
+
+/// Subject lists vary in length with every caller; only statements without one are worth keeping prepared.
+fn persistent(filter: &RequestLogFilter) -> bool {
+    filter.subjects.is_none()
+}
+
+pub(crate) async fn read(pool: &AnyPool, filter: &RequestLogFilter) -> Result<Vec<(i64, RequestLog)>, StoreError> {
+    let limit = filter.limit.min(RequestLogFilter::MAX_LIMIT);
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let Some((where_sql, params)) = conditions(filter)? else { return Ok(Vec::new()) };
+    let sql = format!("SELECT id, {COLUMNS} FROM request_logs{where_sql} ORDER BY id DESC LIMIT ${}", params.len() + 1);
+    let query = bind_all(sqlx::query(&sql).persistent(persistent(filter)), &params).bind(i64::from(limit));
+    let rows = query.fetch_all(pool).await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, row(r)?))).collect()
+}
+
+fn row(r: &AnyRow) -> Result<RequestLog, StoreError> {
+    let status: i64 = r.try_get("status")?;
+    Ok(RequestLog {
+        at: time_from_db(r.try_get("at")?)?,
+        subject: r.try_get("subject")?,
+        token_id: r.try_get("token_id")?,
+        virtual_account: r.try_get("virtual_account")?,
+        model: r.try_get("model")?,
+        route: r.try_get("route")?,
+        status: u16::try_from(status).map_err(|_| corrupt(format!("request log status {status}")))?,
+        latency_us: r.try_get("latency_us")?,
+        upstream_latency_us: r.try_get("upstream_latency_us")?,
+        input_tokens: r.try_get("input_tokens")?,
+        output_tokens: r.try_get("output_tokens")?,
+        request_id: r.try_get("request_id")?,
+        prompt: r.try_get("prompt")?,
+        completion: r.try_get("completion")?,
+    })
+}
+
+pub(crate) async fn usage(pool: &AnyPool, filter: &RequestLogFilter) -> Result<Vec<UsageRow>, StoreError> {
+    let Some((where_sql, params)) = conditions(filter)? else { return Ok(Vec::new()) };
+    // Every aggregate cast to BIGINT: Postgres sums BIGINT columns to NUMERIC, which the Any driver cannot
+    // decode. COALESCE because a group whose rows all lack token counts sums to NULL.
+    let sql = format!(
+        "SELECT subject, model, COUNT(*) AS requests, \
+         CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
+         CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
+         CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+         CAST(SUM(latency_us) AS BIGINT) AS total_latency_us \
+         FROM request_logs{where_sql} GROUP BY subject, model ORDER BY subject, model"
+    );
+    let rows = bind_all(sqlx::query(&sql).persistent(persistent(filter)), &params).fetch_all(pool).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(UsageRow {
+                subject: r.try_get("subject")?,
+                model: r.try_get("model")?,
+                requests: r.try_get("requests")?,
+                errors: r.try_get("errors")?,
+                input_tokens: r.try_get("input_tokens")?,
+                output_tokens: r.try_get("output_tokens")?,
+                total_latency_us: r.try_get("total_latency_us")?,
+            })
+        })
+        .collect()
+}
