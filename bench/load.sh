@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The gateway load benchmark: the mock upstream, the gateway (authentication, access check and request log
-# on), and a closed-loop load generator, all on this machine's loopback. Prints requests per second and the
-# latency the gateway adds (through the gateway minus straight to the mock) at p50 and p99, and the
-# gateway's peak resident memory.
+# on), and a closed-loop load generator, all on this machine's loopback. Two passes:
+# - throughput: many connections, requests per second through the gateway (and straight to the mock);
+# - added latency: one connection, so nothing queues, through the gateway minus straight to the mock at p50
+#   and p99 (on a saturated machine the difference would be queueing, not the gateway's own cost);
+# and the gateway's peak resident memory.
 #
 #   bash bench/load.sh [--seconds S] [--connections N]
 set -euo pipefail
@@ -46,16 +48,20 @@ session=$(curl -sf "$gw/api/v1/auth/login" -d '{"email":"bench@example.com","pas
 token=$(api POST /api/v1/personal-access-tokens "$session" '{"name":"bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
 body='{"model":"%s","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16}'
-echo "direct to the mock upstream ($connections connections, ${seconds}s):"
-direct=$("$bin/gatehouse-loadgen" "$mock/v1/chat/completions" sk-bench "$(printf "$body" gpt-4o)" --connections "$connections" --seconds "$seconds")
-echo "  $direct"
-echo "through the gateway:"
-via=$("$bin/gatehouse-loadgen" "$gw/v1/chat/completions" "$token" "$(printf "$body" mock/gpt)" --connections "$connections" --seconds "$seconds")
-echo "  $via"
+run() { "$bin/gatehouse-loadgen" "$1" "$2" "$(printf "$body" "$3")" --connections "$4" --seconds "$seconds"; }
+echo "throughput ($connections connections, ${seconds}s each):"
+t_direct=$(run "$mock/v1/chat/completions" sk-bench gpt-4o "$connections"); echo "  direct to the mock: $t_direct"
+t_via=$(run "$gw/v1/chat/completions" "$token" mock/gpt "$connections"); echo "  through the gateway: $t_via"
+echo "added latency (1 connection, ${seconds}s each):"
+l_direct=$(run "$mock/v1/chat/completions" sk-bench gpt-4o 1); echo "  direct to the mock: $l_direct"
+l_via=$(run "$gw/v1/chat/completions" "$token" mock/gpt 1); echo "  through the gateway: $l_via"
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$gw_pid/status")
-python3 - "$direct" "$via" "$rss_kb" <<'PY'
+logged=$(api GET "/api/v1/usage" | python3 -c 'import json,sys; print(sum(r["requests"] for r in json.load(sys.stdin)["usage"]))')
+python3 - "$t_via" "$l_direct" "$l_via" "$rss_kb" "$logged" <<'PY'
 import json, sys
-d, v, rss = json.loads(sys.argv[1]), json.loads(sys.argv[2]), int(sys.argv[3])
-print(f"gateway: {v['rps']:.0f} requests/s ({v['errors']} errors); added latency p50 {v['p50_us'] - d['p50_us']} us, "
-      f"p99 {v['p99_us'] - d['p99_us']} us; peak RSS {rss / 1024:.1f} MiB")
+t, ld, lv = (json.loads(a) for a in sys.argv[1:4])
+rss, logged = int(sys.argv[4]), int(sys.argv[5])
+print(f"summary: {t['rps']:.0f} requests/s through the gateway ({t['errors']} errors); "
+      f"added latency p50 {lv['p50_us'] - ld['p50_us']} us, p99 {lv['p99_us'] - ld['p99_us']} us; "
+      f"peak RSS {rss / 1024:.1f} MiB; {logged} requests in the request log")
 PY

@@ -114,6 +114,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let background = state::spawn_background(&app);
+    // Small request/response exchanges: do not let Nagle's algorithm hold back a response's last segment.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let result = axum::serve(listener, router(app.clone())).with_graceful_shutdown(shutdown).await;
     background.abort();
     // Every request has finished: store what the request log still holds before the process exits.
