@@ -34,7 +34,8 @@ export GATEHOUSE_DATABASE_URL="sqlite://$tmp/bench.db"
 export GATEHOUSE_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 export RUST_LOG=warn
 
-"$bin/gatehouse-mock-upstream" --listen "127.0.0.1:$mock_port" >/dev/null 2>&1 & pids+=($!)
+# One thread: the mock stands in for a remote upstream and should not take the gateway's cores.
+"$bin/gatehouse-mock-upstream" --listen "127.0.0.1:$mock_port" --threads 1 >/dev/null 2>&1 & pids+=($!)
 "$bin/gatehouse" --listen "127.0.0.1:$gw_port" serve >"$tmp/gateway.log" 2>&1 & gw_pid=$!; pids+=($gw_pid)
 for _ in $(seq 100); do curl -sf "$gw/healthz" >/dev/null && curl -sf "$mock/__mock/stats" >/dev/null && break; sleep 0.1; done
 
