@@ -53,9 +53,10 @@ pub struct ServerConfig {
     pub poll_interval: StdDuration,
     /// Gateway: how long to wait for a TCP/TLS connection to an upstream provider.
     pub upstream_connect_timeout: StdDuration,
-    /// Gateway: the longest an upstream call may take in total, streamed body included.
+    /// Gateway: the longest a whole (non-streamed) upstream answer's body may take to arrive.
     pub upstream_timeout: StdDuration,
-    /// Gateway: how long to wait for the upstream's response headers (its first byte, for a stream).
+    /// Gateway: how long to wait for the upstream's response headers, and, in a stream, for each next
+    /// chunk: a stream may last as long as it keeps coming.
     pub upstream_first_byte_timeout: StdDuration,
     /// Gateway request log: prompt and completion bodies are not stored unless the operator turns this on.
     pub log_bodies: bool,
@@ -118,7 +119,7 @@ impl AppState {
         let loaded = store.load().await?;
         let http = reqwest::Client::builder()
             .connect_timeout(config.upstream_connect_timeout)
-            .timeout(config.upstream_timeout)
+            .tcp_nodelay(true)
             .build()
             .map_err(|e| ApiError::Internal(format!("cannot build the upstream HTTP client: {e}")))?;
         let request_log = RequestLogger::new(config.request_log_capacity);

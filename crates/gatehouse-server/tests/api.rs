@@ -1945,3 +1945,36 @@ async fn gateway_calls_are_written_to_the_request_log() {
     assert_eq!(denied["status"].as_u64(), Some(403));
     assert!(denied.get("prompt").is_none_or(|p| p.is_null()), "bodies are not stored by default");
 }
+
+#[tokio::test]
+async fn a_stream_may_outlast_the_total_timeout_while_it_keeps_coming() {
+    let cfg = gatehouse_server::ServerConfig {
+        upstream_timeout: std::time::Duration::from_millis(300),
+        upstream_first_byte_timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
+    };
+    let s = TestServer::start_with(cfg).await;
+    let mock = gatehouse_mock_upstream::start(MockConfig::default()).await;
+    let acct = json!({
+        "type": "openai-compatible", "name": "dripping", "base_url": format!("{}/v1", mock.base_url()),
+        "auth": {"api_key": "sk"},
+        "models": [{"name": "m", "model_id": "drip-100ms-tokens-8", "types": ["chat"]}]
+    });
+    assert_eq!(s.post("/api/v1/provider-accounts", &s.admin, acct).await.status, 201);
+    let started = std::time::Instant::now();
+    let (status, body) = post_raw(
+        &s,
+        "/v1/chat/completions",
+        &[("authorization", &format!("Bearer {}", s.admin))],
+        chat_body("dripping/m", true),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        started.elapsed() > std::time::Duration::from_millis(300),
+        "the stream must take longer than the total timeout"
+    );
+    let (text, done) = stream_text(&body);
+    assert!(done, "the stream was cut: {body}");
+    assert!(!text.is_empty());
+}

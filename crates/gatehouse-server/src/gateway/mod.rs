@@ -113,9 +113,9 @@ async fn completions_inner(app: App, principal: Principal, mut req: CompletionRe
         let resp = send(&app, upstream::openai_like(&app, &target, Operation::Completions, &req)?).await?;
         if stream {
             let log = log::StreamLog::new(&app, &principal, "completions", &target.name, started);
-            return Ok(sse_response(chunks(resp, Decoder::openai(&target.name, true)), Encoder::Completion, log));
+            return Ok(sse_response(chunks(&app, resp, Decoder::openai(&target.name, true)), Encoder::Completion, log));
         }
-        let mut r: CompletionResponse = read_json(resp).await?;
+        let mut r: CompletionResponse = read_json(&app, resp).await?;
         target.name.clone_into(&mut r.model);
         return Ok(timed(&r, started, upstream_started.elapsed()));
     }
@@ -151,7 +151,7 @@ async fn embeddings_inner(app: App, principal: Principal, mut req: EmbeddingRequ
     target.model_id().clone_into(&mut req.model);
     let upstream_started = Instant::now();
     let resp = send(&app, upstream::openai_like(&app, &target, Operation::Embeddings, &req)?).await?;
-    let mut r: EmbeddingResponse = read_json(resp).await?;
+    let mut r: EmbeddingResponse = read_json(&app, resp).await?;
     let upstream = upstream_started.elapsed();
     target.name.clone_into(&mut r.model);
     Ok(timed(&r, started, upstream))
@@ -187,9 +187,9 @@ async fn messages_inner(app: App, principal: Principal, mut req: MessagesRequest
         if stream {
             let decoder = Decoder::AnthropicNative { sse: openai::SseDecoder::new(), model: target.name.clone() };
             let log = log::StreamLog::new(&app, &principal, "messages", &target.name, started);
-            return Ok(sse_response(chunks(resp, decoder), Encoder::Anthropic(None), log));
+            return Ok(sse_response(chunks(&app, resp, decoder), Encoder::Anthropic(None), log));
         }
-        let mut r: MessagesResponse = read_json(resp).await?;
+        let mut r: MessagesResponse = read_json(&app, resp).await?;
         let upstream = upstream_started.elapsed();
         target.name.clone_into(&mut r.model);
         return Ok(timed(&r, started, upstream));

@@ -99,11 +99,21 @@ impl Decoder {
 }
 
 /// The upstream body as a stream of decoded items; ends after the first error.
-pub fn chunks(resp: reqwest::Response, decoder: Decoder) -> ChunkStream {
+/// A stream may run as long as it keeps coming: it is bounded by the idle time between chunks (the
+/// first-byte timeout), not by a total.
+pub fn chunks(app: &crate::state::App, resp: reqwest::Response, decoder: Decoder) -> ChunkStream {
+    let idle = app.config.upstream_first_byte_timeout;
     let state = Some((resp, decoder));
-    Box::pin(stream::unfold(state, |state| async move {
+    Box::pin(stream::unfold(state, move |state| async move {
         let (mut resp, mut decoder) = state?;
-        match resp.chunk().await {
+        let next = match tokio::time::timeout(idle, resp.chunk()).await {
+            Ok(r) => r,
+            Err(_) => {
+                let e = ApiError::GatewayTimeout("the upstream provider's stream stalled".into());
+                return Some((Err(e), None));
+            }
+        };
+        match next {
             Ok(Some(bytes)) => match decoder.feed(&bytes) {
                 Ok(items) => Some((Ok(items), Some((resp, decoder)))),
                 Err(e) => Some((Err(translate_error(e)), None)),

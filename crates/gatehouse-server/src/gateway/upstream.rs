@@ -178,8 +178,12 @@ fn provider_message(body: &[u8]) -> String {
     text.chars().take(500).collect()
 }
 
-pub async fn read_json<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, ApiError> {
-    let bytes = resp.bytes().await.map_err(transport)?;
+/// A whole answer's body, within `upstream_timeout`.
+pub async fn read_json<T: DeserializeOwned>(app: &App, resp: reqwest::Response) -> Result<T, ApiError> {
+    let bytes = match tokio::time::timeout(app.config.upstream_timeout, resp.bytes()).await {
+        Err(_) => return Err(ApiError::GatewayTimeout("the upstream provider's answer did not finish in time".into())),
+        Ok(r) => r.map_err(transport)?,
+    };
     serde_json::from_slice(&bytes).map_err(|e| ApiError::BadGateway(format!("malformed upstream response: {e}")))
 }
 
@@ -195,9 +199,9 @@ pub async fn chat(app: &App, target: &Target, mut req: ChatRequest) -> Result<Re
             target.model_id().clone_into(&mut req.model);
             let resp = send(app, openai_like(app, target, Operation::Chat, &req)?).await?;
             if stream {
-                return Ok(Reply::Stream(chunks(resp, Decoder::openai(&target.name, false))));
+                return Ok(Reply::Stream(chunks(app, resp, Decoder::openai(&target.name, false))));
             }
-            let mut r: ChatResponse = read_json(resp).await?;
+            let mut r: ChatResponse = read_json(app, resp).await?;
             target.name.clone_into(&mut r.model);
             Ok(Reply::Whole(r, started.elapsed()))
         }
@@ -206,9 +210,9 @@ pub async fn chat(app: &App, target: &Target, mut req: ChatRequest) -> Result<Re
             let resp = send(app, self::anthropic(app, target, &areq)?).await?;
             if stream {
                 let conv = AnthropicStreamToChat::new(target.name.as_str(), created, include_usage);
-                return Ok(Reply::Stream(chunks(resp, Decoder::Anthropic { sse: SseDecoder::new(), conv })));
+                return Ok(Reply::Stream(chunks(app, resp, Decoder::Anthropic { sse: SseDecoder::new(), conv })));
             }
-            let r: MessagesResponse = read_json(resp).await?;
+            let r: MessagesResponse = read_json(app, resp).await?;
             Ok(Reply::Whole(anthropic::anthropic_response_to_chat(&r, &target.name, created), started.elapsed()))
         }
         ProviderKind::AwsBedrock => {
@@ -217,9 +221,13 @@ pub async fn chat(app: &App, target: &Target, mut req: ChatRequest) -> Result<Re
             let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
             if stream {
                 let conv = ConverseStreamToChat::new(id, target.name.as_str(), created, include_usage);
-                return Ok(Reply::Stream(chunks(resp, Decoder::Bedrock { frames: EventStreamDecoder::new(), conv })));
+                return Ok(Reply::Stream(chunks(
+                    app,
+                    resp,
+                    Decoder::Bedrock { frames: EventStreamDecoder::new(), conv },
+                )));
             }
-            let r: ConverseResponse = read_json(resp).await?;
+            let r: ConverseResponse = read_json(app, resp).await?;
             Ok(Reply::Whole(bedrock::converse_response_to_chat(&r, &target.name, &id, created), started.elapsed()))
         }
     }
