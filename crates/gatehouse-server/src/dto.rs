@@ -270,6 +270,32 @@ pub struct CheckOut {
     pub reason: String,
 }
 
+/// One question of a batch: `POST /api/v1/authz/check`'s body, with the subject optional.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckItem {
+    /// `user:<email>`, `team:<name>` or `virtualaccount:<name>`; the caller when left out.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// A permission id, or `use` for calling a model.
+    pub permission: String,
+    /// `<resource>:<name>`, `model:<account>/<model>`, or `tenant`.
+    pub resource: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksBody {
+    /// At most 200.
+    pub checks: Vec<CheckItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChecksOut {
+    /// One per check, in the order asked.
+    pub results: Vec<CheckOut>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct PermissionOut {
     pub id: &'static str,

@@ -77,6 +77,7 @@ pub fn router(app: App) -> Router {
         .route("/usage", get(request_logs::usage))
         .route("/permissions", get(meta::permissions))
         .route("/authz/check", post(meta::check))
+        .route("/authz/checks", post(meta::checks))
         .route("/authz/subjects/{subject}/access", get(explain::subject_access))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{email}", get(users::get).put(users::replace).delete(users::delete))

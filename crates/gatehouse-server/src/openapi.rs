@@ -46,6 +46,7 @@ impl Modify for BearerAuth {
         routes::resources::gateway_controls::list, routes::resources::gateway_controls::create,
         routes::resources::gateway_controls::get, routes::resources::gateway_controls::replace,
         routes::resources::gateway_controls::delete,
+        routes::meta::checks,
     )
 )]
 pub struct ApiDoc;

@@ -1,10 +1,11 @@
 use axum::extract::State;
 use axum::Json;
-use gatehouse_core::{Action, Permission, Resource, Subject};
+use gatehouse_core::{Action, Permission, Resource, Snapshot, Subject};
 use serde_json::{json, Value};
+use time::OffsetDateTime;
 
 use super::can;
-use crate::dto::{CheckBody, CheckOut, MeOut, PermissionOut};
+use crate::dto::{CheckBody, CheckOut, ChecksBody, ChecksOut, MeOut, PermissionOut};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, Caller};
 use crate::state::App;
@@ -62,17 +63,66 @@ pub async fn check(
     Caller(p): Caller,
     Body(b): Body<CheckBody>,
 ) -> Result<Json<CheckOut>, ApiError> {
-    let subject: Subject = b.subject.parse().map_err(|e| ApiError::invalid("subject", format!("{e}")))?;
-    let action: Action = b.permission.parse().map_err(|e| ApiError::invalid("permission", format!("{e}")))?;
-    let resource: Resource = b.resource.parse().map_err(|e| ApiError::invalid("resource", format!("{e}")))?;
+    let out = decide(&app.snapshot(), &p.subject, Some(&b.subject), &b.permission, &b.resource, app.now())?;
+    Ok(Json(out))
+}
+
+/// The most checks one batch may ask: a console page's worth of controls, not a crawl of the tenant.
+pub const MAX_CHECKS: usize = 200;
+
+/// Several `POST /api/v1/authz/check` questions at once, answered in order against one snapshot, with the
+/// same rules: a subject left out is the caller, and any question about someone else needs `role:list`.
+/// A malformed or forbidden question refuses the whole batch, naming it (`checks[2].permission`).
+#[utoipa::path(post, path = "/api/v1/authz/checks", tag = "authz", request_body = ChecksBody,
+    responses((status = 200, body = ChecksOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn checks(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Body(b): Body<ChecksBody>,
+) -> Result<Json<ChecksOut>, ApiError> {
+    if b.checks.len() > MAX_CHECKS {
+        return Err(ApiError::invalid(
+            "checks",
+            format!("at most {MAX_CHECKS} checks per request, got {}", b.checks.len()),
+        ));
+    }
     let s = app.snapshot();
     let now = app.now();
-    if subject != p.subject && !can(&s, &p.subject, Permission::RoleList, &Resource::tenant(), now) {
+    let results = b
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            decide(&s, &p.subject, c.subject.as_deref(), &c.permission, &c.resource, now).map_err(|e| match e {
+                ApiError::Invalid { field, message } => ApiError::invalid(format!("checks[{i}].{field}"), message),
+                ApiError::Forbidden(m) => ApiError::Forbidden(format!("checks[{i}]: {m}")),
+                other => other,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(ChecksOut { results }))
+}
+
+/// One question, as both check routes answer it; `subject: None` asks about the caller.
+fn decide(
+    s: &Snapshot,
+    caller: &Subject,
+    subject: Option<&str>,
+    permission: &str,
+    resource: &str,
+    now: OffsetDateTime,
+) -> Result<CheckOut, ApiError> {
+    let subject: Subject = match subject {
+        Some(x) => x.parse().map_err(|e| ApiError::invalid("subject", format!("{e}")))?,
+        None => caller.clone(),
+    };
+    let action: Action = permission.parse().map_err(|e| ApiError::invalid("permission", format!("{e}")))?;
+    let resource: Resource = resource.parse().map_err(|e| ApiError::invalid("resource", format!("{e}")))?;
+    if subject != *caller && !can(s, caller, Permission::RoleList, &Resource::tenant(), now) {
         return Err(ApiError::Forbidden(format!(
-            "{} may ask only about themself: asking about {subject} needs role:list",
-            p.subject
+            "{caller} may ask only about themself: asking about {subject} needs role:list"
         )));
     }
     let d = s.check(&subject, action, &resource, now);
-    Ok(Json(CheckOut { allowed: d.is_allowed(), reason: d.to_string() }))
+    Ok(CheckOut { allowed: d.is_allowed(), reason: d.to_string() })
 }
