@@ -174,10 +174,32 @@ pub async fn apply(
     Ok(Json(ApplyOut { dry_run: q.dry_run, results }))
 }
 
-/// Everything the caller may read, as multi-document YAML that `apply` takes back (credentials left out).
-#[utoipa::path(get, path = "/api/v1/export", tag = "apply",
-    responses((status = 200, content_type = "application/yaml", body = String)))]
-pub async fn export(State(app): State<App>, Caller(p): Caller) -> Result<impl IntoResponse, ApiError> {
-    let docs = manifest::export(&app.snapshot(), &p.subject, app.now());
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    /// A manifest type (`user`, `provider-account/openai`, `gateway-budget-config`, ...) or a family of them:
+    /// `provider-account`, `mcp-server`, `gateway-controls` (every `gateway-*-config`).
+    #[serde(rename = "type")]
+    pub manifest_type: Option<String>,
+    /// An object's `name` (a user's `email`).
+    pub name: Option<String>,
+}
+
+/// Everything the caller may read, as multi-document YAML that `apply` takes back (credentials left out);
+/// `type` and `name` narrow it to a kind of object or to one.
+#[utoipa::path(get, path = "/api/v1/export", tag = "apply", params(ExportParams),
+    responses((status = 200, content_type = "application/yaml", body = String),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "`name` matches nothing the caller may read")))]
+pub async fn export(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Params(q): Params<ExportParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let sel = manifest::Selection::new(q.manifest_type, q.name)?;
+    let docs = manifest::export_selected(&app.snapshot(), &p.subject, app.now(), &sel);
+    // The same answer whether the object is missing or unreadable: no existence oracle.
+    if docs.is_empty() && sel.names_one() {
+        return Err(ApiError::NotFound("no object of that name that you may read".into()));
+    }
     Ok(([(header::CONTENT_TYPE, "application/yaml")], manifest::to_yaml(&docs)?))
 }

@@ -60,11 +60,9 @@ pub fn parse_documents(body: &str) -> Result<Vec<Doc>, ApiError> {
                 None => return Err(ApiError::invalid(format!("document {number}: type"), "is required")),
             };
             if !BASIC_TYPES.contains(&manifest_type.as_str()) && !ResourceSpec::is_manifest_type(&manifest_type) {
-                let mut known: Vec<&str> = BASIC_TYPES.to_vec();
-                known.extend(gatehouse_core::resource::manifest_types());
                 return Err(ApiError::invalid(
                     format!("document {number}: type"),
-                    format!("unknown type {manifest_type:?}; expected one of {}", known.join(", ")),
+                    format!("unknown type {manifest_type:?}; expected one of {}", all_types().join(", ")),
                 ));
             }
             Ok(Doc { number, manifest_type, fields })
@@ -129,20 +127,79 @@ pub fn resource_kind(manifest_type: &str) -> Option<ResourceKind> {
     }
 }
 
+/// Which objects an export prints: a manifest type or a family of them, and a name (`email` for users).
+#[derive(Default)]
+pub struct Selection {
+    manifest_type: Option<String>,
+    name: Option<String>,
+}
+
+impl Selection {
+    /// Families a `type` may name besides the full types: `provider-account` for every
+    /// `provider-account/<kind>`, `mcp-server`, and `gateway-controls` for every `gateway-*-config`.
+    const FAMILIES: [&'static str; 3] = ["provider-account", "mcp-server", "gateway-controls"];
+
+    pub fn new(manifest_type: Option<String>, name: Option<String>) -> Result<Selection, ApiError> {
+        if let Some(t) = &manifest_type {
+            if !Self::FAMILIES.contains(&t.as_str()) && !all_types().contains(&t.as_str()) {
+                let mut known: Vec<&str> = Self::FAMILIES.to_vec();
+                known.extend(all_types());
+                return Err(ApiError::invalid(
+                    "type",
+                    format!("unknown type {t:?}; expected one of {}", known.join(", ")),
+                ));
+            }
+        }
+        Ok(Selection { manifest_type, name })
+    }
+
+    /// Whether a name was asked for (so that finding nothing is a 404 rather than an empty export).
+    pub fn names_one(&self) -> bool {
+        self.name.is_some()
+    }
+
+    fn wants(&self, manifest_type: &str, key: &str) -> bool {
+        let type_ok = match self.manifest_type.as_deref() {
+            None => true,
+            Some("gateway-controls") => resource_kind(manifest_type) == Some(ResourceKind::GatewayControls),
+            Some(t) => manifest_type == t || manifest_type.strip_prefix(t).is_some_and(|r| r.starts_with('/')),
+        };
+        type_ok && self.name.as_deref().is_none_or(|n| n == key)
+    }
+}
+
+fn all_types() -> Vec<&'static str> {
+    let mut v = BASIC_TYPES.to_vec();
+    v.extend(gatehouse_core::resource::manifest_types());
+    v
+}
+
 /// Every object the caller may read, as manifests in apply order.
 pub fn export(s: &Snapshot, caller: &gatehouse_core::Subject, now: time::OffsetDateTime) -> Vec<Value> {
+    export_selected(s, caller, now, &Selection::default())
+}
+
+/// The objects of `sel` the caller may read, as manifests in apply order. The selection is applied before
+/// anything is rendered: one object out of a large tenant costs a scan, not a full export.
+pub fn export_selected(
+    s: &Snapshot,
+    caller: &gatehouse_core::Subject,
+    now: time::OffsetDateTime,
+    sel: &Selection,
+) -> Vec<Value> {
     use gatehouse_core::Permission as P;
     let can = |p: P, r: &Resource| crate::routes::can(s, caller, p, r, now);
     let mut out = Vec::new();
     let mut roles: Vec<_> = s
         .roles()
-        .filter(|r| !r.is_admin() && can(P::RoleList, &Resource::role(&r.name)))
+        .filter(|r| sel.wants("role", r.name.as_str()) && !r.is_admin() && can(P::RoleList, &Resource::role(&r.name)))
         .map(|r| (r.builtin.is_none(), r.name.to_string()))
         .collect();
     roles.sort();
     out.extend(roles.iter().filter_map(|(_, n)| manifest_of(s, "role", n, false)));
     let mut users: Vec<String> = s
         .users()
+        .filter(|u| sel.wants("user", u.user.email.as_str()))
         .filter(|u| {
             caller == &gatehouse_core::Subject::User(u.user.email.clone())
                 || can(P::UserList, &Resource::user(&u.user.email))
@@ -151,12 +208,16 @@ pub fn export(s: &Snapshot, caller: &gatehouse_core::Subject, now: time::OffsetD
         .collect();
     users.sort();
     out.extend(users.iter().filter_map(|e| manifest_of(s, "user", e, false)));
-    let mut teams: Vec<String> =
-        s.teams().filter(|t| can(P::TeamRead, &Resource::team(&t.name))).map(|t| t.name.to_string()).collect();
+    let mut teams: Vec<String> = s
+        .teams()
+        .filter(|t| sel.wants("team", t.name.as_str()) && can(P::TeamRead, &Resource::team(&t.name)))
+        .map(|t| t.name.to_string())
+        .collect();
     teams.sort();
     out.extend(teams.iter().filter_map(|t| manifest_of(s, "team", t, false)));
     let mut vas: Vec<String> = s
         .virtual_accounts()
+        .filter(|v| sel.wants("virtual-account", v.name.as_str()))
         .filter(|v| can(P::VirtualAccountRead, &Resource::virtual_account(&v.name)))
         .map(|v| v.name.to_string())
         .collect();
@@ -168,7 +229,11 @@ pub fn export(s: &Snapshot, caller: &gatehouse_core::Subject, now: time::OffsetD
         (ResourceKind::Agent, P::AgentRead),
         (ResourceKind::GatewayControls, P::GatewayControlsList),
     ] {
-        let mut recs: Vec<_> = s.resources().of_kind(kind).filter(|r| can(perm, &r.resource())).collect();
+        let mut recs: Vec<_> = s
+            .resources()
+            .of_kind(kind)
+            .filter(|r| sel.wants(r.spec.manifest_type(), r.spec.name().as_str()) && can(perm, &r.resource()))
+            .collect();
         recs.sort_by(|a, b| a.spec.name().cmp(b.spec.name()));
         out.extend(recs.into_iter().map(|r| crate::resources::render(s, r, true)));
     }

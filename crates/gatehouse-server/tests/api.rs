@@ -1382,6 +1382,135 @@ async fn a_large_manifest_round_trips_through_export() {
     assert!(same.body["results"].as_array().unwrap().iter().all(|r| r["action"] == "unchanged"));
 }
 
+/// The `type` of each document of a multi-document YAML export.
+fn exported_types(yaml: &str) -> Vec<String> {
+    gatehouse_server::manifest::parse_documents(yaml)
+        .map(|docs| docs.into_iter().map(|d| d.manifest_type).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn export_narrows_to_one_kind_or_one_object() {
+    let s = TestServer::start().await;
+    let manifest = r#"
+type: role
+name: ml-engineer
+display_name: ML Engineer
+description: Uses models
+permissions: [team:read]
+---
+type: user
+email: bob@example.com
+role: member
+---
+type: team
+name: ml
+managers: [bob@example.com]
+---
+type: virtual-account
+name: ml-app
+owner_team: ml
+---
+type: provider-account/openai
+name: openai-main
+auth: {api_key: sk-secret-1}
+models: [{name: gpt-4o, model_id: gpt-4o, types: [chat]}]
+---
+type: provider-account/anthropic
+name: claude-main
+auth: {api_key: sk-secret-2}
+models: [{name: sonnet, model_id: claude-sonnet, types: [chat]}]
+---
+type: mcp-server/remote
+name: github
+url: https://mcp.example.com/github
+---
+type: agent
+name: helper
+definition: {model: openai-main/gpt-4o}
+---
+type: gateway-rate-limiting-config
+name: limits
+rules:
+  - {id: per-user, when: {}, limit_to: 100, unit: requests_per_minute, rate_limit_applies_per: [user]}
+---
+type: gateway-budget-config
+name: budgets
+rules:
+  - {id: monthly, when: {}, limit_to: 500, unit: cost_per_month}
+"#;
+    let r = apply(&s, manifest, false).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let full = s.get("/api/v1/export", &s.admin).await.body.as_str().unwrap().to_owned();
+    let full_docs: Vec<&str> = full.split("---\n").filter(|d| !d.is_empty()).collect();
+    let server = &s;
+    let export = |query: &'static str| async move {
+        let r = server.get(&format!("/api/v1/export?{query}"), &server.admin).await;
+        assert_eq!(r.status, 200, "{query}: {:?}", r.body);
+        r.body.as_str().unwrap_or("").to_owned()
+    };
+
+    for (query, types) in [
+        ("type=provider-account", vec!["provider-account/anthropic", "provider-account/openai"]),
+        ("type=provider-account/openai", vec!["provider-account/openai"]),
+        ("type=mcp-server", vec!["mcp-server/remote"]),
+        ("type=agent", vec!["agent"]),
+        ("type=gateway-controls", vec!["gateway-budget-config", "gateway-rate-limiting-config"]),
+        ("type=gateway-budget-config", vec!["gateway-budget-config"]),
+        ("type=virtual-account", vec!["virtual-account"]),
+        ("type=team", vec!["team"]),
+        ("type=provider-account/azure-openai", vec![]),
+    ] {
+        let text = export(query).await;
+        assert_eq!(exported_types(&text), types, "{query}");
+        // Each document is exactly the one the full export prints.
+        for doc in text.split("---\n").filter(|d| !d.is_empty()) {
+            assert!(full_docs.contains(&doc), "{query}: {doc}");
+        }
+    }
+    assert!(!export("type=provider-account").await.contains("sk-secret"), "credentials in the export");
+    let roles = export("type=role").await;
+    assert!(exported_types(&roles).iter().all(|t| t == "role") && roles.contains("name: ml-engineer"));
+
+    // One object: its document alone, which applies back unchanged.
+    let bob = export("type=user&name=bob@example.com").await;
+    assert_eq!(exported_types(&bob), ["user"]);
+    assert!(bob.contains("email: bob@example.com") && full_docs.contains(&&bob[4..]), "{bob}");
+    let again = apply(&s, &bob, false).await;
+    assert_eq!(again.body["results"][0]["action"], "unchanged", "{:?}", again.body);
+    let one = export("name=openai-main").await;
+    assert_eq!(exported_types(&one), ["provider-account/openai"]);
+    assert_eq!(exported_types(&export("type=gateway-controls&name=limits").await), ["gateway-rate-limiting-config"]);
+
+    // Unknown types are refused by name; a name that matches nothing readable is a 404, the same whether
+    // the object is missing or hidden from the caller.
+    for bad in ["widget", "provider", "provider-account/", "gateway"] {
+        let r = s.get(&format!("/api/v1/export?type={bad}"), &s.admin).await;
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+        assert_eq!(r.body["error"]["param"], "type");
+    }
+    let ghost = s.get("/api/v1/export?name=ghost", &s.admin).await;
+    assert_eq!(ghost.status, 404, "{:?}", ghost.body);
+    assert_eq!(s.get("/api/v1/export?type=team&name=ml-app", &s.admin).await.status, 404);
+    s.set_role_permissions("member", &[]).await;
+    let bob_token = s.token_for("bob@example.com").await;
+    let hidden = s.get("/api/v1/export?name=openai-main", &bob_token).await;
+    assert_eq!(hidden.status, 404, "{:?}", hidden.body);
+    assert_eq!(hidden.message(), ghost.message());
+    let own = s.get("/api/v1/export?name=bob@example.com", &bob_token).await;
+    assert_eq!(own.status, 200, "{:?}", own.body);
+    assert_eq!(exported_types(own.body.as_str().unwrap()), ["user"]);
+    assert_eq!(s.get("/api/v1/export?colour=red", &s.admin).await.status, 400);
+    let doc = s.get("/openapi.json", &s.admin).await.body;
+    let params: Vec<&str> = doc["paths"]["/api/v1/export"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["type", "name"]);
+}
+
 #[tokio::test]
 async fn bad_resource_manifests_are_rejected_whole() {
     let s = TestServer::start().await;
