@@ -5,13 +5,26 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use gatehouse_core::TokenKind;
+
+use crate::console::{assets, session};
 use crate::error::ApiError;
 use crate::state::App;
 
-/// The only routes reachable without a token.
-pub const OPEN_ROUTES: &[(Method, &str)] = &[(Method::GET, "/healthz"), (Method::POST, "/api/v1/auth/login")];
+/// The only routes reachable without a token: health, the two ways to sign in, and the console's page
+/// and files (which hold no data; everything they show comes from the API).
+pub const OPEN_ROUTES: &[(Method, &str)] = &[
+    (Method::GET, "/healthz"),
+    (Method::POST, "/api/v1/auth/login"),
+    (Method::POST, "/api/v1/auth/session"),
+    (Method::GET, "/"),
+    (Method::GET, assets::SCRIPT_PATH),
+    (Method::GET, assets::STYLE_PATH),
+];
 
 pub fn is_open(method: &Method, path: &str) -> bool {
+    // HEAD is a GET without the body.
+    let method = if method == Method::HEAD { &Method::GET } else { method };
     OPEN_ROUTES.iter().any(|(m, p)| m == method && *p == path)
 }
 
@@ -31,15 +44,39 @@ pub async fn require_auth(State(app): State<App>, mut req: Request, next: Next) 
     if is_open(req.method(), req.uri().path()) {
         return next.run(req).await;
     }
-    let Some(token) = token(&req) else {
-        return ApiError::Unauthenticated("missing bearer token: send Authorization: Bearer <token>".into())
-            .into_response();
+    // A header wins over the cookie: an API client that also holds a console cookie acts with its token.
+    let (token, from_cookie) = match token(&req) {
+        Some(t) => (t, false),
+        None => match session::cookie(req.headers()) {
+            Some(t) => (t, true),
+            None => {
+                return ApiError::Unauthenticated("missing bearer token: send Authorization: Bearer <token>".into())
+                    .into_response()
+            }
+        },
     };
+    if from_cookie && !session::csrf_ok(req.method(), req.headers(), token) {
+        return ApiError::Forbidden(format!(
+            "refused a cross-site request: with the console's session cookie, a {} needs the session's {} header",
+            req.method(),
+            session::CSRF_HEADER
+        ))
+        .into_response();
+    }
     let now = app.now();
     match app.snapshot().authenticate(token, now) {
+        // Only the console puts a token in the cookie, and only a login session.
+        Ok(principal) if from_cookie && principal.kind != TokenKind::Session => {
+            ApiError::Unauthenticated("the session cookie holds a token that is not a login session".into())
+                .into_response()
+        }
         Ok(principal) => {
+            let csrf = from_cookie.then(|| session::CookieSession { csrf: session::csrf_token(token) });
             app.record_use(&principal.token_id, now);
             req.extensions_mut().insert(principal);
+            if let Some(c) = csrf {
+                req.extensions_mut().insert(c);
+            }
             next.run(req).await
         }
         Err(e) => ApiError::from(e).into_response(),

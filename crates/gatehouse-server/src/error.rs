@@ -13,6 +13,10 @@ use utoipa::ToSchema;
 pub enum ApiError {
     #[error("{0}")]
     Unauthenticated(String),
+    /// The right password of a deactivated account, at the console's sign-in: a 401 with its own code, so
+    /// the console can say why.
+    #[error("{0}")]
+    Deactivated(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -57,6 +61,7 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "authentication_error", "invalid_token"),
+            ApiError::Deactivated(_) => (StatusCode::UNAUTHORIZED, "authentication_error", "account_deactivated"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "permission_error", "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found_error", "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict_error", "conflict"),

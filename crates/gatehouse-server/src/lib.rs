@@ -5,6 +5,7 @@ pub mod apply;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod console;
 pub mod convert;
 pub mod crypto;
 pub mod dto;
@@ -71,6 +72,12 @@ pub fn router(app: App) -> Router {
         )
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
+        .route(
+            "/auth/session",
+            post(crate::console::session::create)
+                .get(crate::console::session::show)
+                .delete(crate::console::session::end),
+        )
         .route("/me", get(meta::me))
         .route("/audit-events", get(audit_events::list))
         .route("/request-logs", get(request_logs::list))
@@ -101,6 +108,7 @@ pub fn router(app: App) -> Router {
         .route("/openapi.json", get(openapi_json))
         .nest("/api/v1", api)
         .merge(gateway::routes(app.clone()))
+        .merge(console::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), crate::auth::require_auth))
         .layer(DefaultBodyLimit::max(app.config.body_limit))

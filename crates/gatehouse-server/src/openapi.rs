@@ -26,6 +26,7 @@ impl Modify for BearerAuth {
     paths(
         routes::meta::healthz, routes::meta::me, routes::meta::permissions, routes::meta::check, routes::explain::subject_access,
         routes::auth::login, routes::auth::logout, routes::audit_events::list,
+        crate::console::session::create, crate::console::session::show, crate::console::session::end,
         routes::request_logs::list, routes::request_logs::usage,
         routes::users::list, routes::users::create, routes::users::get, routes::users::replace, routes::users::delete, routes::users::set_password,
         routes::teams::list, routes::teams::create, routes::teams::get, routes::teams::replace, routes::teams::delete,
