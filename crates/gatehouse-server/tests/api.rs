@@ -1193,6 +1193,75 @@ async fn every_provider_type_is_accepted_and_credentials_stay_hidden() {
 }
 
 #[tokio::test]
+async fn model_pricing_is_validated_and_round_trips() {
+    let s = TestServer::start().await;
+    let price = json!({"input_per_million_tokens": 2.5, "output_per_million_tokens": 10});
+    let body = json!({"type": "openai", "name": "oa", "models": [
+        {"name": "gpt-4o", "model_id": "gpt-4o", "types": ["chat"], "pricing": price},
+        {"name": "free", "model_id": "free", "types": ["chat"]},
+    ]});
+    let r = s.post("/api/v1/provider-accounts", &s.admin, body.clone()).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let got = s.get("/api/v1/provider-accounts/oa", &s.admin).await.body;
+    assert_eq!(
+        got["models"][0]["pricing"],
+        json!({"input_per_million_tokens": 2.5, "output_per_million_tokens": 10.0})
+    );
+    assert!(got["models"][1].get("pricing").is_none(), "absent pricing is left out: {got}");
+
+    // Every way in names the field.
+    for (pricing, field) in [
+        (
+            json!({"input_per_million_tokens": -1, "output_per_million_tokens": 1}),
+            "models[0].pricing.input_per_million_tokens",
+        ),
+        (
+            json!({"input_per_million_tokens": 1, "output_per_million_tokens": -0.01}),
+            "models[0].pricing.output_per_million_tokens",
+        ),
+        (json!({"input_per_million_tokens": 1}), "models[0].pricing.output_per_million_tokens"),
+        (
+            json!({"input_per_million_tokens": "cheap", "output_per_million_tokens": 1}),
+            "models[0].pricing.input_per_million_tokens",
+        ),
+        (
+            json!({"input_per_million_tokens": 1, "output_per_million_tokens": 1, "currency": "EUR"}),
+            "models[0].pricing.currency",
+        ),
+    ] {
+        let mut bad = body.clone();
+        bad["models"][0]["pricing"] = pricing;
+        let r = s.put("/api/v1/provider-accounts/oa", &s.admin, bad).await;
+        assert_eq!(r.status, 400, "{field}: {:?}", r.body);
+        assert_eq!(r.body["error"]["param"], field);
+    }
+    let r = apply(
+        &s,
+        "type: provider-account/openai\nname: oa\nmodels:\n  - {name: gpt-4o, model_id: gpt-4o, types: [chat], pricing: {input_per_million_tokens: .inf, output_per_million_tokens: 1}}\n",
+        false,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(r.body["error"]["param"], "document 1: models[0].pricing.input_per_million_tokens");
+
+    // Export prints it, apply takes the export back unchanged, and a new price is an update.
+    let exported =
+        s.get("/api/v1/export?type=provider-account&name=oa", &s.admin).await.body.as_str().unwrap().to_owned();
+    assert!(
+        exported.contains("input_per_million_tokens: 2.5") && exported.contains("output_per_million_tokens: 10.0"),
+        "{exported}"
+    );
+    let r = apply(&s, &exported, false).await;
+    assert_eq!(r.body["results"][0]["action"], "unchanged", "{:?}", r.body);
+    let r = apply(&s, &exported.replace("2.5", "3.0"), false).await;
+    assert_eq!(r.body["results"][0]["action"], "updated", "{:?}", r.body);
+    assert_eq!(
+        s.get("/api/v1/provider-accounts/oa", &s.admin).await.body["models"][0]["pricing"]["input_per_million_tokens"],
+        3.0
+    );
+}
+
+#[tokio::test]
 async fn seed_faq_mcp_server_create_only() {
     let s = TestServer::start().await;
     s.set_role_permissions("member", &[]).await;
@@ -1352,7 +1421,7 @@ async fn a_large_manifest_round_trips_through_export() {
     }
     for p in 0..15 {
         docs.push(format!(
-            "type: provider-account/openai\nname: acct-{p}\nauth: {{api_key: sk-{p}}}\nmodels:\n  - {{name: m1, model_id: gpt-4o, types: [chat]}}\n  - {{name: m2, model_id: gpt-4o-mini, types: [chat], authorized_subjects: [team:team-{p}]}}\ncollaborators:\n  - {{subject: team:team-{p}, role: provider-account-user}}\n  - {{subject: virtualaccount:app-{p}, role: provider-account-user}}\n  - {{subject: user:user{p}@example.com, role: provider-account-manager}}\n"
+            "type: provider-account/openai\nname: acct-{p}\nauth: {{api_key: sk-{p}}}\nmodels:\n  - {{name: m1, model_id: gpt-4o, types: [chat], pricing: {{input_per_million_tokens: 2.5, output_per_million_tokens: 10}}}}\n  - {{name: m2, model_id: gpt-4o-mini, types: [chat], authorized_subjects: [team:team-{p}]}}\ncollaborators:\n  - {{subject: team:team-{p}, role: provider-account-user}}\n  - {{subject: virtualaccount:app-{p}, role: provider-account-user}}\n  - {{subject: user:user{p}@example.com, role: provider-account-manager}}\n"
         ));
     }
     for m in 0..10 {
@@ -1367,6 +1436,7 @@ async fn a_large_manifest_round_trips_through_export() {
     assert_eq!(r.status, 200, "{:?}", r.message());
     let first = s.get("/api/v1/export", &s.admin).await.body.as_str().unwrap().to_owned();
     assert!(!first.contains("sk-1"), "credentials in the export");
+    assert!(first.contains("input_per_million_tokens: 2.5"), "pricing missing from the export");
 
     // A fresh database with the same admin, fed the export, exports the same thing.
     let t = TestServer::start().await;

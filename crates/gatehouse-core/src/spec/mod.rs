@@ -17,6 +17,7 @@
 mod agent;
 mod gateway;
 mod mcp;
+mod pricing;
 mod provider;
 
 use std::borrow::Borrow;
@@ -41,6 +42,7 @@ pub use gateway::{
     RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig, RoutingStrategy, When,
 };
 pub use mcp::{McpAuth, McpServerManifest, McpServerSpec, McpTransport};
+pub use pricing::ModelPricing;
 pub use provider::{
     ApiKeyAuth, AwsBedrockAccount, AwsBedrockAuth, AzureOpenAiAccount, ModelSpec, ModelType, OpenAiCompatibleAccount,
     OpenAiCompatibleAuth, ProviderAccountManifest, ProviderAccountSpec, ProviderAuth, ProviderKind, StandardAccount,

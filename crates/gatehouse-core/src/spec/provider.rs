@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
     check_collaborators, check_header_secret, check_subjects, expose_secret, expose_secret_opt, grants_on,
-    no_duplicates, split_auth, Collaborator, HttpUrl, Lookup, ModelName, SpecError,
+    no_duplicates, split_auth, Collaborator, HttpUrl, Lookup, ModelName, ModelPricing, SpecError,
 };
 use crate::ids::ResourceName;
 use crate::model::{Grant, Resource, ResourceKind, Subject};
@@ -124,6 +124,9 @@ pub struct ModelSpec {
     /// When set, only these subjects may use this model, instead of everyone with use of the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorized_subjects: Option<Vec<Subject>>,
+    /// What the provider charges, for the cost in usage reports; none when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<ModelPricing>,
 }
 
 /// The fields of `openai` and `anthropic` accounts, which have no settings of their own.
@@ -470,6 +473,9 @@ fn check_model(m: &ModelSpec, world: &dyn Lookup) -> Result<(), SpecError> {
         return Err(SpecError::new("types", "must list at least one of chat, completion, embedding"));
     }
     no_duplicates(m.types.iter().enumerate().map(|(i, t)| (format!("types[{i}]"), t)))?;
+    if let Some(p) = &m.pricing {
+        p.validate().map_err(|e| e.within("pricing"))?;
+    }
     match &m.authorized_subjects {
         Some(list) => check_subjects("authorized_subjects", list, world),
         None => Ok(()),
@@ -570,7 +576,8 @@ mod tests {
                     "region": "us-east-1",
                     "auth": {"access_key_id": "AKIAEXAMPLE", "secret_access_key": "secret", "session_token": "tok"},
                     "models": [{"name": "claude-3-5-sonnet", "model_id": "anthropic.claude-3-5-sonnet-20241022-v2:0",
-                                "types": ["chat"]},
+                                "types": ["chat"],
+                                "pricing": {"input_per_million_tokens": 3.0, "output_per_million_tokens": 15.0}},
                                {"name": "titan-embed", "model_id": "amazon.titan-embed-text-v2:0",
                                 "types": ["embedding"]}]
                 }),
@@ -780,6 +787,26 @@ mod tests {
             with("authorized_subjects", json!(["team:ml-platform", "team:ml-platform"])),
             "models[1].authorized_subjects[1]",
         );
+        let priced = |input: Value, output: Value| {
+            with("pricing", json!({"input_per_million_tokens": input, "output_per_million_tokens": output}))
+        };
+        assert!(priced(json!(2.5), json!(10)).is_ok());
+        assert!(priced(json!(0), json!(0)).is_ok());
+        let msg = fails_at(priced(json!(-1), json!(10)), "models[1].pricing.input_per_million_tokens");
+        assert!(msg.starts_with("must be a finite number"), "{msg}");
+        fails_at(priced(json!(1), json!(-0.5)), "models[1].pricing.output_per_million_tokens");
+        // Both prices are needed, and nothing else is taken.
+        for pricing in [
+            json!({"input_per_million_tokens": 1}),
+            json!({"input_per_million_tokens": 1,
+                         "output_per_million_tokens": 1, "currency": "EUR"}),
+            json!({"input_per_million_tokens": "1",
+                         "output_per_million_tokens": 1}),
+        ] {
+            let mut m = model("m");
+            m["pricing"] = pricing;
+            assert!(manifest(ProviderKind::OpenAi, json!({"name": "acct", "models": [m]})).is_err());
+        }
     }
 
     #[test]
