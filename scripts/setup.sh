@@ -23,4 +23,26 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"
   echo "$want" > "$stamp"
 fi
+# The console's end-to-end tests: Debian's Chromium (Playwright cannot download its own browser here) and
+# Playwright from npm, reinstalled only when tests/console/package-lock.json changes.
+need node "install Node.js 18 or newer (Debian: apt-get install nodejs npm)"
+need npm "install npm (Debian: apt-get install npm)"
+if [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian's chromium for the console tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+  else
+    echo "setup: the console tests need Chromium at /usr/bin/chromium (Debian: sudo apt-get install chromium), or set CHROMIUM" >&2
+    exit 1
+  fi
+fi
+lock=tests/console/package-lock.json
+stamp=tests/console/node_modules/.package-lock.sha256
+want=$(sha256sum "$lock" | cut -d' ' -f1)
+if [ ! -d tests/console/node_modules/@playwright/test ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  (cd tests/console && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+fi
 echo "setup: ok"
