@@ -53,6 +53,11 @@ export async function signIn(page, email, password = 'password-123') {
 
 /** Navigates by the console's own menu, as a person would. */
 export async function nav(page, label) {
+  const menu = page.getByRole('button', { name: 'Menu' });
+  if (await menu.isVisible() && (await menu.getAttribute('aria-expanded')) !== 'true') {
+    await menu.click();
+    await expect(menu).toHaveAttribute('aria-expanded', 'true');
+  }
   await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: label, exact: true }).click();
   await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
 }

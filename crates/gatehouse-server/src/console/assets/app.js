@@ -196,9 +196,11 @@ function secretBox(label, secret) {
     h('div', { class: 'secret' }, code, btn));
 }
 
+// A wide table scrolls sideways inside its frame on a phone; the frame takes focus so the keyboard can too.
+const TABLE_WRAP = { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'Table (scrolls sideways when narrow)' };
 function table(columns, rows, empty = 'Nothing here yet.') {
   if (!rows.length) return h('p', { class: 'empty' }, empty);
-  return h('div', { class: 'table-wrap' }, h('table', null,
+  return h('div', TABLE_WRAP, h('table', null,
     h('thead', null, h('tr', null, columns.map((c) => h('th', { scope: 'col', class: c.num ? 'num' : null }, c.label)))),
     h('tbody', null, rows.map((r) => h('tr', null, columns.map((c) => h('td', { class: c.num ? 'num' : null }, c.cell(r))))))));
 }
@@ -250,10 +252,20 @@ function shell(path) {
       h('a', { href, 'aria-current': path.startsWith(href) ? 'page' : null }, label)))),
   ]));
   const who = state.me ? `${state.me.subject.replace(/^user:/, '')} · ${state.me.role}` : '';
+  // On a phone the menu folds away behind a button; on a laptop it is always there (the button is hidden).
+  const side = h('div', { class: 'sidenav', id: 'sidenav', 'data-open': 'false' }, nav);
+  const toggle = h('button', { type: 'button', class: 'menu-toggle', 'aria-controls': 'sidenav', 'aria-expanded': 'false', onclick: () => {
+    const open = side.dataset.open !== 'true';
+    side.dataset.open = String(open);
+    toggle.setAttribute('aria-expanded', String(open));
+  } }, 'Menu');
+  nav.addEventListener('click', (ev) => {
+    if (ev.target.closest('a')) { side.dataset.open = 'false'; toggle.setAttribute('aria-expanded', 'false'); }
+  });
   const root = h('div', { class: 'shell' },
     h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '#/access/users' }, 'Gatehouse'),
-      h('span', { class: 'who', 'data-testid': 'whoami' }, who), signOut),
-    h('div', { class: 'sidenav' }, nav),
+      h('span', { class: 'who', 'data-testid': 'whoami' }, who), toggle, signOut),
+    side,
     main);
   document.getElementById('app').replaceChildren(root);
   return main;
@@ -1128,7 +1140,7 @@ async function pageAudit(main, params) {
     since: toIso(params.get('since')), until: toIso(params.get('until')), limit: 100 };
   const body = h('tbody');
   const more = h('button', { type: 'button' }, 'Load more');
-  const wrap = h('div', { class: 'table-wrap' }, h('table', null, h('thead', null, h('tr', null,
+  const wrap = h('div', TABLE_WRAP, h('table', null, h('thead', null, h('tr', null,
     ['Time', 'Actor', 'Action', 'Object', 'Changes', 'Request'].map((c) => h('th', { scope: 'col' }, c)))), body));
   let before;
   const load = async () => {

@@ -1,0 +1,56 @@
+// Not a check: renders the main pages into docs/screenshots/ for the README. Runs only with
+// GATEHOUSE_SCREENSHOTS=1 (bash scripts/screenshots.sh).
+import { test, expect } from '@playwright/test';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { admin, base, mock, ok, signIn, user } from './lib.mjs';
+
+const out = resolve(import.meta.dirname, '..', '..', 'docs', 'screenshots');
+
+test.skip(!process.env.GATEHOUSE_SCREENSHOTS, 'set GATEHOUSE_SCREENSHOTS=1 to render the README screenshots');
+
+test('render the main pages', async ({ browser }) => {
+  test.setTimeout(120_000);
+  mkdirSync(out, { recursive: true });
+  const alice = 'alice@example.com', bob = 'bob@example.com', carol = 'carol@example.com';
+  const tokens = {};
+  for (const e of [alice, bob, carol]) tokens[e] = await user(e);
+  await ok('POST', '/api/v1/roles', admin(), { name: 'ml-engineer', display_name: 'ML Engineer', description: 'Uses models and reads gateway controls', permissions: ['provider-account:read', 'gateway-controls:list', 'team:read', 'user:list'] });
+  await ok('PUT', `/api/v1/users/${bob}`, admin(), { email: bob, display_name: 'Bob Builder', role: 'ml-engineer', active: true });
+  await ok('POST', '/api/v1/teams', admin(), { name: 'ml-platform', description: 'Models in production', managers: [alice], members: [bob] });
+  await ok('POST', '/api/v1/virtual-accounts', admin(), { name: 'checkout-service', owner_team: 'ml-platform', description: 'The checkout backend', expires_at: '2027-06-30T00:00:00Z' });
+  await ok('POST', '/api/v1/provider-accounts', admin(), { type: 'openai-compatible', name: 'openai-main', base_url: `${mock()}/v1`, auth: { api_key: 'sk-demo' },
+    models: [{ name: 'gpt-4o', model_id: 'gpt-4o', types: ['chat'], pricing: { input_per_million_tokens: 2.5, output_per_million_tokens: 10 } },
+      { name: 'gpt-4o-mini', model_id: 'gpt-4o-mini', types: ['chat'], pricing: { input_per_million_tokens: 0.15, output_per_million_tokens: 0.6 } }],
+    collaborators: [{ subject: 'team:ml-platform', role: 'provider-account-user' }, { subject: `user:${alice}`, role: 'provider-account-manager' }] });
+  await ok('POST', '/api/v1/gateway-controls', admin(), { type: 'gateway-rate-limiting-config', name: 'default-limits', rules: [{ id: 'per-user', when: { subjects: ['team:ml-platform'], models: ['openai-main/gpt-4o'] }, limit_to: 100, unit: 'requests_per_minute', rate_limit_applies_per: ['user'] }] });
+  for (const [who, model, n] of [[alice, 'gpt-4o', 6], [bob, 'gpt-4o-mini', 9], [bob, 'gpt-4o', 3]]) {
+    for (let i = 0; i < n; i++) {
+      await fetch(`${base()}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${tokens[who]}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: `openai-main/${model}`, messages: [{ role: 'user', content: 'Summarise this ticket in one line.' }] }) });
+    }
+  }
+  await expect.poll(async () => (await ok('GET', '/api/v1/usage', admin())).usage.reduce((n, r) => n + r.requests, 0)).toBeGreaterThanOrEqual(18);
+
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 820 } })).newPage();
+  await page.goto(`${base()}/#/signin`);
+  await page.screenshot({ path: join(out, 'signin.png') });
+  await signIn(page, 'admin@example.com', 'admin-password-1');
+  const shots = [
+    ['users', '#/access/users'], ['user-why', `#/access/users/${encodeURIComponent(bob)}`], ['roles-create', '#/access/roles/new'],
+    ['team', '#/access/teams/ml-platform'], ['virtual-account', '#/access/virtual-accounts/checkout-service'],
+    ['provider-account', '#/integrations/provider-accounts/openai-main'], ['gateway-control', '#/gateway/controls/default-limits'],
+    ['usage', '#/gateway/usage'], ['audit', '#/audit'],
+  ];
+  for (const [name, hash] of shots) {
+    await page.goto(`${base()}/${hash}`);
+    await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+    await page.waitForLoadState('networkidle');
+    await page.screenshot({ path: join(out, `${name}.png`), fullPage: name !== 'roles-create' });
+  }
+  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+  await signIn(phone, 'admin@example.com', 'admin-password-1');
+  await phone.goto(`${base()}/#/access/users`);
+  await phone.waitForLoadState('networkidle');
+  await phone.screenshot({ path: join(out, 'phone-users.png') });
+});
