@@ -82,6 +82,7 @@ pub fn router(app: App) -> Router {
         .route("/audit-events", get(audit_events::list))
         .route("/request-logs", get(request_logs::list))
         .route("/usage", get(request_logs::usage))
+        .route("/usage/series", get(usage_series::series))
         .route("/permissions", get(meta::permissions))
         .route("/authz/check", post(meta::check))
         .route("/authz/checks", post(meta::checks))

@@ -48,6 +48,7 @@ impl Modify for BearerAuth {
         routes::resources::gateway_controls::get, routes::resources::gateway_controls::replace,
         routes::resources::gateway_controls::delete,
         routes::meta::checks,
+        routes::usage_series::series,
     )
 )]
 pub struct ApiDoc;

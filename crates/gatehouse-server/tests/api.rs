@@ -759,6 +759,7 @@ async fn openapi_describes_every_route() {
         ("/api/v1/authz/subjects/{subject}/access", "get"),
         ("/api/v1/request-logs", "get"),
         ("/api/v1/usage", "get"),
+        ("/api/v1/usage/series", "get"),
         ("/v1/chat/completions", "post"),
         ("/v1/messages", "post"),
         ("/v1/models", "get"),
@@ -2050,9 +2051,9 @@ async fn request_logs_and_usage_show_each_caller_what_they_may_read() {
         usage.body["usage"],
         json!([
             {"subject": "user:alice@example.com", "model": "oa/gpt", "requests": 1, "errors": 0,
-             "input_tokens": 10, "output_tokens": 2, "avg_latency_us": 2000.0},
+             "input_tokens": 10, "output_tokens": 2, "avg_latency_us": 2000.0, "cost_usd": null},
             {"subject": "virtualaccount:ml-app", "model": "an/claude", "requests": 2, "errors": 1,
-             "input_tokens": 100, "output_tokens": 20, "avg_latency_us": 2000.0},
+             "input_tokens": 100, "output_tokens": 20, "avg_latency_us": 2000.0, "cost_usd": null},
         ])
     );
     let claude = s.get("/api/v1/usage?model=an/claude", &s.admin).await.body;
@@ -2070,6 +2071,150 @@ async fn request_logs_and_usage_show_each_caller_what_they_may_read() {
         assert!(doc["paths"][path]["get"].is_object(), "{path} missing from the OpenAPI document");
     }
     assert_eq!(s.app.request_logs_dropped(), 0);
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
+#[tokio::test]
+async fn usage_series_buckets_groups_and_prices_what_each_caller_may_read() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("team-manager", &["team:read", "virtual-account:read", "virtual-account:manage"]).await;
+    let alice = s.user("alice@example.com", "member").await;
+    let bob = s.user("bob@example.com", "member").await;
+    s.team("ml", &["alice@example.com"], &["bob@example.com"]).await;
+    let r = s.post("/api/v1/virtual-accounts", &s.admin, json!({"name": "ml-app", "owner_team": "ml"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let priced =
+        |input: f64, output: f64| json!({"input_per_million_tokens": input, "output_per_million_tokens": output});
+    for body in [
+        json!({"type": "openai", "name": "oa", "models": [
+            {"name": "gpt", "model_id": "gpt-4o", "types": ["chat"], "pricing": priced(2.5, 10.0)},
+            {"name": "mini", "model_id": "gpt-4o-mini", "types": ["chat"], "pricing": priced(1.0, 2.0)}]}),
+        json!({"type": "anthropic", "name": "an", "models": [{"name": "claude", "model_id": "claude", "types": ["chat"]}]}),
+    ] {
+        let r = s.post("/api/v1/provider-accounts", &s.admin, body).await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    // The test clock stands at a whole UTC hour.
+    let now = s.now();
+    let hour = |h: i64| now + time::Duration::hours(h);
+    let at = |when: time::OffsetDateTime, mut log: RequestLog| {
+        log.at = when;
+        log
+    };
+    let entries = [
+        at(
+            hour(-2) + time::Duration::seconds(10),
+            gateway_request(&s, "user:alice@example.com", "oa/gpt", 200, Some((1_000_000, 100_000))),
+        ),
+        at(
+            hour(-2) + time::Duration::seconds(20),
+            gateway_request(&s, "user:alice@example.com", "oa/mini", 200, Some((1_000_000, 1_000_000))),
+        ),
+        at(
+            hour(-2) + time::Duration::seconds(30),
+            gateway_request(&s, "user:alice@example.com", "an/claude", 200, Some((5, 5))),
+        ),
+        at(hour(-1), gateway_request(&s, "user:bob@example.com", "oa/gpt", 200, Some((2_000_000, 0)))),
+        at(now + time::Duration::minutes(5), gateway_request(&s, "virtualaccount:ml-app", "an/claude", 502, None)),
+        at(hour(-72), gateway_request(&s, "user:admin@example.com", "oa/gpt", 200, Some((4, 4)))),
+    ];
+    for e in entries.clone() {
+        s.app.log_request(e);
+    }
+    flushed(&s, entries.len() as u64).await;
+    let point = |start: time::OffsetDateTime,
+                 key: &str,
+                 requests: i64,
+                 errors: i64,
+                 input: i64,
+                 output: i64,
+                 cost: serde_json::Value| {
+        json!({"start": rfc3339(start), "key": key, "requests": requests, "errors": errors,
+               "input_tokens": input, "output_tokens": output, "cost_usd": cost})
+    };
+
+    // Defaults: hourly, per model, the 24 hours up to the end of the current one.
+    let r = s.get("/api/v1/usage/series", &s.admin).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"bucket": "hour", "group_by": "model", "since": rfc3339(hour(-23)), "until": rfc3339(hour(1)), "series": [
+            point(hour(-2), "an/claude", 1, 0, 5, 5, json!(null)),
+            point(hour(-2), "oa/gpt", 1, 0, 1_000_000, 100_000, json!(3.5)),
+            point(hour(-2), "oa/mini", 1, 0, 1_000_000, 1_000_000, json!(3.0)),
+            point(hour(-1), "oa/gpt", 1, 0, 2_000_000, 0, json!(5.0)),
+            point(now, "an/claude", 1, 1, 0, 0, json!(null)),
+        ]})
+    );
+    // Per subject, each model's tokens at its own price; models without pricing add nothing, and a group
+    // of only such models has no cost.
+    let r = s.get("/api/v1/usage/series?group_by=subject", &s.admin).await;
+    assert_eq!(
+        r.body["series"],
+        json!([
+            point(hour(-2), "user:alice@example.com", 3, 0, 2_000_005, 1_100_005, json!(6.5)),
+            point(hour(-1), "user:bob@example.com", 1, 0, 2_000_000, 0, json!(5.0)),
+            point(now, "virtualaccount:ml-app", 1, 1, 0, 0, json!(null)),
+        ])
+    );
+    // Exactly the visibility of /usage: alice manages ml-app's account, bob sees his own.
+    let keys = |body: &serde_json::Value| -> Vec<String> {
+        body["series"].as_array().unwrap().iter().map(|p| p["key"].as_str().unwrap().to_owned()).collect()
+    };
+    let mine = s.get("/api/v1/usage/series?group_by=subject", &alice).await;
+    assert_eq!(keys(&mine.body), ["user:alice@example.com", "virtualaccount:ml-app"]);
+    assert_eq!(keys(&s.get("/api/v1/usage/series?group_by=subject", &bob).await.body), ["user:bob@example.com"]);
+    // Daily buckets reach back 30 days; model narrows; an explicit window is taken as given.
+    let day_start = |t: time::OffsetDateTime| t.replace_time(time::Time::MIDNIGHT);
+    let r = s.get("/api/v1/usage/series?bucket=day&model=oa/gpt", &s.admin).await;
+    assert_eq!(r.body["until"], rfc3339(day_start(now) + time::Duration::days(1)));
+    let days: Vec<(String, i64)> = r.body["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["start"].as_str().unwrap().to_owned(), p["requests"].as_i64().unwrap()))
+        .collect();
+    let mut want = vec![(rfc3339(day_start(hour(-72))), 1)];
+    if day_start(hour(-2)) == day_start(hour(-1)) {
+        want.push((rfc3339(day_start(hour(-1))), 2));
+    } else {
+        want.extend([(rfc3339(day_start(hour(-2))), 1), (rfc3339(day_start(hour(-1))), 1)]);
+    }
+    assert_eq!(days, want);
+    let r = s.get(&format!("/api/v1/usage/series?since={}&until={}", rfc3339(hour(-1)), rfc3339(now)), &s.admin).await;
+    assert_eq!(r.body["series"], json!([point(hour(-1), "oa/gpt", 1, 0, 2_000_000, 0, json!(5.0))]));
+
+    // Bad parameters are named; a window of more than 2,000 buckets is refused with a way out.
+    let long_ago = rfc3339(hour(-24 * 100));
+    for (query, param) in [
+        ("bucket=week".to_owned(), "bucket"),
+        ("group_by=team".to_owned(), "group_by"),
+        ("since=yesterday".to_owned(), "since"),
+        ("until=tomorrow".to_owned(), "until"),
+        (format!("since={long_ago}"), "since"),
+        (format!("since={}&until={}", rfc3339(now), rfc3339(hour(-1))), "since"),
+    ] {
+        let r = s.get(&format!("/api/v1/usage/series?{query}"), &s.admin).await;
+        assert_eq!(r.status, 400, "{query}: {:?}", r.body);
+        assert_eq!(r.body["error"]["param"], param, "{query}");
+    }
+    let r = s.get(&format!("/api/v1/usage/series?since={long_ago}"), &s.admin).await;
+    assert!(r.message().contains("at most 2000") && r.message().contains("bucket=day"), "{}", r.message());
+    assert_eq!(s.get(&format!("/api/v1/usage/series?bucket=day&since={long_ago}"), &s.admin).await.status, 200);
+
+    // /usage carries the same costs.
+    let usage = s.get("/api/v1/usage", &alice).await.body;
+    let costs: Vec<(&str, &serde_json::Value)> =
+        usage["usage"].as_array().unwrap().iter().map(|r| (r["model"].as_str().unwrap(), &r["cost_usd"])).collect();
+    assert_eq!(
+        costs,
+        [("an/claude", &json!(null)), ("oa/gpt", &json!(3.5)), ("oa/mini", &json!(3.0)), ("an/claude", &json!(null))]
+    );
+    let doc = s.get("/openapi.json", &s.admin).await.body;
+    assert!(doc["paths"]["/api/v1/usage/series"]["get"].is_object());
 }
 
 #[tokio::test]

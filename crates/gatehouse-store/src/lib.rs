@@ -192,6 +192,63 @@ impl UsageRow {
     }
 }
 
+/// The width of a usage series' buckets. Buckets start at whole hours or days of UTC, counted from the
+/// Unix epoch (which has no leap seconds, so every day is 86,400 of its seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageBucket {
+    Hour,
+    Day,
+}
+
+impl UsageBucket {
+    pub const fn seconds(self) -> i64 {
+        match self {
+            UsageBucket::Hour => 3_600,
+            UsageBucket::Day => 86_400,
+        }
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UsageBucket::Hour => "hour",
+            UsageBucket::Day => "day",
+        }
+    }
+}
+
+/// What a usage series sums per bucket besides the model: the model alone, or the subject and the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageGroup {
+    Model,
+    Subject,
+}
+
+impl UsageGroup {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            UsageGroup::Model => "model",
+            UsageGroup::Subject => "subject",
+        }
+    }
+}
+
+/// The requests of one bucket, one group key and one model, summed up. Rows stay per model even when
+/// grouped by subject, because prices are per model: a caller adds up the costs, not the tokens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageSeriesRow {
+    /// The first instant of the bucket (UTC).
+    pub start: OffsetDateTime,
+    /// The model or the subject, as grouped.
+    pub key: String,
+    pub model: String,
+    pub requests: i64,
+    /// Requests answered with a status of 400 or more.
+    pub errors: i64,
+    /// Sums over the requests that reported token counts (missing counts add nothing).
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+}
+
 /// What a store holds at one moment, and the version it had then.
 pub struct Loaded {
     pub world: World,
@@ -236,6 +293,15 @@ pub trait Store: Send + Sync + 'static {
     /// The requests matching `filter` (its `limit` aside) summed per (subject, model), ordered by subject
     /// then model.
     async fn usage_summary(&self, filter: &RequestLogFilter) -> Result<Vec<UsageRow>, StoreError>;
+
+    /// The requests matching `filter` (its `limit` aside) summed per (bucket, key, model),
+    /// ordered by bucket start, then key, then model. Buckets without requests have no rows.
+    async fn usage_series(
+        &self,
+        filter: &RequestLogFilter,
+        bucket: UsageBucket,
+        group: UsageGroup,
+    ) -> Result<Vec<UsageSeriesRow>, StoreError>;
 }
 
 /// Opens (creating a SQLite file if missing) and migrates the database at `url`.

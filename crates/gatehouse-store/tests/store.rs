@@ -11,7 +11,8 @@ use gatehouse_core::{
 };
 use gatehouse_store::testing::{self, TestDatabase};
 use gatehouse_store::{
-    AuditEvent, AuditFilter, AuditRecord, RequestLog, RequestLogFilter, SqlStore, Store, StoreError, UsageRow,
+    AuditEvent, AuditFilter, AuditRecord, RequestLog, RequestLogFilter, SqlStore, Store, StoreError, UsageBucket,
+    UsageGroup, UsageRow, UsageSeriesRow,
 };
 use sqlx::{Connection, Row};
 use time::OffsetDateTime;
@@ -1052,6 +1053,95 @@ async fn usage_is_summed_per_subject_and_model() {
         assert_eq!(got, [row("user:a@example.com", "oa/gpt", 2, 1, 20, 2, 5000)], "{}", b.label);
         let none = RequestLogFilter { subjects: Some(Vec::new()), ..all_requests() };
         assert!(b.store().usage_summary(&none).await.unwrap().is_empty(), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn usage_is_summed_per_time_bucket_in_utc() {
+    // 1_800_000_000 is a whole UTC hour (08:00), not a whole day.
+    let t = |secs: i64, nanos: i64| {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(secs) * 1_000_000_000 + i128::from(nanos)).unwrap()
+    };
+    let hour = 1_800_000_000;
+    let log = |when: OffsetDateTime, subject: &str, model: &str, status: u16, tokens: Option<(i64, i64)>| RequestLog {
+        at: when,
+        input_tokens: tokens.map(|x| x.0),
+        output_tokens: tokens.map(|x| x.1),
+        ..request(1, subject, model, status)
+    };
+    let logs = [
+        log(t(hour, 10), "user:a@example.com", "oa/gpt", 200, Some((10, 1))),
+        log(t(hour + 3_599, 999_999_999), "user:a@example.com", "an/claude", 200, Some((20, 2))),
+        log(t(hour + 3_600, 0), "user:b@example.com", "oa/gpt", 502, None),
+        log(t(hour + 3_900, 0), "user:a@example.com", "oa/gpt", 200, Some((30, 3))),
+        // Just before 1970: its bucket is the hour before the epoch, not the one after.
+        log(t(0, -1), "user:b@example.com", "old/m", 200, Some((1, 1))),
+    ];
+    for b in backends().await {
+        b.store().append_request_logs(&logs).await.unwrap();
+        let series = |filter: RequestLogFilter, bucket, group| {
+            let store = b.store();
+            async move { store.usage_series(&filter, bucket, group).await.unwrap() }
+        };
+        let row = |start: OffsetDateTime, key: &str, model: &str, requests, errors, input, output| UsageSeriesRow {
+            start,
+            key: key.into(),
+            model: model.into(),
+            requests,
+            errors,
+            input_tokens: input,
+            output_tokens: output,
+        };
+        let by_model = series(all_requests(), UsageBucket::Hour, UsageGroup::Model).await;
+        assert_eq!(
+            by_model,
+            [
+                row(t(-3_600, 0), "old/m", "old/m", 1, 0, 1, 1),
+                row(t(hour, 0), "an/claude", "an/claude", 1, 0, 20, 2),
+                row(t(hour, 0), "oa/gpt", "oa/gpt", 1, 0, 10, 1),
+                row(t(hour + 3_600, 0), "oa/gpt", "oa/gpt", 2, 1, 30, 3),
+            ],
+            "{}",
+            b.label
+        );
+        let by_subject = series(all_requests(), UsageBucket::Hour, UsageGroup::Subject).await;
+        assert_eq!(
+            by_subject[1..],
+            [
+                row(t(hour, 0), "user:a@example.com", "an/claude", 1, 0, 20, 2),
+                row(t(hour, 0), "user:a@example.com", "oa/gpt", 1, 0, 10, 1),
+                row(t(hour + 3_600, 0), "user:a@example.com", "oa/gpt", 1, 0, 30, 3),
+                row(t(hour + 3_600, 0), "user:b@example.com", "oa/gpt", 1, 1, 0, 0),
+            ],
+            "{}",
+            b.label
+        );
+        let day = hour - hour % 86_400;
+        let recent = RequestLogFilter { since: Some(t(0, 0)), ..all_requests() };
+        assert_eq!(
+            series(recent, UsageBucket::Day, UsageGroup::Model).await,
+            [row(t(day, 0), "an/claude", "an/claude", 1, 0, 20, 2), row(t(day, 0), "oa/gpt", "oa/gpt", 3, 1, 40, 4)],
+            "{}",
+            b.label
+        );
+        // The filter applies as everywhere else: subjects, model, since inclusive, until exclusive.
+        let narrow = RequestLogFilter {
+            subjects: Some(vec!["user:a@example.com".into()]),
+            model: Some("oa/gpt".into()),
+            since: Some(t(hour + 3_600, 0)),
+            until: Some(t(hour + 7_200, 0)),
+            limit: 1,
+            ..all_requests()
+        };
+        assert_eq!(
+            series(narrow, UsageBucket::Hour, UsageGroup::Subject).await,
+            [row(t(hour + 3_600, 0), "user:a@example.com", "oa/gpt", 1, 0, 30, 3)],
+            "{}",
+            b.label
+        );
+        let none = RequestLogFilter { subjects: Some(Vec::new()), ..all_requests() };
+        assert!(series(none, UsageBucket::Hour, UsageGroup::Model).await.is_empty(), "{}", b.label);
         b.finish().await;
     }
 }

@@ -9,6 +9,7 @@ pub mod resources;
 pub mod roles;
 pub mod teams;
 pub mod tokens;
+pub mod usage_series;
 pub mod users;
 pub mod virtual_accounts;
 

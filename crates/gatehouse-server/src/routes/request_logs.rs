@@ -3,8 +3,9 @@
 
 use axum::extract::State;
 use axum::Json;
+use gatehouse_core::resource::ResourceSpec;
 use gatehouse_core::token::Principal;
-use gatehouse_core::{Permission, Resource, Subject};
+use gatehouse_core::{Permission, Resource, ResourceKind, Snapshot, Subject};
 use gatehouse_store::RequestLogFilter;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -89,6 +90,8 @@ pub struct UsageOut {
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub avg_latency_us: f64,
+    /// US dollars at the model's current pricing; null when the model has none.
+    pub cost_usd: Option<f64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -163,6 +166,27 @@ pub async fn list(
     Ok(Json(RequestLogPage { requests, next_before_id }))
 }
 
+/// The requests a usage report covers: those the caller may read (as for the request log), narrowed to a
+/// model and a window.
+pub fn usage_filter(
+    app: &App,
+    p: &Principal,
+    model: Option<String>,
+    since: Option<OffsetDateTime>,
+    until: Option<OffsetDateTime>,
+) -> RequestLogFilter {
+    RequestLogFilter { subjects: readable_subjects(app, p), model, since, until, ..RequestLogFilter::default() }
+}
+
+/// What these tokens of `model` (`<account>/<model>`) cost at its current pricing; `None` without one, and
+/// for models since removed.
+pub fn cost_usd(s: &Snapshot, model: &str, input_tokens: i64, output_tokens: i64) -> Option<f64> {
+    let (account, name) = model.split_once('/')?;
+    let record = s.resources().get(&Resource::new(ResourceKind::ProviderAccount, account))?;
+    let ResourceSpec::ProviderAccount(spec) = &record.spec else { return None };
+    Some(spec.model(name)?.pricing?.cost_usd(input_tokens, output_tokens))
+}
+
 /// Gateway usage per (subject, model) over the requests the caller may read (as for the request log).
 #[utoipa::path(get, path = "/api/v1/usage", tag = "gateway", params(UsageQuery),
     responses((status = 200, body = UsageReport), (status = 400, body = ErrorBody)))]
@@ -171,18 +195,15 @@ pub async fn usage(
     Caller(p): Caller,
     Params(q): Params<UsageQuery>,
 ) -> Result<Json<UsageReport>, ApiError> {
-    let filter = RequestLogFilter {
-        subjects: readable_subjects(&app, &p),
-        model: q.model,
-        since: time_param("since", q.since.as_deref())?,
-        until: time_param("until", q.until.as_deref())?,
-        ..RequestLogFilter::default()
-    };
-    let rows = app.store.usage_summary(&filter).await?;
+    let since = time_param("since", q.since.as_deref())?;
+    let until = time_param("until", q.until.as_deref())?;
+    let rows = app.store.usage_summary(&usage_filter(&app, &p, q.model, since, until)).await?;
+    let s = app.snapshot();
     let usage = rows
         .into_iter()
         .map(|r| UsageOut {
             avg_latency_us: r.avg_latency_us(),
+            cost_usd: cost_usd(&s, &r.model, r.input_tokens, r.output_tokens),
             subject: r.subject,
             model: r.model,
             requests: r.requests,

@@ -8,6 +8,7 @@ mod migrate;
 mod read;
 mod request_logs;
 mod resources;
+mod usage_series;
 mod write;
 
 use std::collections::HashMap;
@@ -19,7 +20,10 @@ use sqlx::AnyPool;
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use crate::{AuditEvent, AuditFilter, AuditRecord, Loaded, RequestLog, RequestLogFilter, Store, StoreError, UsageRow};
+use crate::{
+    AuditEvent, AuditFilter, AuditRecord, Loaded, RequestLog, RequestLogFilter, Store, StoreError, UsageBucket,
+    UsageGroup, UsageRow, UsageSeriesRow,
+};
 use connect::Dialect;
 
 /// A SQLite or Postgres database, migrated on connect.
@@ -139,5 +143,14 @@ impl Store for SqlStore {
 
     async fn usage_summary(&self, filter: &RequestLogFilter) -> Result<Vec<UsageRow>, StoreError> {
         request_logs::usage(&self.pool, filter).await
+    }
+
+    async fn usage_series(
+        &self,
+        filter: &RequestLogFilter,
+        bucket: UsageBucket,
+        group: UsageGroup,
+    ) -> Result<Vec<UsageSeriesRow>, StoreError> {
+        usage_series::read(&self.pool, filter, bucket, group).await
     }
 }

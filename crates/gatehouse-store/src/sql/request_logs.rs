@@ -52,14 +52,14 @@ pub(crate) async fn insert(conn: &mut AnyConnection, logs: &[RequestLog]) -> Res
 }
 
 /// One bound condition of the filter.
-enum Param<'a> {
+pub(super) enum Param<'a> {
     Text(&'a str),
     Int(i64),
 }
 
 /// The WHERE clause of `filter` (empty when it sets nothing) and its parameters, numbered from `$1`.
 /// `None` when the filter can match nothing (an empty subject list).
-fn conditions(filter: &RequestLogFilter) -> Result<Option<(String, Vec<Param<'_>>)>, StoreError> {
+pub(super) fn conditions(filter: &RequestLogFilter) -> Result<Option<(String, Vec<Param<'_>>)>, StoreError> {
     let mut clauses: Vec<String> = Vec::new();
     let mut params: Vec<Param<'_>> = Vec::new();
     if let Some(subjects) = &filter.subjects {
@@ -93,7 +93,7 @@ fn conditions(filter: &RequestLogFilter) -> Result<Option<(String, Vec<Param<'_>
     Ok(Some((sql, params)))
 }
 
-fn bind_all<'q>(
+pub(super) fn bind_all<'q>(
     mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     params: &'q [Param<'q>],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
@@ -107,7 +107,7 @@ fn bind_all<'q>(
 }
 
 /// Subject lists vary in length with every caller; only statements without one are worth keeping prepared.
-fn persistent(filter: &RequestLogFilter) -> bool {
+pub(super) fn persistent(filter: &RequestLogFilter) -> bool {
     filter.subjects.is_none()
 }
 
