@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod console_session;
 
 use common::TestServer;
 use gatehouse_server::ServerConfig;
