@@ -155,3 +155,28 @@ test('readable at phone width: no sideways scrolling of the page, menu reachable
     expect(overflow, `${label} scrolls sideways`).toBeLessThanOrEqual(1);
   }
 });
+
+test('agents: created from the YAML editor, a team made Viewer through the collaborators form', async ({ page }) => {
+  const team = unique('support');
+  await ok('POST', '/api/v1/teams', admin(), { name: team });
+  const name = unique('support-bot');
+  await signIn(page, 'admin@example.com', 'admin-password-1');
+  await nav(page, 'Agents');
+  await page.getByRole('button', { name: 'New agent' }).click();
+  await page.getByLabel('Manifest (YAML)').fill(`type: agent\nname: ${name}\ndescription: Answers tickets\ndefinition:\n  model: x/y\n  instructions: Be brief.\n`);
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
+  const form = page.getByRole('region', { name: 'Collaborators' });
+  await form.getByLabel('Kind').selectOption('team');
+  await form.getByLabel('Who').selectOption(team);
+  await form.getByLabel('Role', { exact: true }).selectOption({ label: 'Viewer' });
+  await form.getByRole('button', { name: 'Add' }).click();
+  await form.getByRole('button', { name: 'Save collaborators' }).click();
+  await expect(form.getByText('Collaborators saved.')).toBeVisible();
+  const rec = await ok('GET', `/api/v1/agents/${name}`, admin());
+  expect(rec.collaborators).toEqual([{ subject: `team:${team}`, role: 'agent-viewer' }]);
+  expect(rec.definition.instructions).toBe('Be brief.');
+  // Editing again starts from the stored object, as YAML.
+  await page.getByRole('link', { name: 'Edit as YAML' }).click();
+  await expect(page.getByLabel('Manifest (YAML)')).toHaveValue(new RegExp(`name: ${name}`));
+});
