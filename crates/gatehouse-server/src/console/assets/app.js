@@ -1040,41 +1040,48 @@ async function pageControl(main, name) {
 const PALETTE = ['#0b5cad', '#d1495b', '#2a9d8f', '#e9a23b', '#6a4c93', '#118ab2', '#8d6e63', '#43aa8b', '#f3722c', '#577590'];
 const isoLocal = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 
-/** A line chart in SVG, one line per key, with a data table beside it for screen readers. */
-function lineChart(title, points, metric, format) {
+/** Stacked bars in SVG, one bar per period and one colour per key, with a data table for screen readers. */
+function barChart(title, points, metric, format) {
   const keys = [...new Set(points.map((p) => p.key))];
   const starts = [...new Set(points.map((p) => p.start))].sort();
-  const W = 560, H = 220, L = 56, R = 12, T = 12, B = 34;
+  const W = 560, H = 240, L = 70, R = 12, T = 14, B = 36;
   const value = (p) => Number(p[metric] || 0);
-  const max = Math.max(1e-9, ...points.map(value));
-  const x = (i) => L + (starts.length < 2 ? (W - L - R) / 2 : (i * (W - L - R)) / (starts.length - 1));
+  const totals = starts.map((s) => points.filter((p) => p.start === s).reduce((n, p) => n + value(p), 0));
+  const max = Math.max(1e-9, ...totals);
   const y = (v) => T + (H - T - B) * (1 - v / max);
-  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${title}: ${keys.length} series over ${starts.length} periods` });
+  const slot = (W - L - R) / starts.length;
+  const barW = Math.max(2, Math.min(48, slot * 0.7));
+  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${title}: ${keys.length} series over ${starts.length} periods, highest ${format(max, max)}` });
   for (let i = 0; i <= 4; i++) {
     const v = (max * i) / 4;
     chart.append(svg('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }),
-      svg('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, format(v)));
+      svg('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, format(v, max)));
   }
   chart.append(svg('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
   const every = Math.max(1, Math.ceil(starts.length / 6));
   starts.forEach((s, i) => {
-    if (i % every === 0) chart.append(svg('text', { x: x(i), y: H - B + 16, 'text-anchor': 'middle' }, shortTime(s)));
-  });
-  keys.forEach((k, ki) => {
-    const color = PALETTE[ki % PALETTE.length];
-    const byStart = new Map(points.filter((p) => p.key === k).map((p) => [p.start, p]));
-    const coords = starts.map((s, i) => [x(i), y(byStart.has(s) ? value(byStart.get(s)) : 0)]);
-    chart.append(svg('polyline', { points: coords.map((c) => c.join(',')).join(' '), fill: 'none', stroke: color, 'stroke-width': 2 }));
-    coords.forEach(([cx, cy], i) => chart.append(svg('circle', { cx, cy, r: 2.5, fill: color },
-      svg('title', null, `${k} · ${shortTime(starts[i])}: ${format(byStart.has(starts[i]) ? value(byStart.get(starts[i])) : 0)}`))));
+    const cx = L + slot * (i + 0.5);
+    if (i % every === 0) chart.append(svg('text', { x: cx, y: H - B + 18, 'text-anchor': 'middle' }, shortTime(s)));
+    let acc = 0;
+    keys.forEach((k, ki) => {
+      const p = points.find((x) => x.start === s && x.key === k);
+      const v = p ? value(p) : 0;
+      if (v <= 0) return;
+      chart.append(svg('rect', { x: cx - barW / 2, y: y(acc + v), width: barW, height: Math.max(1, y(acc) - y(acc + v)), fill: PALETTE[ki % PALETTE.length] },
+        svg('title', null, `${k} · ${shortTime(s)}: ${format(v, max)}`)));
+      acc += v;
+    });
   });
   const legend = h('div', { class: 'legend' }, keys.map((k, i) => h('span', null, h('span', { class: 'swatch', 'data-color': PALETTE[i % PALETTE.length] }), k)));
   legend.querySelectorAll('.swatch').forEach((s) => { s.style.background = s.dataset.color; });
   const data = h('details', null, h('summary', null, `${title} as a table`), table([
     { label: 'Period', cell: (p) => shortTime(p.start) }, { label: 'Key', cell: (p) => p.key },
-    { label: title, num: true, cell: (p) => format(value(p)) }], points));
+    { label: title, num: true, cell: (p) => format(value(p), max) }], points));
   return h('figure', { class: 'panel chart' }, h('figcaption', null, h('strong', null, title)), chart, legend, data);
 }
+const count = (v) => fmtNum(Math.round(v));
+/** Dollars with as many decimals as the largest value needs, so small costs do not all read $0.00. */
+const dollars = (v, max) => `$${v.toFixed(max >= 10 ? 2 : max >= 0.1 ? 3 : max >= 0.001 ? 5 : 7)}`;
 const shortTime = (s) => { const d = new Date(s); return `${d.getMonth() + 1}/${d.getDate()} ${String(d.getHours()).padStart(2, '0')}:00`; };
 
 async function pageUsage(main, params) {
@@ -1107,9 +1114,9 @@ async function pageUsage(main, params) {
   if (!pts.length) main.append(h('p', { class: 'empty' }, 'No requests in this period.'));
   else {
     main.append(h('div', { class: 'charts' },
-      lineChart('Requests', pts, 'requests', (v) => fmtNum(Math.round(v))),
-      lineChart('Tokens', pts, 'tokens', (v) => fmtNum(Math.round(v))),
-      lineChart('Cost (USD)', pts, 'cost_usd', (v) => `$${v.toFixed(v < 1 ? 3 : 2)}`)));
+      barChart('Requests', pts, 'requests', count),
+      barChart('Tokens', pts, 'tokens', count),
+      barChart('Cost (USD)', pts, 'cost_usd', dollars)));
   }
   main.append(h('h2', null, 'Totals per subject and model'), table([
     { label: 'Subject', cell: (u) => u.subject }, { label: 'Model', cell: (u) => u.model },
