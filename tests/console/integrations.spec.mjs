@@ -131,18 +131,23 @@ test('usage charts and the audit log, filtered', async ({ page }) => {
   for (const title of ['Requests', 'Tokens', 'Cost (USD)']) {
     await expect(page.getByRole('img', { name: new RegExp(`^${title.replace(/[()]/g, '\\$&')}:`) })).toBeVisible();
   }
-  const row = page.getByRole('row', { name: new RegExp(`user:${email}`) });
+  const totals = page.getByRole('region').filter({ has: page.getByRole('columnheader', { name: 'Mean latency' }) });
+  const row = totals.getByRole('row', { name: new RegExp(`user:${email}`) });
   await expect(row).toContainText('3');
   await expect(row).toContainText('$');
+  // And each call in the request log, newest first.
+  const recent = page.getByRole('region').filter({ has: page.getByRole('columnheader', { name: 'Request id' }) });
+  await expect(recent.getByRole('row', { name: new RegExp(`user:${email}`) })).toHaveCount(3);
 
   await nav(page, 'Audit Log');
   await page.getByLabel('Object').fill(`provider-account:${acct}`);
   await page.getByRole('button', { name: 'Filter' }).click();
-  await expect(page.getByRole('cell', { name: `provider-account:${acct}`, exact: true }).first()).toBeVisible();
-  const rows = await page.locator('tbody tr').count();
-  expect(rows).toBeGreaterThan(0);
+  await expect(page).toHaveURL(/object=provider-account/);
   const events = await ok('GET', `/api/v1/audit-events?object=provider-account:${acct}`, admin());
-  expect(rows).toBe(events.events.length);
+  expect(events.events.length).toBeGreaterThan(0);
+  // Exactly the filtered events: each row is about that object.
+  await expect(page.locator('tbody tr')).toHaveCount(events.events.length);
+  await expect(page.getByRole('cell', { name: `provider-account:${acct}`, exact: true })).toHaveCount(events.events.length);
 });
 
 test('readable at phone width: no sideways scrolling of the page, menu reachable', async ({ browser }) => {

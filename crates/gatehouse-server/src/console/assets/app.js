@@ -100,7 +100,7 @@ function go(hash) {
 
 const fmtTime = (t) => (t ? new Date(t).toLocaleString() : '—');
 const fmtNum = (n) => (n === null || n === undefined ? '—' : Number(n).toLocaleString());
-const fmtUsd = (n) => (n === null || n === undefined ? '—' : `$${Number(n).toFixed(n < 1 ? 4 : 2)}`);
+const fmtUsd = (n) => (n === null || n === undefined ? '—' : `$${Number(n).toFixed(n < 0.01 ? 6 : n < 1 ? 4 : 2)}`);
 
 // ---------- building blocks ----------
 
@@ -1125,6 +1125,16 @@ async function pageUsage(main, params) {
     { label: 'Mean latency', num: true, cell: (u) => `${(u.avg_latency_us / 1000).toFixed(1)} ms` },
     { label: 'Cost', num: true, cell: (u) => fmtUsd(u.cost_usd) },
   ], usage.usage, 'No requests in this period.'));
+  const recent = await get(`/api/v1/request-logs${q({ ...filter, limit: 50 })}`);
+  main.append(h('h2', null, 'Recent requests'), table([
+    { label: 'Time', cell: (r) => fmtTime(r.at) }, { label: 'Subject', cell: (r) => r.subject }, { label: 'Model', cell: (r) => r.model },
+    { label: 'Route', cell: (r) => r.route },
+    { label: 'Status', num: true, cell: (r) => h('span', { class: `badge ${r.status < 400 ? 'ok' : 'off'}` }, r.status) },
+    { label: 'Latency', num: true, cell: (r) => `${(r.latency_us / 1000).toFixed(1)} ms` },
+    { label: 'Upstream', num: true, cell: (r) => (r.upstream_latency_us === null ? '—' : `${(r.upstream_latency_us / 1000).toFixed(1)} ms`) },
+    { label: 'Tokens in / out', num: true, cell: (r) => `${fmtNum(r.input_tokens)} / ${fmtNum(r.output_tokens)}` },
+    { label: 'Request id', cell: (r) => (r.request_id ? h('code', null, r.request_id) : '—') },
+  ], recent.requests, 'No requests in this period.'));
 }
 
 // ---------- Governance > Audit log ----------
