@@ -1,5 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { api, base, signIn, unique, user, admin, ok } from './lib.mjs';
+import { ADMIN_PASSWORD, startServers } from './server.mjs';
 
 test('sign-in sets an HttpOnly SameSite session cookie; a wrong password is refused on the page', async ({ page, context }) => {
   const email = `${unique('ann')}@example.com`;
@@ -95,4 +96,23 @@ test('signing in works with the keyboard alone', async ({ page }) => {
   await expect(page.getByTestId('whoami')).toContainText(email);
   const r = await api('GET', '/api/v1/me', admin());
   expect(r.status).toBe(200);
+});
+
+test('a session that expires while the page is open goes back to sign-in', async ({ page }) => {
+  // A server of its own whose sessions last three seconds (GATEHOUSE_SESSION_TTL).
+  const short = await startServers({ GATEHOUSE_SESSION_TTL: '3s' });
+  try {
+    await page.goto(`${short.base}/#/signin`);
+    await page.getByLabel('Email').fill('admin@example.com');
+    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('heading', { level: 1, name: 'Users' })).toBeVisible();
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'gatehouse_session');
+    expect(cookie.expires - Date.now() / 1000).toBeLessThanOrEqual(4);
+    await page.waitForTimeout(3500);
+    await page.getByRole('link', { name: 'Teams' }).click();
+    await expect(page.getByText('Your session has ended. Sign in again.')).toBeVisible();
+  } finally {
+    await short.stop();
+  }
 });

@@ -32,6 +32,10 @@ pub struct Settings {
     /// stored unless the operator turns this on. `--log-bodies` alone means true.
     #[arg(long, env = "GATEHOUSE_LOG_BODIES", global = true, num_args = 0..=1, default_missing_value = "true")]
     pub log_bodies: Option<bool>,
+    /// How long a login session (the console's, or `POST /api/v1/auth/login`'s) lasts: `12h`, `30m`,
+    /// `45s`, `7d` or plain seconds; 1 second to 30 days. Default 12h.
+    #[arg(long, env = "GATEHOUSE_SESSION_TTL", global = true)]
+    pub session_ttl: Option<String>,
     /// A TOML file with any of these settings (`database_url = "..."`); flags and environment win over it.
     #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -46,6 +50,7 @@ struct FileSettings {
     token: Option<String>,
     secret_key: Option<String>,
     log_bodies: Option<bool>,
+    session_ttl: Option<String>,
 }
 
 /// Settings with every value decided.
@@ -57,6 +62,30 @@ pub struct Resolved {
     pub token: Option<String>,
     pub secret_key: Option<gatehouse_core::Secret<String>>,
     pub log_bodies: bool,
+    pub session_ttl: time::Duration,
+}
+
+pub const DEFAULT_SESSION_TTL: time::Duration = time::Duration::hours(12);
+const MAX_SESSION_TTL: time::Duration = time::Duration::days(30);
+
+/// `12h`, `30m`, `45s`, `7d`, or a number of seconds.
+fn parse_session_ttl(text: &str) -> anyhow::Result<time::Duration> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: i64 =
+        digits.parse().with_context(|| format!("session_ttl {text:?}: expected a number and a unit, like 12h"))?;
+    let d = match unit {
+        "" | "s" => time::Duration::seconds(n),
+        "m" => time::Duration::minutes(n),
+        "h" => time::Duration::hours(n),
+        "d" => time::Duration::days(n),
+        other => anyhow::bail!("session_ttl {text:?}: unknown unit {other:?}; use s, m, h or d"),
+    };
+    if d < time::Duration::SECOND || d > MAX_SESSION_TTL {
+        anyhow::bail!("session_ttl {text:?}: must be between 1 second and 30 days");
+    }
+    Ok(d)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -81,6 +110,10 @@ impl Settings {
             token: self.token.clone().or(file.token),
             secret_key: self.secret_key.clone().or(file.secret_key).map(gatehouse_core::Secret::new),
             log_bodies: self.log_bodies.or(file.log_bodies).unwrap_or(false),
+            session_ttl: match self.session_ttl.clone().or(file.session_ttl) {
+                Some(t) => parse_session_ttl(&t)?,
+                None => DEFAULT_SESSION_TTL,
+            },
         })
     }
 }
@@ -101,9 +134,23 @@ mod tests {
         assert_eq!(r.listen, "127.0.0.1:1");
         assert_eq!(r.url, DEFAULT_URL);
         assert!(!r.log_bodies, "bodies are not stored unless turned on");
+        assert_eq!(r.session_ttl, DEFAULT_SESSION_TTL);
         std::fs::write(&path, "databse_url = \"x\"\n").unwrap();
         let Err(e) = s.resolve() else { panic!("a misspelt key must be refused") };
         let err = format!("{e:#}");
         assert!(err.contains("databse_url"), "{err}");
+    }
+
+    #[test]
+    fn session_lifetimes_take_a_unit_and_stay_within_bounds() {
+        assert_eq!(parse_session_ttl("12h").unwrap(), time::Duration::hours(12));
+        assert_eq!(parse_session_ttl("30m").unwrap(), time::Duration::minutes(30));
+        assert_eq!(parse_session_ttl("7d").unwrap(), time::Duration::days(7));
+        assert_eq!(parse_session_ttl("90").unwrap(), time::Duration::seconds(90));
+        assert_eq!(parse_session_ttl(" 2s ").unwrap(), time::Duration::seconds(2));
+        for bad in ["", "h", "0s", "31d", "12w", "-5m", "1.5h"] {
+            let Err(e) = parse_session_ttl(bad) else { panic!("{bad:?} was accepted") };
+            assert!(format!("{e}").contains("session_ttl"), "{e}");
+        }
     }
 }

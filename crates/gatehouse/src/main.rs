@@ -99,7 +99,8 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
             "no GATEHOUSE_SECRET_KEY: generated a key for provider credentials in this file; back it up with the database, or set GATEHOUSE_SECRET_KEY"
         );
     }
-    let config = ServerConfig { log_bodies: settings.log_bodies, ..ServerConfig::default() };
+    let config =
+        ServerConfig { log_bodies: settings.log_bodies, session_ttl: settings.session_ttl, ..ServerConfig::default() };
     let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), config, Arc::new(key))
         .await
         .map_err(|e| anyhow::anyhow!("cannot load the access graph: {e}"))?;
