@@ -179,3 +179,30 @@ test('Why: a user page lists what they can do and through which grant', async ({
   await expect(why).toContainText('team:manage');
   await expect(why).toContainText(`manages team:${team}`);
 });
+
+test('deleting: confirmed first, and a refusal (a team that still owns a virtual account) is shown in place', async ({ page }) => {
+  const team = unique('owner');
+  await ok('POST', '/api/v1/teams', admin(), { name: team });
+  const va = unique('svc');
+  await ok('POST', '/api/v1/virtual-accounts', admin(), { name: va, owner_team: team });
+  await signIn(page, 'admin@example.com', 'admin-password-1');
+  await page.goto(`${base()}/#/access/teams/${team}`);
+  await page.getByRole('button', { name: 'Delete team' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+  expect((await api('GET', `/api/v1/teams/${team}`, admin())).status).toBe(200);
+  await page.getByRole('button', { name: 'Delete team' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+  await expect(page.getByRole('alert')).toContainText(`team ${team} owns 1 virtual account`);
+  expect((await api('GET', `/api/v1/teams/${team}`, admin())).status).toBe(200);
+
+  await page.goto(`${base()}/#/access/virtual-accounts/${va}`);
+  await page.getByRole('button', { name: 'Delete virtual account' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Virtual Accounts' })).toBeVisible();
+  expect((await api('GET', `/api/v1/virtual-accounts/${va}`, admin())).status).toBe(404);
+  await page.goto(`${base()}/#/access/teams/${team}`);
+  await page.getByRole('button', { name: 'Delete team' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Teams' })).toBeVisible();
+  expect((await api('GET', `/api/v1/teams/${team}`, admin())).status).toBe(404);
+});

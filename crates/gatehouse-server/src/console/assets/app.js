@@ -228,6 +228,17 @@ function guard(control, decision) {
   return h('span', { class: 'guarded' }, control, h('span', { class: 'reason', id }, `Not available: ${decision.reason}`));
 }
 
+/** A panel with one destructive button: confirm, call, then go elsewhere; a refusal shows in the panel. */
+function deletePanel({ label, title, text, path, then, decision }) {
+  const box = h('div');
+  const button = h('button', { type: 'button', class: 'danger', onclick: async () => {
+    if (!await confirmDialog(title, text, 'Delete')) return;
+    try { await api('DELETE', path); announce(`${title.replace(/^Delete /, '').replace(/\?$/, '')} deleted`); go(then); }
+    catch (err) { if (!err.handled) flash(box, 'error', err.message); }
+  } }, label);
+  return h('section', { class: 'panel' }, box, guard(button, decision));
+}
+
 // ---------- layout and routing ----------
 
 const NAV = [
@@ -565,11 +576,9 @@ async function pageTeam(main, name) {
     sec.append(add);
     main.append(guardSection(sec, canManage));
   }
-  const box = h('div');
-  main.append(h('section', { class: 'panel' }, box, guard(h('button', { type: 'button', class: 'danger', onclick: async () => {
-    if (!await confirmDialog(`Delete team ${name}?`, 'Its grants go with it. A team that still owns virtual accounts cannot be deleted.', 'Delete')) return;
-    try { await api('DELETE', `/api/v1/teams/${enc(name)}`); go('#/access/teams'); } catch (err) { if (!err.handled) flash(box, 'error', err.message); }
-  } }, 'Delete team'), canDelete)));
+  main.append(deletePanel({ label: 'Delete team', title: `Delete team ${name}?`, decision: canDelete,
+    text: 'Its grants go with it. A team that still owns virtual accounts cannot be deleted.',
+    path: `/api/v1/teams/${enc(name)}`, then: '#/access/teams' }));
 }
 
 // ---------- Access > Virtual Accounts ----------
@@ -646,11 +655,9 @@ async function pageVirtualAccount(main, name) {
   tokSec.append(h('h3', null, 'Generate a token'), issue, h('h3', null, 'Rotate'), rotate);
   main.append(guardSection(tokSec, canManage));
 
-  const box = h('div');
-  main.append(h('section', { class: 'panel' }, box, guard(h('button', { type: 'button', class: 'danger', onclick: async () => {
-    if (!await confirmDialog(`Delete ${name}?`, 'Every token of this virtual account stops working at once.', 'Delete')) return;
-    try { await api('DELETE', `/api/v1/virtual-accounts/${enc(name)}`); go('#/access/virtual-accounts'); } catch (err) { if (!err.handled) flash(box, 'error', err.message); }
-  } }, 'Delete virtual account'), canDelete)));
+  main.append(deletePanel({ label: 'Delete virtual account', title: `Delete ${name}?`, decision: canDelete,
+    text: 'Every token of this virtual account stops working at once.',
+    path: `/api/v1/virtual-accounts/${enc(name)}`, then: '#/access/virtual-accounts' }));
   main.append(await whySection(`virtualaccount:${name}`));
 }
 
@@ -733,11 +740,8 @@ async function pageRole(main, name) {
   if (readOnly) f.querySelector('button[type=submit]').remove();
   main.append(guardSection(h('div', { class: 'panel' }, f), readOnly ? null : canManage));
   if (!creating && role.deletable) {
-    const box = h('div');
-    main.append(h('section', { class: 'panel' }, box, guard(h('button', { type: 'button', class: 'danger', onclick: async () => {
-      if (!await confirmDialog(`Delete role ${role.name}?`, 'A role still held by users cannot be deleted.', 'Delete')) return;
-      try { await api('DELETE', `/api/v1/roles/${enc(role.name)}`); go('#/access/roles?tab=custom'); } catch (err) { if (!err.handled) flash(box, 'error', err.message); }
-    } }, 'Delete role'), canManage)));
+    main.append(deletePanel({ label: 'Delete role', title: `Delete role ${role.name}?`, decision: canManage,
+      text: 'A role still held by users cannot be deleted.', path: `/api/v1/roles/${enc(role.name)}`, then: '#/access/roles?tab=custom' }));
   }
 }
 
@@ -852,11 +856,8 @@ async function pageResource(main, kind, name) {
   }
   main.append(await collaboratorsForm(kind, rec, canManage));
   if (kind === 'provider-accounts') main.append(await whoCanUse(name));
-  const box = h('div');
-  main.append(h('section', { class: 'panel' }, box, guard(h('button', { type: 'button', class: 'danger', onclick: async () => {
-    if (!await confirmDialog(`Delete ${name}?`, `The ${k.noun} and every grant on it are removed.`, 'Delete')) return;
-    try { await api('DELETE', `/api/v1/${kind}/${enc(name)}`); go(`#/integrations/${kind}`); } catch (err) { if (!err.handled) flash(box, 'error', err.message); }
-  } }, `Delete ${k.noun}`), canDelete)));
+  main.append(deletePanel({ label: `Delete ${k.noun}`, title: `Delete ${name}?`, decision: canDelete,
+    text: `The ${k.noun} and every grant on it are removed.`, path: `/api/v1/${kind}/${enc(name)}`, then: `#/integrations/${kind}` }));
 }
 
 /** The seed's collaborators form: pick users, teams or virtual accounts and give each Manager or User. */
@@ -1027,11 +1028,8 @@ async function pageControl(main, name) {
   }
   main.append(guardSection(h('div', { class: 'panel' }, editor), canManage));
   if (!creating) {
-    const box = h('div');
-    main.append(h('section', { class: 'panel' }, box, guard(h('button', { type: 'button', class: 'danger', onclick: async () => {
-      if (!await confirmDialog(`Delete ${name}?`, 'Requests stop being subject to it at once.', 'Delete')) return;
-      try { await api('DELETE', `/api/v1/gateway-controls/${enc(name)}`); go('#/gateway/controls'); } catch (err) { if (!err.handled) flash(box, 'error', err.message); }
-    } }, 'Delete control'), canManage)));
+    main.append(deletePanel({ label: 'Delete control', title: `Delete ${name}?`, decision: canManage,
+      text: 'Requests stop being subject to it at once.', path: `/api/v1/gateway-controls/${enc(name)}`, then: '#/gateway/controls' }));
   }
 }
 
