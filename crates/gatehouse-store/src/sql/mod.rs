@@ -132,7 +132,7 @@ impl Store for SqlStore {
         }
         // One transaction: one fsync for the whole batch. No version bump: the log is not access state.
         let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
-        request_logs::insert(&mut tx, logs).await?;
+        request_logs::insert(&mut tx, self.dialect, logs).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::codec::{corrupt, time_from_db, time_to_db};
+use super::connect::Dialect;
 use crate::{RequestLog, RequestLogFilter, StoreError, UsageRow};
 
 const COLUMNS: &str = "at, subject, token_id, virtual_account, model, route, status, latency_us, \
@@ -15,16 +16,24 @@ const PER_ROW: usize = 14;
 /// limits on bound parameters (SQLite 32766, Postgres 65535).
 const ROWS_PER_INSERT: usize = 64;
 
+/// The VALUES list of an insert of `rows` rows.
+fn values(dialect: Dialect, rows: usize) -> String {
+    let row = |r: usize| {
+        let params: Vec<String> = match dialect {
+            // Anonymous parameters: SQLite looks up a numbered one's name by a linear scan, and the driver asks
+            // for every parameter's name, which made binding a chunk quadratic in its number of parameters.
+            Dialect::Sqlite => vec!["?".to_owned(); PER_ROW],
+            Dialect::Postgres => (1..=PER_ROW).map(|c| format!("${}", r * PER_ROW + c)).collect(),
+        };
+        format!("({})", params.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
 /// Inserts the logs in order inside the caller's transaction.
-pub(crate) async fn insert(conn: &mut AnyConnection, logs: &[RequestLog]) -> Result<(), StoreError> {
+pub(crate) async fn insert(conn: &mut AnyConnection, dialect: Dialect, logs: &[RequestLog]) -> Result<(), StoreError> {
     for chunk in logs.chunks(ROWS_PER_INSERT) {
-        let values = (0..chunk.len())
-            .map(|r| {
-                let params = (1..=PER_ROW).map(|c| format!("${}", r * PER_ROW + c)).collect::<Vec<_>>().join(", ");
-                format!("({params})")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = values(dialect, chunk.len());
         let sql = format!("INSERT INTO request_logs ({COLUMNS}) VALUES {values}");
         // A full chunk is the common statement and stays prepared; a short tail would crowd the cache with
         // one statement per length.
