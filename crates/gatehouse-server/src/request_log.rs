@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use gatehouse_store::{RequestLog, Store};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
@@ -37,20 +38,27 @@ struct Counters {
 pub struct RequestLogger {
     tx: mpsc::Sender<RequestLog>,
     rx: Mutex<Option<mpsc::Receiver<RequestLog>>>,
+    /// The most entries written in one transaction; a queue this long calls the writer early.
+    batch: usize,
     counters: Arc<Counters>,
     shutdown: Arc<Notify>,
+    /// Rung once a whole batch is queued. The writer does not wait on the channel itself: that would wake
+    /// it, on another thread, for every request.
+    full: Arc<Notify>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl RequestLogger {
-    pub fn new(capacity: usize) -> RequestLogger {
+    pub fn new(capacity: usize, batch: usize) -> RequestLogger {
         // A zero-capacity tokio channel panics; one slot is the least that still logs.
         let (tx, rx) = mpsc::channel(capacity.max(1));
         RequestLogger {
             tx,
             rx: Mutex::new(Some(rx)),
+            batch: batch.max(1),
             counters: Arc::default(),
             shutdown: Arc::new(Notify::new()),
+            full: Arc::new(Notify::new()),
             writer: Mutex::new(None),
         }
     }
@@ -58,12 +66,17 @@ impl RequestLogger {
     /// Queues an entry without waiting. When the writer has fallen behind and the channel is full, the entry
     /// is dropped and counted: a slow database must never slow down or fail the requests themselves.
     pub fn push(&self, entry: RequestLog) {
-        if self.tx.try_send(entry).is_err() {
-            let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            // At powers of two only: a full channel under load would otherwise flood the log it is about.
-            if n.is_power_of_two() {
-                tracing::warn!(dropped = n, "the request log is full or closed: entries are being dropped");
+        if self.tx.try_send(entry).is_ok() {
+            // Only a full batch is worth a wake-up; anything less waits for the writer's next round.
+            if self.tx.max_capacity() - self.tx.capacity() >= self.batch {
+                self.full.notify_one();
             }
+            return;
+        }
+        let n = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        // At powers of two only: a full channel under load would otherwise flood the log it is about.
+        if n.is_power_of_two() {
+            tracing::warn!(dropped = n, "the request log is full or closed: entries are being dropped");
         }
     }
 
@@ -82,11 +95,18 @@ impl RequestLogger {
         self.counters.lost.load(Ordering::Relaxed)
     }
 
-    /// Starts the writer task, once: later calls do nothing (the receiver is gone).
-    pub fn start(&self, store: Arc<dyn Store>, batch: usize, flush_interval: StdDuration) {
+    /// Starts the writer task on the current runtime, once: later calls do nothing (the receiver is gone).
+    pub fn start(&self, store: Arc<dyn Store>, flush_interval: StdDuration) {
         let Some(rx) = self.rx.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
-        let writer = Writer { store, counters: self.counters.clone(), batch: batch.max(1), flush_interval };
-        let handle = tokio::spawn(writer.run(rx, self.shutdown.clone()));
+        let writer = Writer {
+            store,
+            counters: self.counters.clone(),
+            batch: self.batch,
+            flush_interval,
+            shutdown: self.shutdown.clone(),
+            full: self.full.clone(),
+        };
+        let handle = tokio::spawn(writer.run(rx));
         *self.writer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
     }
 
@@ -108,51 +128,42 @@ struct Writer {
     counters: Arc<Counters>,
     batch: usize,
     flush_interval: StdDuration,
+    shutdown: Arc<Notify>,
+    full: Arc<Notify>,
 }
 
 impl Writer {
-    /// Until shutdown or until every sender is gone (the app was dropped), then drains what is queued.
-    async fn run(self, mut rx: mpsc::Receiver<RequestLog>, shutdown: Arc<Notify>) {
+    /// Each round (every flush interval, or sooner once a batch is queued) writes all that is queued, in
+    /// batches. Ends after draining, on shutdown or once every sender is gone (the app was dropped).
+    async fn run(self, mut rx: mpsc::Receiver<RequestLog>) {
         let mut batch = Vec::with_capacity(self.batch);
-        let mut closing = false;
         loop {
-            let got = if closing {
-                rx.recv_many(&mut batch, self.batch).await
-            } else {
-                tokio::select! {
-                    biased;
-                    () = shutdown.notified() => {
-                        // Closed, the channel still yields what it holds, then reports its end.
-                        rx.close();
-                        closing = true;
-                        continue;
-                    }
-                    n = rx.recv_many(&mut batch, self.batch) => n,
+            let closing = tokio::select! {
+                biased;
+                () = self.shutdown.notified() => true,
+                () = self.full.notified() => false,
+                () = tokio::time::sleep(self.flush_interval) => false,
+            };
+            if closing {
+                // Closed, the channel still yields what it holds.
+                rx.close();
+            }
+            let ended = loop {
+                let ended = take(&mut rx, &mut batch, self.batch);
+                let taken = batch.len();
+                if taken > 0 {
+                    self.write(&batch).await;
+                    batch.clear();
+                }
+                // A short batch emptied the queue: what arrived during its write waits for the next round
+                // (one transaction per round under a steady trickle), unless closing, which leaves nothing.
+                if ended || taken == 0 || (taken < self.batch && !closing) {
+                    break ended;
                 }
             };
-            if got == 0 {
-                break;
+            if closing || ended {
+                return;
             }
-            if !closing {
-                // Gather for a moment longer: a steady trickle then costs one transaction per interval rather
-                // than one per request. A shutdown cuts the wait short.
-                let deadline = tokio::time::Instant::now() + self.flush_interval;
-                while batch.len() < self.batch {
-                    let room = self.batch - batch.len();
-                    tokio::select! {
-                        biased;
-                        () = shutdown.notified() => {
-                            rx.close();
-                            closing = true;
-                            break;
-                        }
-                        () = tokio::time::sleep_until(deadline) => break,
-                        n = rx.recv_many(&mut batch, room) => if n == 0 { break },
-                    }
-                }
-            }
-            self.write(&batch).await;
-            batch.clear();
         }
     }
 
@@ -185,4 +196,16 @@ impl Writer {
             }
         }
     }
+}
+
+/// Moves up to `max` queued entries into `batch` without waiting; true once the channel is closed and empty.
+fn take(rx: &mut mpsc::Receiver<RequestLog>, batch: &mut Vec<RequestLog>, max: usize) -> bool {
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(entry) => batch.push(entry),
+            Err(TryRecvError::Empty) => return false,
+            Err(TryRecvError::Disconnected) => return true,
+        }
+    }
+    false
 }

@@ -122,7 +122,7 @@ impl AppState {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| ApiError::Internal(format!("cannot build the upstream HTTP client: {e}")))?;
-        let request_log = RequestLogger::new(config.request_log_capacity);
+        let request_log = RequestLogger::new(config.request_log_capacity, config.request_log_batch);
         let app = AppState {
             http,
             snapshot: ArcSwap::from_pointee(Snapshot::from_world(loaded.world)),
@@ -279,8 +279,7 @@ impl AppState {
 
     /// Starts the request log's writer task (once; later calls do nothing).
     pub fn start_request_log_writer(&self) {
-        let c = &self.config;
-        self.request_log.start(self.store.clone(), c.request_log_batch, c.request_log_flush_interval);
+        self.request_log.start(self.store.clone(), self.config.request_log_flush_interval);
     }
 
     /// For graceful shutdown: stores what the request log holds, waiting at most `timeout`.
