@@ -117,10 +117,7 @@ impl AppState {
     ) -> Result<App, ApiError> {
         let version = crate::bootstrap::ensure_builtin_roles(store.as_ref()).await?;
         let loaded = store.load().await?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.upstream_connect_timeout)
-            .tcp_nodelay(true)
-            .build()
+        let http = crate::gateway::upstream::client(&config)
             .map_err(|e| ApiError::Internal(format!("cannot build the upstream HTTP client: {e}")))?;
         let request_log = RequestLogger::new(config.request_log_capacity, config.request_log_batch);
         let app = AppState {

@@ -1,6 +1,7 @@
 //! `gatehouse`: serve, bootstrap the first admin, apply manifests.
 
 mod config;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,7 +51,9 @@ fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One thread: `serve` runs the requests on runtimes of its own, one per core, and keeps this one for
+    // background work; the other commands do one thing at a time.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -106,9 +109,9 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot load the access graph: {e}"))?;
     gatehouse_server::crypto::check_key(&app.snapshot(), &app.key)
         .context("GATEHOUSE_SECRET_KEY (or the key file) does not match the stored credentials")?;
-    let listener = tokio::net::TcpListener::bind(&settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let addr = serve::resolve(&settings.listen).await?;
+    let listeners =
+        serve::bind(addr, serve::shard_count()).with_context(|| format!("cannot listen on {}", settings.listen))?;
     tracing::info!(listen = %settings.listen, database = %redact_url(&settings.database_url), "gatehouse is serving");
     if app.snapshot().active_admin_count() == 0 {
         tracing::warn!(
@@ -118,7 +121,7 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    gatehouse_server::serve(listener, app, shutdown).await.context("server failed")
+    serve::serve(listeners, app, shutdown).await
 }
 
 /// Hides a password in a database URL before it is logged.

@@ -15,12 +15,37 @@ use serde::Serialize;
 use super::resolve::Target;
 use super::stream::{chunks, ChunkStream, Decoder};
 use crate::error::ApiError;
-use crate::state::App;
+use crate::state::{App, ServerConfig};
 
 pub const OPENAI_BASE: &str = "https://api.openai.com/v1";
 pub const ANTHROPIC_BASE: &str = "https://api.anthropic.com";
 /// The Messages API version the translations are written against.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// The client for upstream providers, with the gateway's connection settings.
+pub fn client(config: &ServerConfig) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder().connect_timeout(config.upstream_connect_timeout).tcp_nodelay(true).build()
+}
+
+tokio::task_local! {
+    /// The upstream client of the runtime serving this request, when it has one of its own.
+    static OWN_CLIENT: reqwest::Client;
+}
+
+/// Serves `router`'s requests with `client` instead of the app's shared one. A server running one
+/// single-threaded runtime per core gives each its own: a client's connections are driven by tasks on the
+/// runtime that opened them, so with a shared pool a request and its upstream connection could sit on two
+/// threads, and every exchange would wake the other one.
+pub fn with_own_client(router: axum::Router, client: reqwest::Client) -> axum::Router {
+    router.layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
+        OWN_CLIENT.scope(client.clone(), next.run(req))
+    }))
+}
+
+/// The client this request calls upstreams with.
+fn http(app: &App) -> reqwest::Client {
+    OWN_CLIENT.try_with(reqwest::Client::clone).unwrap_or_else(|_| app.http.clone())
+}
 
 /// The OpenAI-shaped operations.
 #[derive(Clone, Copy, Debug)]
@@ -77,7 +102,7 @@ pub fn openai_like(
             let endpoint = a.base_url.as_ref().unwrap_or(&a.endpoint);
             let url = azure::Deployment::new(endpoint.as_str(), deployment, Some(&a.api_version)).url(op.path());
             let Some(ProviderAuth::AzureOpenAi(k)) = &auth else { return Err(wrong_credentials(target)) };
-            app.http.post(url).header(azure::API_KEY_HEADER, k.api_key.expose().as_str())
+            http(app).post(url).header(azure::API_KEY_HEADER, k.api_key.expose().as_str())
         }
         acct => {
             let base = acct.base_url().map(|u| u.as_str()).unwrap_or(OPENAI_BASE);
@@ -88,7 +113,7 @@ pub fn openai_like(
                 None => None,
                 Some(_) => return Err(wrong_credentials(target)),
             };
-            let rb = app.http.post(url);
+            let rb = http(app).post(url);
             match key {
                 Some(k) => rb.bearer_auth(k),
                 None => rb,
@@ -102,8 +127,7 @@ pub fn openai_like(
 pub fn anthropic(app: &App, target: &Target, body: &impl Serialize) -> Result<RequestBuilder, ApiError> {
     let Some(ProviderAuth::Anthropic(k)) = target.credentials(app)? else { return Err(wrong_credentials(target)) };
     let base = target.account().base_url().map(|u| u.as_str()).unwrap_or(ANTHROPIC_BASE);
-    Ok(app
-        .http
+    Ok(http(app)
         .post(anthropic::messages_url(base))
         .header(anthropic::API_KEY_HEADER, k.api_key.expose().as_str())
         .header(anthropic::VERSION_HEADER, ANTHROPIC_VERSION)
@@ -134,7 +158,7 @@ pub fn bedrock(app: &App, target: &Target, body: &ConverseRequest, stream: bool)
     let now = time::OffsetDateTime::now_utc();
     let signed = sigv4::sign(&request, &credentials, &a.region, bedrock::SIGNING_SERVICE, now)
         .map_err(|e| ApiError::BadGateway(e.to_string()))?;
-    let mut rb = app.http.post(url).header("content-type", "application/json");
+    let mut rb = http(app).post(url).header("content-type", "application/json");
     for (name, value) in signed {
         rb = rb.header(name, value);
     }
