@@ -43,8 +43,12 @@ export async function check(subject, permission, resource) {
   return (await ok('POST', '/api/v1/authz/check', admin(), { subject, permission, resource })).allowed;
 }
 
+let loads = 0;
 export async function signIn(page, email, password = 'password-123') {
-  await page.goto(`${base()}/#/signin`);
+  // A whole page load, not a change of hash: a sign-in page still rendering from before must not take
+  // the typing.
+  await page.goto(`${base()}/?load=${++loads}#/signin`);
+  await expect(page.getByRole('heading', { name: 'Sign in to Gatehouse' })).toBeVisible();
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();

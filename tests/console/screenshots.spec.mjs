@@ -46,7 +46,7 @@ test('render the main pages', async ({ browser }) => {
     await page.goto(`${base()}/${hash}`);
     await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
     await page.waitForLoadState('networkidle');
-    await page.screenshot({ path: join(out, `${name}.png`), fullPage: name !== 'roles-create' });
+    await page.screenshot({ path: join(out, `${name}.png`), fullPage: !['roles-create', 'audit'].includes(name) });
   }
   const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
   await signIn(phone, 'admin@example.com', 'admin-password-1');

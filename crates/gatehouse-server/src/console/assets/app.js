@@ -1172,10 +1172,13 @@ async function pageAudit(main, params) {
   await load();
   main.append(wrap, h('div', { class: 'actions' }, more));
 }
+/** An audit event's changed fields, each cut to a line; the whole value is in the tooltip. */
 function describeChanges(c) {
   if (c === null || c === undefined) return '—';
-  if (Array.isArray(c)) return h('ul', { class: 'via' }, c.map((x) => h('li', null, typeof x === 'string' ? x : JSON.stringify(x))));
-  if (typeof c === 'object') return h('ul', { class: 'via' }, Object.entries(c).map(([k, v]) => h('li', null, `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`)));
+  const line = (text) => h('li', { title: text.length > 160 ? text : null }, text.length > 160 ? `${text.slice(0, 157)}…` : text);
+  const str = (v) => (typeof v === 'string' ? v : JSON.stringify(v));
+  if (Array.isArray(c)) return h('ul', { class: 'via' }, c.map((x) => line(str(x))));
+  if (typeof c === 'object') return h('ul', { class: 'via' }, Object.entries(c).map(([k, v]) => line(`${k}: ${str(v)}`)));
   return String(c);
 }
 
