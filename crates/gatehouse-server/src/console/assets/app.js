@@ -576,6 +576,11 @@ async function pageTeam(main, name) {
     sec.append(add);
     main.append(guardSection(sec, canManage));
   }
+  const owned = (await get('/api/v1/virtual-accounts').catch(() => [])).filter((v) => v.owner_team === name);
+  main.append(h('section', { class: 'panel', 'aria-labelledby': 'team-vas' }, h('h2', { id: 'team-vas' }, 'Virtual accounts it owns'),
+    owned.length ? h('ul', { class: 'plain' }, owned.map((v) => h('li', null, h('a', { href: `#/access/virtual-accounts/${enc(v.name)}` }, v.name))))
+      : h('p', { class: 'empty' }, 'None that you may read.')));
+  main.append(await whySection(`team:${name}`));
   main.append(deletePanel({ label: 'Delete team', title: `Delete team ${name}?`, decision: canDelete,
     text: 'Its grants go with it. A team that still owns virtual accounts cannot be deleted.',
     path: `/api/v1/teams/${enc(name)}`, then: '#/access/teams' }));
