@@ -96,6 +96,8 @@ pub struct AppState {
     pub key: Arc<SecretKey>,
     /// The gateway's HTTP client for upstream providers: one pool of connections shared by every request.
     pub http: reqwest::Client,
+    /// Provider credentials already decrypted, per account.
+    pub credentials: crate::gateway::credentials::CredentialCache,
     /// Held by writers only, with the store version the published snapshot reflects.
     writer: tokio::sync::Mutex<i64>,
     /// Token uses not yet flushed to the store; readers of the hot path never touch the writer's lock.
@@ -122,6 +124,7 @@ impl AppState {
         let request_log = RequestLogger::new(config.request_log_capacity, config.request_log_batch);
         let app = AppState {
             http,
+            credentials: Default::default(),
             snapshot: ArcSwap::from_pointee(Snapshot::from_world(loaded.world)),
             store,
             clock,

@@ -2381,3 +2381,31 @@ async fn a_stream_may_outlast_the_total_timeout_while_it_keeps_coming() {
     assert!(done, "the stream was cut: {body}");
     assert!(!text.is_empty());
 }
+
+#[tokio::test]
+async fn new_provider_credentials_are_used_from_the_next_call() {
+    let s = TestServer::start().await;
+    let (mock, usr) = gateway_world(&s).await;
+    let auth = format!("Bearer {usr}");
+    let sent_key = |mock: &MockHandle| {
+        mock.requests_to(Endpoint::OpenAiChat).pop().unwrap().header("authorization").unwrap().to_owned()
+    };
+    for _ in 0..2 {
+        let (status, _) =
+            post_raw(&s, "/v1/chat/completions", &[("authorization", &auth)], chat_body("compat/gpt", false)).await;
+        assert_eq!(status, 200);
+        assert_eq!(sent_key(&mock), "Bearer sk-compat");
+    }
+    let replaced = json!({
+        "type": "openai-compatible", "name": "compat", "base_url": format!("{}/v1", mock.base_url()),
+        "auth": {"api_key": "sk-rotated"},
+        "models": [{"name": "gpt", "model_id": "mock-gpt", "types": ["chat", "completion"]}],
+        "collaborators": [{"subject": "user:usr@example.com", "role": "provider-account-user"}]
+    });
+    let r = s.put("/api/v1/provider-accounts/compat", &s.admin, replaced).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (status, _) =
+        post_raw(&s, "/v1/chat/completions", &[("authorization", &auth)], chat_body("compat/gpt", false)).await;
+    assert_eq!(status, 200);
+    assert_eq!(sent_key(&mock), "Bearer sk-rotated");
+}

@@ -4,6 +4,7 @@
 //! the upstream, and the `model` of the answer. Handlers stay thin: translation lives in the providers crate,
 //! transport in [`upstream`], streaming in [`stream`].
 
+pub mod credentials;
 pub mod log;
 pub mod resolve;
 pub mod stream;

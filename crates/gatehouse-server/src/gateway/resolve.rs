@@ -42,9 +42,10 @@ impl Target {
         &self.model().model_id
     }
 
-    /// The account's credentials, decrypted for this one call. `None` for an OpenAI-compatible account
-    /// without a key; a kind that needs credentials and has none is the operator's mistake, reported as 502.
-    pub fn credentials(&self, app: &App) -> Result<Option<ProviderAuth>, ApiError> {
+    /// The account's credentials, decrypted once per stored version. `None` for an OpenAI-compatible
+    /// account without a key; a kind that needs credentials and has none is the operator's mistake, reported
+    /// as 502.
+    pub fn credentials(&self, app: &App) -> Result<Option<Arc<ProviderAuth>>, ApiError> {
         let kind = self.kind();
         let Some(sealed) = &self.record.sealed_auth else {
             if kind.auth_required() {
@@ -55,13 +56,16 @@ impl Target {
             }
             return Ok(None);
         };
-        let resource = self.record.resource().to_string();
-        let plain = app.key.open(&resource, &sealed.0).map_err(|e| ApiError::BadGateway(format!("{resource}: {e}")))?;
-        let mut de = serde_json::Deserializer::from_slice(plain.expose());
-        // The error names a field at most, never a value, so it is safe to show.
-        ProviderAuth::deserialize_for(kind, &mut de)
-            .map(Some)
-            .map_err(|e| ApiError::BadGateway(format!("{resource}: stored credentials are unreadable: {e}")))
+        let open = || {
+            let resource = self.record.resource().to_string();
+            let plain =
+                app.key.open(&resource, &sealed.0).map_err(|e| ApiError::BadGateway(format!("{resource}: {e}")))?;
+            let mut de = serde_json::Deserializer::from_slice(plain.expose());
+            // The error names a field at most, never a value, so it is safe to show.
+            ProviderAuth::deserialize_for(kind, &mut de)
+                .map_err(|e| ApiError::BadGateway(format!("{resource}: stored credentials are unreadable: {e}")))
+        };
+        app.credentials.get(self.account().name().as_str(), sealed, open).map(Some)
     }
 }
 

@@ -101,13 +101,13 @@ pub fn openai_like(
             let deployment = a.deployments.get(&target.model().name).map(String::as_str).unwrap_or(target.model_id());
             let endpoint = a.base_url.as_ref().unwrap_or(&a.endpoint);
             let url = azure::Deployment::new(endpoint.as_str(), deployment, Some(&a.api_version)).url(op.path());
-            let Some(ProviderAuth::AzureOpenAi(k)) = &auth else { return Err(wrong_credentials(target)) };
+            let Some(ProviderAuth::AzureOpenAi(k)) = auth.as_deref() else { return Err(wrong_credentials(target)) };
             http(app).post(url).header(azure::API_KEY_HEADER, k.api_key.expose().as_str())
         }
         acct => {
             let base = acct.base_url().map(|u| u.as_str()).unwrap_or(OPENAI_BASE);
             let url = format!("{}/{}", base.trim_end_matches('/'), op.path());
-            let key = match &auth {
+            let key = match auth.as_deref() {
                 Some(ProviderAuth::OpenAi(k)) => Some(k.api_key.expose()),
                 Some(ProviderAuth::OpenAiCompatible(k)) => k.api_key.as_ref().map(|k| k.expose()),
                 None => None,
@@ -125,7 +125,8 @@ pub fn openai_like(
 
 /// A Messages API request to an Anthropic account.
 pub fn anthropic(app: &App, target: &Target, body: &impl Serialize) -> Result<RequestBuilder, ApiError> {
-    let Some(ProviderAuth::Anthropic(k)) = target.credentials(app)? else { return Err(wrong_credentials(target)) };
+    let auth = target.credentials(app)?;
+    let Some(ProviderAuth::Anthropic(k)) = auth.as_deref() else { return Err(wrong_credentials(target)) };
     let base = target.account().base_url().map(|u| u.as_str()).unwrap_or(ANTHROPIC_BASE);
     Ok(http(app)
         .post(anthropic::messages_url(base))
@@ -137,7 +138,8 @@ pub fn anthropic(app: &App, target: &Target, body: &impl Serialize) -> Result<Re
 /// A Converse (or ConverseStream) request, signed with SigV4 for the account's region.
 pub fn bedrock(app: &App, target: &Target, body: &ConverseRequest, stream: bool) -> Result<RequestBuilder, ApiError> {
     let ProviderAccountSpec::AwsBedrock(a) = target.account() else { return Err(wrong_credentials(target)) };
-    let Some(ProviderAuth::AwsBedrock(k)) = target.credentials(app)? else { return Err(wrong_credentials(target)) };
+    let auth = target.credentials(app)?;
+    let Some(ProviderAuth::AwsBedrock(k)) = auth.as_deref() else { return Err(wrong_credentials(target)) };
     let base = a.base_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_owned());
     let base = base.unwrap_or_else(|| bedrock::runtime_endpoint(&a.region));
     let path = if stream {
