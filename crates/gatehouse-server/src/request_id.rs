@@ -28,6 +28,13 @@ fn acceptable(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// A random (version 4) UUID. From the thread's generator rather than `Uuid::new_v4`, which asks the
+/// kernel for every id: a system call on each request.
+fn fresh() -> Arc<str> {
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    Arc::from(id.simple().encode_lower(&mut uuid::Uuid::encode_buffer()) as &str)
+}
+
 pub async fn assign(mut req: Request, next: Next) -> Response {
     let id: Arc<str> = req
         .headers()
@@ -35,7 +42,7 @@ pub async fn assign(mut req: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable(v))
         .map(Arc::from)
-        .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().simple().to_string()));
+        .unwrap_or_else(fresh);
     req.extensions_mut().insert(RequestId(id.clone()));
     let mut resp = CURRENT.scope(id.clone(), next.run(req)).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
