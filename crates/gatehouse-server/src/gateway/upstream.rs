@@ -1,6 +1,8 @@
 //! Calls to upstream providers: building each kind's request (URL, credentials, model id), sending it under
 //! the gateway's timeouts, and turning failures into 502 / 504.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use gatehouse_core::spec::{ProviderAccountSpec, ProviderAuth, ProviderKind};
@@ -45,6 +47,35 @@ pub fn with_own_client(router: axum::Router, client: reqwest::Client) -> axum::R
 /// The client this request calls upstreams with.
 fn http(app: &App) -> reqwest::Client {
     OWN_CLIENT.try_with(reqwest::Client::clone).unwrap_or_else(|_| app.http.clone())
+}
+
+/// Beyond this many distinct upstream URLs (edited accounts leave theirs behind) the memo starts afresh.
+const PARSED_URLS_MAX: usize = 1024;
+
+thread_local! {
+    /// Upstream URLs already parsed, by their text. They come from the accounts' settings, so there are few,
+    /// and parsing one (host normalisation included) cost more than the rest of building the request.
+    static PARSED_URLS: RefCell<HashMap<String, reqwest::Url>> = RefCell::default();
+}
+
+/// A POST to `url` with the request's client.
+fn post(app: &App, url: String) -> RequestBuilder {
+    let parsed = PARSED_URLS.with_borrow_mut(|memo| {
+        if let Some(u) = memo.get(&url) {
+            return Some(u.clone());
+        }
+        let u = reqwest::Url::parse(&url).ok()?;
+        if memo.len() >= PARSED_URLS_MAX {
+            memo.clear();
+        }
+        memo.insert(url.clone(), u.clone());
+        Some(u)
+    });
+    match parsed {
+        Some(u) => http(app).post(u),
+        // reqwest reports the malformed URL when the request is sent, as before.
+        None => http(app).post(url),
+    }
 }
 
 /// The OpenAI-shaped operations.
@@ -102,7 +133,7 @@ pub fn openai_like(
             let endpoint = a.base_url.as_ref().unwrap_or(&a.endpoint);
             let url = azure::Deployment::new(endpoint.as_str(), deployment, Some(&a.api_version)).url(op.path());
             let Some(ProviderAuth::AzureOpenAi(k)) = auth.as_deref() else { return Err(wrong_credentials(target)) };
-            http(app).post(url).header(azure::API_KEY_HEADER, k.api_key.expose().as_str())
+            post(app, url).header(azure::API_KEY_HEADER, k.api_key.expose().as_str())
         }
         acct => {
             let base = acct.base_url().map(|u| u.as_str()).unwrap_or(OPENAI_BASE);
@@ -113,7 +144,7 @@ pub fn openai_like(
                 None => None,
                 Some(_) => return Err(wrong_credentials(target)),
             };
-            let rb = http(app).post(url);
+            let rb = post(app, url);
             match key {
                 Some(k) => rb.bearer_auth(k),
                 None => rb,
@@ -128,8 +159,7 @@ pub fn anthropic(app: &App, target: &Target, body: &impl Serialize) -> Result<Re
     let auth = target.credentials(app)?;
     let Some(ProviderAuth::Anthropic(k)) = auth.as_deref() else { return Err(wrong_credentials(target)) };
     let base = target.account().base_url().map(|u| u.as_str()).unwrap_or(ANTHROPIC_BASE);
-    Ok(http(app)
-        .post(anthropic::messages_url(base))
+    Ok(post(app, anthropic::messages_url(base))
         .header(anthropic::API_KEY_HEADER, k.api_key.expose().as_str())
         .header(anthropic::VERSION_HEADER, ANTHROPIC_VERSION)
         .json(body))
@@ -160,7 +190,7 @@ pub fn bedrock(app: &App, target: &Target, body: &ConverseRequest, stream: bool)
     let now = time::OffsetDateTime::now_utc();
     let signed = sigv4::sign(&request, &credentials, &a.region, bedrock::SIGNING_SERVICE, now)
         .map_err(|e| ApiError::BadGateway(e.to_string()))?;
-    let mut rb = http(app).post(url).header("content-type", "application/json");
+    let mut rb = post(app, url).header("content-type", "application/json");
     for (name, value) in signed {
         rb = rb.header(name, value);
     }
