@@ -13,6 +13,10 @@ use gatehouse_server::bootstrap::{bootstrap_admin, BootstrapError};
 use gatehouse_server::crypto::SecretKey;
 use gatehouse_server::{AppState, OsEntropy, ServerConfig, SystemClock};
 
+// Requests allocate and free many small buffers; glibc's allocator was about 5% of the gateway's CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "gatehouse", version, about = "An AI gateway whose heart is access control")]
 struct Cli {
