@@ -131,7 +131,9 @@ async fn serve_shard(
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    let router = upstream::with_own_client(gatehouse_server::router(app), client);
+    // Every task of this runtime runs on this thread.
+    upstream::use_own_client(client);
+    let router = gatehouse_server::router(app);
     let stop = async move {
         let _ = stopped.wait_for(|s| *s).await;
     };

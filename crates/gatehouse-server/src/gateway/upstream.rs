@@ -29,24 +29,22 @@ pub fn client(config: &ServerConfig) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder().connect_timeout(config.upstream_connect_timeout).tcp_nodelay(true).build()
 }
 
-tokio::task_local! {
-    /// The upstream client of the runtime serving this request, when it has one of its own.
-    static OWN_CLIENT: reqwest::Client;
+thread_local! {
+    /// The upstream client of the runtime on this thread, when it has one of its own.
+    static OWN_CLIENT: RefCell<Option<reqwest::Client>> = const { RefCell::new(None) };
 }
 
-/// Serves `router`'s requests with `client` instead of the app's shared one. A server running one
-/// single-threaded runtime per core gives each its own: a client's connections are driven by tasks on the
-/// runtime that opened them, so with a shared pool a request and its upstream connection could sit on two
-/// threads, and every exchange would wake the other one.
-pub fn with_own_client(router: axum::Router, client: reqwest::Client) -> axum::Router {
-    router.layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
-        OWN_CLIENT.scope(client.clone(), next.run(req))
-    }))
+/// Makes requests served on this thread call upstreams with `client` instead of the app's shared one. A
+/// server running one single-threaded runtime per core gives each its own: a client's connections are
+/// driven by tasks on the runtime that opened them, so with a shared pool a request and its upstream
+/// connection could sit on two threads, and every exchange would wake the other one.
+pub fn use_own_client(client: reqwest::Client) {
+    OWN_CLIENT.set(Some(client));
 }
 
 /// The client this request calls upstreams with.
 fn http(app: &App) -> reqwest::Client {
-    OWN_CLIENT.try_with(reqwest::Client::clone).unwrap_or_else(|_| app.http.clone())
+    OWN_CLIENT.with_borrow(|own| own.clone()).unwrap_or_else(|| app.http.clone())
 }
 
 /// Beyond this many distinct upstream URLs (edited accounts leave theirs behind) the memo starts afresh.
