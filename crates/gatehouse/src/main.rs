@@ -122,10 +122,26 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
             "there is no admin yet: run `gatehouse bootstrap --email you@example.com` against this database"
         );
     }
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    serve::serve(listeners, app, shutdown_signal()).await
+}
+
+/// Ctrl-C, or SIGTERM: what a service manager or an orchestrator sends to stop the server. Either way the
+/// server finishes its requests and stores the request log before exiting.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the server gracefully");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
     };
-    serve::serve(listeners, app, shutdown).await
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down: finishing requests and storing the request log");
 }
 
 /// Hides a password in a database URL before it is logged.
