@@ -135,6 +135,11 @@ test('usage charts and the audit log, filtered', async ({ page }) => {
   const row = totals.getByRole('row', { name: new RegExp(`user:${email}`) });
   await expect(row).toContainText('3');
   await expect(row).toContainText('$');
+  // Per subject: the same calls, keyed by who made them.
+  await page.getByLabel('Group by').selectOption('subject');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await expect(page).toHaveURL(/group_by=subject/);
+  await expect(page.locator('.legend').first()).toContainText(`user:${email}`);
   // And each call in the request log, newest first.
   const recent = page.getByRole('region').filter({ has: page.getByRole('columnheader', { name: 'Request id' }) });
   await expect(recent.getByRole('row', { name: new RegExp(`user:${email}`) })).toHaveCount(3);
