@@ -2,18 +2,22 @@ import { test, expect } from '@playwright/test';
 import { api, base, signIn, unique, user, admin, ok } from './lib.mjs';
 import { ADMIN_PASSWORD, startServers } from './server.mjs';
 
+/** Types into the sign-in form already on the page and submits it. */
+async function submitSignIn(page, email, password) {
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
 test('sign-in sets an HttpOnly SameSite session cookie; a wrong password is refused on the page', async ({ page, context }) => {
   const email = `${unique('ann')}@example.com`;
   await user(email);
   await page.goto(`${base()}/`);
   await expect(page).toHaveURL(/#\/signin/);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill('not-the-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitSignIn(page, email, 'not-the-password');
   await expect(page.getByRole('alert')).toContainText('invalid email or password');
 
-  await page.getByLabel('Password').fill('password-123');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitSignIn(page, email, 'password-123');
   await expect(page.getByTestId('whoami')).toContainText(email);
   const cookie = (await context.cookies()).find((c) => c.name === 'gatehouse_session');
   expect(cookie.httpOnly).toBe(true);
@@ -69,13 +73,10 @@ test('an expired or ended session goes back to sign-in, and a deactivated user s
   await page.getByRole('link', { name: 'Teams' }).click();
   await expect(page.getByText('Your session has ended. Sign in again.')).toBeVisible();
   // A wrong password gets the usual answer, which says nothing about the account.
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill('not-the-password');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitSignIn(page, email, 'not-the-password');
   await expect(page.getByRole('alert')).toContainText('invalid email or password');
   // The right password shows the deactivated page.
-  await page.getByLabel('Password').fill('password-123');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitSignIn(page, email, 'password-123');
   await expect(page.getByRole('heading', { name: 'Your account is deactivated' })).toBeVisible();
   await expect(page.getByText('every other token of yours have stopped working')).toBeVisible();
   // The API's own login keeps its contract: the same 401 as a wrong password.
@@ -103,9 +104,7 @@ test('a session that expires while the page is open goes back to sign-in', async
   const short = await startServers({ GATEHOUSE_SESSION_TTL: '3s' });
   try {
     await page.goto(`${short.base}/#/signin`);
-    await page.getByLabel('Email').fill('admin@example.com');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await submitSignIn(page, 'admin@example.com', ADMIN_PASSWORD);
     await expect(page.getByRole('heading', { level: 1, name: 'Users' })).toBeVisible();
     const cookie = (await page.context().cookies()).find((c) => c.name === 'gatehouse_session');
     expect(cookie.expires - Date.now() / 1000).toBeLessThanOrEqual(4);
