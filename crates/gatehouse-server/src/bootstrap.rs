@@ -75,7 +75,8 @@ pub async fn bootstrap_admin(
 ) -> Result<Secret<String>, BootstrapError> {
     let email = Email::new(email).map_err(|e| BootstrapError::Invalid(e.to_string()))?;
     ensure_builtin_roles(store).await?;
-    let world = store.load().await?.world;
+    let loaded = store.load().await?;
+    let world = loaded.world;
     let admin = BuiltinRole::Admin.name();
     if let Some(u) = world.users.iter().find(|u| u.active && u.role.as_str() == admin) {
         return Err(BootstrapError::AdminExists(u.email.to_string()));
@@ -97,7 +98,8 @@ pub async fn bootstrap_admin(
     let (token, secret) = mint(TokenKind::Pat, TokenOwner::User(email), "bootstrap", now, None, e);
     audit.push(token_record(now, &token));
     changes.push(Change::PutToken(token));
-    store.commit(&changes, &audit).await?;
+    // Only onto the state checked above: a server may have made an admin meanwhile.
+    store.commit_at(loaded.version, &changes, &audit).await?;
     Ok(secret)
 }
 

@@ -20,6 +20,7 @@ pub mod request_log;
 pub mod resources;
 pub mod routes;
 pub mod state;
+pub mod yaml_scan;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};

@@ -33,6 +33,9 @@ pub fn order(manifest_type: &str) -> usize {
 pub const BASIC_TYPES: [&str; 4] = ["role", "user", "team", "virtual-account"];
 
 pub fn parse_documents(body: &str) -> Result<Vec<Doc>, ApiError> {
+    // Before any value is built: aliases, depth and the number of objects (see `yaml_scan`).
+    crate::yaml_scan::check(body)
+        .map_err(|e| ApiError::invalid(format!("document {}", e.document()), e.to_string()))?;
     let mut values = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(body).enumerate() {
         let v = serde_yaml::Value::deserialize(doc)

@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use gatehouse_core::clock::Clock;
 use gatehouse_core::token::TokenEntropy;
 use gatehouse_core::{Change, Op, Snapshot, Subject, TokenId};
-use gatehouse_store::{AuditRecord, RequestLog, Store};
+use gatehouse_store::{AuditRecord, RequestLog, Store, StoreError};
 use time::OffsetDateTime;
 
 use crate::crypto::SecretKey;
@@ -108,6 +108,9 @@ pub struct AppState {
 
 pub type App = Arc<AppState>;
 
+/// How many times a write is worked out again when another process commits first.
+const WRITE_ATTEMPTS: usize = 5;
+
 impl AppState {
     /// Loads the store into a snapshot, adding the built-in roles a fresh database lacks.
     pub async fn new(
@@ -156,28 +159,38 @@ impl AppState {
         &self,
         caller: &Subject,
         ops: Vec<Op>,
-        precondition: impl FnOnce(&Snapshot) -> Result<(), ApiError>,
+        precondition: impl FnMut(&Snapshot) -> Result<(), ApiError>,
     ) -> Result<Arc<Snapshot>, ApiError> {
-        self.write_with(caller, |_, _| Ok(ops), precondition).await
+        self.write_with(caller, |_, _| Ok(ops.clone()), precondition).await
     }
 
     /// `write` where the operations are worked out from the snapshot they will be applied to, under the
-    /// writer's lock, so nothing can change between planning and committing.
+    /// writer's lock, so nothing this process does can change between planning and committing. Another
+    /// process can: the commit then lands only if the store is still at the version the operations were
+    /// authorized against, and otherwise the whole request is worked out again on the newer state (a few
+    /// times, then 409), so that no rule is checked against a state that is no longer current.
     pub async fn write_with(
         &self,
         caller: &Subject,
-        build: impl FnOnce(&Snapshot, OffsetDateTime) -> Result<Vec<Op>, ApiError>,
-        precondition: impl FnOnce(&Snapshot) -> Result<(), ApiError>,
+        mut build: impl FnMut(&Snapshot, OffsetDateTime) -> Result<Vec<Op>, ApiError>,
+        mut precondition: impl FnMut(&Snapshot) -> Result<(), ApiError>,
     ) -> Result<Arc<Snapshot>, ApiError> {
         let mut version = self.writer.lock().await;
-        self.catch_up(&mut version).await?;
-        let current = self.snapshot();
-        let now = self.now();
-        let ops = build(&current, now)?;
-        let audit = crate::audit::records(&current, caller, &ops, now);
-        let (next, changes) = gatehouse_core::execute(&current, caller, ops, now)?;
-        precondition(&current)?;
-        self.commit(&mut version, next, &changes, audit).await
+        for _ in 0..WRITE_ATTEMPTS {
+            self.catch_up(&mut version).await?;
+            let current = self.snapshot();
+            let now = self.now();
+            let ops = build(&current, now)?;
+            let audit = crate::audit::records(&current, caller, &ops, now);
+            let (next, changes) = gatehouse_core::execute(&current, caller, ops, now)?;
+            precondition(&current)?;
+            if let Some(published) = self.commit(&mut version, next, &changes, audit).await? {
+                return Ok(published);
+            }
+        }
+        Err(ApiError::Conflict(
+            "the state kept changing while this request was checked (other servers are writing); try again".into(),
+        ))
     }
 
     /// What a dry run reports: plans (which authorizes) against the current snapshot, commits nothing.
@@ -188,26 +201,30 @@ impl AppState {
         build(&self.snapshot(), self.now()).map(|_| ())
     }
 
+    /// Commits `changes` if the store is still at `version`, then publishes `next`. `Ok(None)`: another
+    /// process committed first and nothing was written.
     async fn commit(
         &self,
         version: &mut i64,
         next: Snapshot,
         changes: &[Change],
         audit: Vec<AuditRecord>,
-    ) -> Result<Arc<Snapshot>, ApiError> {
+    ) -> Result<Option<Arc<Snapshot>>, ApiError> {
         if changes.is_empty() {
-            return Ok(self.snapshot());
+            return Ok(Some(self.snapshot()));
         }
-        let new_version = self.store.commit(changes, &audit).await?;
-        if new_version == *version + 1 {
-            let next = Arc::new(next);
-            self.snapshot.store(next.clone());
-            *version = new_version;
-            Ok(next)
-        } else {
-            // Someone else committed in between: our incremental result may miss their change, so rebuild.
-            self.reload(version).await?;
-            Ok(self.snapshot())
+        match self.store.commit_at(*version, changes, &audit).await {
+            Ok(new_version) => {
+                let next = Arc::new(next);
+                self.snapshot.store(next.clone());
+                *version = new_version;
+                Ok(Some(next))
+            }
+            Err(StoreError::Stale { expected, found }) => {
+                tracing::info!(expected, found, "another process wrote first; checking the request again");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -23,6 +23,10 @@ pub enum StoreError {
     Migration { version: i64, message: String },
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+    /// A conditional commit found the state at another version than the one its changes were worked out
+    /// from: another process (a replica, a `bootstrap`) committed first. Nothing was written.
+    #[error("the state changed while this change was being checked (expected version {expected}, found {found})")]
+    Stale { expected: i64, found: i64 },
 }
 
 /// One entry of the audit log, as the caller writes it: who did what to which object. `changes` is a JSON
@@ -265,6 +269,12 @@ pub trait Store: Send + Sync + 'static {
     /// exists if and only if the changes it came with were committed. The records get consecutive ids in
     /// the order given.
     async fn commit(&self, changes: &[Change], audit: &[AuditRecord]) -> Result<i64, StoreError>;
+
+    /// `commit`, only if the state is still at version `expected`: changes authorized against one state must
+    /// not land on another. Otherwise nothing is written and the answer is `StoreError::Stale`. Concurrent
+    /// conditional commits from any number of processes are serialised: at most one of those expecting the
+    /// same version succeeds.
+    async fn commit_at(&self, expected: i64, changes: &[Change], audit: &[AuditRecord]) -> Result<i64, StoreError>;
 
     /// The state version: bumped by every commit, from this process or any other (a `bootstrap`, a replica).
     async fn version(&self) -> Result<i64, StoreError>;

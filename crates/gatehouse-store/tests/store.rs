@@ -291,6 +291,58 @@ async fn every_commit_bumps_the_version() {
 }
 
 #[tokio::test]
+async fn a_conditional_commit_lands_only_on_the_version_it_expects() {
+    for b in backends().await {
+        b.store().commit(&builtin_roles(), &[]).await.unwrap();
+        let record = |n: &str| AuditRecord {
+            at: at(0),
+            actor: "system".into(),
+            action: "user.create".into(),
+            object_kind: "user".into(),
+            object_name: n.into(),
+            changes: "{}".into(),
+            request_id: None,
+        };
+        let a = [Change::PutUser(user("a@example.com", "admin"))];
+        assert_eq!(b.store().commit_at(1, &a, &[record("a")]).await.unwrap(), 2, "{}", b.label);
+        // Worked out from version 1, which is gone: nothing of it is written, its audit record included.
+        let stale = [Change::PutUser(user("b@example.com", "admin"))];
+        let err = b.store().commit_at(1, &stale, &[record("b")]).await.unwrap_err();
+        assert!(matches!(err, StoreError::Stale { expected: 1, found: 2 }), "{}: {err}", b.label);
+        assert_eq!(b.store().version().await.unwrap(), 2, "{}", b.label);
+        let (world, _) = load(&b).await;
+        assert!(world.users.iter().all(|u| u.email.as_str() != "b@example.com"), "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM audit_events").await, 1, "{}", b.label);
+
+        // Many processes racing from the same version: exactly one lands.
+        let mut racers = Vec::new();
+        for i in 0..8 {
+            let store = Arc::new(SqlStore::connect(&b.url).await.unwrap());
+            racers.push(tokio::spawn(async move {
+                let c = [Change::PutUser(user(&format!("r{i}@example.com"), "member"))];
+                let r = store.commit_at(2, &c, &[]).await;
+                store.close().await;
+                r
+            }));
+        }
+        let mut landed = 0;
+        for r in racers {
+            match r.await.unwrap() {
+                Ok(v) => {
+                    assert_eq!(v, 3, "{}", b.label);
+                    landed += 1;
+                }
+                Err(StoreError::Stale { expected: 2, found: 3 }) => {}
+                Err(e) => panic!("{}: {e}", b.label),
+            }
+        }
+        assert_eq!(landed, 1, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM users WHERE email LIKE 'r%'").await, 1, "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
 async fn a_failed_batch_leaves_nothing() {
     for b in backends().await {
         let base = [builtin_roles(), vec![Change::PutUser(user("alice@example.com", "admin"))]].concat();

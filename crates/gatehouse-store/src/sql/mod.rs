@@ -65,20 +65,11 @@ impl Store for SqlStore {
     }
 
     async fn commit(&self, changes: &[Change], audit: &[AuditRecord]) -> Result<i64, StoreError> {
-        let now = codec::time_to_db(OffsetDateTime::now_utc())?;
-        let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
-        for change in changes {
-            write::apply(&mut tx, change, now).await?;
-        }
-        let version: i64 = sqlx::query("UPDATE state SET version = version + 1 WHERE id = 1 RETURNING version")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        // After the version bump, which locks the state row until commit: on Postgres, where writers are not
-        // otherwise serialised, ids are then drawn in commit order, and a reader paging by id misses nothing.
-        audit::insert(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(version)
+        self.commit_when(None, changes, audit).await
+    }
+
+    async fn commit_at(&self, expected: i64, changes: &[Change], audit: &[AuditRecord]) -> Result<i64, StoreError> {
+        self.commit_when(Some(expected), changes, audit).await
     }
 
     async fn version(&self) -> Result<i64, StoreError> {
@@ -152,5 +143,48 @@ impl Store for SqlStore {
         group: UsageGroup,
     ) -> Result<Vec<UsageSeriesRow>, StoreError> {
         usage_series::read(&self.pool, filter, bucket, group).await
+    }
+}
+
+impl SqlStore {
+    async fn commit_when(
+        &self,
+        expected: Option<i64>,
+        changes: &[Change],
+        audit: &[AuditRecord],
+    ) -> Result<i64, StoreError> {
+        let now = codec::time_to_db(OffsetDateTime::now_utc())?;
+        let mut tx = self.pool.begin_with(self.dialect.begin_write()).await?;
+        // The version first: bumping it locks the state row until commit, so writers are serialised on
+        // Postgres too, and a conditional bump sees the latest committed version (Postgres re-reads the row
+        // once the lock is free). SQLite's IMMEDIATE transaction already holds the database's write lock.
+        let bumped = match expected {
+            Some(v) => {
+                sqlx::query("UPDATE state SET version = version + 1 WHERE id = 1 AND version = $1 RETURNING version")
+                    .bind(v)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => {
+                sqlx::query("UPDATE state SET version = version + 1 WHERE id = 1 RETURNING version")
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+        };
+        let version: i64 = match bumped {
+            Some(row) => row.try_get(0)?,
+            None => {
+                let found = read::version(&mut tx).await?;
+                return Err(StoreError::Stale { expected: expected.unwrap_or(found), found });
+            }
+        };
+        for change in changes {
+            write::apply(&mut tx, change, now).await?;
+        }
+        // After the version bump: on Postgres ids are then drawn in commit order, and a reader paging by id
+        // misses nothing.
+        audit::insert(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(version)
     }
 }
