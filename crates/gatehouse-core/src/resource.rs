@@ -123,6 +123,29 @@ impl ResourceSpec {
         }
     }
 
+    /// Where the object sends its stored credentials: each field that picks the host (or service) they go
+    /// to, by name, with its value; `None` for objects that hold no credentials. Stored credentials may only
+    /// stay with an object whose destination is unchanged (see `ops::authorize`), so a new kind of object
+    /// that keeps a credential next to an address must list the address here.
+    pub fn destination(&self) -> Option<Vec<(&'static str, Option<&str>)>> {
+        match self {
+            ResourceSpec::ProviderAccount(p) => Some(p.destination()),
+            ResourceSpec::McpServer(m) => Some(vec![("url", Some(m.url.as_str()))]),
+            ResourceSpec::Agent(_) | ResourceSpec::GatewayControl(_) => None,
+        }
+    }
+
+    /// The first destination field that differs between `self` (the stored object) and `new`.
+    pub fn moved_destination(&self, new: &ResourceSpec) -> Option<&'static str> {
+        let (Some(old), Some(new)) = (self.destination(), new.destination()) else {
+            return None;
+        };
+        if old.len() != new.len() {
+            return old.first().map(|(field, _)| *field);
+        }
+        old.iter().zip(&new).find(|(o, n)| o != n).map(|((field, _), _)| *field)
+    }
+
     /// The models a gateway control refers to, which must not disappear under it.
     pub fn model_refs(&self) -> Vec<&ModelRef> {
         match self {
@@ -212,6 +235,11 @@ impl ResourceIndex {
     /// `Some(narrowing)` if `<account>/<model>` is configured.
     pub fn model(&self, account_and_model: &str) -> Option<Option<&[crate::model::Subject]>> {
         self.models.get(account_and_model).map(|o| o.as_deref())
+    }
+
+    /// Every narrowed model (`model:<account>/<model>`) with its `authorized_subjects`.
+    pub fn narrowed_models(&self) -> impl Iterator<Item = (Resource, &[crate::model::Subject])> {
+        self.models.iter().filter_map(|(m, list)| list.as_deref().map(|l| (Resource::new(ResourceKind::Model, m), l)))
     }
 
     /// Models (`<account>/<model>`) whose `authorized_subjects` name `subject`.

@@ -59,7 +59,7 @@ async fn put(
     }
     let creating = path_name.is_none();
     let snap = app.snapshot();
-    let planned = plan(&snap, &app.key, parsed)?;
+    let planned = plan(&snap, &app.key, parsed, &p.subject, app.now())?;
     let noun = coll.noun();
     let key = r.clone();
     let s = app

@@ -1,0 +1,180 @@
+//! Per-model narrowing (`authorized_subjects`) under the no-escalation rules. A list only narrows who may
+//! use a model among those who may use its account, but passing it is still a way in: outside admin,
+//! whoever widens who may use a narrowed model must be allowed to use that model themself, whichever way
+//! they widen it (editing the list, joining a listed team, giving a listed subject the account, re-creating
+//! a deleted subject's name). And a subject's deletion takes its name out of every list, so whoever
+//! re-creates the name inherits nothing.
+
+use std::collections::BTreeSet;
+
+use crate::change::Change;
+use crate::model::{Action, Resource, ResourceKind, Subject};
+use crate::ops::{Ctx, Op, Refusal};
+use crate::resource::{ResourceRecord, ResourceSpec};
+use crate::snapshot::Snapshot;
+use crate::spec::ProviderAccountSpec;
+
+/// Whether `new` lets in anyone `old` kept out (`None`: not narrowed, everyone with the account).
+fn widened(old: Option<&[Subject]>, new: Option<&[Subject]>) -> bool {
+    match (old, new) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(o), Some(n)) => n.iter().any(|s| !o.contains(s)),
+    }
+}
+
+fn model_resource(account: &str, model: &str) -> Resource {
+    Resource::new(ResourceKind::Model, &format!("{account}/{model}"))
+}
+
+/// A put of a provider account that widens a model's narrowing: dropping the list, adding to it, or
+/// re-declaring the same upstream model (`model_id`) under a wider model. The caller must be allowed to use
+/// each model they widen.
+pub(crate) fn check_account_edit(
+    cx: &Ctx<'_>,
+    old: &ProviderAccountSpec,
+    new: &ProviderAccountSpec,
+) -> Result<(), Refusal> {
+    if cx.is_admin() {
+        return Ok(());
+    }
+    let account = new.name().as_str();
+    for m in new.models() {
+        let unchanged = old
+            .model(m.name.as_str())
+            .is_some_and(|o| o.model_id == m.model_id && o.authorized_subjects == m.authorized_subjects);
+        if unchanged {
+            continue;
+        }
+        let references = old.models().iter().filter(|o| o.name == m.name || o.model_id == m.model_id);
+        for o in references {
+            if !widened(o.authorized_subjects.as_deref(), m.authorized_subjects.as_deref()) {
+                continue;
+            }
+            let narrowed = model_resource(account, o.name.as_str());
+            if !cx.allows(Action::Use, &narrowed) {
+                let what = if o.name == m.name {
+                    format!("widening who may use {narrowed} (its authorized_subjects)")
+                } else {
+                    format!("model {} (the same model_id as {narrowed}) without {narrowed}'s narrowing", m.name)
+                };
+                return Err(Refusal::Forbidden(format!("{what} needs you to be allowed to use {narrowed} yourself")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Who could use which narrowed model before an operation, to compare with after it.
+pub(crate) struct Watch {
+    /// (subject, model, could use it before, the caller could use it before).
+    pairs: Vec<(Subject, Resource, bool, bool)>,
+    /// The virtual account a put of it may renew (renewing gives back only what it had).
+    renewed: Option<Subject>,
+}
+
+/// The subjects an operation could let past a narrowing: those a list names (now, or in the account the
+/// operation puts), the members of the teams it names, and whoever the operation itself touches.
+pub(crate) fn watch(cx: &Ctx<'_>, op: &Op) -> Option<Watch> {
+    if cx.is_admin() {
+        return None;
+    }
+    let snap = cx.snap;
+    let mut extra: Vec<Subject> = Vec::new();
+    let mut lists: Vec<(Resource, Vec<Subject>)> = snap
+        .resources()
+        .narrowed_models()
+        .map(|(m, list)| (m, list.to_vec()))
+        .collect();
+    let mut renewed = None;
+    match op {
+        Op::PutResource(rec) => {
+            if let ResourceSpec::ProviderAccount(p) = &rec.spec {
+                for m in p.models() {
+                    if let Some(list) = &m.authorized_subjects {
+                        lists.push((model_resource(p.name().as_str(), m.name.as_str()), list.clone()));
+                    }
+                }
+            }
+        }
+        Op::PutTeam(t) => extra.extend(t.members.iter().cloned().map(Subject::User)),
+        Op::PutUser(u) => extra.push(Subject::User(u.email.clone())),
+        Op::PutVirtualAccount(v) => {
+            let s = Subject::VirtualAccount(v.name.clone());
+            // Its managers may act as it anyway; a new account under a listed name is no renewal.
+            if snap.virtual_account(v.name.as_str()).is_some() {
+                renewed = Some(s.clone());
+            }
+            extra.push(s);
+        }
+        Op::PutGrant(g) => extra.push(g.subject.clone()),
+        Op::PutRole(_) => {}
+        // None of these lets anybody past a list.
+        Op::DeleteRole(_)
+        | Op::DeleteUser(_)
+        | Op::SetPassword { .. }
+        | Op::DeleteTeam(_)
+        | Op::DeleteVirtualAccount(_)
+        | Op::IssueToken(_)
+        | Op::RotateVirtualAccount { .. }
+        | Op::RevokeToken(_)
+        | Op::DeleteGrant(_)
+        | Op::DeleteResource(_) => return None,
+    }
+    if lists.is_empty() {
+        return None;
+    }
+    let mut pairs = Vec::new();
+    for (model, list) in &lists {
+        let mut subjects: BTreeSet<Subject> = extra.iter().cloned().collect();
+        for s in list {
+            subjects.insert(s.clone());
+            if let Subject::Team(t) = s {
+                if let Some(team) = snap.team(t.as_str()) {
+                    subjects.extend(team.members.iter().cloned().map(Subject::User));
+                }
+            }
+        }
+        let caller_may = cx.allows(Action::Use, model);
+        for s in subjects {
+            let could = caller_may || snap.check(&s, Action::Use, model, cx.now).is_allowed();
+            pairs.push((s, model.clone(), could, caller_may));
+        }
+    }
+    Some(Watch { pairs, renewed })
+}
+
+/// Refuses a gain of a narrowed model's use that the caller could not use themself (before the operation).
+pub(crate) fn check_gains(w: &Watch, after: &Snapshot, now: time::OffsetDateTime) -> Result<(), Refusal> {
+    for (s, model, could, caller_may) in &w.pairs {
+        if *could || *caller_may || w.renewed.as_ref() == Some(s) {
+            continue;
+        }
+        if after.check(s, Action::Use, model, now).is_allowed() {
+            return Err(Refusal::Forbidden(format!(
+                "this would let {s} use {model}, which you may not use yourself (its authorized_subjects)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A deleted subject's name leaves every list (an emptied list stays empty: nobody, the safe side).
+pub(crate) fn forget(snap: &Snapshot, subject: &Subject) -> Vec<Change> {
+    let accounts: BTreeSet<Resource> =
+        snap.resources().models_naming(subject).iter().filter_map(Resource::parent).collect();
+    let mut out = Vec::new();
+    for account in accounts {
+        let Some(rec) = snap.resources().get(&account) else { continue };
+        let mut rec: ResourceRecord = (**rec).clone();
+        if let ResourceSpec::ProviderAccount(p) = &mut rec.spec {
+            for m in p.models_mut() {
+                if let Some(list) = &mut m.authorized_subjects {
+                    list.retain(|s| s != subject);
+                }
+            }
+        }
+        out.push(Change::PutResource(rec));
+    }
+    out
+}
