@@ -81,11 +81,8 @@ pub(crate) fn watch(cx: &Ctx<'_>, op: &Op) -> Option<Watch> {
     }
     let snap = cx.snap;
     let mut extra: Vec<Subject> = Vec::new();
-    let mut lists: Vec<(Resource, Vec<Subject>)> = snap
-        .resources()
-        .narrowed_models()
-        .map(|(m, list)| (m, list.to_vec()))
-        .collect();
+    let mut lists: Vec<(Resource, Vec<Subject>)> =
+        snap.resources().narrowed_models().map(|(m, list)| (m, list.to_vec())).collect();
     let mut renewed = None;
     match op {
         Op::PutResource(rec) => {

@@ -494,7 +494,9 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
                     if old.sealed_auth.is_some() && rec.sealed_auth == old.sealed_auth {
                         return Err(invalid(
                             "auth",
-                            format!("is required when {what} changes: stored credentials are not sent to a new destination"),
+                            format!(
+                                "is required when {what} changes: stored credentials are not sent to a new destination"
+                            ),
                         ));
                     }
                 }
@@ -647,9 +649,9 @@ pub fn plan(snap: &Snapshot, op: Op, now: OffsetDateTime) -> Vec<Change> {
             let mut out = Vec::new();
             // Expiry ends the tokens for good, as deactivation does: clearing or moving the expiry of an
             // account that has expired renews the account, not the tokens it had.
-            let expired = snap.virtual_account(va.name.as_str()).is_some_and(|o| {
-                o.expires_at.is_some_and(|e| e <= now) && o.expires_at != va.expires_at
-            });
+            let expired = snap
+                .virtual_account(va.name.as_str())
+                .is_some_and(|o| o.expires_at.is_some_and(|e| e <= now) && o.expires_at != va.expires_at);
             if expired {
                 let owner = TokenOwner::VirtualAccount(va.name.clone());
                 out.extend(snap.tokens_of(&owner).map(|t| Change::RevokeToken(t.id.clone())));

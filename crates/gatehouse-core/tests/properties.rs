@@ -687,22 +687,67 @@ proptest! {
 /// An operation as numbers, resolved against the snapshot current when it runs.
 #[derive(Clone, Debug)]
 enum OpSpec {
-    PutRole { target: u8, mask: u64 },
-    DeleteRole { target: u8 },
-    PutUser { target: u8, role: u8, active: bool },
-    DeleteUser { target: u8 },
-    SetPassword { target: u8 },
-    PutTeam { target: u8, edits: Vec<(u8, u8)> },
-    DeleteTeam { target: u8 },
-    PutVa { target: u8, owner: u8, expiry: Option<i8> },
-    DeleteVa { target: u8 },
-    IssueToken { kind: u8, target: u8 },
-    RevokeToken { target: u8 },
-    Rotate { target: u8, grace_minutes: u8 },
-    PutGrant { resource: u8, role: u8, subject_kind: u8, subject: u8 },
-    DeleteGrant { target: u8 },
+    PutRole {
+        target: u8,
+        mask: u64,
+    },
+    DeleteRole {
+        target: u8,
+    },
+    PutUser {
+        target: u8,
+        role: u8,
+        active: bool,
+    },
+    DeleteUser {
+        target: u8,
+    },
+    SetPassword {
+        target: u8,
+    },
+    PutTeam {
+        target: u8,
+        edits: Vec<(u8, u8)>,
+    },
+    DeleteTeam {
+        target: u8,
+    },
+    PutVa {
+        target: u8,
+        owner: u8,
+        expiry: Option<i8>,
+    },
+    DeleteVa {
+        target: u8,
+    },
+    IssueToken {
+        kind: u8,
+        target: u8,
+    },
+    RevokeToken {
+        target: u8,
+    },
+    Rotate {
+        target: u8,
+        grace_minutes: u8,
+    },
+    PutGrant {
+        resource: u8,
+        role: u8,
+        subject_kind: u8,
+        subject: u8,
+    },
+    DeleteGrant {
+        target: u8,
+    },
     /// Edits a model's `authorized_subjects` on a provider account.
-    Narrow { account: u8, model: u8, edit: u8, subject_kind: u8, subject: u8 },
+    Narrow {
+        account: u8,
+        model: u8,
+        edit: u8,
+        subject_kind: u8,
+        subject: u8,
+    },
 }
 
 fn op_spec() -> impl Strategy<Value = OpSpec> {

@@ -125,12 +125,12 @@ fn plan_all(
     let mut results = Vec::new();
     for doc in docs {
         let (key, mut ops) = doc_ops(app, &scratch, doc, caller, now).map_err(|e| in_doc(doc.number, e))?;
-        let before = manifest::manifest_of(&scratch, &doc.manifest_type, &key, true);
+        let before = manifest::manifest_of(&scratch, &doc.manifest_type, &key);
         let auth_sent = ops.iter().any(|op| auth_replaced(&scratch, op));
         // Executed even when nothing changes: that authorizes the object with the caller's permissions.
         let (next, _) = gatehouse_core::execute(&scratch, caller, ops.clone(), now)
             .map_err(|e: BatchRefusal| in_doc(doc.number, e.refusal.into()))?;
-        let after = manifest::manifest_of(&next, &doc.manifest_type, &key, true).unwrap_or(Value::Null);
+        let after = manifest::manifest_of(&next, &doc.manifest_type, &key).unwrap_or(Value::Null);
         let (action, changes) = match &before {
             None => ("created", Vec::new()),
             Some(b) if *b == after && !auth_sent => {

@@ -361,11 +361,14 @@ impl ProviderAccountSpec {
     /// host), `base_url`, and Bedrock's `region` or Azure's `endpoint`. Azure's `api_version` and
     /// deployments only change the path on the same host, so they are not part of it.
     pub fn destination(&self) -> Vec<(&'static str, Option<&str>)> {
-        let mut out = vec![("the provider type", Some(self.manifest_type())), ("base_url", self.base_url().map(|u| u.as_str()))];
+        let mut out =
+            vec![("the provider type", Some(self.manifest_type())), ("base_url", self.base_url().map(|u| u.as_str()))];
         match self {
             ProviderAccountSpec::AwsBedrock(a) => out.push(("region", Some(a.region.as_str()))),
             ProviderAccountSpec::AzureOpenAi(a) => out.push(("endpoint", Some(a.endpoint.as_str()))),
-            ProviderAccountSpec::OpenAi(_) | ProviderAccountSpec::Anthropic(_) | ProviderAccountSpec::OpenAiCompatible(_) => {}
+            ProviderAccountSpec::OpenAi(_)
+            | ProviderAccountSpec::Anthropic(_)
+            | ProviderAccountSpec::OpenAiCompatible(_) => {}
         }
         out
     }
