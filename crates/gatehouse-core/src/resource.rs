@@ -271,3 +271,39 @@ impl ResourceIndex {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::ProviderKind;
+    use serde_json::json;
+
+    fn account(kind: ProviderKind, fields: serde_json::Value) -> ResourceSpec {
+        ResourceSpec::ProviderAccount(ProviderAccountSpec::deserialize_for(kind, fields).unwrap())
+    }
+
+    #[test]
+    fn every_field_that_picks_the_host_is_a_destination() {
+        let openai = |v: serde_json::Value| account(ProviderKind::OpenAi, v);
+        let base = openai(json!({"name": "a", "models": [{"name": "m", "model_id": "x", "types": ["chat"]}]}));
+        // Models and collaborators do not move the credentials.
+        assert_eq!(base.moved_destination(&openai(json!({"name": "a"}))), None);
+        assert_eq!(
+            base.moved_destination(&openai(json!({"name": "a", "base_url": "https://e.example"}))),
+            Some("base_url")
+        );
+        let anthropic = account(ProviderKind::Anthropic, json!({"name": "a"}));
+        assert_eq!(base.moved_destination(&anthropic), Some("the provider type"));
+        let bedrock = |r: &str| account(ProviderKind::AwsBedrock, json!({"name": "a", "region": r}));
+        assert_eq!(bedrock("us-east-1").moved_destination(&bedrock("eu-west-1")), Some("region"));
+        let azure = |e: &str, v: &str| {
+            account(ProviderKind::AzureOpenAi, json!({"name": "a", "endpoint": e, "api_version": v}))
+        };
+        let here = azure("https://r.openai.azure.com", "2024-10-21");
+        assert_eq!(here.moved_destination(&azure("https://e.example", "2024-10-21")), Some("endpoint"));
+        assert_eq!(here.moved_destination(&azure("https://r.openai.azure.com", "2025-01-01-preview")), None);
+        let mcp = |u: &str| ResourceSpec::McpServer(serde_json::from_value(json!({"name": "s", "url": u})).unwrap());
+        assert_eq!(mcp("https://a.example/mcp").moved_destination(&mcp("https://b.example/mcp")), Some("url"));
+        assert_eq!(mcp("https://a.example/mcp").moved_destination(&mcp("https://a.example/mcp")), None);
+    }
+}

@@ -110,7 +110,8 @@ macro_rules! mount {
                 super::get(app, p, $coll, name).await
             }
 
-            /// Replaces one. Without `auth`, the stored credentials are kept.
+            /// Replaces one. Without `auth`, the stored credentials are kept, unless the body changes where they
+            /// would be sent (a provider account's type, `base_url`, `endpoint` or `region`; an MCP server's `url`).
             #[utoipa::path(put, path = $item_path, tag = $tag, request_body = Object,
                 responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
             pub async fn replace(State(app): State<App>, Caller(p): Caller, Path(name): Path<String>, Body(b): Body<Value>) -> Result<Json<Value>, ApiError> {

@@ -183,12 +183,15 @@ fn without_auth(mut v: Value) -> Value {
     v
 }
 
+/// A change to a body.
+type Edit = Box<dyn Fn(&mut Value)>;
+
 #[tokio::test]
 async fn a_narrowed_out_manager_cannot_widen_the_list() {
     let s = TestServer::start().await;
     let (mgr, _) = narrowed(&s).await;
     let base = without_auth(s.get("/api/v1/provider-accounts/acct", &mgr).await.body);
-    let edits: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let edits: Vec<(&str, Edit)> = vec![
         (
             "adds themself",
             Box::new(|a| a["models"][0]["authorized_subjects"] = json!(["team:research", "user:mgr@example.com"])),
