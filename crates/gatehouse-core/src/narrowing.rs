@@ -12,7 +12,7 @@ use crate::model::{Action, Resource, ResourceKind, Subject};
 use crate::ops::{Ctx, Op, Refusal};
 use crate::resource::{ResourceRecord, ResourceSpec};
 use crate::snapshot::Snapshot;
-use crate::spec::ProviderAccountSpec;
+use crate::spec::{ModelSpec, ProviderAccountSpec};
 
 /// Whether `new` lets in anyone `old` kept out (`None`: not narrowed, everyone with the account).
 fn widened(old: Option<&[Subject]>, new: Option<&[Subject]>) -> bool {
@@ -27,9 +27,21 @@ fn model_resource(account: &str, model: &str) -> Resource {
     Resource::new(ResourceKind::Model, &format!("{account}/{model}"))
 }
 
-/// A put of a provider account that widens a model's narrowing: dropping the list, adding to it, or
-/// re-declaring the same upstream model (`model_id`) under a wider model. The caller must be allowed to use
-/// each model they widen.
+/// What a model of `account` calls upstream: its `model_id`, or on Azure the deployment it maps to.
+fn upstream<'a>(account: &'a ProviderAccountSpec, m: &'a ModelSpec) -> &'a str {
+    match account {
+        ProviderAccountSpec::AzureOpenAi(a) => a.deployments.get(&m.name).map_or(m.model_id.as_str(), |d| d.as_str()),
+        ProviderAccountSpec::OpenAi(_)
+        | ProviderAccountSpec::Anthropic(_)
+        | ProviderAccountSpec::AwsBedrock(_)
+        | ProviderAccountSpec::OpenAiCompatible(_) => m.model_id.as_str(),
+    }
+}
+
+/// A put of a provider account by someone a model's narrowing keeps out: that model may only stay as it is
+/// or narrow further. Not widened (a longer or no list), not removed or pointed at another upstream model
+/// (after which the same upstream model could come back open), and not copied: no other model may call its
+/// upstream model with a wider list.
 pub(crate) fn check_account_edit(
     cx: &Ctx<'_>,
     old: &ProviderAccountSpec,
@@ -39,26 +51,34 @@ pub(crate) fn check_account_edit(
         return Ok(());
     }
     let account = new.name().as_str();
-    for m in new.models() {
-        let unchanged = old
-            .model(m.name.as_str())
-            .is_some_and(|o| o.model_id == m.model_id && o.authorized_subjects == m.authorized_subjects);
-        if unchanged {
+    for o in old.models() {
+        let Some(list) = o.authorized_subjects.as_deref() else { continue };
+        let narrowed = model_resource(account, o.name.as_str());
+        if cx.allows(Action::Use, &narrowed) {
             continue;
         }
-        let references = old.models().iter().filter(|o| o.name == m.name || o.model_id == m.model_id);
-        for o in references {
-            if !widened(o.authorized_subjects.as_deref(), m.authorized_subjects.as_deref()) {
-                continue;
+        let refuse = |what: String| {
+            Err(Refusal::Forbidden(format!(
+                "{what}: {narrowed} is narrowed by its authorized_subjects and you may not use it yourself"
+            )))
+        };
+        match new.model(o.name.as_str()) {
+            None => return refuse(format!("removing {narrowed}")),
+            Some(n) if upstream(new, n) != upstream(old, o) => {
+                return refuse(format!("changing which upstream model {narrowed} calls"))
             }
-            let narrowed = model_resource(account, o.name.as_str());
-            if !cx.allows(Action::Use, &narrowed) {
-                let what = if o.name == m.name {
-                    format!("widening who may use {narrowed} (its authorized_subjects)")
-                } else {
-                    format!("model {} (the same model_id as {narrowed}) without {narrowed}'s narrowing", m.name)
-                };
-                return Err(Refusal::Forbidden(format!("{what} needs you to be allowed to use {narrowed} yourself")));
+            Some(n) if widened(Some(list), n.authorized_subjects.as_deref()) => {
+                return refuse(format!("widening who may use {narrowed}"))
+            }
+            Some(_) => {}
+        }
+        for m in new.models().iter().filter(|m| m.name != o.name && upstream(new, m) == upstream(old, o)) {
+            let unchanged = old.model(m.name.as_str()).is_some_and(|before| {
+                upstream(old, before) == upstream(new, m)
+                    && !widened(before.authorized_subjects.as_deref(), m.authorized_subjects.as_deref())
+            });
+            if !unchanged && widened(Some(list), m.authorized_subjects.as_deref()) {
+                return refuse(format!("model {} calls the same upstream model as {narrowed} more widely", m.name));
             }
         }
     }

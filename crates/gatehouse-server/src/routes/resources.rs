@@ -58,12 +58,15 @@ async fn put(
         crate::convert::same_key("name", n, &r.name)?;
     }
     let creating = path_name.is_none();
-    let snap = app.snapshot();
-    let planned = plan(&snap, &app.key, parsed, &p.subject, app.now())?;
     let noun = coll.noun();
     let key = r.clone();
+    let caller = p.subject.clone();
+    let key_ref = app.key.clone();
+    // Planned under the writer's lock, against the state it is applied to: the stored credentials it keeps
+    // are the current ones, never a version an edit in between replaced (which would look like new ones).
+    let build = move |s: &gatehouse_core::Snapshot, now| plan(s, &key_ref, parsed, &caller, now).map(|p| p.ops);
     let s = app
-        .write(&p.subject, planned.ops, move |s| match (s.resources().get(&key).is_some(), creating) {
+        .write_with(&p.subject, build, move |s| match (s.resources().get(&key).is_some(), creating) {
             (true, true) => Err(ApiError::Conflict(format!("{noun} {} already exists", key.name))),
             (false, false) => Err(ApiError::NotFound(format!("no {noun} {}", key.name))),
             _ => Ok(()),

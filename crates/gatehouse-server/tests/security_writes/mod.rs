@@ -211,6 +211,10 @@ async fn a_narrowed_out_manager_cannot_widen_the_list() {
             }),
         ),
         ("points an open model at the narrowed one", Box::new(|a| a["models"][1]["model_id"] = json!("gpt-4o"))),
+        // Two-step re-creations: first make the narrowed model go (or call something else), then declare
+        // its upstream model again without the list.
+        ("removes the narrowed model", Box::new(|a| drop(a["models"].as_array_mut().unwrap().remove(0)))),
+        ("points the narrowed model elsewhere", Box::new(|a| a["models"][0]["model_id"] = json!("gpt-3.5-turbo"))),
     ];
     for (what, edit) in &edits {
         let mut a = base.clone();
