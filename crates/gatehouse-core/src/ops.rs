@@ -119,6 +119,24 @@ impl Ctx<'_> {
         }
     }
 
+    /// `require` for a put that creates or changes, by whether the object exists. A caller who may do
+    /// neither gets the same refusal either way, so it does not tell whether the object exists.
+    fn require_put(
+        &self,
+        exists: bool,
+        create: (Permission, &Resource),
+        manage: (Permission, &Resource),
+    ) -> Result<(), Refusal> {
+        let (wanted, other) = if exists { (manage, create) } else { (create, manage) };
+        match self.require(wanted.0, wanted.1) {
+            Ok(()) => Ok(()),
+            Err(_) if !self.allows(Action::Perm(other.0), other.1) => {
+                Err(Refusal::Forbidden(format!("{} may not {} nor {} {}", self.caller, create.0, manage.0, manage.1)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Outside admin, nobody hands out permissions they do not hold themselves.
     fn require_holds(&self, wanted: PermSet, what: &str) -> Result<(), Refusal> {
         if self.is_admin() {
@@ -341,10 +359,8 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
         }
         Op::PutTeam(team) => {
             let old = snap.team(team.name.as_str());
-            match old {
-                None => cx.require(Permission::TeamCreate, &Resource::team(&team.name))?,
-                Some(_) => cx.require(Permission::TeamManage, &Resource::team(&team.name))?,
-            }
+            let here = Resource::team(&team.name);
+            cx.require_put(old.is_some(), (Permission::TeamCreate, &here), (Permission::TeamManage, &here))?;
             if !team.managers.is_subset(&team.members) {
                 return Err(invalid("managers", "every manager must also be a member"));
             }
@@ -398,20 +414,16 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
         }
         Op::PutVirtualAccount(va) => {
             let old = snap.virtual_account(va.name.as_str());
-            match old {
-                None => cx.require(Permission::VirtualAccountCreate, &Resource::team(&va.owner_team))?,
-                Some(o) => {
-                    cx.require(Permission::VirtualAccountManage, &Resource::virtual_account(&va.name))?;
-                    if o.owner_team != va.owner_team {
-                        cx.require(Permission::VirtualAccountCreate, &Resource::team(&va.owner_team))?;
-                        // The new team's managers get the team-manager rights on it; the caller must hold them.
-                        if !cx.is_admin() {
-                            let tm =
-                                snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
-                            for p in tm.iter().filter(|p| p.kind() == ResourceKind::VirtualAccount) {
-                                cx.require(p, &Resource::virtual_account(&va.name))?;
-                            }
-                        }
+            let (owner, here) = (Resource::team(&va.owner_team), Resource::virtual_account(&va.name));
+            let create = (Permission::VirtualAccountCreate, &owner);
+            cx.require_put(old.is_some(), create, (Permission::VirtualAccountManage, &here))?;
+            if old.is_some_and(|o| o.owner_team != va.owner_team) {
+                cx.require(Permission::VirtualAccountCreate, &owner)?;
+                // The new team's managers get the team-manager rights on it; the caller must hold them.
+                if !cx.is_admin() {
+                    let tm = snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
+                    for p in tm.iter().filter(|p| p.kind() == ResourceKind::VirtualAccount) {
+                        cx.require(p, &here)?;
                     }
                 }
             }
@@ -571,10 +583,7 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
 /// anything about the state is said.
 fn require_put_resource(cx: &Ctx<'_>, r: &Resource) -> Result<(), Refusal> {
     let (create, manage, _) = resource_permissions(r.kind);
-    match cx.snap.resources().get(r) {
-        None => cx.require(create, &Resource::tenant()),
-        Some(_) => cx.require(manage, r),
-    }
+    cx.require_put(cx.snap.resources().get(r).is_some(), (create, &Resource::tenant()), (manage, r))
 }
 
 /// `require_put_resource` for a server that validates a body against the state before it builds the

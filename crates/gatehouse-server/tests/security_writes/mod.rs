@@ -398,6 +398,35 @@ async fn a_refused_caller_learns_nothing_about_what_exists() {
     }
 }
 
+#[tokio::test]
+async fn a_refused_put_reads_the_same_whether_its_object_exists() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("member", &[]).await;
+    let nobody = s.user("nobody@example.com", "member").await;
+    s.team("real", &[], &[]).await;
+    s.post("/api/v1/virtual-accounts", &s.admin, json!({"name": "real", "owner_team": "real"})).await;
+    let acct = json!({"type": "openai", "name": "real"});
+    assert_eq!(s.post("/api/v1/provider-accounts", &s.admin, acct).await.status, 201);
+    let mcp = json!({"name": "real", "url": "https://x.example/mcp"});
+    assert_eq!(s.post("/api/v1/mcp-servers", &s.admin, mcp).await.status, 201);
+    let bodies: Vec<(&str, fn(&str) -> Value)> = vec![
+        ("/api/v1/teams", |n| json!({"name": n})),
+        ("/api/v1/virtual-accounts", |n| json!({"name": n, "owner_team": "real"})),
+        ("/api/v1/provider-accounts", |n| json!({"type": "openai", "name": n})),
+        ("/api/v1/mcp-servers", |n| json!({"name": n, "url": "https://x.example/mcp"})),
+    ];
+    for (path, body) in bodies {
+        for method in [Method::POST, Method::PUT] {
+            let at = |n: &str| if method == Method::PUT { format!("{path}/{n}") } else { path.to_owned() };
+            let real = s.call(method.clone(), &at("real"), &nobody, Some(body("real"))).await;
+            let ghost = s.call(method.clone(), &at("ghost"), &nobody, Some(body("ghost"))).await;
+            assert_eq!(real.status, 403, "{method} {path}: {:?}", real.body);
+            assert_eq!(ghost.status, 403, "{method} {path}: {:?}", ghost.body);
+            assert_eq!(real.message().replace("real", "X"), ghost.message().replace("ghost", "X"), "{method} {path}");
+        }
+    }
+}
+
 // ---------- 11. expiry ends a virtual account's tokens for good ----------
 
 #[tokio::test]
