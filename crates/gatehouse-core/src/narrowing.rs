@@ -107,9 +107,11 @@ pub(crate) fn watch(cx: &Ctx<'_>, op: &Op) -> Option<Watch> {
     match op {
         Op::PutResource(rec) => {
             if let ResourceSpec::ProviderAccount(p) = &rec.spec {
+                // A model added now is no one's to widen: what may be declared is `check_account_edit`'s.
                 for m in p.models() {
-                    if let Some(list) = &m.authorized_subjects {
-                        lists.push((model_resource(p.name().as_str(), m.name.as_str()), list.clone()));
+                    let model = model_resource(p.name().as_str(), m.name.as_str());
+                    if let (Some(list), Some(_)) = (&m.authorized_subjects, snap.resources().model(&model.name)) {
+                        lists.push((model, list.clone()));
                     }
                 }
             }
@@ -138,6 +140,8 @@ pub(crate) fn watch(cx: &Ctx<'_>, op: &Op) -> Option<Watch> {
         | Op::DeleteGrant(_)
         | Op::DeleteResource(_) => return None,
     }
+    // The caller's own new accounts (earlier in the batch) carry the narrowing they just chose.
+    lists.retain(|(m, _)| !m.parent().is_some_and(|a| cx.created.contains(&a)));
     if lists.is_empty() {
         return None;
     }

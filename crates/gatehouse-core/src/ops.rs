@@ -500,6 +500,10 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
             rec.spec
                 .validate(&SnapshotLookup(snap))
                 .map_err(|e| Refusal::Invalid { field: e.field, message: e.message })?;
+            // Only an object that names where its credentials go may hold any (see `destination`).
+            if rec.sealed_auth.is_some() && rec.spec.destination().is_none() {
+                return Err(invalid("auth", format!("a {} holds no credentials", r.kind.as_str())));
+            }
             if let Some(old) = snap.resources().get(&r) {
                 // Stored credentials never follow a new destination: whoever moves it sends them again.
                 if let Some(what) = old.spec.moved_destination(&rec.spec) {

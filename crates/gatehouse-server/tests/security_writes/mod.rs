@@ -398,6 +398,9 @@ async fn a_refused_caller_learns_nothing_about_what_exists() {
     }
 }
 
+/// A body for an object of a given name.
+type Named = fn(&str) -> Value;
+
 #[tokio::test]
 async fn a_refused_put_reads_the_same_whether_its_object_exists() {
     let s = TestServer::start().await;
@@ -409,7 +412,7 @@ async fn a_refused_put_reads_the_same_whether_its_object_exists() {
     assert_eq!(s.post("/api/v1/provider-accounts", &s.admin, acct).await.status, 201);
     let mcp = json!({"name": "real", "url": "https://x.example/mcp"});
     assert_eq!(s.post("/api/v1/mcp-servers", &s.admin, mcp).await.status, 201);
-    let bodies: Vec<(&str, fn(&str) -> Value)> = vec![
+    let bodies: Vec<(&str, Named)> = vec![
         ("/api/v1/teams", |n| json!({"name": n})),
         ("/api/v1/virtual-accounts", |n| json!({"name": n, "owner_team": "real"})),
         ("/api/v1/provider-accounts", |n| json!({"type": "openai", "name": n})),
