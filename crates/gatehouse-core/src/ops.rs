@@ -625,6 +625,11 @@ pub fn plan(snap: &Snapshot, op: Op, now: OffsetDateTime) -> Vec<Change> {
                 let owner = TokenOwner::User(user.email.clone());
                 out.extend(snap.tokens_of(&owner).map(|t| Change::RevokeToken(t.id.clone())));
             }
+            // A list naming someone who does not exist names a predecessor (deleted before deletions
+            // cleaned lists): the newcomer inherits nothing. The same for teams and virtual accounts.
+            if snap.user(user.email.as_str()).is_none() {
+                out.extend(crate::narrowing::forget(snap, &Subject::User(user.email.clone())));
+            }
             out.push(Change::PutUser(user));
             out
         }
@@ -650,7 +655,14 @@ pub fn plan(snap: &Snapshot, op: Op, now: OffsetDateTime) -> Vec<Change> {
             out
         }
         Op::SetPassword { email, hash } => vec![Change::SetPassword { email, hash }],
-        Op::PutTeam(team) => vec![Change::PutTeam(team)],
+        Op::PutTeam(team) => {
+            let mut out = Vec::new();
+            if snap.team(team.name.as_str()).is_none() {
+                out.extend(crate::narrowing::forget(snap, &Subject::Team(team.name.clone())));
+            }
+            out.push(Change::PutTeam(team));
+            out
+        }
         Op::DeleteTeam(name) => {
             let subject = Subject::Team(name.clone());
             let mut out: Vec<Change> = snap.grants_of(&subject).map(Change::DeleteGrant).collect();
@@ -668,6 +680,9 @@ pub fn plan(snap: &Snapshot, op: Op, now: OffsetDateTime) -> Vec<Change> {
             if expired {
                 let owner = TokenOwner::VirtualAccount(va.name.clone());
                 out.extend(snap.tokens_of(&owner).map(|t| Change::RevokeToken(t.id.clone())));
+            }
+            if snap.virtual_account(va.name.as_str()).is_none() {
+                out.extend(crate::narrowing::forget(snap, &Subject::VirtualAccount(va.name.clone())));
             }
             out.push(Change::PutVirtualAccount(va));
             out

@@ -165,3 +165,33 @@ fn renewing_an_expired_virtual_account_revokes_its_tokens() {
     let (after, _) = execute(&s, &admin(), vec![Op::PutVirtualAccount(same)], NOW).unwrap();
     assert_eq!(after.tokens_of(&owner).count(), 1);
 }
+
+#[test]
+fn a_new_subject_inherits_no_stale_place_in_a_list() {
+    let stale = account(
+        json!({"name": "a", "models": [{"name": "m", "model_id": "x", "types": ["chat"],
+               "authorized_subjects": ["user:ghost@example.com", "team:ghost", "virtualaccount:ghost", "team:x"]}]}),
+        None,
+    );
+    let s = world(vec![stale]);
+    let ops = vec![
+        Op::PutUser(user("ghost@example.com", "member")),
+        Op::PutTeam(Team {
+            name: TeamName::new("ghost").unwrap(),
+            description: String::new(),
+            managers: BTreeSet::new(),
+            members: BTreeSet::new(),
+        }),
+        Op::PutVirtualAccount(VirtualAccount {
+            name: VaName::new("ghost").unwrap(),
+            owner_team: TeamName::new("x").unwrap(),
+            description: String::new(),
+            expires_at: None,
+        }),
+    ];
+    let (after, _) = execute(&s, &admin(), ops, NOW).unwrap();
+    let rec = after.resources().get(&gatehouse_core::Resource::new(gatehouse_core::ResourceKind::ProviderAccount, "a"));
+    let Some(ResourceSpec::ProviderAccount(p)) = rec.map(|r| &r.spec) else { panic!("account gone") };
+    let list: Vec<String> = p.models()[0].authorized_subjects.iter().flatten().map(|s| s.to_string()).collect();
+    assert_eq!(list, ["team:x"]);
+}
