@@ -87,47 +87,82 @@ pub(crate) fn check_account_edit(
 
 /// Who could use which narrowed model before an operation, to compare with after it.
 pub(crate) struct Watch {
-    /// (subject, model, could use it before, the caller could use it before).
-    pairs: Vec<(Subject, Resource, bool, bool)>,
+    /// (subject, model, could use it before), for models the caller may not use.
+    pairs: Vec<(Subject, Resource, bool)>,
     /// The virtual account a put of it may renew (renewing gives back only what it had).
     renewed: Option<Subject>,
 }
 
-/// The subjects an operation could let past a narrowing: those a list names (now, or in the account the
-/// operation puts), the members of the teams it names, and whoever the operation itself touches.
+/// The subjects an operation could let past a narrowing, and the models: for an account's put, its
+/// narrowed models and everyone their lists name (members of named teams included); for a grant, the
+/// account's narrowed models and the grantee (with a team's members); for a role, everyone any list names;
+/// otherwise every narrowed model and the one subject the operation touches (a team's new members).
 pub(crate) fn watch(cx: &Ctx<'_>, op: &Op) -> Option<Watch> {
     if cx.is_admin() {
         return None;
     }
     let snap = cx.snap;
-    let mut extra: Vec<Subject> = Vec::new();
-    let mut lists: Vec<(Resource, Vec<Subject>)> =
-        snap.resources().narrowed_models().map(|(m, list)| (m, list.to_vec())).collect();
+    let all = || snap.resources().narrowed_models().map(|(m, list)| (m, list.to_vec())).collect::<Vec<_>>();
+    let on = |account: &str| {
+        snap.resources()
+            .narrowed_models()
+            .filter(|(m, _)| m.parent().is_some_and(|a| a.name.as_ref() == account))
+            .map(|(m, list)| (m, list.to_vec()))
+            .collect::<Vec<_>>()
+    };
+    let members = |s: &Subject| -> Vec<Subject> {
+        match s {
+            Subject::Team(t) => snap
+                .team(t.as_str())
+                .map_or_else(Vec::new, |team| team.members.iter().cloned().map(Subject::User).collect()),
+            Subject::User(_) | Subject::VirtualAccount(_) => Vec::new(),
+        }
+    };
     let mut renewed = None;
-    match op {
+    // (models with their lists, extra subjects, whether each list's own subjects are candidates too)
+    let (mut lists, extra, listed): (Vec<(Resource, Vec<Subject>)>, Vec<Subject>, bool) = match op {
         Op::PutResource(rec) => {
-            if let ResourceSpec::ProviderAccount(p) = &rec.spec {
-                // A model added now is no one's to widen: what may be declared is `check_account_edit`'s.
-                for m in p.models() {
-                    let model = model_resource(p.name().as_str(), m.name.as_str());
-                    if let (Some(list), Some(_)) = (&m.authorized_subjects, snap.resources().model(&model.name)) {
-                        lists.push((model, list.clone()));
-                    }
+            let ResourceSpec::ProviderAccount(p) = &rec.spec else { return None };
+            let mut lists = on(p.name().as_str());
+            // A model added now is no one's to widen: what may be declared is `check_account_edit`'s.
+            for m in p.models() {
+                let model = model_resource(p.name().as_str(), m.name.as_str());
+                if let (Some(list), Some(_)) = (&m.authorized_subjects, snap.resources().model(&model.name)) {
+                    lists.push((model, list.clone()));
                 }
             }
+            (lists, Vec::new(), true)
         }
-        Op::PutTeam(t) => extra.extend(t.members.iter().cloned().map(Subject::User)),
-        Op::PutUser(u) => extra.push(Subject::User(u.email.clone())),
+        Op::PutGrant(g) if g.resource.kind == ResourceKind::ProviderAccount => {
+            let mut extra = members(&g.subject);
+            extra.push(g.subject.clone());
+            (on(&g.resource.name), extra, false)
+        }
+        Op::PutGrant(_) => return None,
+        Op::PutTeam(t) => {
+            let old = snap.team(t.name.as_str());
+            let added: Vec<Subject> = t
+                .members
+                .iter()
+                .filter(|e| old.is_none_or(|o| !o.members.contains(*e)))
+                .cloned()
+                .map(Subject::User)
+                .collect();
+            if added.is_empty() {
+                return None;
+            }
+            (all(), added, false)
+        }
+        Op::PutUser(u) => (all(), vec![Subject::User(u.email.clone())], false),
         Op::PutVirtualAccount(v) => {
             let s = Subject::VirtualAccount(v.name.clone());
             // Its managers may act as it anyway; a new account under a listed name is no renewal.
             if snap.virtual_account(v.name.as_str()).is_some() {
                 renewed = Some(s.clone());
             }
-            extra.push(s);
+            (all(), vec![s], false)
         }
-        Op::PutGrant(g) => extra.push(g.subject.clone()),
-        Op::PutRole(_) => {}
+        Op::PutRole(_) => (all(), Vec::new(), true),
         // None of these lets anybody past a list.
         Op::DeleteRole(_)
         | Op::DeleteUser(_)
@@ -139,7 +174,7 @@ pub(crate) fn watch(cx: &Ctx<'_>, op: &Op) -> Option<Watch> {
         | Op::RevokeToken(_)
         | Op::DeleteGrant(_)
         | Op::DeleteResource(_) => return None,
-    }
+    };
     // The caller's own new accounts (earlier in the batch) carry the narrowing they just chose.
     lists.retain(|(m, _)| !m.parent().is_some_and(|a| cx.created.contains(&a)));
     if lists.is_empty() {
@@ -147,19 +182,20 @@ pub(crate) fn watch(cx: &Ctx<'_>, op: &Op) -> Option<Watch> {
     }
     let mut pairs = Vec::new();
     for (model, list) in &lists {
+        let caller_may = cx.allows(Action::Use, model);
+        if caller_may {
+            continue;
+        }
         let mut subjects: BTreeSet<Subject> = extra.iter().cloned().collect();
-        for s in list {
-            subjects.insert(s.clone());
-            if let Subject::Team(t) = s {
-                if let Some(team) = snap.team(t.as_str()) {
-                    subjects.extend(team.members.iter().cloned().map(Subject::User));
-                }
+        if listed {
+            for s in list {
+                subjects.insert(s.clone());
+                subjects.extend(members(s));
             }
         }
-        let caller_may = cx.allows(Action::Use, model);
         for s in subjects {
-            let could = caller_may || snap.check(&s, Action::Use, model, cx.now).is_allowed();
-            pairs.push((s, model.clone(), could, caller_may));
+            let could = snap.check(&s, Action::Use, model, cx.now).is_allowed();
+            pairs.push((s, model.clone(), could));
         }
     }
     Some(Watch { pairs, renewed })
@@ -167,8 +203,8 @@ pub(crate) fn watch(cx: &Ctx<'_>, op: &Op) -> Option<Watch> {
 
 /// Refuses a gain of a narrowed model's use that the caller could not use themself (before the operation).
 pub(crate) fn check_gains(w: &Watch, after: &Snapshot, now: time::OffsetDateTime) -> Result<(), Refusal> {
-    for (s, model, could, caller_may) in &w.pairs {
-        if *could || *caller_may || w.renewed.as_ref() == Some(s) {
+    for (s, model, could) in &w.pairs {
+        if *could || w.renewed.as_ref() == Some(s) {
             continue;
         }
         if after.check(s, Action::Use, model, now).is_allowed() {
