@@ -85,6 +85,9 @@ pub(crate) fn check_account_edit(
     Ok(())
 }
 
+/// A narrowed model and its `authorized_subjects`.
+type Narrowed = (Resource, Vec<Subject>);
+
 /// Who could use which narrowed model before an operation, to compare with after it.
 pub(crate) struct Watch {
     /// (subject, model, could use it before), for models the caller may not use.
@@ -102,7 +105,7 @@ pub(crate) fn watch(cx: &Ctx<'_>, op: &Op) -> Option<Watch> {
         return None;
     }
     let snap = cx.snap;
-    let all = || snap.resources().narrowed_models().map(|(m, list)| (m, list.to_vec())).collect::<Vec<_>>();
+    let all = || snap.resources().narrowed_models().map(|(m, list)| (m, list.to_vec())).collect::<Vec<Narrowed>>();
     let on = |account: &str| {
         snap.resources()
             .narrowed_models()
@@ -120,7 +123,7 @@ pub(crate) fn watch(cx: &Ctx<'_>, op: &Op) -> Option<Watch> {
     };
     let mut renewed = None;
     // (models with their lists, extra subjects, whether each list's own subjects are candidates too)
-    let (mut lists, extra, listed): (Vec<(Resource, Vec<Subject>)>, Vec<Subject>, bool) = match op {
+    let (mut lists, extra, listed): (Vec<Narrowed>, Vec<Subject>, bool) = match op {
         Op::PutResource(rec) => {
             let ResourceSpec::ProviderAccount(p) = &rec.spec else { return None };
             let mut lists = on(p.name().as_str());
