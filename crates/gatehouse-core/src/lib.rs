@@ -6,6 +6,7 @@ pub mod decision;
 pub mod engine;
 pub mod ids;
 pub mod model;
+mod narrowing;
 pub mod ops;
 pub mod permission;
 pub mod resource;

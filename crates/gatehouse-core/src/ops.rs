@@ -98,7 +98,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn is_admin(&self) -> bool {
+    pub(crate) fn is_admin(&self) -> bool {
         self.caller_email().is_some_and(|e| self.snap.is_admin(e))
     }
 
@@ -106,7 +106,7 @@ impl Ctx<'_> {
         self.caller_email().map(|e| self.snap.tenant_permissions(e)).unwrap_or_default()
     }
 
-    fn allows(&self, action: Action, r: &Resource) -> bool {
+    pub(crate) fn allows(&self, action: Action, r: &Resource) -> bool {
         self.snap.verdict(self.caller, action, r, self.now).is_allowed()
     }
 
@@ -116,6 +116,24 @@ impl Ctx<'_> {
             crate::decision::Decision::Denied(d) => {
                 Err(Refusal::Forbidden(format!("{} may not {p} on {r}: {d}", self.caller)))
             }
+        }
+    }
+
+    /// `require` for a put that creates or changes, by whether the object exists. A caller who may do
+    /// neither gets the same refusal either way, so it does not tell whether the object exists.
+    fn require_put(
+        &self,
+        exists: bool,
+        create: (Permission, &Resource),
+        manage: (Permission, &Resource),
+    ) -> Result<(), Refusal> {
+        let (wanted, other) = if exists { (manage, create) } else { (create, manage) };
+        match self.require(wanted.0, wanted.1) {
+            Ok(()) => Ok(()),
+            Err(_) if !self.allows(Action::Perm(other.0), other.1) => {
+                Err(Refusal::Forbidden(format!("{} may not {} nor {} {}", self.caller, create.0, manage.0, manage.1)))
+            }
+            Err(e) => Err(e),
         }
     }
 
@@ -341,46 +359,43 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
         }
         Op::PutTeam(team) => {
             let old = snap.team(team.name.as_str());
-            match old {
-                None => cx.require(Permission::TeamCreate, &Resource::team(&team.name))?,
-                Some(_) => cx.require(Permission::TeamManage, &Resource::team(&team.name))?,
-            }
+            let here = Resource::team(&team.name);
+            cx.require_put(old.is_some(), (Permission::TeamCreate, &here), (Permission::TeamManage, &here))?;
             if !team.managers.is_subset(&team.members) {
                 return Err(invalid("managers", "every manager must also be a member"));
             }
-            if let Some(e) = team.members.iter().find(|e| snap.user(e.as_str()).is_none()) {
-                return Err(invalid("members", format!("no user {e}")));
-            }
-            if cx.is_admin() {
-                return Ok(());
-            }
-            let empty = BTreeSet::new();
-            let (old_members, old_managers) = old.map_or((&empty, &empty), |t| (&t.members, &t.managers));
-            if team.members.difference(old_members).next().is_some() {
-                let holder = Subject::Team(team.name.clone());
-                for g in snap.grants_of(&holder) {
-                    cx.require_holds_grant(g.role, &g.resource, &format!("adding members to team {}", team.name))?;
-                }
-            }
-            if team.managers.difference(old_managers).next().is_some() {
-                let tm = snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
-                for p in tm.iter() {
-                    let scope = if team_scoped(p.kind()) {
-                        // A team being created owns nothing yet, so managing it confers nothing yet.
-                        if old.is_none() {
-                            continue;
-                        }
-                        Resource::team(&team.name)
-                    } else {
-                        Resource::tenant()
-                    };
-                    if !cx.allows(Action::Perm(p), &scope) {
-                        return Err(Refusal::Forbidden(format!(
-                            "making someone a manager of team {} would give them {p} through the team-manager role, which you do not hold",
-                            team.name
-                        )));
+            if !cx.is_admin() {
+                let empty = BTreeSet::new();
+                let (old_members, old_managers) = old.map_or((&empty, &empty), |t| (&t.members, &t.managers));
+                if team.members.difference(old_members).next().is_some() {
+                    let holder = Subject::Team(team.name.clone());
+                    for g in snap.grants_of(&holder) {
+                        cx.require_holds_grant(g.role, &g.resource, &format!("adding members to team {}", team.name))?;
                     }
                 }
+                if team.managers.difference(old_managers).next().is_some() {
+                    let tm = snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
+                    for p in tm.iter() {
+                        let scope = if team_scoped(p.kind()) {
+                            // A team being created owns nothing yet, so managing it confers nothing yet.
+                            if old.is_none() {
+                                continue;
+                            }
+                            Resource::team(&team.name)
+                        } else {
+                            Resource::tenant()
+                        };
+                        if !cx.allows(Action::Perm(p), &scope) {
+                            return Err(Refusal::Forbidden(format!(
+                                "making someone a manager of team {} would give them {p} through the team-manager role, which you do not hold",
+                                team.name
+                            )));
+                        }
+                    }
+                }
+            }
+            if let Some(e) = team.members.iter().find(|e| snap.user(e.as_str()).is_none()) {
+                return Err(invalid("members", format!("no user {e}")));
             }
             Ok(())
         }
@@ -399,20 +414,16 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
         }
         Op::PutVirtualAccount(va) => {
             let old = snap.virtual_account(va.name.as_str());
-            match old {
-                None => cx.require(Permission::VirtualAccountCreate, &Resource::team(&va.owner_team))?,
-                Some(o) => {
-                    cx.require(Permission::VirtualAccountManage, &Resource::virtual_account(&va.name))?;
-                    if o.owner_team != va.owner_team {
-                        cx.require(Permission::VirtualAccountCreate, &Resource::team(&va.owner_team))?;
-                        // The new team's managers get the team-manager rights on it; the caller must hold them.
-                        if !cx.is_admin() {
-                            let tm =
-                                snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
-                            for p in tm.iter().filter(|p| p.kind() == ResourceKind::VirtualAccount) {
-                                cx.require(p, &Resource::virtual_account(&va.name))?;
-                            }
-                        }
+            let (owner, here) = (Resource::team(&va.owner_team), Resource::virtual_account(&va.name));
+            let create = (Permission::VirtualAccountCreate, &owner);
+            cx.require_put(old.is_some(), create, (Permission::VirtualAccountManage, &here))?;
+            if old.is_some_and(|o| o.owner_team != va.owner_team) {
+                cx.require(Permission::VirtualAccountCreate, &owner)?;
+                // The new team's managers get the team-manager rights on it; the caller must hold them.
+                if !cx.is_admin() {
+                    let tm = snap.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
+                    for p in tm.iter().filter(|p| p.kind() == ResourceKind::VirtualAccount) {
+                        cx.require(p, &here)?;
                     }
                 }
             }
@@ -485,18 +496,32 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
         }
         Op::PutResource(rec) => {
             let r = rec.resource();
-            let (create, manage, _) = resource_permissions(r.kind);
-            match snap.resources().get(&r) {
-                None => cx.require(create, &Resource::tenant())?,
-                Some(_) => cx.require(manage, &r)?,
-            }
+            require_put_resource(cx, &r)?;
             rec.spec
                 .validate(&SnapshotLookup(snap))
                 .map_err(|e| Refusal::Invalid { field: e.field, message: e.message })?;
+            // Only an object that names where its credentials go may hold any (see `destination`).
+            if rec.sealed_auth.is_some() && rec.spec.destination().is_none() {
+                return Err(invalid("auth", format!("a {} holds no credentials", r.kind.as_str())));
+            }
+            if let Some(old) = snap.resources().get(&r) {
+                // Stored credentials never follow a new destination: whoever moves it sends them again.
+                if let Some(what) = old.spec.moved_destination(&rec.spec) {
+                    if old.sealed_auth.is_some() && rec.sealed_auth == old.sealed_auth {
+                        return Err(invalid(
+                            "auth",
+                            format!(
+                                "is required when {what} changes: stored credentials are not sent to a new destination"
+                            ),
+                        ));
+                    }
+                }
+            }
             if let crate::resource::ResourceSpec::ProviderAccount(p) = &rec.spec {
                 // Models a gateway control still names cannot go.
                 if let Some(old) = snap.resources().get(&r) {
                     if let crate::resource::ResourceSpec::ProviderAccount(before) = &old.spec {
+                        crate::narrowing::check_account_edit(cx, before, p)?;
                         for m in before.models().iter().filter(|m| p.model(m.name.as_str()).is_none()) {
                             let users = snap.resources().controls_naming(&r.name, Some(m.name.as_str()));
                             if let Some(c) = users.first() {
@@ -530,9 +555,6 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
             let Some(manage) = manage_permission(g.resource.kind) else {
                 return Err(invalid("resource", format!("{} has no collaborators", g.resource)));
             };
-            if snap.resources().get(&g.resource).is_none() {
-                return Err(Refusal::NotFound(format!("no {}", g.resource)));
-            }
             // "User can add themself as MCP Server Manager using collaborator ... while creating it first time."
             let creator_naming_self = matches!(op, Op::PutGrant(_))
                 && &g.subject == cx.caller
@@ -541,19 +563,38 @@ pub fn authorize(cx: &Ctx<'_>, op: &Op) -> Result<(), Refusal> {
             if creator_naming_self {
                 return Ok(());
             }
+            // Every question about the caller's own rights before any about the state (does the resource,
+            // does the subject exist), so a refused caller learns nothing.
             cx.require(manage, &g.resource)?;
             if g.role.resource_kind() != g.resource.kind {
                 return Err(invalid("role", format!("{} is not a role on {}", g.role, g.resource)));
             }
-            if !subject_exists(snap, &g.subject) {
-                return Err(invalid("subject", format!("no such subject {}", g.subject)));
-            }
             if matches!(op, Op::PutGrant(_)) && !cx.is_admin() {
                 cx.require_holds_grant(g.role, &g.resource, &format!("granting {}", g.subject))?;
+            }
+            if snap.resources().get(&g.resource).is_none() {
+                return Err(Refusal::NotFound(format!("no {}", g.resource)));
+            }
+            if !subject_exists(snap, &g.subject) {
+                return Err(invalid("subject", format!("no such subject {}", g.subject)));
             }
             Ok(())
         }
     }
+}
+
+/// The right to create `r` (if it does not exist) or to change it: what a put of it asks first, before
+/// anything about the state is said.
+fn require_put_resource(cx: &Ctx<'_>, r: &Resource) -> Result<(), Refusal> {
+    let (create, manage, _) = resource_permissions(r.kind);
+    cx.require_put(cx.snap.resources().get(r).is_some(), (create, &Resource::tenant()), (manage, r))
+}
+
+/// `require_put_resource` for a server that validates a body against the state before it builds the
+/// operations: it asks this first, so a refused caller learns nothing from the validation.
+pub fn may_put_resource(snap: &Snapshot, caller: &Subject, r: &Resource, now: OffsetDateTime) -> Result<(), Refusal> {
+    let created = std::collections::HashSet::new();
+    require_put_resource(&Ctx { snap, caller, now, created: &created }, r)
 }
 
 fn require_va_tokens(cx: &Ctx<'_>, v: &VaName) -> Result<(), Refusal> {
@@ -584,6 +625,11 @@ pub fn plan(snap: &Snapshot, op: Op, now: OffsetDateTime) -> Vec<Change> {
                 let owner = TokenOwner::User(user.email.clone());
                 out.extend(snap.tokens_of(&owner).map(|t| Change::RevokeToken(t.id.clone())));
             }
+            // A list naming someone who does not exist names a predecessor (deleted before deletions
+            // cleaned lists): the newcomer inherits nothing. The same for teams and virtual accounts.
+            if snap.user(user.email.as_str()).is_none() {
+                out.extend(crate::narrowing::forget(snap, &Subject::User(user.email.clone())));
+            }
             out.push(Change::PutUser(user));
             out
         }
@@ -604,23 +650,49 @@ pub fn plan(snap: &Snapshot, op: Op, now: OffsetDateTime) -> Vec<Change> {
             out.extend(snap.tokens_of(&owner).map(|t| Change::RevokeToken(t.id.clone())));
             let subject = Subject::User(email.clone());
             out.extend(snap.grants_of(&subject).map(Change::DeleteGrant));
+            out.extend(crate::narrowing::forget(snap, &subject));
             out.push(Change::DeleteUser(email));
             out
         }
         Op::SetPassword { email, hash } => vec![Change::SetPassword { email, hash }],
-        Op::PutTeam(team) => vec![Change::PutTeam(team)],
+        Op::PutTeam(team) => {
+            let mut out = Vec::new();
+            if snap.team(team.name.as_str()).is_none() {
+                out.extend(crate::narrowing::forget(snap, &Subject::Team(team.name.clone())));
+            }
+            out.push(Change::PutTeam(team));
+            out
+        }
         Op::DeleteTeam(name) => {
             let subject = Subject::Team(name.clone());
             let mut out: Vec<Change> = snap.grants_of(&subject).map(Change::DeleteGrant).collect();
+            out.extend(crate::narrowing::forget(snap, &subject));
             out.push(Change::DeleteTeam(name));
             out
         }
-        Op::PutVirtualAccount(va) => vec![Change::PutVirtualAccount(va)],
+        Op::PutVirtualAccount(va) => {
+            let mut out = Vec::new();
+            // Expiry ends the tokens for good, as deactivation does: clearing or moving the expiry of an
+            // account that has expired renews the account, not the tokens it had.
+            let expired = snap
+                .virtual_account(va.name.as_str())
+                .is_some_and(|o| o.expires_at.is_some_and(|e| e <= now) && o.expires_at != va.expires_at);
+            if expired {
+                let owner = TokenOwner::VirtualAccount(va.name.clone());
+                out.extend(snap.tokens_of(&owner).map(|t| Change::RevokeToken(t.id.clone())));
+            }
+            if snap.virtual_account(va.name.as_str()).is_none() {
+                out.extend(crate::narrowing::forget(snap, &Subject::VirtualAccount(va.name.clone())));
+            }
+            out.push(Change::PutVirtualAccount(va));
+            out
+        }
         Op::DeleteVirtualAccount(name) => {
             let owner = TokenOwner::VirtualAccount(name.clone());
             let mut out: Vec<Change> = snap.tokens_of(&owner).map(|t| Change::RevokeToken(t.id.clone())).collect();
             let subject = Subject::VirtualAccount(name.clone());
             out.extend(snap.grants_of(&subject).map(Change::DeleteGrant));
+            out.extend(crate::narrowing::forget(snap, &subject));
             out.push(Change::DeleteVirtualAccount(name));
             out
         }
@@ -668,6 +740,7 @@ pub fn execute(
     for (index, op) in ops.into_iter().enumerate() {
         let cx = Ctx { snap: &scratch, caller, now, created: &created };
         authorize(&cx, &op).map_err(|refusal| BatchRefusal { index, refusal })?;
+        let watch = crate::narrowing::watch(&cx, &op);
         if let Op::PutResource(rec) = &op {
             let r = rec.resource();
             if scratch.resources().get(&r).is_none() {
@@ -677,6 +750,11 @@ pub fn execute(
         let planned = plan(&scratch, op, now);
         for c in &planned {
             scratch.apply(c);
+        }
+        // Checked on the state after the operation, so every way past a list is covered at once (a refusal
+        // drops the scratch state with the whole batch).
+        if let Some(w) = &watch {
+            crate::narrowing::check_gains(w, &scratch, now).map_err(|refusal| BatchRefusal { index, refusal })?;
         }
         changes.extend(planned);
     }

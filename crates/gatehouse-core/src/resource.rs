@@ -123,6 +123,29 @@ impl ResourceSpec {
         }
     }
 
+    /// Where the object sends its stored credentials: each field that picks the host (or service) they go
+    /// to, by name, with its value; `None` for objects that hold no credentials. Stored credentials may only
+    /// stay with an object whose destination is unchanged (see `ops::authorize`), so a new kind of object
+    /// that keeps a credential next to an address must list the address here.
+    pub fn destination(&self) -> Option<Vec<(&'static str, Option<&str>)>> {
+        match self {
+            ResourceSpec::ProviderAccount(p) => Some(p.destination()),
+            ResourceSpec::McpServer(m) => Some(vec![("url", Some(m.url.as_str()))]),
+            ResourceSpec::Agent(_) | ResourceSpec::GatewayControl(_) => None,
+        }
+    }
+
+    /// The first destination field that differs between `self` (the stored object) and `new`.
+    pub fn moved_destination(&self, new: &ResourceSpec) -> Option<&'static str> {
+        let (Some(old), Some(new)) = (self.destination(), new.destination()) else {
+            return None;
+        };
+        if old.len() != new.len() {
+            return old.first().map(|(field, _)| *field);
+        }
+        old.iter().zip(&new).find(|(o, n)| o != n).map(|((field, _), _)| *field)
+    }
+
     /// The models a gateway control refers to, which must not disappear under it.
     pub fn model_refs(&self) -> Vec<&ModelRef> {
         match self {
@@ -214,6 +237,11 @@ impl ResourceIndex {
         self.models.get(account_and_model).map(|o| o.as_deref())
     }
 
+    /// Every narrowed model (`model:<account>/<model>`) with its `authorized_subjects`.
+    pub fn narrowed_models(&self) -> impl Iterator<Item = (Resource, &[crate::model::Subject])> {
+        self.models.iter().filter_map(|(m, list)| list.as_deref().map(|l| (Resource::new(ResourceKind::Model, m), l)))
+    }
+
     /// Models (`<account>/<model>`) whose `authorized_subjects` name `subject`.
     pub fn models_naming(&self, subject: &crate::model::Subject) -> Vec<Resource> {
         let mut out: Vec<Resource> = self
@@ -241,5 +269,41 @@ impl ResourceIndex {
             })
             .map(|rec| rec.spec.name())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::ProviderKind;
+    use serde_json::json;
+
+    fn account(kind: ProviderKind, fields: serde_json::Value) -> ResourceSpec {
+        ResourceSpec::ProviderAccount(ProviderAccountSpec::deserialize_for(kind, fields).unwrap())
+    }
+
+    #[test]
+    fn every_field_that_picks_the_host_is_a_destination() {
+        let openai = |v: serde_json::Value| account(ProviderKind::OpenAi, v);
+        let base = openai(json!({"name": "a", "models": [{"name": "m", "model_id": "x", "types": ["chat"]}]}));
+        // Models and collaborators do not move the credentials.
+        assert_eq!(base.moved_destination(&openai(json!({"name": "a"}))), None);
+        assert_eq!(
+            base.moved_destination(&openai(json!({"name": "a", "base_url": "https://e.example"}))),
+            Some("base_url")
+        );
+        let anthropic = account(ProviderKind::Anthropic, json!({"name": "a"}));
+        assert_eq!(base.moved_destination(&anthropic), Some("the provider type"));
+        let bedrock = |r: &str| account(ProviderKind::AwsBedrock, json!({"name": "a", "region": r}));
+        assert_eq!(bedrock("us-east-1").moved_destination(&bedrock("eu-west-1")), Some("region"));
+        let azure = |e: &str, v: &str| {
+            account(ProviderKind::AzureOpenAi, json!({"name": "a", "endpoint": e, "api_version": v}))
+        };
+        let here = azure("https://r.openai.azure.com", "2024-10-21");
+        assert_eq!(here.moved_destination(&azure("https://e.example", "2024-10-21")), Some("endpoint"));
+        assert_eq!(here.moved_destination(&azure("https://r.openai.azure.com", "2025-01-01-preview")), None);
+        let mcp = |u: &str| ResourceSpec::McpServer(serde_json::from_value(json!({"name": "s", "url": u})).unwrap());
+        assert_eq!(mcp("https://a.example/mcp").moved_destination(&mcp("https://b.example/mcp")), Some("url"));
+        assert_eq!(mcp("https://a.example/mcp").moved_destination(&mcp("https://a.example/mcp")), None);
     }
 }

@@ -687,20 +687,67 @@ proptest! {
 /// An operation as numbers, resolved against the snapshot current when it runs.
 #[derive(Clone, Debug)]
 enum OpSpec {
-    PutRole { target: u8, mask: u64 },
-    DeleteRole { target: u8 },
-    PutUser { target: u8, role: u8, active: bool },
-    DeleteUser { target: u8 },
-    SetPassword { target: u8 },
-    PutTeam { target: u8, edits: Vec<(u8, u8)> },
-    DeleteTeam { target: u8 },
-    PutVa { target: u8, owner: u8, expiry: Option<i8> },
-    DeleteVa { target: u8 },
-    IssueToken { kind: u8, target: u8 },
-    RevokeToken { target: u8 },
-    Rotate { target: u8, grace_minutes: u8 },
-    PutGrant { resource: u8, role: u8, subject_kind: u8, subject: u8 },
-    DeleteGrant { target: u8 },
+    PutRole {
+        target: u8,
+        mask: u64,
+    },
+    DeleteRole {
+        target: u8,
+    },
+    PutUser {
+        target: u8,
+        role: u8,
+        active: bool,
+    },
+    DeleteUser {
+        target: u8,
+    },
+    SetPassword {
+        target: u8,
+    },
+    PutTeam {
+        target: u8,
+        edits: Vec<(u8, u8)>,
+    },
+    DeleteTeam {
+        target: u8,
+    },
+    PutVa {
+        target: u8,
+        owner: u8,
+        expiry: Option<i8>,
+    },
+    DeleteVa {
+        target: u8,
+    },
+    IssueToken {
+        kind: u8,
+        target: u8,
+    },
+    RevokeToken {
+        target: u8,
+    },
+    Rotate {
+        target: u8,
+        grace_minutes: u8,
+    },
+    PutGrant {
+        resource: u8,
+        role: u8,
+        subject_kind: u8,
+        subject: u8,
+    },
+    DeleteGrant {
+        target: u8,
+    },
+    /// Edits a model's `authorized_subjects` on a provider account.
+    Narrow {
+        account: u8,
+        model: u8,
+        edit: u8,
+        subject_kind: u8,
+        subject: u8,
+    },
 }
 
 fn op_spec() -> impl Strategy<Value = OpSpec> {
@@ -720,6 +767,7 @@ fn op_spec() -> impl Strategy<Value = OpSpec> {
         1 => (t(), t()).prop_map(|(target, grace_minutes)| OpSpec::Rotate { target, grace_minutes }),
         3 => (t(), t(), t(), t()).prop_map(|(resource, role, subject_kind, subject)| OpSpec::PutGrant { resource, role, subject_kind, subject }),
         1 => t().prop_map(|target| OpSpec::DeleteGrant { target }),
+        2 => (t(), t(), t(), t(), t()).prop_map(|(account, model, edit, subject_kind, subject)| OpSpec::Narrow { account, model, edit, subject_kind, subject }),
     ]
 }
 
@@ -872,6 +920,42 @@ fn resolve(spec: &OpSpec, w: &World, caller: &Email, serial: u64) -> Op {
             };
             Op::DeleteGrant(pick(&w.grants, *target, fallback))
         }
+        OpSpec::Narrow { account, model, edit, subject_kind, subject } => {
+            let mut rec = w.resources[*account as usize % w.resources.len()].clone();
+            let subject = match subject_kind % 3 {
+                0 => Subject::User(pick(&emails, *subject, caller.clone())),
+                1 => Subject::Team(pick(&team_names, *subject, fresh_team)),
+                _ => Subject::VirtualAccount(pick(&va_names, *subject, fresh_va)),
+            };
+            if let ResourceSpec::ProviderAccount(p) = &mut rec.spec {
+                let models = p.models_mut();
+                if !models.is_empty() {
+                    let n = models.len();
+                    let m = &mut models[*model as usize % n];
+                    match edit % 5 {
+                        0 => m.authorized_subjects.get_or_insert_with(Vec::new).push(subject),
+                        1 => m.authorized_subjects = None,
+                        2 => {
+                            if let Some(l) = &mut m.authorized_subjects {
+                                l.retain(|s| *s != subject);
+                            }
+                        }
+                        3 => m.authorized_subjects = Some(vec![subject]),
+                        // The same upstream model again under a new name, without the narrowing.
+                        _ => {
+                            let mut copy = m.clone();
+                            copy.name = gatehouse_core::spec::ModelName::new(&format!("copy-{serial}")).unwrap();
+                            copy.authorized_subjects = None;
+                            models.push(copy);
+                        }
+                    }
+                    if let Some(l) = &mut models[*model as usize % n].authorized_subjects {
+                        l.dedup();
+                    }
+                }
+            }
+            Op::PutResource(rec)
+        }
     }
 }
 
@@ -1001,6 +1085,16 @@ fn check_indexes(s: &Snapshot) -> Result<(), String> {
             return Err(format!("virtual account {} is owned by a team {} that does not exist", v.name, v.owner_team));
         }
     }
+    // Nor a name in a model's narrowing: whoever re-created it would inherit the place.
+    for rec in &w.resources {
+        if let ResourceSpec::ProviderAccount(p) = &rec.spec {
+            for (m, list) in p.model_access() {
+                if let Some(s) = list.unwrap_or_default().iter().find(|s| !subjects.contains(s)) {
+                    return Err(format!("model {}/{m} still names {s}, which does not exist", p.name()));
+                }
+            }
+        }
+    }
     for u in &w.users {
         if !w.roles.iter().any(|r| r.name == u.role) {
             return Err(format!("user {} holds a role {} that does not exist", u.email, u.role));
@@ -1010,7 +1104,7 @@ fn check_indexes(s: &Snapshot) -> Result<(), String> {
 }
 
 /// Gains that are not escalation by design.
-fn gain_explained(before: &Snapshot, caller: &Subject, s: &Subject, a: Action, r: &Resource, op: &Op) -> bool {
+fn gain_explained(before: &Snapshot, caller: &Subject, s: &Subject, op: &Op) -> bool {
     match (op, s) {
         // By design: whoever may manage a virtual account may take its tokens ("Manage Virtual Account ...
         // also includes permission to get the token"), so may act as it; renewing an expired one (a new
@@ -1021,14 +1115,8 @@ fn gain_explained(before: &Snapshot, caller: &Subject, s: &Subject, a: Action, r
                     .check(caller, Action::Perm(Permission::VirtualAccountManage), &Resource::virtual_account(n), NOW)
                     .is_allowed()
         }
-        // A model's `authorized_subjects` is a restriction, not a grant: who may use a model is decided on its
-        // provider account, and the list only narrows that. So a new ability to use a model is a gain only
-        // where it is a gain on the account (which this check covers on the account itself); passing the
-        // narrowing (joining a listed team, or being listed) is not one.
-        _ if a == Action::Use && r.kind == ResourceKind::Model => r.parent().is_some_and(|acct| {
-            before.check(caller, Action::Use, &acct, NOW).is_allowed()
-                || before.check(s, Action::Use, &acct, NOW).is_allowed()
-        }),
+        // Passing a model's `authorized_subjects` (being listed, joining a listed team, gaining the account
+        // while listed) is a gain like any other: only someone who may use the model may open it.
         _ => false,
     }
 }
@@ -1060,7 +1148,7 @@ fn check_no_escalation(before: &Snapshot, after: &Snapshot, caller: &Subject, op
                 if !after.check(s, *a, r, NOW).is_allowed() || before.check(s, *a, r, NOW).is_allowed() {
                     continue;
                 }
-                if gain_explained(before, caller, s, *a, r, op) {
+                if gain_explained(before, caller, s, op) {
                     continue;
                 }
                 let c = *caller_allowed[ri * actions.len() + ai]

@@ -61,7 +61,13 @@ fn typed<T: serde::de::DeserializeOwned>(fields: Value) -> Result<T, ApiError> {
 }
 
 /// The operations of one document against `scratch`, with its key.
-fn doc_ops(app: &App, scratch: &Snapshot, doc: &Doc) -> Result<(String, Vec<Op>), ApiError> {
+fn doc_ops(
+    app: &App,
+    scratch: &Snapshot,
+    doc: &Doc,
+    caller: &Subject,
+    now: time::OffsetDateTime,
+) -> Result<(String, Vec<Op>), ApiError> {
     let f = doc.fields.clone();
     Ok(match doc.manifest_type.as_str() {
         "role" => {
@@ -82,10 +88,16 @@ fn doc_ops(app: &App, scratch: &Snapshot, doc: &Doc) -> Result<(String, Vec<Op>)
         }
         t => {
             let parsed = crate::resources::parse_manifest(t, f, "")?;
-            let planned = crate::resources::plan(scratch, &app.key, parsed)?;
+            let planned = crate::resources::plan(scratch, &app.key, parsed, caller, now)?;
             (planned.resource.name.to_string(), planned.ops)
         }
     })
+}
+
+/// Whether `op` stores credentials other than those `scratch` holds for its object.
+fn auth_replaced(scratch: &Snapshot, op: &Op) -> bool {
+    let Op::PutResource(rec) = op else { return false };
+    scratch.resources().get(&rec.resource()).is_some_and(|old| old.sealed_auth != rec.sealed_auth)
 }
 
 fn field_changes(before: &Value, after: &Value) -> Vec<String> {
@@ -112,19 +124,28 @@ fn plan_all(
     let mut all = Vec::new();
     let mut results = Vec::new();
     for doc in docs {
-        let (key, mut ops) = doc_ops(app, &scratch, doc).map_err(|e| in_doc(doc.number, e))?;
-        let before = manifest::manifest_of(&scratch, &doc.manifest_type, &key, true);
+        let (key, mut ops) = doc_ops(app, &scratch, doc, caller, now).map_err(|e| in_doc(doc.number, e))?;
+        let before = manifest::manifest_of(&scratch, &doc.manifest_type, &key);
+        let auth_sent = ops.iter().any(|op| auth_replaced(&scratch, op));
         // Executed even when nothing changes: that authorizes the object with the caller's permissions.
         let (next, _) = gatehouse_core::execute(&scratch, caller, ops.clone(), now)
             .map_err(|e: BatchRefusal| in_doc(doc.number, e.refusal.into()))?;
-        let after = manifest::manifest_of(&next, &doc.manifest_type, &key, true).unwrap_or(Value::Null);
+        let after = manifest::manifest_of(&next, &doc.manifest_type, &key).unwrap_or(Value::Null);
         let (action, changes) = match &before {
             None => ("created", Vec::new()),
-            Some(b) if *b == after => {
+            Some(b) if *b == after && !auth_sent => {
                 ops.clear();
                 ("unchanged", Vec::new())
             }
-            Some(b) => ("updated", field_changes(b, &after)),
+            Some(b) => {
+                let mut changes = field_changes(b, &after);
+                // Sent credentials are always stored anew and reported as a change (never their value):
+                // whether they equal the stored ones is not something a caller may find out.
+                if auth_sent {
+                    changes.push("auth: changed".into());
+                }
+                ("updated", changes)
+            }
         };
         results.push(ApplyResult { kind: doc.manifest_type.clone(), name: key, action, changes });
         scratch = next;

@@ -5,7 +5,6 @@ use gatehouse_core::resource::ResourceSpec;
 use gatehouse_core::{Resource, ResourceKind, Snapshot};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 
@@ -77,9 +76,9 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
-/// The manifest of an existing object, as export prints it. `with_auth_digest` adds a digest of the
-/// sealed credentials (never the credentials), so that a changed secret shows as a change in an apply.
-pub fn manifest_of(s: &Snapshot, manifest_type: &str, key: &str, with_auth_digest: bool) -> Option<Value> {
+/// The manifest of an existing object, as export prints it (never with credentials, nor anything derived
+/// from them).
+pub fn manifest_of(s: &Snapshot, manifest_type: &str, key: &str) -> Option<Value> {
     match manifest_type {
         "role" => s.role(key).map(|r| {
             json!({"type": "role", "name": r.name, "display_name": r.display_name, "description": r.description,
@@ -104,14 +103,7 @@ pub fn manifest_of(s: &Snapshot, manifest_type: &str, key: &str, with_auth_diges
         t => {
             let kind = resource_kind(t)?;
             let rec = s.resources().get(&Resource::new(kind, key))?;
-            let mut v = crate::resources::render(s, rec, true);
-            if with_auth_digest {
-                if let Some(sealed) = &rec.sealed_auth {
-                    let d = hex::encode(Sha256::digest(&sealed.0));
-                    v["auth"] = Value::String(format!("sealed:{}", &d[..12]));
-                }
-            }
-            Some(v)
+            Some(crate::resources::render(s, rec, true))
         }
     }
 }
@@ -199,7 +191,7 @@ pub fn export_selected(
         .map(|r| (r.builtin.is_none(), r.name.to_string()))
         .collect();
     roles.sort();
-    out.extend(roles.iter().filter_map(|(_, n)| manifest_of(s, "role", n, false)));
+    out.extend(roles.iter().filter_map(|(_, n)| manifest_of(s, "role", n)));
     let mut users: Vec<String> = s
         .users()
         .filter(|u| sel.wants("user", u.user.email.as_str()))
@@ -210,14 +202,14 @@ pub fn export_selected(
         .map(|u| u.user.email.to_string())
         .collect();
     users.sort();
-    out.extend(users.iter().filter_map(|e| manifest_of(s, "user", e, false)));
+    out.extend(users.iter().filter_map(|e| manifest_of(s, "user", e)));
     let mut teams: Vec<String> = s
         .teams()
         .filter(|t| sel.wants("team", t.name.as_str()) && can(P::TeamRead, &Resource::team(&t.name)))
         .map(|t| t.name.to_string())
         .collect();
     teams.sort();
-    out.extend(teams.iter().filter_map(|t| manifest_of(s, "team", t, false)));
+    out.extend(teams.iter().filter_map(|t| manifest_of(s, "team", t)));
     let mut vas: Vec<String> = s
         .virtual_accounts()
         .filter(|v| sel.wants("virtual-account", v.name.as_str()))
@@ -225,7 +217,7 @@ pub fn export_selected(
         .map(|v| v.name.to_string())
         .collect();
     vas.sort();
-    out.extend(vas.iter().filter_map(|v| manifest_of(s, "virtual-account", v, false)));
+    out.extend(vas.iter().filter_map(|v| manifest_of(s, "virtual-account", v)));
     for (kind, perm) in [
         (ResourceKind::ProviderAccount, P::ProviderAccountRead),
         (ResourceKind::McpServer, P::McpServerRead),

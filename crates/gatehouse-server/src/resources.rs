@@ -54,12 +54,14 @@ impl Collection {
 }
 
 /// Credentials as sent, before sealing.
+#[derive(Clone)]
 pub enum PlainAuth {
     Provider(ProviderAuth),
     Mcp(McpAuth),
 }
 
 /// A body or manifest, parsed: the spec with its collaborators, and credentials if it carried any.
+#[derive(Clone)]
 pub struct Parsed {
     pub spec: ResourceSpec,
     pub auth: Option<PlainAuth>,
@@ -136,8 +138,16 @@ pub struct Planned {
 }
 
 /// Turns a desired resource into operations: the resource itself, then the collaborator grants that differ.
-/// Credentials are sealed here; a manifest without `auth` keeps the stored ones.
-pub fn plan(snap: &Snapshot, key: &SecretKey, mut parsed: Parsed) -> Result<Planned, ApiError> {
+/// Credentials are sealed here; a manifest without `auth` keeps the stored ones (which `execute` refuses
+/// when the destination changes). A submitted `auth` is always sealed afresh, never compared with the
+/// stored one: a caller must not learn whether a guess matches.
+pub fn plan(
+    snap: &Snapshot,
+    key: &SecretKey,
+    mut parsed: Parsed,
+    caller: &Subject,
+    now: time::OffsetDateTime,
+) -> Result<Planned, ApiError> {
     let resource = parsed.spec.resource();
     let context = resource.to_string();
     if let Some(a) = &parsed.auth {
@@ -148,7 +158,9 @@ pub fn plan(snap: &Snapshot, key: &SecretKey, mut parsed: Parsed) -> Result<Plan
             m.validate().map_err(|e| ApiError::invalid(format!("auth.{}", e.field), e.message))?;
         }
     }
-    // Collaborators are checked here, before they become grants (the stored spec has none).
+    // Collaborators are checked here, before they become grants (the stored spec has none); against the
+    // state, so only once the caller is known to be allowed the write: a refused caller learns nothing.
+    gatehouse_core::ops::may_put_resource(snap, caller, &resource, now)?;
     parsed
         .spec
         .validate(&gatehouse_core::ops::SnapshotLookup(snap))
@@ -163,26 +175,8 @@ pub fn plan(snap: &Snapshot, key: &SecretKey, mut parsed: Parsed) -> Result<Plan
         }
     }
     let existing = snap.resources().get(&resource).cloned();
-    if let (Some(old), ResourceSpec::ProviderAccount(new)) = (&existing, &parsed.spec) {
-        let kind_changed = old.spec.manifest_type() != new.manifest_type();
-        if kind_changed && parsed.auth.is_none() && old.sealed_auth.is_some() {
-            return Err(ApiError::invalid("auth", "is required when the provider type changes"));
-        }
-    }
     let sealed_auth = match &parsed.auth {
-        Some(a) => {
-            let plain = auth_json(a)?;
-            // Same credentials as stored: keep the stored ciphertext, so re-applying changes nothing.
-            let same = existing
-                .as_ref()
-                .and_then(|o| o.sealed_auth.as_ref())
-                .is_some_and(|s| key.open(&context, &s.0).is_ok_and(|old| old.expose().as_slice() == plain.as_slice()));
-            if same {
-                existing.as_ref().and_then(|o| o.sealed_auth.clone())
-            } else {
-                Some(Sealed(Arc::from(key.seal(&context, &plain))))
-            }
-        }
+        Some(a) => Some(Sealed(Arc::from(key.seal(&context, &auth_json(a)?)))),
         None => existing.as_ref().and_then(|o| o.sealed_auth.clone()),
     };
     let wanted: BTreeMap<Subject, gatehouse_core::CollaboratorRole> =

@@ -357,8 +357,28 @@ impl ProviderAccountSpec {
         }
     }
 
+    /// The fields that decide where the account's credentials are sent: its type (each has its own default
+    /// host), `base_url`, and Bedrock's `region` or Azure's `endpoint`. Azure's `api_version` and
+    /// deployments only change the path on the same host, so they are not part of it.
+    pub fn destination(&self) -> Vec<(&'static str, Option<&str>)> {
+        let mut out =
+            vec![("the provider type", Some(self.manifest_type())), ("base_url", self.base_url().map(|u| u.as_str()))];
+        match self {
+            ProviderAccountSpec::AwsBedrock(a) => out.push(("region", Some(a.region.as_str()))),
+            ProviderAccountSpec::AzureOpenAi(a) => out.push(("endpoint", Some(a.endpoint.as_str()))),
+            ProviderAccountSpec::OpenAi(_)
+            | ProviderAccountSpec::Anthropic(_)
+            | ProviderAccountSpec::OpenAiCompatible(_) => {}
+        }
+        out
+    }
+
     pub fn models(&self) -> &[ModelSpec] {
         each_account!(self, a => &a.models)
+    }
+
+    pub fn models_mut(&mut self) -> &mut Vec<ModelSpec> {
+        each_account!(self, a => &mut a.models)
     }
 
     pub fn model(&self, name: &str) -> Option<&ModelSpec> {

@@ -58,12 +58,17 @@ async fn put(
         crate::convert::same_key("name", n, &r.name)?;
     }
     let creating = path_name.is_none();
-    let snap = app.snapshot();
-    let planned = plan(&snap, &app.key, parsed)?;
     let noun = coll.noun();
     let key = r.clone();
+    let caller = p.subject.clone();
+    let key_ref = app.key.clone();
+    // Planned under the writer's lock, against the state it is applied to: the stored credentials it keeps
+    // are the current ones, never a version an edit in between replaced (which would look like new ones).
+    // Worked out again if another server writes first (see `AppState::write_with`).
+    let build =
+        move |s: &gatehouse_core::Snapshot, now| plan(s, &key_ref, parsed.clone(), &caller, now).map(|p| p.ops);
     let s = app
-        .write(&p.subject, planned.ops, move |s| match (s.resources().get(&key).is_some(), creating) {
+        .write_with(&p.subject, build, move |s| match (s.resources().get(&key).is_some(), creating) {
             (true, true) => Err(ApiError::Conflict(format!("{noun} {} already exists", key.name))),
             (false, false) => Err(ApiError::NotFound(format!("no {noun} {}", key.name))),
             _ => Ok(()),
@@ -110,7 +115,8 @@ macro_rules! mount {
                 super::get(app, p, $coll, name).await
             }
 
-            /// Replaces one. Without `auth`, the stored credentials are kept.
+            /// Replaces one. Without `auth`, the stored credentials are kept, unless the body changes where they
+            /// would be sent (a provider account's type, `base_url`, `endpoint` or `region`; an MCP server's `url`).
             #[utoipa::path(put, path = $item_path, tag = $tag, request_body = Object,
                 responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
             pub async fn replace(State(app): State<App>, Caller(p): Caller, Path(name): Path<String>, Body(b): Body<Value>) -> Result<Json<Value>, ApiError> {
