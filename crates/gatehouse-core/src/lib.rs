@@ -10,6 +10,7 @@ mod narrowing;
 pub mod ops;
 pub mod permission;
 pub mod resource;
+pub mod resource_type;
 pub mod secret;
 pub mod snapshot;
 pub mod spec;
