@@ -4,6 +4,7 @@ pub mod change;
 pub mod clock;
 pub mod decision;
 pub mod engine;
+pub mod explain;
 pub mod ids;
 pub mod model;
 mod narrowing;
