@@ -65,8 +65,7 @@ async fn put(
     // Planned under the writer's lock, against the state it is applied to: the stored credentials it keeps
     // are the current ones, never a version an edit in between replaced (which would look like new ones).
     // Worked out again if another server writes first (see `AppState::write_with`).
-    let build =
-        move |s: &gatehouse_core::Snapshot, now| plan(s, &key_ref, parsed.clone(), &caller, now).map(|p| p.ops);
+    let build = move |s: &gatehouse_core::Snapshot, now| plan(s, &key_ref, parsed.clone(), &caller, now).map(|p| p.ops);
     let s = app
         .write_with(&p.subject, build, move |s| match (s.resources().get(&key).is_some(), creating) {
             (true, true) => Err(ApiError::Conflict(format!("{noun} {} already exists", key.name))),
@@ -94,6 +93,21 @@ macro_rules! mount {
     ($module:ident, $coll:expr, $list_path:literal, $item_path:literal, $tag:literal) => {
         pub mod $module {
             use super::*;
+
+            /// The collection and its items, under `/api/v1`.
+            pub fn routes() -> axum::Router<App> {
+                let coll: Collection = $coll;
+                axum::Router::new()
+                    .route(&format!("/{}", coll.collection()), axum::routing::get(list).post(create))
+                    .route(
+                        &format!("/{}/{{name}}", coll.collection()),
+                        axum::routing::get(get).put(replace).delete(delete),
+                    )
+            }
+
+            #[derive(utoipa::OpenApi)]
+            #[openapi(paths(list, create, get, replace, delete))]
+            pub struct Doc;
 
             /// Those the caller may read (the collection's read permission, tenant-wide or by a grant).
             #[utoipa::path(get, path = $list_path, tag = $tag, responses((status = 200, body = [Object])))]
@@ -134,13 +148,13 @@ macro_rules! mount {
 
 mount!(
     provider_accounts,
-    Collection::ProviderAccounts,
+    Collection::ProviderAccount,
     "/api/v1/provider-accounts",
     "/api/v1/provider-accounts/{name}",
     "provider-accounts"
 );
-mount!(mcp_servers, Collection::McpServers, "/api/v1/mcp-servers", "/api/v1/mcp-servers/{name}", "mcp-servers");
-mount!(agents, Collection::Agents, "/api/v1/agents", "/api/v1/agents/{name}", "agents");
+mount!(mcp_servers, Collection::McpServer, "/api/v1/mcp-servers", "/api/v1/mcp-servers/{name}", "mcp-servers");
+mount!(agents, Collection::Agent, "/api/v1/agents", "/api/v1/agents/{name}", "agents");
 mount!(
     gateway_controls,
     Collection::GatewayControls,
@@ -148,3 +162,38 @@ mount!(
     "/api/v1/gateway-controls/{name}",
     "gateway-controls"
 );
+
+/// Every collection's routes, under `/api/v1`.
+pub fn router() -> axum::Router<App> {
+    axum::Router::new()
+        .merge(provider_accounts::routes())
+        .merge(mcp_servers::routes())
+        .merge(agents::routes())
+        .merge(gateway_controls::routes())
+}
+
+/// Every collection's part of the OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    let mut doc = provider_accounts::Doc::openapi();
+    doc.merge(mcp_servers::Doc::openapi());
+    doc.merge(agents::Doc::openapi());
+    doc.merge(gateway_controls::Doc::openapi());
+    doc
+}
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_core::resource_type::ResourceType;
+
+    #[test]
+    fn every_resource_type_is_mounted_and_documented() {
+        let doc = super::openapi();
+        for t in ResourceType::ALL {
+            for path in [format!("/api/v1/{}", t.collection()), format!("/api/v1/{}/{{name}}", t.collection())] {
+                assert!(doc.paths.paths.contains_key(&path), "{path} is not mounted");
+            }
+        }
+        assert_eq!(doc.paths.paths.len(), 2 * ResourceType::ALL.len());
+    }
+}
