@@ -80,7 +80,7 @@ test('an expired or ended session goes back to sign-in, and a deactivated user s
   await expect(page.getByRole('heading', { name: 'Your account is deactivated' })).toBeVisible();
   await expect(page.getByText('every other token of yours have stopped working')).toBeVisible();
   // The API's own login keeps its contract: the same 401 as a wrong password.
-  const r = await fetch(`${base()}/api/v1/auth/login`, { method: 'POST', body: JSON.stringify({ email, password: 'password-123' }) });
+  const r = await fetch(`${base()}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'password-123' }) });
   expect(r.status).toBe(401);
   expect((await r.json()).error.code).toBe('invalid_token');
 });

@@ -106,8 +106,15 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
             "no GATEHOUSE_SECRET_KEY: generated a key for provider credentials in this file; back it up with the database, or set GATEHOUSE_SECRET_KEY"
         );
     }
-    let config =
-        ServerConfig { log_bodies: settings.log_bodies, session_ttl: settings.session_ttl, ..ServerConfig::default() };
+    let config = ServerConfig {
+        log_bodies: settings.log_bodies,
+        session_ttl: settings.session_ttl,
+        trusted_proxies: settings.trusted_proxies.clone(),
+        header_read_timeout: settings.header_read_timeout,
+        idle_timeout: settings.idle_timeout,
+        max_connections: settings.max_connections,
+        ..ServerConfig::default()
+    };
     let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), config, Arc::new(key))
         .await
         .map_err(|e| anyhow::anyhow!("cannot load the access graph: {e}"))?;

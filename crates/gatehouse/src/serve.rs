@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use gatehouse_server::gateway::upstream;
 use gatehouse_server::App;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -125,19 +124,15 @@ async fn serve_shard(
     client: reqwest::Client,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(|tcp| {
-        // Small request/response exchanges: do not let Nagle's algorithm hold back a response's last segment.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     // Every task of this runtime runs on this thread.
     upstream::use_own_client(client);
-    let router = gatehouse_server::router(app);
+    let router = gatehouse_server::router(app.clone());
     let stop = async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
-    axum::serve(listener, router).with_graceful_shutdown(stop).await.context("server failed")
+    // Header-read and idle timeouts, and the connection limit shared by every shard: see `net`.
+    gatehouse_server::net::serve_connections(listener, app, router, stop).await.context("server failed")
 }
 
 /// The address to listen on: the first `listen` resolves to.
