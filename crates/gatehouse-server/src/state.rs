@@ -266,16 +266,28 @@ impl AppState {
     /// rows stay in the store, revoked, like every revoked token (their ids are never reused). Not audited:
     /// nobody did anything. Returns how many were dropped.
     pub async fn purge_expired_sessions(&self) -> Result<usize, ApiError> {
+        self.housekeeping(|current, now| {
+            current
+                .users()
+                .flat_map(|u| current.tokens_of(&gatehouse_core::TokenOwner::User(u.user.email.clone())))
+                .filter(|t| t.kind == gatehouse_core::TokenKind::Session && t.expires_at.is_some_and(|at| at <= now))
+                .map(|t| Change::RevokeToken(t.id.clone()))
+                .collect()
+        })
+        .await
+    }
+
+    /// The server's own changes, which no caller makes and nobody authorizes (dropping what expired,
+    /// sealing credentials again): worked out from the current snapshot under the writer's lock, committed
+    /// without audit records, published. Returns how many changes were made.
+    pub async fn housekeeping(
+        &self,
+        build: impl FnOnce(&Snapshot, OffsetDateTime) -> Vec<Change>,
+    ) -> Result<usize, ApiError> {
         let mut version = self.writer.lock().await;
         self.catch_up(&mut version).await?;
         let current = self.snapshot();
-        let now = self.now();
-        let changes: Vec<Change> = current
-            .users()
-            .flat_map(|u| current.tokens_of(&gatehouse_core::TokenOwner::User(u.user.email.clone())))
-            .filter(|t| t.kind == gatehouse_core::TokenKind::Session && t.expires_at.is_some_and(|at| at <= now))
-            .map(|t| Change::RevokeToken(t.id.clone()))
-            .collect();
+        let changes = build(&current, self.now());
         if changes.is_empty() {
             return Ok(0);
         }

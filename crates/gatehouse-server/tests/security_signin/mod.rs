@@ -384,3 +384,64 @@ async fn connections_beyond_the_limit_wait_for_a_free_slot() {
     assert!(started.elapsed() >= StdDuration::from_millis(500), "served past the limit at once");
     assert!(started.elapsed() < StdDuration::from_secs(5));
 }
+
+#[tokio::test]
+async fn a_passphrase_key_is_salted_and_credentials_sealed_the_old_way_are_sealed_again() {
+    use gatehouse_core::clock::ManualClock;
+    use gatehouse_server::crypto::{check_key, reseal_legacy, SecretKey};
+    use gatehouse_server::{AppState, OsEntropy};
+    use gatehouse_store::testing;
+    use sha2::Digest;
+    use std::sync::Arc;
+
+    let pass = gatehouse_core::Secret::new("correct horse battery staple, and more".to_owned());
+    let db = testing::sqlite();
+    let store = gatehouse_store::open(&db.url).await.unwrap();
+    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()));
+    let admin =
+        gatehouse_server::bootstrap::bootstrap_admin(store.as_ref(), "a@example.com", None, clock.as_ref(), &OsEntropy)
+            .await
+            .unwrap()
+            .into_inner();
+    // A deployment of before: the passphrase's plain SHA-256 sealed a provider credential.
+    let legacy = SecretKey::from_bytes(sha2::Sha256::digest(pass.expose().trim().as_bytes()).into());
+    let app =
+        AppState::new(store.clone(), clock.clone(), Arc::new(OsEntropy), ServerConfig::default(), Arc::new(legacy))
+            .await
+            .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(gatehouse_server::serve(listener, app, std::future::pending()));
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/provider-accounts"))
+        .bearer_auth(&admin)
+        .json(&json!({"type": "openai", "name": "oa", "auth": {"api_key": "sk-old"}, "models": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    task.abort();
+
+    // Now: the salt comes from the store, made once; the new key still opens the old seal, and seals again.
+    let salt = store.key_salt(&gatehouse_server::crypto::fresh_salt()).await.unwrap();
+    assert_eq!(store.key_salt("something-else-entirely").await.unwrap(), salt, "the salt is kept");
+    let key = Arc::new(SecretKey::from_setting(&pass, salt.as_bytes()).unwrap());
+    let app = AppState::new(store.clone(), clock.clone(), Arc::new(OsEntropy), ServerConfig::default(), key.clone())
+        .await
+        .unwrap();
+    check_key(&app.snapshot(), &key).expect("the old credentials open");
+    let sealed =
+        |app: &gatehouse_server::App| app.snapshot().resources().all().find_map(|r| r.sealed_auth.clone()).unwrap();
+    assert!(key.needs_reseal("provider-account:oa", &sealed(&app).0));
+    assert_eq!(reseal_legacy(&app).await.unwrap(), 1);
+    assert_eq!(reseal_legacy(&app).await.unwrap(), 0, "once");
+    let again =
+        AppState::new(store.clone(), clock, Arc::new(OsEntropy), ServerConfig::default(), key.clone()).await.unwrap();
+    let now = sealed(&again);
+    assert!(!key.needs_reseal("provider-account:oa", &now.0), "stored under the salted key");
+    let plain = key.open("provider-account:oa", &now.0).unwrap();
+    assert!(String::from_utf8_lossy(plain.expose()).contains("sk-old"));
+    // A wrong passphrase still stops the server.
+    let wrong = SecretKey::from_setting(&gatehouse_core::Secret::new("x".repeat(40)), salt.as_bytes()).unwrap();
+    assert!(check_key(&again.snapshot(), &wrong).is_err());
+}
