@@ -3,9 +3,7 @@
 //! body that does not parse) answer in plain text. This rewrites those, and only those: a response that is
 //! already JSON, or not an error, passes untouched, so the hot path pays one header lookup.
 
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -14,8 +12,7 @@ use crate::error::{ErrorBody, ErrorDetail};
 /// The longest plain-text message carried over into the JSON body.
 const MAX_MESSAGE: usize = 1024;
 
-pub async fn rewrite(req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
+pub async fn rewrite(resp: Response) -> Response {
     let status = resp.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(&resp) {
         return resp;

@@ -118,7 +118,6 @@ pub fn router(app: App) -> Router {
         .layer(middleware::from_fn_with_state(app.clone(), crate::auth::require_auth))
         .layer(DefaultBodyLimit::max(app.config.body_limit))
         .layer(middleware::from_fn(crate::request_id::assign))
-        .layer(middleware::from_fn(crate::json_errors::rewrite))
         .with_state(app)
 }
 
