@@ -115,3 +115,27 @@ test('a session that expires while the page is open goes back to sign-in', async
     await short.stop();
   }
 });
+
+test('changing your own password asks for the current one and signs out your other sessions', async ({ page, browser }) => {
+  const email = `${unique('pw')}@example.com`;
+  await user(email);
+  const other = await browser.newPage();
+  await signIn(other, email);
+  await signIn(page, email);
+  await page.goto(`${base()}/#/access/users/${encodeURIComponent(email)}`);
+  const panel = page.getByRole('region', { name: 'Password' });
+  await panel.getByLabel('Current password').fill('not-the-password');
+  await panel.getByLabel('New password').fill('a-new-password-1');
+  await panel.getByRole('button', { name: 'Set password' }).click();
+  await expect(panel.getByRole('alert')).toContainText('current password is wrong');
+  await panel.getByLabel('Current password').fill('password-123');
+  await panel.getByLabel('New password').fill('a-new-password-1');
+  await panel.getByRole('button', { name: 'Set password' }).click();
+  await expect(panel.getByText('Password set.')).toBeVisible();
+  // This page's session goes on; the other one ended.
+  await page.reload();
+  await expect(page.getByTestId('whoami')).toContainText(email);
+  await other.reload();
+  await expect(other).toHaveURL(/#\/signin/);
+  await other.close();
+});
