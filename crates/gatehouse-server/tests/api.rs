@@ -4,6 +4,7 @@
 mod common;
 mod console_session;
 mod security_limits;
+mod security_signin;
 mod security_writes;
 
 use common::TestServer;
@@ -530,7 +531,13 @@ async fn user_managers_cannot_make_admins_or_stronger_users_or_touch_admins() {
     // A user may set their own password, but not someone else's.
     let new = s.login("new@example.com", "welcome-123").await.body["token"].as_str().unwrap().to_owned();
     assert_eq!(
-        s.post("/api/v1/users/new@example.com/password", &new, json!({"password": "mine-12345"})).await.status,
+        s.post(
+            "/api/v1/users/new@example.com/password",
+            &new,
+            json!({"password": "mine-12345", "current_password": "welcome-123"})
+        )
+        .await
+        .status,
         204
     );
     assert_eq!(

@@ -279,6 +279,10 @@ pub trait Store: Send + Sync + 'static {
     /// The state version: bumped by every commit, from this process or any other (a `bootstrap`, a replica).
     async fn version(&self) -> Result<i64, StoreError>;
 
+    /// The deployment's salt for deriving the secret key from a passphrase: the stored one, or else `fresh`,
+    /// stored now. Every process on the database gets the same answer, however many start at once.
+    async fn key_salt(&self, fresh: &str) -> Result<String, StoreError>;
+
     /// A user's argon2id PHC string, if they have a local password.
     async fn password_hash(&self, email: &Email) -> Result<Option<Secret<String>>, StoreError>;
 

@@ -192,7 +192,7 @@ async fn migrations_are_idempotent() {
         assert_world(b.label, l.world, Snapshot::from_world(before).to_world());
         again.close().await;
 
-        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 4, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 5, "{}", b.label);
         assert_eq!(b.scalar("SELECT COUNT(*) FROM state").await, 1, "{}", b.label);
         b.finish().await;
     }
@@ -898,7 +898,7 @@ async fn a_version_one_database_is_upgraded() {
 
         let store = Arc::new(SqlStore::connect(&db.url).await.unwrap());
         let b = Backend { label: db.label, url: db.url.clone(), store, _db: db };
-        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 4, "{}", b.label);
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 5, "{}", b.label);
         let (world, version) = load(&b).await;
         assert_eq!((world.roles.len(), version), (1, 7), "{}", b.label);
         let audit = [record(1, "system", "role.delete", "role", "old")];
@@ -1194,6 +1194,18 @@ async fn usage_is_summed_per_time_bucket_in_utc() {
         );
         let none = RequestLogFilter { subjects: Some(Vec::new()), ..all_requests() };
         assert!(series(none, UsageBucket::Hour, UsageGroup::Model).await.is_empty(), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn the_key_salt_is_made_once_and_shared() {
+    for b in backends().await {
+        let first = b.store().key_salt("salt-one-0123456789").await.unwrap();
+        assert_eq!(first, "salt-one-0123456789", "{}", b.label);
+        let again = SqlStore::connect(&b.url).await.unwrap();
+        assert_eq!(again.key_salt("salt-two-0123456789").await.unwrap(), first, "{}", b.label);
+        again.close().await;
         b.finish().await;
     }
 }

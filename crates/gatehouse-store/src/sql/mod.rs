@@ -77,6 +77,16 @@ impl Store for SqlStore {
         read::version(&mut conn).await
     }
 
+    async fn key_salt(&self, fresh: &str) -> Result<String, StoreError> {
+        sqlx::query("INSERT INTO key_derivation (id, salt) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+            .bind(fresh)
+            .execute(&self.pool)
+            .await?;
+        let salt: String =
+            sqlx::query("SELECT salt FROM key_derivation WHERE id = 1").fetch_one(&self.pool).await?.try_get(0)?;
+        Ok(salt)
+    }
+
     async fn password_hash(&self, email: &Email) -> Result<Option<Secret<String>>, StoreError> {
         let row = sqlx::query("SELECT password_hash FROM users WHERE email = $1")
             .bind(email.as_str())
