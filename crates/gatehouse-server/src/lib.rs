@@ -5,6 +5,7 @@ pub mod apply;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod bounds;
 pub mod console;
 pub mod convert;
 pub mod crypto;

@@ -3,6 +3,7 @@
 
 mod common;
 mod console_session;
+mod security_logs;
 
 use common::TestServer;
 use gatehouse_server::ServerConfig;
