@@ -2,4 +2,5 @@
 //! client numbers and times that cannot panic or fail a write, bodies logged when asked (bounded and
 //! redacted), request ids, explanations of someone else's access, and no fingerprints of secrets.
 
+mod audit;
 mod numbers_and_times;
