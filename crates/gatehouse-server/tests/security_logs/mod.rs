@@ -3,4 +3,5 @@
 //! redacted), request ids, explanations of someone else's access, and no fingerprints of secrets.
 
 mod audit;
+mod explain;
 mod numbers_and_times;
