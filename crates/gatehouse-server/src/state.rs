@@ -252,9 +252,10 @@ impl AppState {
 
     /// Queues a gateway request for the request log without waiting: the entry is written by a background
     /// task, and dropped (counted in `request_logs_dropped`) if that task has fallen too far behind. Bodies
-    /// are removed here unless `log_bodies` is set.
+    /// are removed here unless `log_bodies` is set; every field is bounded and bodies are redacted of
+    /// credentials (`log_fields::bound`), whoever built the entry.
     pub fn log_request(&self, entry: RequestLog) {
-        self.request_log.push(self.apply_body_policy(entry));
+        self.request_log.push(crate::log_fields::bound(self.apply_body_policy(entry)));
     }
 
     /// The entry as the request log may keep it: without prompt and completion unless `log_bodies` is set.

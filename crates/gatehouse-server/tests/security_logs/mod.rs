@@ -3,5 +3,7 @@
 //! redacted), request ids, explanations of someone else's access, and no fingerprints of secrets.
 
 mod audit;
+mod bodies;
+mod bounded;
 mod explain;
 mod numbers_and_times;
