@@ -13,6 +13,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod gateway;
+pub mod identity;
 pub mod log_fields;
 pub mod manifest;
 pub mod openapi;

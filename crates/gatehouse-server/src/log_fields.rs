@@ -220,6 +220,7 @@ mod tests {
         let e = bound(RequestLog {
             at: time::OffsetDateTime::UNIX_EPOCH,
             subject: "user:a@example.com".into(),
+            subject_id: None,
             token_id: "0123456789abcdef".into(),
             virtual_account: None,
             model: "m".repeat(1 << 20),

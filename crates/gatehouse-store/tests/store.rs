@@ -17,6 +17,8 @@ use gatehouse_store::{
 use sqlx::{Connection, Row};
 use time::OffsetDateTime;
 
+mod store_identities;
+
 // ---------------------------------------------------------------------------------------------------------
 // Backends
 
@@ -902,6 +904,7 @@ fn request(n: i64, subject: &str, model: &str, status: u16) -> RequestLog {
     RequestLog {
         at: at(n),
         subject: subject.into(),
+        subject_id: None,
         token_id: format!("tok{n}"),
         virtual_account: subject.strip_prefix("virtualaccount:").map(str::to_owned),
         model: model.into(),

@@ -71,10 +71,12 @@ fn route_of(path: &str) -> &'static str {
     }
 }
 
-fn entry(p: &Principal, route: &str, model: String, at: time::OffsetDateTime) -> RequestLog {
+fn entry(app: &App, p: &Principal, route: &str, model: String, at: time::OffsetDateTime) -> RequestLog {
     RequestLog {
         at,
         subject: p.subject.to_string(),
+        // Taken when the request arrives: a stream logged later still belongs to whoever made it.
+        subject_id: app.snapshot().identity(&p.subject).map(|id| id.to_string()),
         token_id: p.token_id.to_string(),
         virtual_account: match &p.subject {
             Subject::VirtualAccount(v) => Some(v.to_string()),
@@ -117,7 +119,7 @@ pub async fn middleware(app: axum::extract::State<App>, req: Request, next: Next
         return resp;
     }
     let outcome = resp.extensions_mut().remove::<Outcome>().unwrap_or_default();
-    let mut e = entry(&p, route, outcome.model, at);
+    let mut e = entry(&app, &p, route, outcome.model, at);
     e.status = resp.status().as_u16();
     e.latency_us = micros(started.elapsed());
     e.upstream_latency_us = outcome.upstream.map(micros);
@@ -151,7 +153,7 @@ impl StreamLog {
         started: Instant,
         prompt: Option<String>,
     ) -> StreamLog {
-        let e = entry(p, route, model.to_owned(), app.now());
+        let e = entry(app, p, route, model.to_owned(), app.now());
         let sent = app.config.log_bodies.then(BodyBuffer::default);
         StreamLog { app: app.clone(), entry: Some(e), started, input: None, output: None, failed: false, prompt, sent }
     }

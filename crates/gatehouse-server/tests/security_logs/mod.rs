@@ -6,4 +6,5 @@ mod audit;
 mod bodies;
 mod bounded;
 mod explain;
+mod identities;
 mod numbers_and_times;

@@ -11,12 +11,14 @@ const SQLITE: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_audit.sql")),
     (3, include_str!("../../migrations/sqlite/0003_resources.sql")),
     (4, include_str!("../../migrations/sqlite/0004_request_logs.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_identities.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_audit.sql")),
     (3, include_str!("../../migrations/postgres/0003_resources.sql")),
     (4, include_str!("../../migrations/postgres/0004_request_logs.sql")),
+    (5, include_str!("../../migrations/postgres/0005_identities.sql")),
 ];
 
 /// An arbitrary constant: the advisory lock that serialises Postgres migrators.

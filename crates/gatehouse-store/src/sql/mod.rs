@@ -4,6 +4,7 @@
 mod audit;
 mod codec;
 mod connect;
+mod identities;
 mod migrate;
 mod read;
 mod request_logs;
@@ -60,8 +61,9 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin_with(self.dialect.begin_read()).await?;
         let version = read::version(&mut tx).await?;
         let world = read::world(&mut tx).await?;
+        let identities = identities::load(&mut tx).await?;
         tx.commit().await?;
-        Ok(Loaded { world, version })
+        Ok(Loaded { world, version, identities })
     }
 
     async fn commit(&self, changes: &[Change], audit: &[AuditRecord]) -> Result<i64, StoreError> {
