@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 mod sql;
 pub mod testing;
 
-pub use sql::SqlStore;
+pub use sql::{SqlStore, MIGRATIONS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

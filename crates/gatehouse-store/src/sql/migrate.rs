@@ -21,6 +21,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/postgres/0005_identities.sql")),
 ];
 
+/// How many migrations a database has once migrated: the same on both databases.
+pub(crate) const COUNT: usize = SQLITE.len();
+const _: () = assert!(SQLITE.len() == POSTGRES.len());
+
 /// An arbitrary constant: the advisory lock that serialises Postgres migrators.
 const PG_LOCK_KEY: i64 = 0x6761_7465_686f_7573;
 

@@ -27,6 +27,9 @@ use crate::{
 };
 use connect::Dialect;
 
+/// How many migrations a migrated database has applied (rows of `schema_migrations`).
+pub const MIGRATIONS: i64 = migrate::COUNT as i64;
+
 /// A SQLite or Postgres database, migrated on connect.
 pub struct SqlStore {
     pool: AnyPool,
