@@ -929,19 +929,6 @@ impl Snapshot {
         }
     }
 
-    /// Every identity, with its subject: what `Snapshot::from_world` needs back, besides the `World`.
-    pub fn identities(&self) -> Vec<(Subject, IdentityId)> {
-        let users = self.users().filter_map(|u| {
-            let s = Subject::User(u.user.email.clone());
-            self.identity(&s).map(|id| (s, id))
-        });
-        let vas = self.virtual_accounts().filter_map(|v| {
-            let s = Subject::VirtualAccount(v.name.clone());
-            self.identity(&s).map(|id| (s, id))
-        });
-        users.chain(vas).collect()
-    }
-
     // Interning. Every lookup by name goes through these.
 
     #[inline]

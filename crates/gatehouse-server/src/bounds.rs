@@ -41,7 +41,9 @@ mod tests {
     fn every_accepted_time_is_storable_with_room_to_spare() {
         for t in [EARLIEST, END - Duration::nanoseconds(1)] {
             assert!(client_time("t", t).is_ok());
-            for edge in [t - Duration::days(400), t + Duration::days(400)] {
+            // A usage series reaches back 30 days (of day buckets: up to 2,000 of them before `until`) and
+            // forward one bucket.
+            for edge in [t - Duration::days(2_001), t + Duration::days(90)] {
                 assert!(i64::try_from(edge.unix_timestamp_nanos()).is_ok(), "{edge}");
             }
         }
