@@ -20,6 +20,9 @@ const MAX_SUBJECT: usize = 270;
 /// bounds them whatever a future caller puts there.
 const MAX_SHORT: usize = 128;
 
+/// Far above any model's context, and low enough that sums over billions of rows stay within 64 bits.
+const MAX_TOKENS: i64 = 1 << 32;
+
 const MARKER: &str = "…[truncated]";
 /// Longer than any credential the redaction recognises.
 const MAX_CREDENTIAL: usize = 512;
@@ -56,6 +59,11 @@ pub fn bound(mut e: RequestLog) -> RequestLog {
     bound_in_place(&mut e.route, MAX_SHORT);
     for f in [&mut e.virtual_account, &mut e.request_id].into_iter().flatten() {
         bound_in_place(f, MAX_SHORT);
+    }
+    // Counts come from upstreams, whose address a provider-account manager chooses: an absurd one would
+    // make every sum over the log overflow (a failed usage report), so a row holds at most 2^32 of each.
+    for n in [&mut e.input_tokens, &mut e.output_tokens].into_iter().flatten() {
+        *n = (*n).clamp(0, MAX_TOKENS);
     }
     for body in [&mut e.prompt, &mut e.completion].into_iter().flatten() {
         *body = bounded(&redact_text(&raw_cut(body)), MAX_BODY);
@@ -212,12 +220,8 @@ mod tests {
         assert!(text.contains("\"max_tokens\":5"), "{text}");
     }
 
-    #[test]
-    fn a_cut_never_leaves_part_of_a_credential() {
-        let token = format!("gh_va_0123456789abcdef_{}", "a".repeat(64));
-        let mut body = "x ".repeat((MAX_RAW_BODY - 20) / 2);
-        body.push_str(&token);
-        let e = bound(RequestLog {
+    fn entry(prompt: String) -> RequestLog {
+        RequestLog {
             at: time::OffsetDateTime::UNIX_EPOCH,
             subject: "user:a@example.com".into(),
             subject_id: None,
@@ -228,14 +232,33 @@ mod tests {
             status: 403,
             latency_us: 0,
             upstream_latency_us: None,
-            input_tokens: None,
-            output_tokens: None,
-            request_id: None,
-            prompt: Some(body),
+            input_tokens: Some(i64::MAX),
+            output_tokens: Some(-5),
+            request_id: Some("r".repeat(1000)),
+            prompt: Some(prompt),
             completion: None,
-        });
+        }
+    }
+
+    #[test]
+    fn every_field_is_bounded() {
+        let e = bound(entry("y".repeat(300_000)));
+        assert!(e.model.len() <= MAX_MODEL && e.request_id.unwrap_or_default().len() <= MAX_SHORT);
+        assert_eq!((e.input_tokens, e.output_tokens), (Some(MAX_TOKENS), Some(0)));
         let prompt = e.prompt.unwrap_or_default();
-        assert!(prompt.len() <= MAX_BODY && !prompt.contains("gh_va") && !prompt.contains("aaaa"), "{}", prompt.len());
-        assert!(e.model.len() <= MAX_MODEL);
+        assert!(prompt.len() <= MAX_BODY && prompt.starts_with("yyy") && prompt.ends_with(MARKER), "{}", prompt.len());
+    }
+
+    #[test]
+    fn a_cut_never_leaves_part_of_a_credential() {
+        // Redaction shortens, so the text near the raw cut is kept; the cut falls three letters into a key,
+        // too few for the pattern to know it.
+        let unit = "sk-xxxxxxxxxxxxxxxxxxxxxxxxx ";
+        let mut body = unit.repeat((MAX_RAW_BODY - 6) / unit.len());
+        body.push_str(&" ".repeat(MAX_RAW_BODY - 6 - body.len()));
+        body.push_str("sk-abcdefghijkl");
+        let prompt = bound(entry(body)).prompt.unwrap_or_default();
+        assert!(prompt.len() < MAX_BODY && prompt.ends_with(MARKER), "{}", prompt.len());
+        assert!(!prompt.contains("sk-a") && !prompt.contains("xxxx"), "{}", &prompt[prompt.len() - 100..]);
     }
 }
