@@ -153,6 +153,7 @@ impl AppState {
     ) -> Result<App, ApiError> {
         let version = crate::bootstrap::ensure_builtin_roles(store.as_ref()).await?;
         let loaded = store.load().await?;
+        let loaded_version = loaded.version;
         let http = crate::gateway::upstream::client(&config)
             .map_err(|e| ApiError::Internal(format!("cannot build the upstream HTTP client: {e}")))?;
         let request_log = RequestLogger::new(config.request_log_capacity, config.request_log_batch);
@@ -163,13 +164,13 @@ impl AppState {
             connections: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),
             http,
             credentials: Default::default(),
-            snapshot: ArcSwap::from_pointee(Snapshot::from_world(loaded.world)),
+            snapshot: ArcSwap::from_pointee(crate::identity::snapshot(loaded)),
             store,
             clock,
             entropy,
             config,
             key,
-            writer: tokio::sync::Mutex::new(version.max(loaded.version)),
+            writer: tokio::sync::Mutex::new(version.max(loaded_version)),
             last_used: Mutex::new(HashMap::new()),
             request_log,
         };
@@ -217,8 +218,13 @@ impl AppState {
             let now = self.now();
             let ops = build(&current, now)?;
             let audit = crate::audit::records(&current, caller, &ops, now);
-            let (next, changes) = gatehouse_core::execute(&current, caller, ops, now)?;
+            let (mut next, mut changes) = gatehouse_core::execute(&current, caller, ops, now)?;
             precondition(&current)?;
+            // Identities for what the write creates: drawn here, as `execute` is pure.
+            for c in crate::identity::for_created(&current, &changes, self.entropy.as_ref()) {
+                next.apply(&c);
+                changes.push(c);
+            }
             if let Some(published) = self.commit(&mut version, next, &changes, audit).await? {
                 return Ok(published);
             }
@@ -272,9 +278,10 @@ impl AppState {
 
     async fn reload(&self, version: &mut i64) -> Result<(), ApiError> {
         let loaded = self.store.load().await?;
-        self.snapshot.store(Arc::new(Snapshot::from_world(loaded.world)));
-        *version = loaded.version;
-        tracing::info!(version = loaded.version, "reloaded the access graph from the store");
+        let loaded_version = loaded.version;
+        self.snapshot.store(Arc::new(crate::identity::snapshot(loaded)));
+        *version = loaded_version;
+        tracing::info!(version = loaded_version, "reloaded the access graph from the store");
         Ok(())
     }
 
@@ -340,11 +347,22 @@ impl AppState {
         Ok(out)
     }
 
+    /// The identity a request log entry is attributed to: the caller's at the time of the request.
+    fn stamp_identity(&self, mut entry: RequestLog) -> RequestLog {
+        if entry.subject_id.is_none() {
+            if let Ok(subject) = entry.subject.parse::<Subject>() {
+                entry.subject_id = self.snapshot().identity(&subject).map(|id| id.to_string());
+            }
+        }
+        entry
+    }
+
     /// Queues a gateway request for the request log without waiting: the entry is written by a background
     /// task, and dropped (counted in `request_logs_dropped`) if that task has fallen too far behind. Bodies
-    /// are removed here unless `log_bodies` is set.
+    /// are removed here unless `log_bodies` is set; every field is bounded and bodies are redacted of
+    /// credentials (`log_fields::bound`), whoever built the entry.
     pub fn log_request(&self, entry: RequestLog) {
-        self.request_log.push(self.apply_body_policy(entry));
+        self.request_log.push(crate::log_fields::bound(self.apply_body_policy(self.stamp_identity(entry))));
     }
 
     /// The entry as the request log may keep it: without prompt and completion unless `log_bodies` is set.

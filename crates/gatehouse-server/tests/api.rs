@@ -6,6 +6,7 @@ mod console_session;
 mod security_limits;
 mod security_signin;
 mod security_writes;
+mod security_logs;
 
 use common::TestServer;
 use gatehouse_server::ServerConfig;
@@ -1961,6 +1962,7 @@ fn gateway_request(s: &TestServer, subject: &str, model: &str, status: u16, toke
     RequestLog {
         at: s.now(),
         subject: subject.to_owned(),
+        subject_id: None,
         token_id: "0123456789abcdef".to_owned(),
         virtual_account: subject.strip_prefix("virtualaccount:").map(str::to_owned),
         model: model.to_owned(),
@@ -2300,6 +2302,7 @@ async fn graceful_shutdown_drains_the_request_log() {
     let entry = RequestLog {
         at: app.now(),
         subject: "user:admin@example.com".into(),
+        subject_id: None,
         token_id: "0123456789abcdef".into(),
         virtual_account: None,
         model: "oa/gpt".into(),

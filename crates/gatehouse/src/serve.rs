@@ -155,6 +155,7 @@ mod tests {
         RequestLog {
             at: time::OffsetDateTime::from_unix_timestamp(1_800_000_000 + n).unwrap(),
             subject: "user:a@example.com".into(),
+            subject_id: None,
             token_id: format!("tok{n}"),
             virtual_account: None,
             model: "oa/gpt".into(),
