@@ -45,7 +45,7 @@ for _ in $(seq 50); do api GET /api/v1/me >/dev/null 2>&1 && break; sleep 0.1; d
 api POST /api/v1/users "" '{"email":"bench@example.com"}' >/dev/null
 api POST /api/v1/provider-accounts "" "{\"type\":\"openai-compatible\",\"name\":\"mock\",\"base_url\":\"$mock/v1\",\"auth\":{\"api_key\":\"sk-bench\"},\"models\":[{\"name\":\"gpt\",\"model_id\":\"gpt-4o\",\"types\":[\"chat\"]}],\"collaborators\":[{\"subject\":\"user:bench@example.com\",\"role\":\"provider-account-user\"}]}" >/dev/null
 api POST /api/v1/users/bench@example.com/password "" '{"password":"bench-password"}' >/dev/null
-session=$(curl -sf "$gw/api/v1/auth/login" -d '{"email":"bench@example.com","password":"bench-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+session=$(curl -sf "$gw/api/v1/auth/login" -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 token=$(api POST /api/v1/personal-access-tokens "$session" '{"name":"bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
 body='{"model":"%s","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16}'

@@ -30,7 +30,7 @@ export async function ok(method, path, token, body) {
 export async function user(email, role = 'member', password = 'password-123') {
   await ok('POST', '/api/v1/users', admin(), { email, role });
   await ok('POST', `/api/v1/users/${email}/password`, admin(), { password });
-  const login = await fetch(`${base()}/api/v1/auth/login`, { method: 'POST', body: JSON.stringify({ email, password }) });
+  const login = await fetch(`${base()}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
   const session = (await login.json()).token;
   return (await ok('POST', '/api/v1/personal-access-tokens', session, { name: 'e2e' })).token;
 }

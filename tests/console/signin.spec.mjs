@@ -80,7 +80,7 @@ test('an expired or ended session goes back to sign-in, and a deactivated user s
   await expect(page.getByRole('heading', { name: 'Your account is deactivated' })).toBeVisible();
   await expect(page.getByText('every other token of yours have stopped working')).toBeVisible();
   // The API's own login keeps its contract: the same 401 as a wrong password.
-  const r = await fetch(`${base()}/api/v1/auth/login`, { method: 'POST', body: JSON.stringify({ email, password: 'password-123' }) });
+  const r = await fetch(`${base()}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password: 'password-123' }) });
   expect(r.status).toBe(401);
   expect((await r.json()).error.code).toBe('invalid_token');
 });
@@ -114,4 +114,28 @@ test('a session that expires while the page is open goes back to sign-in', async
   } finally {
     await short.stop();
   }
+});
+
+test('changing your own password asks for the current one and signs out your other sessions', async ({ page, browser }) => {
+  const email = `${unique('pw')}@example.com`;
+  await user(email);
+  const other = await browser.newPage();
+  await signIn(other, email);
+  await signIn(page, email);
+  await page.goto(`${base()}/#/access/users/${encodeURIComponent(email)}`);
+  const panel = page.getByRole('region', { name: 'Password' });
+  await panel.getByLabel('Current password').fill('not-the-password');
+  await panel.getByLabel('New password').fill('a-new-password-1');
+  await panel.getByRole('button', { name: 'Set password' }).click();
+  await expect(panel.getByRole('alert')).toContainText('current password is wrong');
+  await panel.getByLabel('Current password').fill('password-123');
+  await panel.getByLabel('New password').fill('a-new-password-1');
+  await panel.getByRole('button', { name: 'Set password' }).click();
+  await expect(panel.getByText('Password set.')).toBeVisible();
+  // This page's session goes on; the other one ended.
+  await page.reload();
+  await expect(page.getByTestId('whoami')).toContainText(email);
+  await other.reload();
+  await expect(other).toHaveURL(/#\/signin/);
+  await other.close();
 });

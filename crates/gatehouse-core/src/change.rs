@@ -2,8 +2,8 @@
 
 use time::OffsetDateTime;
 
-use crate::ids::{Email, RoleName, TeamName, TokenId, VaName};
-use crate::model::{Grant, Resource, Role, Team, Token, User, VirtualAccount};
+use crate::ids::{Email, IdentityId, RoleName, TeamName, TokenId, VaName};
+use crate::model::{Grant, Resource, Role, Subject, Team, Token, User, VirtualAccount};
 use crate::resource::ResourceRecord;
 use crate::secret::Secret;
 
@@ -32,4 +32,10 @@ pub enum Change {
     DeleteGrant(Grant),
     PutResource(ResourceRecord),
     DeleteResource(Resource),
+    /// The identity of a user or virtual account just created (see `IdentityId`). Written by the server
+    /// after `plan`, which is pure and draws no random numbers; ignored for a subject that does not exist.
+    AssignIdentity {
+        subject: Subject,
+        id: IdentityId,
+    },
 }

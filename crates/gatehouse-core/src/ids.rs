@@ -160,3 +160,37 @@ mod tests {
         assert!(TokenId::new("0123456789ABCDEF").is_err());
     }
 }
+
+/// A user's or virtual account's identity: 128 random bits given once, when the user or account is created,
+/// and never again to anyone. A name can be deleted and taken again; records that must stay with whoever
+/// they were about (the gateway's request log) carry this instead.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdentityId([u8; 16]);
+
+impl IdentityId {
+    pub const fn from_bytes(bytes: [u8; 16]) -> IdentityId {
+        IdentityId(bytes)
+    }
+
+    /// 32 lowercase hex digits, as `Display` writes it.
+    pub fn parse(s: &str) -> Option<IdentityId> {
+        if s.len() != 32 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        Some(IdentityId(out))
+    }
+}
+
+impl fmt::Display for IdentityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for IdentityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdentityId({self})")
+    }
+}

@@ -19,7 +19,7 @@ pub mod token;
 
 pub use change::Change;
 pub use decision::{Allow, Decision, Deny};
-pub use ids::{Email, InvalidName, ResourceName, RoleName, TeamName, TokenId, VaName};
+pub use ids::{Email, IdentityId, InvalidName, ResourceName, RoleName, TeamName, TokenId, VaName};
 pub use model::{
     Action, BuiltinRole, CollaboratorRole, Grant, Resource, ResourceKind, Role, Subject, Team, Token, TokenHash,
     TokenKind, TokenOwner, User, VirtualAccount,

@@ -19,7 +19,7 @@ use hashbrown::HashTable;
 use time::OffsetDateTime;
 
 use crate::change::Change;
-use crate::ids::{Email, RoleName, TeamName, TokenId, VaName};
+use crate::ids::{Email, IdentityId, RoleName, TeamName, TokenId, VaName};
 use crate::model::{
     BuiltinRole, CollaboratorRole, Grant, Resource, ResourceKind, Role, Subject, Team, Token, TokenOwner, User,
     VirtualAccount,
@@ -500,6 +500,8 @@ pub(crate) struct UserSlot {
 #[derive(Clone)]
 pub(crate) struct UserCold {
     name: Email,
+    /// While the user exists; cleared when they are deleted, so a successor under the name gets their own.
+    identity: Option<IdentityId>,
     /// Sorted by resource id.
     grants: List<Held>,
     tokens: List<u64>,
@@ -562,7 +564,12 @@ impl UserTable {
 
     /// Adds a name not yet in the table.
     fn insert(&mut self, h: u64, name: &Email) -> u32 {
-        let id = self.cold.push(UserCold { name: name.clone(), grants: List::default(), tokens: List::default() });
+        let id = self.cold.push(UserCold {
+            name: name.clone(),
+            identity: None,
+            grants: List::default(),
+            tokens: List::default(),
+        });
         let shards = Arc::make_mut(&mut self.shards);
         if shards.is_empty() {
             shards.resize_with(USER_SHARDS, Default::default);
@@ -633,6 +640,8 @@ pub(crate) struct VaSlot {
     pub(crate) grants: List<Held>,
     pub(crate) name: VaName,
     tokens: List<u64>,
+    /// As `UserCold::identity`.
+    identity: Option<IdentityId>,
 }
 
 #[derive(Clone)]
@@ -878,6 +887,45 @@ impl Snapshot {
             Change::DeleteResource(r) => Arc::make_mut(&mut self.records).remove(r),
             Change::PutGrant(g) => self.put_grant(g),
             Change::DeleteGrant(g) => self.delete_grant(g),
+            Change::AssignIdentity { subject, id } => self.assign_identity(subject, *id),
+        }
+    }
+
+    fn assign_identity(&mut self, subject: &Subject, id: IdentityId) {
+        match subject {
+            Subject::User(e) => {
+                let Some(slot) = self.user_slot(e.as_str()) else { return };
+                if slot.user.is_some() {
+                    let uid = slot.id;
+                    self.users.cold.get_mut(uid).identity = Some(id);
+                }
+            }
+            Subject::VirtualAccount(v) => {
+                let Some(vid) = self.va_id(v.as_str()) else { return };
+                let slot = self.vas.slots.get_mut(vid);
+                if slot.va.is_some() {
+                    slot.identity = Some(id);
+                }
+            }
+            Subject::Team(_) => {}
+        }
+    }
+
+    /// The identity of an existing user or virtual account (`None` for teams, for names nobody holds, and
+    /// for the rare subject stored before identities were given and not yet reloaded).
+    pub fn identity(&self, subject: &Subject) -> Option<IdentityId> {
+        match subject {
+            Subject::User(e) => {
+                let slot = self.user_slot(e.as_str())?;
+                slot.user.as_ref()?;
+                self.users.cold.get(slot.id).identity
+            }
+            Subject::VirtualAccount(v) => {
+                let slot = self.vas.slots.get(self.va_id(v.as_str())?);
+                slot.va.as_ref()?;
+                slot.identity
+            }
+            Subject::Team(_) => None,
         }
     }
 
@@ -949,6 +997,7 @@ impl Snapshot {
                 grants: List::default(),
                 name: n.clone(),
                 tokens: List::default(),
+                identity: None,
             },
         )
     }
@@ -1066,6 +1115,8 @@ impl Snapshot {
             slot.active = false;
             slot.manages_any = false;
             slot.teams = Teams::default();
+            let uid = slot.id;
+            self.users.cold.get_mut(uid).identity = None;
         }
     }
 
@@ -1217,6 +1268,7 @@ impl Snapshot {
         let slot = self.vas.slots.get_mut(vid);
         slot.va = None;
         slot.expires_at = None;
+        slot.identity = None;
     }
 
     fn put_token(&mut self, t: Token) {

@@ -91,9 +91,15 @@ fn describe(s: &Snapshot, op: &Op) -> Entry {
         Op::PutResource(rec) => {
             let r = rec.resource();
             let kind = r.kind.as_str();
-            let before = s.resources().get(&r).map(|old| resource_json(old));
+            let old = s.resources().get(&r);
+            let before = old.map(|old| resource_json(old));
             let mut after = resource_json(rec);
-            if before.as_ref().is_some_and(|b| b["auth"] != after["auth"]) {
+            // Compared here, never recorded: even a digest of the sealed credential would let a reader of
+            // the log tell which accounts share a credential, or confirm a guess against a leaked copy.
+            let replaced = |o: &gatehouse_core::resource::ResourceRecord| {
+                o.sealed_auth.is_some() && rec.sealed_auth.is_some() && o.sealed_auth != rec.sealed_auth
+            };
+            if old.is_some_and(|o| replaced(o)) {
                 after["auth"] = Value::String("changed".into());
             }
             put(kind, &*r.name, before, after)
@@ -118,14 +124,7 @@ fn describe(s: &Snapshot, op: &Op) -> Entry {
 fn resource_json(rec: &gatehouse_core::resource::ResourceRecord) -> Value {
     let mut v = to_value(&rec.spec);
     v["type"] = Value::String(rec.spec.manifest_type().into());
-    let digest = rec.sealed_auth.as_ref().map(|s| {
-        use sha2::Digest;
-        hex::encode(&sha2::Sha256::digest(&s.0)[..6])
-    });
-    v["auth"] = match digest {
-        Some(d) => Value::String(format!("set:{d}")),
-        None => Value::String("none".into()),
-    };
+    v["auth"] = Value::String(if rec.sealed_auth.is_some() { "set" } else { "none" }.into());
     v
 }
 

@@ -89,6 +89,10 @@ pub async fn bootstrap_admin(
     let now = clock.now();
     let mut audit = vec![user_record(now, existing, &user, password.is_some())];
     let mut changes = vec![Change::PutUser(user)];
+    if existing.is_none() {
+        let id = crate::identity::fresh(entropy);
+        changes.push(Change::AssignIdentity { subject: gatehouse_core::Subject::User(email.clone()), id });
+    }
     if let Some(pw) = password {
         passwords::check_strength(&pw).map_err(|e| BootstrapError::Invalid(e.to_string()))?;
         let hash = passwords::hash(Secret::new(pw)).await.map_err(|e| BootstrapError::Invalid(e.to_string()))?;

@@ -72,7 +72,7 @@ pub fn virtual_account(b: VirtualAccountBody) -> Result<VirtualAccount, ApiError
         name: field("name", VaName::new(&b.name))?,
         owner_team: field("owner_team", TeamName::new(&b.owner_team))?,
         description: b.description,
-        expires_at: b.expires_at,
+        expires_at: crate::bounds::opt_client_time("expires_at", b.expires_at)?,
     })
 }
 

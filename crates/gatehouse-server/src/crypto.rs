@@ -22,6 +22,8 @@ pub enum KeyError {
     KeyFile { path: PathBuf, error: std::io::Error },
     #[error("the key file {0} does not hold 64 hex digits")]
     BadKeyFile(PathBuf),
+    #[error("cannot derive a key from GATEHOUSE_SECRET_KEY: {0}")]
+    Kdf(String),
 }
 
 /// Why a stored secret could not be opened.
@@ -35,6 +37,9 @@ pub enum SealError {
 
 pub struct SecretKey {
     cipher: XChaCha20Poly1305,
+    /// For a passphrase: the key earlier versions derived from it (plain SHA-256, no salt), which may still
+    /// open credentials sealed before. They are sealed again with `cipher` at start-up (`reseal_legacy`).
+    legacy: Option<XChaCha20Poly1305>,
 }
 
 impl std::fmt::Debug for SecretKey {
@@ -44,33 +49,58 @@ impl std::fmt::Debug for SecretKey {
 }
 
 impl SecretKey {
-    /// 64 hex digits are the key itself; anything else of at least 32 characters is a passphrase, hashed.
-    pub fn from_setting(s: &Secret<String>) -> Result<SecretKey, KeyError> {
+    /// Whether the setting is a passphrase (to be stretched with the deployment's salt) rather than 64 hex
+    /// digits, which are the key itself.
+    pub fn is_passphrase(s: &Secret<String>) -> bool {
+        !matches!(hex::decode(s.expose().trim()), Ok(b) if b.len() == 32)
+    }
+
+    /// 64 hex digits are the key itself; anything else of at least 32 characters is a passphrase, stretched
+    /// with argon2id and `salt` (the deployment's, from the store: see `Store::key_salt`), so that a stolen
+    /// database cannot be attacked with guesses at the cost of one SHA-256 each.
+    pub fn from_setting(s: &Secret<String>, salt: &[u8]) -> Result<SecretKey, KeyError> {
         let v = s.expose().trim();
-        let bytes: [u8; 32] = match hex::decode(v) {
+        match hex::decode(v) {
             Ok(b) if b.len() == 32 => {
                 let mut k = [0u8; 32];
                 k.copy_from_slice(&b);
-                k
+                Ok(SecretKey::from_bytes(k))
             }
-            _ if v.chars().count() >= 32 => Sha256::digest(v.as_bytes()).into(),
-            _ => return Err(KeyError::TooShort),
-        };
-        Ok(SecretKey::from_bytes(bytes))
+            _ if v.chars().count() >= 32 => {
+                let mut k = [0u8; 32];
+                argon2::Argon2::default()
+                    .hash_password_into(v.as_bytes(), salt, &mut k)
+                    .map_err(|e| KeyError::Kdf(e.to_string()))?;
+                let legacy: [u8; 32] = Sha256::digest(v.as_bytes()).into();
+                Ok(SecretKey {
+                    cipher: XChaCha20Poly1305::new(&k.into()),
+                    legacy: Some(XChaCha20Poly1305::new(&legacy.into())),
+                })
+            }
+            _ => Err(KeyError::TooShort),
+        }
     }
 
     pub fn from_bytes(bytes: [u8; 32]) -> SecretKey {
-        SecretKey { cipher: XChaCha20Poly1305::new(&bytes.into()) }
+        SecretKey { cipher: XChaCha20Poly1305::new(&bytes.into()), legacy: None }
+    }
+
+    /// Whether `sealed` opens only with the legacy derivation (and so should be sealed again).
+    pub fn needs_reseal(&self, context: &str, sealed: &[u8]) -> bool {
+        matches!(open_with(&self.cipher, context, sealed), Err(SealError::WrongKeyOrTampered))
+            && self.legacy.as_ref().is_some_and(|l| open_with(l, context, sealed).is_ok())
     }
 
     /// The key for a database: the setting if given; for SQLite, else a key file beside the database,
     /// created on first start (the caller warns); for Postgres the setting is required.
+    /// `salt` is used for a passphrase only.
     pub fn resolve(
         setting: Option<&Secret<String>>,
         database_url: &str,
+        salt: &[u8],
     ) -> Result<(SecretKey, Option<PathBuf>), KeyError> {
         if let Some(s) = setting {
-            return SecretKey::from_setting(s).map(|k| (k, None));
+            return SecretKey::from_setting(s, salt).map(|k| (k, None));
         }
         let Some(path) = database_url.strip_prefix("sqlite://").filter(|p| !p.starts_with(":memory:")) else {
             if database_url.starts_with("sqlite:") {
@@ -103,16 +133,30 @@ impl SecretKey {
     }
 
     pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Secret<Vec<u8>>, SealError> {
-        if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
-            return Err(SealError::Format);
+        match (open_with(&self.cipher, context, sealed), &self.legacy) {
+            (Err(SealError::WrongKeyOrTampered), Some(legacy)) => open_with(legacy, context, sealed),
+            (r, _) => r,
         }
-        let (nonce, ct) = sealed[1..].split_at(NONCE_LEN);
-        let aad = aad(context);
-        self.cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
-            .map(Secret::new)
-            .map_err(|_| SealError::WrongKeyOrTampered)
     }
+}
+
+fn open_with(cipher: &XChaCha20Poly1305, context: &str, sealed: &[u8]) -> Result<Secret<Vec<u8>>, SealError> {
+    if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
+        return Err(SealError::Format);
+    }
+    let (nonce, ct) = sealed[1..].split_at(NONCE_LEN);
+    let aad = aad(context);
+    cipher
+        .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
+        .map(Secret::new)
+        .map_err(|_| SealError::WrongKeyOrTampered)
+}
+
+/// A fresh salt for `Store::key_salt`: 16 random bytes, in hex.
+pub fn fresh_salt() -> String {
+    let mut b = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    hex::encode(b)
 }
 
 /// Refuses a key that cannot open the credentials already stored: better to stop at start-up than to fail
@@ -122,6 +166,29 @@ pub fn check_key(snap: &gatehouse_core::Snapshot, key: &SecretKey) -> Result<(),
         Some((resource, sealed)) => key.open(&resource.to_string(), &sealed.0).map(|_| ()),
         None => Ok(()),
     }
+}
+
+/// Seals again, with the current derivation, every stored credential that only the legacy one opens: after
+/// this start-up the old derivation is needed for nothing. Returns how many were sealed again.
+pub async fn reseal_legacy(app: &crate::App) -> Result<usize, crate::error::ApiError> {
+    let key = app.key.clone();
+    app.housekeeping(move |snap, _| {
+        snap.resources()
+            .all()
+            .filter_map(|r| {
+                let context = r.resource().to_string();
+                let sealed = r.sealed_auth.as_ref()?;
+                if !key.needs_reseal(&context, &sealed.0) {
+                    return None;
+                }
+                let plain = key.open(&context, &sealed.0).ok()?;
+                let mut rec = (**r).clone();
+                rec.sealed_auth = Some(gatehouse_core::resource::Sealed(key.seal(&context, plain.expose()).into()));
+                Some(gatehouse_core::Change::PutResource(rec))
+            })
+            .collect()
+    })
+    .await
 }
 
 fn aad(context: &str) -> Vec<u8> {
@@ -166,8 +233,10 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    const SALT: &[u8] = b"0123456789abcdef";
+
     fn key(s: &str) -> SecretKey {
-        SecretKey::from_setting(&Secret::new(s.to_owned())).unwrap()
+        SecretKey::from_setting(&Secret::new(s.to_owned()), SALT).unwrap()
     }
 
     #[test]
@@ -188,24 +257,43 @@ mod tests {
 
     #[test]
     fn settings_and_key_files() {
-        assert!(matches!(SecretKey::from_setting(&Secret::new("short".into())), Err(KeyError::TooShort)));
-        assert!(matches!(SecretKey::resolve(None, "postgres://h/db"), Err(KeyError::RequiredForPostgres)));
+        assert!(matches!(SecretKey::from_setting(&Secret::new("short".into()), SALT), Err(KeyError::TooShort)));
+        assert!(matches!(SecretKey::resolve(None, "postgres://h/db", SALT), Err(KeyError::RequiredForPostgres)));
         let dir = std::env::temp_dir().join(format!("gh-key-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}/g.db", dir.display());
-        let (k1, created) = SecretKey::resolve(None, &url).unwrap();
+        let (k1, created) = SecretKey::resolve(None, &url, SALT).unwrap();
         let path = created.expect("the first start creates the key file");
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         }
-        let (k2, created) = SecretKey::resolve(None, &url).unwrap();
+        let (k2, created) = SecretKey::resolve(None, &url, SALT).unwrap();
         assert!(created.is_none());
         let sealed = k1.seal("x", b"secret");
         assert_eq!(k2.open("x", &sealed).unwrap().expose(), b"secret");
         std::fs::write(&path, "nonsense").unwrap();
-        assert!(matches!(SecretKey::resolve(None, &url), Err(KeyError::BadKeyFile(_))));
+        assert!(matches!(SecretKey::resolve(None, &url, SALT), Err(KeyError::BadKeyFile(_))));
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_passphrase_is_stretched_with_the_salt_and_still_opens_what_sha256_sealed() {
+        let pass = "a passphrase that is long enough!!";
+        let a = key(pass);
+        let sealed = a.seal("x", b"secret");
+        let other_salt = SecretKey::from_setting(&Secret::new(pass.to_owned()), b"another salt 123").unwrap();
+        // Both open it: the other through the legacy derivation, which must not be how new seals open.
+        let legacy_only = SecretKey::from_bytes(Sha256::digest(pass.as_bytes()).into());
+        assert!(legacy_only.open("x", &sealed).is_err(), "sealed with plain SHA-256 of the passphrase");
+        assert!(!other_salt.needs_reseal("x", &sealed) && other_salt.open("x", &sealed).is_err(), "salt matters");
+        // What the old derivation sealed opens, and is marked for sealing again.
+        let old = legacy_only.seal("x", b"old secret");
+        assert_eq!(a.open("x", &old).unwrap().expose(), b"old secret");
+        assert!(a.needs_reseal("x", &old));
+        assert!(!a.needs_reseal("x", &sealed));
+        assert!(SecretKey::is_passphrase(&Secret::new(pass.into())));
+        assert!(!SecretKey::is_passphrase(&Secret::new("ab".repeat(32))));
     }
 }

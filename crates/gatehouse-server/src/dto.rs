@@ -239,6 +239,9 @@ pub struct LoginOut {
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     pub password: String,
+    /// Required when users change their own password (if they have one); not when someone resets another's.
+    #[serde(default)]
+    pub current_password: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

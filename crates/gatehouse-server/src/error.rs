@@ -27,6 +27,19 @@ pub enum ApiError {
     Invalid { field: String, message: String },
     #[error("request body is larger than the server's limit")]
     TooLarge,
+    /// Too many failed sign-ins: try again after `retry_after` seconds.
+    #[error("too many failed sign-ins: try again in {retry_after} s")]
+    TooManyAttempts { retry_after: u64 },
+    /// The server is at its limit for this kind of work (password hashing): try again shortly.
+    #[error("the server is busy: try again in {retry_after} s")]
+    Busy { retry_after: u64 },
+    /// A self-service password change with the wrong current password.
+    #[error("{0}")]
+    WrongCurrentPassword(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     #[error("internal error: {0}")]
     Internal(String),
     /// The upstream provider failed or answered with an error.
@@ -67,6 +80,17 @@ impl ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict_error", "conflict"),
             ApiError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_request"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error", "body_too_large"),
+            ApiError::TooManyAttempts { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", "too_many_attempts")
+            }
+            ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "server_error", "server_busy"),
+            ApiError::WrongCurrentPassword(_) => (StatusCode::FORBIDDEN, "permission_error", "wrong_current_password"),
+            ApiError::MethodNotAllowed(_) => {
+                (StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error", "method_not_allowed")
+            }
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request_error", "unsupported_media_type")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal_error"),
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream_error", "upstream_failed"),
             ApiError::GatewayTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_error", "upstream_timeout"),
@@ -82,10 +106,20 @@ impl IntoResponse for ApiError {
         }
         let param = match &self {
             ApiError::Invalid { field, .. } => Some(field.clone()),
+            ApiError::WrongCurrentPassword(_) => Some("current_password".to_owned()),
             _ => None,
         };
+        let retry_after = if let ApiError::TooManyAttempts { retry_after } | ApiError::Busy { retry_after } = &self {
+            Some(*retry_after)
+        } else {
+            None
+        };
         let body = ErrorBody { error: ErrorDetail { message: self.to_string(), kind, code, param } };
-        (status, Json(body)).into_response()
+        let mut resp = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        resp
     }
 }
 

@@ -5,6 +5,8 @@ pub mod apply;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod client;
+pub mod bounds;
 pub mod console;
 pub mod convert;
 pub mod crypto;
@@ -12,13 +14,18 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod gateway;
+pub mod json_errors;
+pub mod identity;
+pub mod log_fields;
 pub mod manifest;
+pub mod net;
 pub mod openapi;
 pub mod passwords;
 pub mod request_id;
 pub mod request_log;
 pub mod resources;
 pub mod routes;
+pub mod signin_throttle;
 pub mod state;
 pub mod yaml_scan;
 
@@ -99,13 +106,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let background = state::spawn_background(&app);
-    // Small request/response exchanges: do not let Nagle's algorithm hold back a response's last segment.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let result = axum::serve(listener, router(app.clone())).with_graceful_shutdown(shutdown).await;
+    let result = net::serve_connections(listener, app.clone(), router(app.clone()), shutdown).await;
     background.abort();
     // Every request has finished: store what the request log still holds before the process exits.
     app.drain_request_log(std::time::Duration::from_secs(10)).await;

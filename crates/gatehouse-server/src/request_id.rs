@@ -44,7 +44,8 @@ pub async fn assign(mut req: Request, next: Next) -> Response {
         .map(Arc::from)
         .unwrap_or_else(fresh);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut resp = CURRENT.scope(id.clone(), next.run(req)).await;
+    // The outermost layer: also where every error answer is made JSON (no layer of its own on the hot path).
+    let mut resp = crate::json_errors::rewrite(CURRENT.scope(id.clone(), next.run(req)).await).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(HEADER, v);
     }

@@ -67,6 +67,23 @@ pub struct ServerConfig {
     pub request_log_batch: usize,
     /// Gateway request log: how long the writer gathers entries before writing a batch that is not full.
     pub request_log_flush_interval: StdDuration,
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed; nobody's by default.
+    pub trusted_proxies: Vec<crate::client::IpNet>,
+    /// How long a client has to send a request's headers, counted from when the server starts waiting for
+    /// them (so an idle keep-alive connection is closed after this long too).
+    pub header_read_timeout: StdDuration,
+    /// A connection on which nothing at all is read or written for this long is closed (a stalled body).
+    pub idle_timeout: StdDuration,
+    /// Open connections at most, over every serving thread; further ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Password hashes (sign-ins, password changes) running at once, process-wide.
+    pub hashing_concurrency: usize,
+    /// How long a sign-in waits for a turn to hash before it gets a 503.
+    pub hashing_wait: StdDuration,
+    /// Failed sign-in limits.
+    pub signin_throttle: crate::signin_throttle::ThrottlePolicy,
+    /// How often expired login sessions are dropped from the store and the snapshot.
+    pub session_purge_interval: StdDuration,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +99,14 @@ impl Default for ServerConfig {
             request_log_capacity: 65_536,
             request_log_batch: 500,
             request_log_flush_interval: StdDuration::from_millis(200),
+            trusted_proxies: Vec::new(),
+            header_read_timeout: StdDuration::from_secs(10),
+            idle_timeout: StdDuration::from_secs(180),
+            max_connections: 1000,
+            hashing_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            hashing_wait: StdDuration::from_secs(5),
+            signin_throttle: Default::default(),
+            session_purge_interval: StdDuration::from_secs(300),
         }
     }
 }
@@ -104,6 +129,12 @@ pub struct AppState {
     last_used: Mutex<HashMap<TokenId, OffsetDateTime>>,
     /// The gateway's request log, on its way to the store (see `log_request`).
     request_log: RequestLogger,
+    /// Password hashing, bounded (see `passwords`).
+    pub hasher: crate::passwords::Hasher,
+    /// Failed sign-ins, per account and per address.
+    pub signin: crate::signin_throttle::SigninThrottle,
+    /// Connection slots, shared by every serving thread.
+    pub connections: Arc<tokio::sync::Semaphore>,
 }
 
 pub type App = Arc<AppState>;
@@ -122,19 +153,24 @@ impl AppState {
     ) -> Result<App, ApiError> {
         let version = crate::bootstrap::ensure_builtin_roles(store.as_ref()).await?;
         let loaded = store.load().await?;
+        let loaded_version = loaded.version;
         let http = crate::gateway::upstream::client(&config)
             .map_err(|e| ApiError::Internal(format!("cannot build the upstream HTTP client: {e}")))?;
         let request_log = RequestLogger::new(config.request_log_capacity, config.request_log_batch);
+        tokio::task::spawn_blocking(crate::passwords::prepare);
         let app = AppState {
+            hasher: crate::passwords::Hasher::new(config.hashing_concurrency, config.hashing_wait),
+            signin: crate::signin_throttle::SigninThrottle::new(config.signin_throttle.clone()),
+            connections: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),
             http,
             credentials: Default::default(),
-            snapshot: ArcSwap::from_pointee(Snapshot::from_world(loaded.world)),
+            snapshot: ArcSwap::from_pointee(crate::identity::snapshot(loaded)),
             store,
             clock,
             entropy,
             config,
             key,
-            writer: tokio::sync::Mutex::new(version.max(loaded.version)),
+            writer: tokio::sync::Mutex::new(version.max(loaded_version)),
             last_used: Mutex::new(HashMap::new()),
             request_log,
         };
@@ -182,8 +218,13 @@ impl AppState {
             let now = self.now();
             let ops = build(&current, now)?;
             let audit = crate::audit::records(&current, caller, &ops, now);
-            let (next, changes) = gatehouse_core::execute(&current, caller, ops, now)?;
+            let (mut next, mut changes) = gatehouse_core::execute(&current, caller, ops, now)?;
             precondition(&current)?;
+            // Identities for what the write creates: drawn here, as `execute` is pure.
+            for c in crate::identity::for_created(&current, &changes, self.entropy.as_ref()) {
+                next.apply(&c);
+                changes.push(c);
+            }
             if let Some(published) = self.commit(&mut version, next, &changes, audit).await? {
                 return Ok(published);
             }
@@ -237,10 +278,49 @@ impl AppState {
 
     async fn reload(&self, version: &mut i64) -> Result<(), ApiError> {
         let loaded = self.store.load().await?;
-        self.snapshot.store(Arc::new(Snapshot::from_world(loaded.world)));
-        *version = loaded.version;
-        tracing::info!(version = loaded.version, "reloaded the access graph from the store");
+        let loaded_version = loaded.version;
+        self.snapshot.store(Arc::new(crate::identity::snapshot(loaded)));
+        *version = loaded_version;
+        tracing::info!(version = loaded_version, "reloaded the access graph from the store");
         Ok(())
+    }
+
+    /// Drops login sessions that have expired, from the store's live tokens and from the snapshot: an
+    /// expired session can never work again, and left there every sign-in would grow memory for good. The
+    /// rows stay in the store, revoked, like every revoked token (their ids are never reused). Not audited:
+    /// nobody did anything. Returns how many were dropped.
+    pub async fn purge_expired_sessions(&self) -> Result<usize, ApiError> {
+        self.housekeeping(|current, now| {
+            current
+                .users()
+                .flat_map(|u| current.tokens_of(&gatehouse_core::TokenOwner::User(u.user.email.clone())))
+                .filter(|t| t.kind == gatehouse_core::TokenKind::Session && t.expires_at.is_some_and(|at| at <= now))
+                .map(|t| Change::RevokeToken(t.id.clone()))
+                .collect()
+        })
+        .await
+    }
+
+    /// The server's own changes, which no caller makes and nobody authorizes (dropping what expired,
+    /// sealing credentials again): worked out from the current snapshot under the writer's lock, committed
+    /// without audit records, published. Returns how many changes were made.
+    pub async fn housekeeping(
+        &self,
+        build: impl FnOnce(&Snapshot, OffsetDateTime) -> Vec<Change>,
+    ) -> Result<usize, ApiError> {
+        let mut version = self.writer.lock().await;
+        self.catch_up(&mut version).await?;
+        let current = self.snapshot();
+        let changes = build(&current, self.now());
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        let mut next = (*current).clone();
+        for c in &changes {
+            next.apply(c);
+        }
+        self.commit(&mut version, next, &changes, Vec::new()).await?;
+        Ok(changes.len())
     }
 
     /// Picks up changes other processes committed. Called periodically.
@@ -267,11 +347,22 @@ impl AppState {
         Ok(out)
     }
 
+    /// The identity a request log entry is attributed to: the caller's at the time of the request.
+    fn stamp_identity(&self, mut entry: RequestLog) -> RequestLog {
+        if entry.subject_id.is_none() {
+            if let Ok(subject) = entry.subject.parse::<Subject>() {
+                entry.subject_id = self.snapshot().identity(&subject).map(|id| id.to_string());
+            }
+        }
+        entry
+    }
+
     /// Queues a gateway request for the request log without waiting: the entry is written by a background
     /// task, and dropped (counted in `request_logs_dropped`) if that task has fallen too far behind. Bodies
-    /// are removed here unless `log_bodies` is set.
+    /// are removed here unless `log_bodies` is set; every field is bounded and bodies are redacted of
+    /// credentials (`log_fields::bound`), whoever built the entry.
     pub fn log_request(&self, entry: RequestLog) {
-        self.request_log.push(self.apply_body_policy(entry));
+        self.request_log.push(crate::log_fields::bound(self.apply_body_policy(self.stamp_identity(entry))));
     }
 
     /// The entry as the request log may keep it: without prompt and completion unless `log_bodies` is set.
@@ -323,11 +414,21 @@ pub fn spawn_background(app: &App) -> tokio::task::JoinHandle<()> {
     app.start_request_log_writer();
     let weak = Arc::downgrade(app);
     let every = app.config.poll_interval;
+    let purge_every = app.config.session_purge_interval;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        let mut last_purge = tokio::time::Instant::now();
         loop {
             tick.tick().await;
             let Some(app) = weak.upgrade() else { break };
+            if last_purge.elapsed() >= purge_every {
+                last_purge = tokio::time::Instant::now();
+                match app.purge_expired_sessions().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(sessions = n, "dropped expired login sessions"),
+                    Err(e) => tracing::warn!(error = %e, "could not drop expired login sessions"),
+                }
+            }
             if let Err(e) = app.flush_last_used().await {
                 tracing::warn!(error = %e, "could not record token use");
             }

@@ -4,7 +4,9 @@
 mod common;
 mod console_session;
 mod security_limits;
+mod security_signin;
 mod security_writes;
+mod security_logs;
 
 use common::TestServer;
 use gatehouse_server::ServerConfig;
@@ -530,7 +532,13 @@ async fn user_managers_cannot_make_admins_or_stronger_users_or_touch_admins() {
     // A user may set their own password, but not someone else's.
     let new = s.login("new@example.com", "welcome-123").await.body["token"].as_str().unwrap().to_owned();
     assert_eq!(
-        s.post("/api/v1/users/new@example.com/password", &new, json!({"password": "mine-12345"})).await.status,
+        s.post(
+            "/api/v1/users/new@example.com/password",
+            &new,
+            json!({"password": "mine-12345", "current_password": "welcome-123"})
+        )
+        .await
+        .status,
         204
     );
     assert_eq!(
@@ -1954,6 +1962,7 @@ fn gateway_request(s: &TestServer, subject: &str, model: &str, status: u16, toke
     RequestLog {
         at: s.now(),
         subject: subject.to_owned(),
+        subject_id: None,
         token_id: "0123456789abcdef".to_owned(),
         virtual_account: subject.strip_prefix("virtualaccount:").map(str::to_owned),
         model: model.to_owned(),
@@ -2293,6 +2302,7 @@ async fn graceful_shutdown_drains_the_request_log() {
     let entry = RequestLog {
         at: app.now(),
         subject: "user:admin@example.com".into(),
+        subject_id: None,
         token_id: "0123456789abcdef".into(),
         virtual_account: None,
         model: "oa/gpt".into(),

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 mod sql;
 pub mod testing;
 
-pub use sql::SqlStore;
+pub use sql::{SqlStore, MIGRATIONS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -107,6 +107,9 @@ pub struct RequestLog {
     pub at: OffsetDateTime,
     /// The caller: `user:alice@example.com` or `virtualaccount:checkout`.
     pub subject: String,
+    /// The caller's identity (`IdentityId`, 32 hex digits): what reads are limited by, since a name may be
+    /// deleted and taken again. `None` for rows whose caller had none (then only unrestricted reads see them).
+    pub subject_id: Option<String>,
     /// The id of the token the request came with.
     pub token_id: String,
     /// The virtual account the request was made as, if any.
@@ -134,9 +137,13 @@ pub struct RequestLog {
 /// (highest id first); to read the next page, pass the last id of this page as `before_id`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestLogFilter {
-    /// Only requests by these subjects; `None` means every subject, and an empty list matches nothing. This
-    /// is how the server limits a caller to what they may read.
+    /// Only requests by these subjects, by name; `None` means every subject, and an empty list matches
+    /// nothing. A name may have had several holders: to limit a caller to what they may read, use
+    /// `identities`.
     pub subjects: Option<Vec<String>>,
+    /// Only requests whose `subject_id` is one of these; `None` means any (rows without one included), and
+    /// an empty list matches nothing. This is how the server limits a caller to what they may read.
+    pub identities: Option<Vec<String>>,
     /// Only requests for this model (`<provider account>/<model>`, exact match).
     pub model: Option<String>,
     /// Only requests at or after this time (inclusive).
@@ -162,6 +169,7 @@ impl Default for RequestLogFilter {
     fn default() -> Self {
         RequestLogFilter {
             subjects: None,
+            identities: None,
             model: None,
             since: None,
             until: None,
@@ -257,6 +265,8 @@ pub struct UsageSeriesRow {
 pub struct Loaded {
     pub world: World,
     pub version: i64,
+    /// Users' and virtual accounts' identities, which the snapshot gets by `Change::AssignIdentity`.
+    pub identities: Vec<(gatehouse_core::Subject, gatehouse_core::IdentityId)>,
 }
 
 #[async_trait]
@@ -278,6 +288,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The state version: bumped by every commit, from this process or any other (a `bootstrap`, a replica).
     async fn version(&self) -> Result<i64, StoreError>;
+
+    /// The deployment's salt for deriving the secret key from a passphrase: the stored one, or else `fresh`,
+    /// stored now. Every process on the database gets the same answer, however many start at once.
+    async fn key_salt(&self, fresh: &str) -> Result<String, StoreError>;
 
     /// A user's argon2id PHC string, if they have a local password.
     async fn password_hash(&self, email: &Email) -> Result<Option<Secret<String>>, StoreError>;

@@ -17,6 +17,8 @@ use gatehouse_store::{
 use sqlx::{Connection, Row};
 use time::OffsetDateTime;
 
+mod store_identities;
+
 // ---------------------------------------------------------------------------------------------------------
 // Backends
 
@@ -192,7 +194,12 @@ async fn migrations_are_idempotent() {
         assert_world(b.label, l.world, Snapshot::from_world(before).to_world());
         again.close().await;
 
-        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 4, "{}", b.label);
+        assert_eq!(
+            b.scalar("SELECT COUNT(*) FROM schema_migrations").await,
+            gatehouse_store::MIGRATIONS,
+            "{}",
+            b.label
+        );
         assert_eq!(b.scalar("SELECT COUNT(*) FROM state").await, 1, "{}", b.label);
         b.finish().await;
     }
@@ -898,7 +905,12 @@ async fn a_version_one_database_is_upgraded() {
 
         let store = Arc::new(SqlStore::connect(&db.url).await.unwrap());
         let b = Backend { label: db.label, url: db.url.clone(), store, _db: db };
-        assert_eq!(b.scalar("SELECT COUNT(*) FROM schema_migrations").await, 4, "{}", b.label);
+        assert_eq!(
+            b.scalar("SELECT COUNT(*) FROM schema_migrations").await,
+            gatehouse_store::MIGRATIONS,
+            "{}",
+            b.label
+        );
         let (world, version) = load(&b).await;
         assert_eq!((world.roles.len(), version), (1, 7), "{}", b.label);
         let audit = [record(1, "system", "role.delete", "role", "old")];
@@ -954,6 +966,7 @@ fn request(n: i64, subject: &str, model: &str, status: u16) -> RequestLog {
     RequestLog {
         at: at(n),
         subject: subject.into(),
+        subject_id: None,
         token_id: format!("tok{n}"),
         virtual_account: subject.strip_prefix("virtualaccount:").map(str::to_owned),
         model: model.into(),
@@ -1194,6 +1207,18 @@ async fn usage_is_summed_per_time_bucket_in_utc() {
         );
         let none = RequestLogFilter { subjects: Some(Vec::new()), ..all_requests() };
         assert!(series(none, UsageBucket::Hour, UsageGroup::Model).await.is_empty(), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn the_key_salt_is_made_once_and_shared() {
+    for b in backends().await {
+        let first = b.store().key_salt("salt-one-0123456789").await.unwrap();
+        assert_eq!(first, "salt-one-0123456789", "{}", b.label);
+        let again = SqlStore::connect(&b.url).await.unwrap();
+        assert_eq!(again.key_salt("salt-two-0123456789").await.unwrap(), first, "{}", b.label);
+        again.close().await;
         b.finish().await;
     }
 }

@@ -36,6 +36,22 @@ pub struct Settings {
     /// `45s`, `7d` or plain seconds; 1 second to 30 days. Default 12h.
     #[arg(long, env = "GATEHOUSE_SESSION_TTL", global = true)]
     pub session_ttl: Option<String>,
+    /// Proxies whose `X-Forwarded-For` (the client's address, for the sign-in throttle) and
+    /// `X-Forwarded-Proto` (the session cookie's `Secure`) are believed: IP addresses or CIDR networks,
+    /// comma-separated. Default none: those headers are ignored.
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+    /// How long a client has to send a request's headers (an idle keep-alive connection is closed after this
+    /// long too): `10s`, `1m`...; 1 second to 1 hour. Default 10s.
+    #[arg(long, env = "GATEHOUSE_HEADER_READ_TIMEOUT", global = true)]
+    pub header_read_timeout: Option<String>,
+    /// A connection on which nothing is read or written for this long is closed; 1 second to 1 day. Default
+    /// 3m (longer than the upstream's first-byte timeout, so a slow stream is not cut).
+    #[arg(long, env = "GATEHOUSE_IDLE_TIMEOUT", global = true)]
+    pub idle_timeout: Option<String>,
+    /// Open client connections at most; more wait until one closes. Default 1000.
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
     /// A TOML file with any of these settings (`database_url = "..."`); flags and environment win over it.
     #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -51,6 +67,27 @@ struct FileSettings {
     secret_key: Option<String>,
     log_bodies: Option<bool>,
     session_ttl: Option<String>,
+    trusted_proxies: Option<ProxyList>,
+    header_read_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<usize>,
+}
+
+/// In the file, a list or one comma-separated string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ProxyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl ProxyList {
+    fn joined(self) -> String {
+        match self {
+            ProxyList::One(s) => s,
+            ProxyList::Many(v) => v.join(","),
+        }
+    }
 }
 
 /// Settings with every value decided.
@@ -63,29 +100,45 @@ pub struct Resolved {
     pub secret_key: Option<gatehouse_core::Secret<String>>,
     pub log_bodies: bool,
     pub session_ttl: time::Duration,
+    pub trusted_proxies: Vec<gatehouse_server::client::IpNet>,
+    pub header_read_timeout: std::time::Duration,
+    pub idle_timeout: std::time::Duration,
+    pub max_connections: usize,
 }
+
+pub const DEFAULT_HEADER_READ_TIMEOUT: time::Duration = time::Duration::seconds(10);
+pub const DEFAULT_IDLE_TIMEOUT: time::Duration = time::Duration::minutes(3);
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
 
 pub const DEFAULT_SESSION_TTL: time::Duration = time::Duration::hours(12);
 const MAX_SESSION_TTL: time::Duration = time::Duration::days(30);
 
 /// `12h`, `30m`, `45s`, `7d`, or a number of seconds.
 fn parse_session_ttl(text: &str) -> anyhow::Result<time::Duration> {
+    parse_duration("session_ttl", text, MAX_SESSION_TTL, "30 days")
+}
+
+/// A duration setting, at least a second and at most `max` (`max_text` says it in words).
+fn parse_duration(name: &str, text: &str, max: time::Duration, max_text: &str) -> anyhow::Result<time::Duration> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
-    let n: i64 =
-        digits.parse().with_context(|| format!("session_ttl {text:?}: expected a number and a unit, like 12h"))?;
+    let n: i64 = digits.parse().with_context(|| format!("{name} {text:?}: expected a number and a unit, like 12h"))?;
     let d = match unit {
         "" | "s" => time::Duration::seconds(n),
         "m" => time::Duration::minutes(n),
         "h" => time::Duration::hours(n),
         "d" => time::Duration::days(n),
-        other => anyhow::bail!("session_ttl {text:?}: unknown unit {other:?}; use s, m, h or d"),
+        other => anyhow::bail!("{name} {text:?}: unknown unit {other:?}; use s, m, h or d"),
     };
-    if d < time::Duration::SECOND || d > MAX_SESSION_TTL {
-        anyhow::bail!("session_ttl {text:?}: must be between 1 second and 30 days");
+    if d < time::Duration::SECOND || d > max {
+        anyhow::bail!("{name} {text:?}: must be between 1 second and {max_text}");
     }
     Ok(d)
+}
+
+fn std_duration(d: time::Duration) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::try_from(d.whole_seconds()).unwrap_or(1))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -114,6 +167,25 @@ impl Settings {
                 Some(t) => parse_session_ttl(&t)?,
                 None => DEFAULT_SESSION_TTL,
             },
+            trusted_proxies: match self.trusted_proxies.clone().or(file.trusted_proxies.map(ProxyList::joined)) {
+                Some(list) => {
+                    gatehouse_server::client::parse_list(&list).map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?
+                }
+                None => Vec::new(),
+            },
+            header_read_timeout: std_duration(match self.header_read_timeout.clone().or(file.header_read_timeout) {
+                Some(t) => parse_duration("header_read_timeout", &t, time::Duration::HOUR, "1 hour")?,
+                None => DEFAULT_HEADER_READ_TIMEOUT,
+            }),
+            idle_timeout: std_duration(match self.idle_timeout.clone().or(file.idle_timeout) {
+                Some(t) => parse_duration("idle_timeout", &t, time::Duration::DAY, "1 day")?,
+                None => DEFAULT_IDLE_TIMEOUT,
+            }),
+            max_connections: match self.max_connections.or(file.max_connections) {
+                Some(0) => anyhow::bail!("max_connections: must be at least 1"),
+                Some(n) => n,
+                None => DEFAULT_MAX_CONNECTIONS,
+            },
         })
     }
 }
@@ -135,10 +207,42 @@ mod tests {
         assert_eq!(r.url, DEFAULT_URL);
         assert!(!r.log_bodies, "bodies are not stored unless turned on");
         assert_eq!(r.session_ttl, DEFAULT_SESSION_TTL);
+        assert!(r.trusted_proxies.is_empty(), "no proxy is trusted unless configured");
+        assert_eq!(r.header_read_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(r.max_connections, DEFAULT_MAX_CONNECTIONS);
         std::fs::write(&path, "databse_url = \"x\"\n").unwrap();
         let Err(e) = s.resolve() else { panic!("a misspelt key must be refused") };
         let err = format!("{e:#}");
         assert!(err.contains("databse_url"), "{err}");
+    }
+
+    #[test]
+    fn connection_limits_and_trusted_proxies_from_file_env_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.toml");
+        std::fs::write(
+            &path,
+            "trusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nheader_read_timeout = \"5s\"\nidle_timeout = \"2m\"\nmax_connections = 50\n",
+        )
+        .unwrap();
+        let s = Settings { config: Some(path.clone()), ..Default::default() };
+        let r = s.resolve().unwrap();
+        assert_eq!(r.trusted_proxies.len(), 2);
+        assert!(r.trusted_proxies[0].contains("10.9.8.7".parse().unwrap()));
+        assert_eq!(r.header_read_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(r.idle_timeout, std::time::Duration::from_secs(120));
+        assert_eq!(r.max_connections, 50);
+        let s = Settings { trusted_proxies: Some("192.0.2.1".into()), max_connections: Some(7), ..s };
+        let r = s.resolve().unwrap();
+        assert_eq!(r.trusted_proxies.len(), 1);
+        assert_eq!(r.max_connections, 7);
+        for bad in [
+            Settings { trusted_proxies: Some("10.0.0.0/40".into()), ..Default::default() },
+            Settings { header_read_timeout: Some("0s".into()), ..Default::default() },
+            Settings { max_connections: Some(0), ..Default::default() },
+        ] {
+            assert!(bad.resolve().is_err());
+        }
     }
 
     #[test]

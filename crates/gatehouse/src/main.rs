@@ -99,20 +99,41 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
     let store = gatehouse_store::open(&settings.database_url)
         .await
         .with_context(|| format!("cannot open the database {}", settings.database_url))?;
-    let (key, created) = SecretKey::resolve(settings.secret_key.as_ref(), &settings.database_url)?;
+    // A passphrase is stretched with the deployment's salt, made by the first server to need it.
+    let salt = match settings.secret_key.as_ref().filter(|s| SecretKey::is_passphrase(s)) {
+        Some(_) => store
+            .key_salt(&gatehouse_server::crypto::fresh_salt())
+            .await
+            .context("cannot read or store the salt for GATEHOUSE_SECRET_KEY")?,
+        None => String::new(),
+    };
+    let (key, created) = SecretKey::resolve(settings.secret_key.as_ref(), &settings.database_url, salt.as_bytes())?;
     if let Some(path) = created {
         tracing::warn!(
             key_file = %path.display(),
             "no GATEHOUSE_SECRET_KEY: generated a key for provider credentials in this file; back it up with the database, or set GATEHOUSE_SECRET_KEY"
         );
     }
-    let config =
-        ServerConfig { log_bodies: settings.log_bodies, session_ttl: settings.session_ttl, ..ServerConfig::default() };
+    let config = ServerConfig {
+        log_bodies: settings.log_bodies,
+        session_ttl: settings.session_ttl,
+        trusted_proxies: settings.trusted_proxies.clone(),
+        header_read_timeout: settings.header_read_timeout,
+        idle_timeout: settings.idle_timeout,
+        max_connections: settings.max_connections,
+        ..ServerConfig::default()
+    };
     let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), config, Arc::new(key))
         .await
         .map_err(|e| anyhow::anyhow!("cannot load the access graph: {e}"))?;
     gatehouse_server::crypto::check_key(&app.snapshot(), &app.key)
         .context("GATEHOUSE_SECRET_KEY (or the key file) does not match the stored credentials")?;
+    // Credentials sealed under the passphrase's old derivation (plain SHA-256) are sealed again now.
+    match gatehouse_server::crypto::reseal_legacy(&app).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(credentials = n, "sealed stored credentials again with the salted key derivation"),
+        Err(e) => anyhow::bail!("cannot seal stored credentials again: {e}"),
+    }
     let addr = serve::resolve(&settings.listen).await?;
     let listeners =
         serve::bind(addr, serve::shard_count()).with_context(|| format!("cannot listen on {}", settings.listen))?;

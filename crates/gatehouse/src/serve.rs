@@ -9,7 +9,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use gatehouse_server::gateway::upstream;
 use gatehouse_server::App;
 use socket2::{Domain, Protocol, Socket, Type};
@@ -125,19 +124,15 @@ async fn serve_shard(
     client: reqwest::Client,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(|tcp| {
-        // Small request/response exchanges: do not let Nagle's algorithm hold back a response's last segment.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     // Every task of this runtime runs on this thread.
     upstream::use_own_client(client);
-    let router = gatehouse_server::router(app);
+    let router = gatehouse_server::router(app.clone());
     let stop = async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
-    axum::serve(listener, router).with_graceful_shutdown(stop).await.context("server failed")
+    // Header-read and idle timeouts, and the connection limit shared by every shard: see `net`.
+    gatehouse_server::net::serve_connections(listener, app, router, stop).await.context("server failed")
 }
 
 /// The address to listen on: the first `listen` resolves to.
@@ -160,6 +155,7 @@ mod tests {
         RequestLog {
             at: time::OffsetDateTime::from_unix_timestamp(1_800_000_000 + n).unwrap(),
             subject: "user:a@example.com".into(),
+            subject_id: None,
             token_id: format!("tok{n}"),
             virtual_account: None,
             model: "oa/gpt".into(),
@@ -206,5 +202,44 @@ mod tests {
         let stored = store.request_logs(&gatehouse_store::RequestLogFilter::default()).await.unwrap();
         assert_eq!(stored.len(), 3);
         assert!(reqwest::Client::new().get(format!("http://{addr}/healthz")).send().await.is_err(), "stopped");
+    }
+
+    #[tokio::test]
+    async fn half_sent_requests_are_dropped_while_others_are_served() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = gatehouse_store::open(&url).await.unwrap();
+        let config = ServerConfig { header_read_timeout: Duration::from_secs(1), ..ServerConfig::default() };
+        let key = Arc::new(gatehouse_server::crypto::SecretKey::from_bytes([7; 32]));
+        let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), config, key).await.unwrap();
+        let listeners = bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        let addr = listeners[0].local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = tokio::spawn(serve(listeners, app, async move {
+            let _ = stopped.await;
+        }));
+        // What made the server unreachable: many requests whose headers never end.
+        let mut slow = Vec::new();
+        for _ in 0..300 {
+            let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+            c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+            slow.push(c);
+        }
+        let r = reqwest::Client::new().get(format!("http://{addr}/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        for c in slow.iter_mut() {
+            let mut buf = [0u8; 512];
+            let closed = loop {
+                match tokio::time::timeout(Duration::from_secs(3), c.read(&mut buf)).await {
+                    Err(_) => break false,
+                    Ok(Ok(0)) | Ok(Err(_)) => break true,
+                    Ok(Ok(_)) => continue,
+                }
+            };
+            assert!(closed, "a half-sent request was kept open");
+        }
+        stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), served).await.unwrap().unwrap().unwrap();
     }
 }

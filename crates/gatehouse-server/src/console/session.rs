@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
+use crate::client::{ClientIp, ForwardedHttps};
 use crate::dto::LoginBody;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, Caller};
@@ -71,10 +72,9 @@ pub struct SessionOut {
     pub expires_at: Option<OffsetDateTime>,
 }
 
-fn set_cookie(headers: &HeaderMap, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
-    // Gatehouse itself speaks plain HTTP; behind a TLS-terminating proxy the cookie must not leave TLS.
-    let secure =
-        headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|p| p.eq_ignore_ascii_case("https"));
+/// `secure`: Gatehouse itself speaks plain HTTP; behind a TLS-terminating proxy (one the operator trusts,
+/// see `client`) the cookie must not leave TLS.
+fn set_cookie(secure: bool, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
     let cookie = format!(
         "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
         if secure { "; Secure" } else { "" }
@@ -87,25 +87,17 @@ fn set_cookie(headers: &HeaderMap, value: &str, max_age: i64) -> Result<HeaderVa
 /// the console can say why.
 #[utoipa::path(post, path = "/api/v1/auth/session", tag = "auth", request_body = LoginBody, security(()),
     responses((status = 200, body = SessionOut, description = "sets the HttpOnly session cookie"),
-              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
 pub async fn create(
     State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    ForwardedHttps(secure): ForwardedHttps,
     headers: HeaderMap,
     Body(b): Body<LoginBody>,
 ) -> Result<Response, ApiError> {
-    // A cross-site form can post text/plain without asking; JSON it cannot send without a CORS preflight,
-    // which this server never grants. That is what stops a forged sign-in into the attacker's account.
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
-    if !json {
-        return Err(ApiError::invalid(
-            "content-type",
-            "signing in takes a JSON body: send content-type: application/json",
-        ));
-    }
-    let session = crate::routes::auth::open_session(&app, b, true).await?;
+    crate::routes::auth::require_json(&headers)?;
+    let session = crate::routes::auth::open_session(&app, b, ip, true).await?;
     let max_age = app.config.session_ttl.whole_seconds();
     let out = SessionOut {
         subject: session.subject.to_string(),
@@ -113,7 +105,7 @@ pub async fn create(
         expires_at: Some(session.expires_at),
     };
     let mut resp = Json(out).into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, set_cookie(&headers, session.token.expose(), max_age)?);
+    resp.headers_mut().insert(header::SET_COOKIE, set_cookie(secure, session.token.expose(), max_age)?);
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }
@@ -139,10 +131,14 @@ pub async fn show(
 /// Signs out: ends the session and clears the cookie.
 #[utoipa::path(delete, path = "/api/v1/auth/session", tag = "auth",
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn end(State(app): State<App>, headers: HeaderMap, Caller(p): Caller) -> Result<Response, ApiError> {
+pub async fn end(
+    State(app): State<App>,
+    ForwardedHttps(secure): ForwardedHttps,
+    Caller(p): Caller,
+) -> Result<Response, ApiError> {
     end_session(&app, &p).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::SET_COOKIE, set_cookie(&headers, "", 0)?);
+    resp.headers_mut().insert(header::SET_COOKIE, set_cookie(secure, "", 0)?);
     Ok(resp)
 }
 

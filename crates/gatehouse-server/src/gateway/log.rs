@@ -9,11 +9,12 @@ use axum::middleware::Next;
 use axum::response::Response;
 use gatehouse_core::token::Principal;
 use gatehouse_core::Subject;
-use gatehouse_providers::anthropic::{MessagesResponse, StreamEvent};
+use gatehouse_providers::anthropic::{BlockDelta, MessagesResponse, StreamEvent};
 use gatehouse_providers::openai::{ChatResponse, CompletionResponse, EmbeddingResponse};
 use gatehouse_store::RequestLog;
 
 use super::stream::Item;
+use crate::log_fields::BodyBuffer;
 use crate::state::App;
 
 /// What a handler learned, attached to its response for the middleware.
@@ -25,6 +26,10 @@ pub struct Outcome {
     pub tokens: Option<(u64, u64)>,
     /// The body logs itself when it ends: the middleware must not.
     pub streaming: bool,
+    /// The request and answer bodies, only when the operator stores them (redacted and bounded on the
+    /// way into the log).
+    pub prompt: Option<String>,
+    pub completion: Option<String>,
 }
 
 /// Token counts of a whole answer.
@@ -66,10 +71,12 @@ fn route_of(path: &str) -> &'static str {
     }
 }
 
-fn entry(p: &Principal, route: &str, model: String, at: time::OffsetDateTime) -> RequestLog {
+fn entry(app: &App, p: &Principal, route: &str, model: String, at: time::OffsetDateTime) -> RequestLog {
     RequestLog {
         at,
         subject: p.subject.to_string(),
+        // Taken when the request arrives: a stream logged later still belongs to whoever made it.
+        subject_id: app.snapshot().identity(&p.subject).map(|id| id.to_string()),
         token_id: p.token_id.to_string(),
         virtual_account: match &p.subject {
             Subject::VirtualAccount(v) => Some(v.to_string()),
@@ -88,6 +95,11 @@ fn entry(p: &Principal, route: &str, model: String, at: time::OffsetDateTime) ->
     }
 }
 
+/// A token count as stored; an upstream's absurd count saturates rather than wrapping negative.
+fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
@@ -98,21 +110,23 @@ pub async fn middleware(app: axum::extract::State<App>, req: Request, next: Next
     let at = app.now();
     let principal = req.extensions().get::<Principal>().cloned();
     let route = route_of(req.uri().path());
-    let resp = next.run(req).await;
+    let mut resp = next.run(req).await;
     let Some(p) = principal else { return resp };
     if route == "other" {
         return resp;
     }
-    let outcome = resp.extensions().get::<Outcome>().cloned().unwrap_or_default();
-    if outcome.streaming {
+    if resp.extensions().get::<Outcome>().is_some_and(|o| o.streaming) {
         return resp;
     }
-    let mut e = entry(&p, route, outcome.model, at);
+    let outcome = resp.extensions_mut().remove::<Outcome>().unwrap_or_default();
+    let mut e = entry(&app, &p, route, outcome.model, at);
     e.status = resp.status().as_u16();
     e.latency_us = micros(started.elapsed());
     e.upstream_latency_us = outcome.upstream.map(micros);
-    e.input_tokens = outcome.tokens.map(|t| t.0 as i64);
-    e.output_tokens = outcome.tokens.map(|t| t.1 as i64);
+    e.input_tokens = outcome.tokens.map(|t| count(t.0));
+    e.output_tokens = outcome.tokens.map(|t| count(t.1));
+    e.prompt = outcome.prompt;
+    e.completion = outcome.completion;
     app.log_request(e);
     resp
 }
@@ -125,16 +139,57 @@ pub struct StreamLog {
     input: Option<u64>,
     output: Option<u64>,
     pub failed: bool,
+    prompt: Option<String>,
+    /// The answer as it streams, when the operator stores bodies.
+    sent: Option<BodyBuffer>,
 }
 
 impl StreamLog {
-    pub fn new(app: &App, p: &Principal, route: &'static str, model: &str, started: Instant) -> StreamLog {
-        let e = entry(p, route, model.to_owned(), app.now());
-        StreamLog { app: app.clone(), entry: Some(e), started, input: None, output: None, failed: false }
+    pub fn new(
+        app: &App,
+        p: &Principal,
+        route: &'static str,
+        model: &str,
+        started: Instant,
+        prompt: Option<String>,
+    ) -> StreamLog {
+        let e = entry(app, p, route, model.to_owned(), app.now());
+        let sent = app.config.log_bodies.then(BodyBuffer::default);
+        StreamLog { app: app.clone(), entry: Some(e), started, input: None, output: None, failed: false, prompt, sent }
     }
 
-    /// Picks the usage out of the items as they pass.
+    /// The text and tool-call arguments the items carry, joined: a stored completion is the answer as
+    /// assembled, so that redaction sees a credential whole even when the upstream sent it in pieces.
+    fn keep(&mut self, items: &[Item]) {
+        let Some(b) = &mut self.sent else { return };
+        for item in items {
+            match item {
+                Item::Chat(c) => {
+                    for choice in &c.choices {
+                        b.push(choice.delta.content.as_deref().unwrap_or(""));
+                        for call in choice.delta.tool_calls.iter().flatten() {
+                            if let Some(f) = &call.function {
+                                b.push(f.name.as_deref().unwrap_or(""));
+                                b.push(f.arguments.as_deref().unwrap_or(""));
+                            }
+                        }
+                    }
+                }
+                Item::Completion(c) => c.choices.iter().for_each(|choice| b.push(&choice.text)),
+                Item::Anthropic(StreamEvent::ContentBlockDelta { delta, .. }) => match delta {
+                    BlockDelta::TextDelta { text } => b.push(text),
+                    BlockDelta::InputJsonDelta { partial_json } => b.push(partial_json),
+                    BlockDelta::ThinkingDelta { thinking } => b.push(thinking),
+                    BlockDelta::SignatureDelta { .. } | BlockDelta::Other(_) => {}
+                },
+                Item::Anthropic(_) => {}
+            }
+        }
+    }
+
+    /// Picks the usage (and, when bodies are stored, the answer) out of the items as they pass.
     pub fn see(&mut self, items: &[Item]) {
+        self.keep(items);
         for item in items {
             match item {
                 Item::Chat(c) => {
@@ -170,8 +225,10 @@ impl Drop for StreamLog {
             // 200 went out with the headers; a stream that broke off is recorded as the gateway's 502.
             e.status = if self.failed { 502 } else { 200 };
             e.latency_us = micros(self.started.elapsed());
-            e.input_tokens = self.input.map(|t| t as i64);
-            e.output_tokens = self.output.map(|t| t as i64);
+            e.input_tokens = self.input.map(count);
+            e.output_tokens = self.output.map(count);
+            e.prompt = self.prompt.take();
+            e.completion = self.sent.take().map(BodyBuffer::into_text);
             self.app.log_request(e);
         }
     }

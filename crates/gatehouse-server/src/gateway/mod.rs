@@ -43,25 +43,45 @@ pub fn routes(app: App) -> Router<App> {
         .layer(axum::middleware::from_fn_with_state(app, log::middleware))
 }
 
+/// What the request log keeps of a request before it is handled: the model as named (bounded, however long
+/// the client made it) and, when the operator stores bodies, the request body (redacted of credentials).
+struct Asked {
+    model: String,
+    prompt: Option<String>,
+}
+
+impl Asked {
+    fn new<T: Serialize>(app: &App, model: &str, req: &T) -> Asked {
+        let prompt = if app.config.log_bodies { crate::log_fields::body_of(req) } else { None };
+        Asked { model: crate::log_fields::loggable_model(model), prompt }
+    }
+}
+
 /// Attaches what the request log needs to a handler's answer, whichever way it went.
-fn outcome(result: Result<Response, ApiError>, model: String) -> Response {
+fn outcome(result: Result<Response, ApiError>, asked: Asked) -> Response {
     let mut resp = result.unwrap_or_else(|e| e.into_response());
+    let Asked { model, prompt } = asked;
     match resp.extensions_mut().get_mut::<log::Outcome>() {
-        Some(o) => o.model = model,
+        Some(o) => {
+            o.model = model;
+            o.prompt = prompt;
+        }
         None => {
-            resp.extensions_mut().insert(log::Outcome { model, ..Default::default() });
+            resp.extensions_mut().insert(log::Outcome { model, prompt, ..Default::default() });
         }
     }
     resp
 }
 
 /// A whole JSON answer with `server-timing: gateway;dur=<ms>`: the time spent here, not upstream.
-fn timed(body: &(impl Serialize + log::Tokens), started: Instant, upstream: Duration) -> Response {
+fn timed(app: &App, body: &(impl Serialize + log::Tokens), started: Instant, upstream: Duration) -> Response {
     let overhead = started.elapsed().saturating_sub(upstream);
     let mut resp = Json(body).into_response();
+    let completion = if app.config.log_bodies { crate::log_fields::body_of(body) } else { None };
     resp.extensions_mut().insert(log::Outcome {
         upstream: Some(upstream),
         tokens: body.tokens(),
+        completion,
         ..Default::default()
     });
     let value = format!("gateway;dur={:.3}", overhead.as_secs_f64() * 1000.0);
@@ -81,17 +101,23 @@ fn openai_shaped(kind: ProviderKind) -> bool {
     responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
                (status = 403, body = crate::error::ErrorBody), (status = 502, body = crate::error::ErrorBody), (status = 504, body = crate::error::ErrorBody)))]
 pub async fn chat_completions(State(app): State<App>, Caller(p): Caller, Body(req): Body<ChatRequest>) -> Response {
-    let model = req.model.clone();
-    outcome(chat_inner(app, p, req).await, model)
+    let asked = Asked::new(&app, &req.model, &req);
+    let prompt = asked.prompt.clone();
+    outcome(chat_inner(app, p, req, prompt).await, asked)
 }
 
-async fn chat_inner(app: App, principal: Principal, req: ChatRequest) -> Result<Response, ApiError> {
+async fn chat_inner(
+    app: App,
+    principal: Principal,
+    req: ChatRequest,
+    prompt: Option<String>,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let target = resolve(&app, &principal, &req.model, ModelType::Chat)?;
     Ok(match upstream::chat(&app, &target, req).await? {
-        Reply::Whole(r, upstream) => timed(&r, started, upstream),
+        Reply::Whole(r, upstream) => timed(&app, &r, started, upstream),
         Reply::Stream(s) => {
-            sse_response(s, Encoder::Chat, log::StreamLog::new(&app, &principal, "chat", &target.name, started))
+            sse_response(s, Encoder::Chat, log::StreamLog::new(&app, &principal, "chat", &target.name, started, prompt))
         }
     })
 }
@@ -100,11 +126,17 @@ async fn chat_inner(app: App, principal: Principal, req: ChatRequest) -> Result<
 #[utoipa::path(post, path = "/v1/completions", tag = "gateway", request_body = Object,
     responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn completions(State(app): State<App>, Caller(p): Caller, Body(req): Body<CompletionRequest>) -> Response {
-    let model = req.model.clone();
-    outcome(completions_inner(app, p, req).await, model)
+    let asked = Asked::new(&app, &req.model, &req);
+    let prompt = asked.prompt.clone();
+    outcome(completions_inner(app, p, req, prompt).await, asked)
 }
 
-async fn completions_inner(app: App, principal: Principal, mut req: CompletionRequest) -> Result<Response, ApiError> {
+async fn completions_inner(
+    app: App,
+    principal: Principal,
+    mut req: CompletionRequest,
+    prompt: Option<String>,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let target = resolve(&app, &principal, &req.model, ModelType::Completion)?;
     if openai_shaped(target.kind()) {
@@ -113,21 +145,21 @@ async fn completions_inner(app: App, principal: Principal, mut req: CompletionRe
         let upstream_started = Instant::now();
         let resp = send(&app, upstream::openai_like(&app, &target, Operation::Completions, &req)?).await?;
         if stream {
-            let log = log::StreamLog::new(&app, &principal, "completions", &target.name, started);
+            let log = log::StreamLog::new(&app, &principal, "completions", &target.name, started, prompt);
             return Ok(sse_response(chunks(&app, resp, Decoder::openai(&target.name, true)), Encoder::Completion, log));
         }
         let mut r: CompletionResponse = read_json(&app, resp).await?;
         target.name.clone_into(&mut r.model);
-        return Ok(timed(&r, started, upstream_started.elapsed()));
+        return Ok(timed(&app, &r, started, upstream_started.elapsed()));
     }
     // Anthropic and Bedrock have no legacy completions: served through their chat API.
     let chat = openai::completion_request_to_chat(&req).map_err(translate_error)?;
     Ok(match upstream::chat(&app, &target, chat).await? {
-        Reply::Whole(r, upstream) => timed(&openai::chat_response_to_completion(&r), started, upstream),
+        Reply::Whole(r, upstream) => timed(&app, &openai::chat_response_to_completion(&r), started, upstream),
         Reply::Stream(s) => sse_response(
             s,
             Encoder::Completion,
-            log::StreamLog::new(&app, &principal, "completions", &target.name, started),
+            log::StreamLog::new(&app, &principal, "completions", &target.name, started, prompt),
         ),
     })
 }
@@ -136,11 +168,17 @@ async fn completions_inner(app: App, principal: Principal, mut req: CompletionRe
 #[utoipa::path(post, path = "/v1/embeddings", tag = "gateway", request_body = Object,
     responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn embeddings(State(app): State<App>, Caller(p): Caller, Body(req): Body<EmbeddingRequest>) -> Response {
-    let model = req.model.clone();
-    outcome(embeddings_inner(app, p, req).await, model)
+    let asked = Asked::new(&app, &req.model, &req);
+    let prompt = asked.prompt.clone();
+    outcome(embeddings_inner(app, p, req, prompt).await, asked)
 }
 
-async fn embeddings_inner(app: App, principal: Principal, mut req: EmbeddingRequest) -> Result<Response, ApiError> {
+async fn embeddings_inner(
+    app: App,
+    principal: Principal,
+    mut req: EmbeddingRequest,
+    _prompt: Option<String>,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let target = resolve(&app, &principal, &req.model, ModelType::Embedding)?;
     if !openai_shaped(target.kind()) {
@@ -155,7 +193,7 @@ async fn embeddings_inner(app: App, principal: Principal, mut req: EmbeddingRequ
     let mut r: EmbeddingResponse = read_json(&app, resp).await?;
     let upstream = upstream_started.elapsed();
     target.name.clone_into(&mut r.model);
-    Ok(timed(&r, started, upstream))
+    Ok(timed(&app, &r, started, upstream))
 }
 
 /// Only the models the caller may use, in OpenAI's list shape.
@@ -173,11 +211,17 @@ pub async fn models(State(app): State<App>, Caller(principal): Caller) -> Json<s
 #[utoipa::path(post, path = "/v1/messages", tag = "gateway", request_body = Object,
     responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody)))]
 pub async fn messages(State(app): State<App>, Caller(p): Caller, Body(req): Body<MessagesRequest>) -> Response {
-    let model = req.model.clone();
-    outcome(messages_inner(app, p, req).await, model)
+    let asked = Asked::new(&app, &req.model, &req);
+    let prompt = asked.prompt.clone();
+    outcome(messages_inner(app, p, req, prompt).await, asked)
 }
 
-async fn messages_inner(app: App, principal: Principal, mut req: MessagesRequest) -> Result<Response, ApiError> {
+async fn messages_inner(
+    app: App,
+    principal: Principal,
+    mut req: MessagesRequest,
+    prompt: Option<String>,
+) -> Result<Response, ApiError> {
     let started = Instant::now();
     let target = resolve(&app, &principal, &req.model, ModelType::Chat)?;
     if target.kind() == ProviderKind::Anthropic {
@@ -187,21 +231,24 @@ async fn messages_inner(app: App, principal: Principal, mut req: MessagesRequest
         let resp = send(&app, upstream::anthropic(&app, &target, &req)?).await?;
         if stream {
             let decoder = Decoder::AnthropicNative { sse: openai::SseDecoder::new(), model: target.name.clone() };
-            let log = log::StreamLog::new(&app, &principal, "messages", &target.name, started);
+            let log = log::StreamLog::new(&app, &principal, "messages", &target.name, started, prompt);
             return Ok(sse_response(chunks(&app, resp, decoder), Encoder::Anthropic(None), log));
         }
         let mut r: MessagesResponse = read_json(&app, resp).await?;
         let upstream = upstream_started.elapsed();
         target.name.clone_into(&mut r.model);
-        return Ok(timed(&r, started, upstream));
+        return Ok(timed(&app, &r, started, upstream));
     }
     let chat = anthropic::messages_request_to_chat(&req, target.model_id()).map_err(translate_error)?;
     Ok(match upstream::chat(&app, &target, chat).await? {
-        Reply::Whole(r, upstream) => {
-            timed(&anthropic::chat_response_to_messages(&r, &target.name).map_err(translate_error)?, started, upstream)
-        }
+        Reply::Whole(r, upstream) => timed(
+            &app,
+            &anthropic::chat_response_to_messages(&r, &target.name).map_err(translate_error)?,
+            started,
+            upstream,
+        ),
         Reply::Stream(s) => {
-            let log = log::StreamLog::new(&app, &principal, "messages", &target.name, started);
+            let log = log::StreamLog::new(&app, &principal, "messages", &target.name, started, prompt);
             sse_response(s, Encoder::Anthropic(Some(Box::new(ChatStreamToAnthropic::new(target.name.as_str())))), log)
         }
     })

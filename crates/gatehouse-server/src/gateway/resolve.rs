@@ -80,6 +80,13 @@ fn refused(principal: &Principal, model: &str) -> ApiError {
 /// Resolves `model` for `principal` on a route serving `route_type` (`/v1/messages` serves chat models).
 /// The access check comes before any lookup, so a refusal costs the same whether or not the model exists.
 pub fn resolve(app: &App, principal: &Principal, model: &str, route_type: ModelType) -> Result<Target, ApiError> {
+    if model.len() > crate::log_fields::MAX_MODEL {
+        // No model this long can exist, for anyone: refusing it says nothing about what does.
+        return Err(ApiError::invalid(
+            "model",
+            format!("must be at most {} characters: <provider-account>/<model>", crate::log_fields::MAX_MODEL),
+        ));
+    }
     let snap = app.snapshot();
     let now = app.now();
     let Some((account, model_name)) = model.split_once('/') else {

@@ -55,6 +55,7 @@ pub(crate) fn time_param(name: &str, v: Option<&str>) -> Result<Option<OffsetDat
     v.map(|s| {
         OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
             .map_err(|e| ApiError::invalid(name, format!("not an RFC 3339 time: {e}")))
+            .and_then(|t| crate::bounds::client_time(name, t))
     })
     .transpose()
 }

@@ -7,7 +7,7 @@ use gatehouse_core::{BuiltinRole, Permission, Resource, Snapshot, Subject};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::can;
+use super::{can, explain_rights};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
 use crate::state::App;
@@ -100,7 +100,8 @@ pub fn access(s: &Snapshot, subject: &Subject, now: time::OffsetDateTime) -> Opt
     Some(AccessOut { subject: subject.to_string(), active, role, entries: out })
 }
 
-/// Everything a subject may do and why. About yourself, or anyone with `role:list`.
+/// Everything a subject may do and why. About yourself; about anyone else with `role:list` and read rights
+/// on them, and then only the entries about resources the caller may read.
 #[utoipa::path(get, path = "/api/v1/authz/subjects/{subject}/access", tag = "authz",
     params(("subject" = String, Path, description = "`user:<email>`, `team:<name>` or `virtualaccount:<name>`")),
     responses((status = 200, body = AccessOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -112,13 +113,16 @@ pub async fn subject_access(
     let subject: Subject = subject.parse().map_err(|e| ApiError::invalid("subject", format!("{e}")))?;
     let s = app.snapshot();
     let now = app.now();
-    if subject != p.subject && !can(&s, &p.subject, Permission::RoleList, &Resource::tenant(), now) {
-        return Err(ApiError::Forbidden(format!(
-            "{} may see only their own access: seeing {subject}'s needs role:list",
-            p.subject
-        )));
+    if subject == p.subject {
+        return access(&s, &subject, now)
+            .map(Json)
+            .ok_or_else(|| ApiError::NotFound(format!("no such subject {subject}")));
     }
-    access(&s, &subject, now).map(Json).ok_or_else(|| ApiError::NotFound(format!("no such subject {subject}")))
+    explain_rights::require_subject(&s, &p.subject, &subject, now)?;
+    let mut out = access(&s, &subject, now).ok_or_else(|| ApiError::NotFound(format!("no such subject {subject}")))?;
+    // An entry about a resource the caller may not read would tell them it exists and who uses it.
+    out.entries.retain(|e| explain_rights::may_read(&s, &p.subject, &e.resource, now));
+    Ok(Json(out))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -146,7 +150,8 @@ pub struct NarrowedModel {
 }
 
 /// Who can use or manage a provider account, and why: asked of the engine for every user and virtual
-/// account, so the answer is the one the gateway would give. For its managers, or anyone with `role:list`.
+/// account, so the answer is the one the gateway would give. For those who may read it and either manage it
+/// or hold `role:list`.
 #[utoipa::path(get, path = "/api/v1/provider-accounts/{name}/access", tag = "provider-accounts",
     responses((status = 200, body = ResourceAccessOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn provider_account_access(
@@ -158,6 +163,8 @@ pub async fn provider_account_access(
     let r = Resource::new(gatehouse_core::ResourceKind::ProviderAccount, n.as_str());
     let s = app.snapshot();
     let now = app.now();
+    // Read rights on the account first (through the engine, so grants count), whether or not it exists.
+    super::require(&s, &p.subject, Permission::ProviderAccountRead, &r, now)?;
     if !can(&s, &p.subject, Permission::ProviderAccountManage, &r, now)
         && !can(&s, &p.subject, Permission::RoleList, &Resource::tenant(), now)
     {

@@ -100,24 +100,24 @@ pub struct UsageReport {
     pub usage: Vec<UsageOut>,
 }
 
-/// The subjects whose requests the caller may read; `None` for all (admins). Worked out from the snapshot
-/// at each request, so a change of role or of team management applies at once.
-pub fn readable_subjects(app: &App, p: &Principal) -> Option<Vec<String>> {
+/// The identities whose requests the caller may read; `None` for all (admins). Worked out from the
+/// snapshot at each request, so a change of role or of team management applies at once. Identities, not
+/// names: whoever takes a deleted user's or account's name later does not read its predecessor's requests.
+pub fn readable_identities(app: &App, p: &Principal) -> Option<Vec<String>> {
     let s = app.snapshot();
     if matches!(&p.subject, Subject::User(e) if s.is_admin(e)) {
         return None;
     }
     let now = app.now();
-    let own = p.subject.to_string();
+    let own = s.identity(&p.subject);
     // Managing a virtual account includes taking its token and acting as it (the seed's FAQ), so its
     // requests are no more private from its managers than their own.
-    let managed: Vec<String> = s
+    let managed = s
         .virtual_accounts()
         .filter(|v| can(&s, &p.subject, Permission::VirtualAccountManage, &Resource::virtual_account(&v.name), now))
-        .map(|v| Subject::VirtualAccount(v.name.clone()).to_string())
-        .filter(|v| *v != own)
-        .collect();
-    Some(std::iter::once(own).chain(managed).collect())
+        .filter_map(|v| s.identity(&Subject::VirtualAccount(v.name.clone())))
+        .filter(|id| Some(*id) != own);
+    Some(own.into_iter().chain(managed).map(|id| id.to_string()).collect())
 }
 
 /// Gateway requests the caller may read, newest first: their own, those of the virtual accounts they may
@@ -134,7 +134,8 @@ pub async fn list(
         return Err(ApiError::invalid("limit", format!("must be 1 to {}", RequestLogFilter::MAX_LIMIT)));
     }
     let filter = RequestLogFilter {
-        subjects: readable_subjects(&app, &p),
+        subjects: None,
+        identities: readable_identities(&app, &p),
         model: q.model,
         since: time_param("since", q.since.as_deref())?,
         until: time_param("until", q.until.as_deref())?,
@@ -175,7 +176,7 @@ pub fn usage_filter(
     since: Option<OffsetDateTime>,
     until: Option<OffsetDateTime>,
 ) -> RequestLogFilter {
-    RequestLogFilter { subjects: readable_subjects(app, p), model, since, until, ..RequestLogFilter::default() }
+    RequestLogFilter { identities: readable_identities(app, p), model, since, until, ..RequestLogFilter::default() }
 }
 
 /// What these tokens of `model` (`<account>/<model>`) cost at its current pricing; `None` without one, and

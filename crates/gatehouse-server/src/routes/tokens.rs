@@ -3,17 +3,17 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use gatehouse_core::ops::MAX_GRACE;
 use gatehouse_core::token::mint;
 use gatehouse_core::{Op, Permission, Resource, Subject, TokenId, TokenKind, TokenOwner};
-use time::Duration;
 
 use super::require;
 use super::virtual_accounts::name as va_name;
-use crate::convert;
 use crate::dto::{IssuedTokenOut, RotateBody, RotatedOut, TokenBody, TokenOut};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, Caller};
 use crate::state::App;
+use crate::{bounds, convert};
 
 fn token_id(s: &str) -> Result<TokenId, ApiError> {
     TokenId::new(s).map_err(|e| ApiError::invalid("id", e.to_string()))
@@ -40,8 +40,9 @@ pub async fn create_pat(
         return Err(ApiError::Forbidden("only users have personal access tokens".into()));
     };
     let name = convert::token_name(b.name, "personal access token")?;
+    let expires_at = bounds::opt_client_time("expires_at", b.expires_at)?;
     let (token, secret) =
-        mint(TokenKind::Pat, TokenOwner::User(email.clone()), &name, app.now(), b.expires_at, app.token_entropy());
+        mint(TokenKind::Pat, TokenOwner::User(email.clone()), &name, app.now(), expires_at, app.token_entropy());
     let out =
         IssuedTokenOut { id: token.id.to_string(), name, token: secret.into_inner(), expires_at: token.expires_at };
     app.write(&p.subject, vec![Op::IssueToken(token)], |_| Ok(())).await?;
@@ -85,12 +86,13 @@ pub async fn create_va_token(
 ) -> Result<(StatusCode, Json<IssuedTokenOut>), ApiError> {
     let n = va_name(&n)?;
     let name = convert::token_name(b.name, n.as_str())?;
+    let expires_at = bounds::opt_client_time("expires_at", b.expires_at)?;
     let (token, secret) = mint(
         TokenKind::VirtualAccount,
         TokenOwner::VirtualAccount(n),
         &name,
         app.now(),
-        b.expires_at,
+        expires_at,
         app.token_entropy(),
     );
     let out =
@@ -144,13 +146,18 @@ pub async fn rotate(
     let n = va_name(&n)?;
     let name = convert::token_name(b.name, n.as_str())?;
     let now = app.now();
-    let grace = Duration::seconds(b.grace_period_seconds);
+    // Checked before it becomes a time: `now + grace` with 2^62 seconds would overflow.
+    let grace = bounds::seconds("grace_period_seconds", b.grace_period_seconds, MAX_GRACE)?;
+    let expires_at = bounds::opt_client_time("expires_at", b.expires_at)?;
+    let previous_tokens_expire_at = now
+        .checked_add(grace)
+        .ok_or_else(|| ApiError::invalid("grace_period_seconds", "ends beyond the storable range"))?;
     let (token, secret) = mint(
         TokenKind::VirtualAccount,
         TokenOwner::VirtualAccount(n.clone()),
         &name,
         now,
-        b.expires_at,
+        expires_at,
         app.token_entropy(),
     );
     let out = RotatedOut {
@@ -158,7 +165,7 @@ pub async fn rotate(
         name,
         token: secret.into_inner(),
         expires_at: token.expires_at,
-        previous_tokens_expire_at: now + grace,
+        previous_tokens_expire_at,
     };
     app.write(&p.subject, vec![Op::RotateVirtualAccount { name: n, new: token, grace }], |_| Ok(())).await?;
     Ok((StatusCode::CREATED, Json(out)))

@@ -1,9 +1,10 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use gatehouse_core::{Email, Op, Permission, Resource, Secret, Subject};
+use gatehouse_core::{Email, Op, Permission, Resource, Secret, Subject, TokenKind, TokenOwner};
 
 use super::{can, require};
+use crate::client::ClientIp;
 use crate::convert;
 use crate::dto::{PasswordBody, UserBody, UserOut};
 use crate::error::{ApiError, ErrorBody};
@@ -96,18 +97,63 @@ pub async fn delete(State(app): State<App>, Caller(p): Caller, Path(e): Path<Str
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Sets a local password: the user themself, or a caller with `user:manage` over them.
+/// Sets a local password: the user themself (giving the current one, if they have one), or a caller with
+/// `user:manage` over them. Either way the user's other login sessions end: a self-change keeps only the
+/// session making it, a reset by someone else ends them all. Personal access tokens are not sessions and
+/// stay (revoke them separately).
 #[utoipa::path(post, path = "/api/v1/users/{email}/password", tag = "users", request_body = PasswordBody,
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 pub async fn set_password(
     State(app): State<App>,
     Caller(p): Caller,
+    ClientIp(ip): ClientIp,
     Path(e): Path<String>,
     Body(b): Body<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
     let e = email(&e)?;
     passwords::check_strength(&b.password)?;
-    let hash = passwords::hash(Secret::new(b.password)).await?;
-    app.write(&p.subject, vec![Op::SetPassword { email: e, hash }], |_| Ok(())).await?;
+    if p.subject == Subject::User(e.clone()) {
+        confirm_current_password(&app, &e, b.current_password, ip).await?;
+    }
+    let hash = app.hasher.hash(Secret::new(b.password)).await?;
+    let keep = p.token_id.clone();
+    app.write_with(
+        &p.subject,
+        move |s, _| {
+            let sessions = s
+                .tokens_of(&TokenOwner::User(e.clone()))
+                .filter(|t| t.kind == TokenKind::Session && t.id != keep)
+                .map(|t| Op::RevokeToken(t.id.clone()))
+                .collect::<Vec<_>>();
+            let mut ops = vec![Op::SetPassword { email: e.clone(), hash: hash.clone() }];
+            ops.extend(sessions);
+            Ok(ops)
+        },
+        |_| Ok(()),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Someone holding a user's token (a session left open, a leaked PAT) must not be able to take the account
+/// over by setting a new password: they must know the current one. Wrong guesses count against the same
+/// limits as sign-ins.
+async fn confirm_current_password(
+    app: &App,
+    e: &Email,
+    current: Option<String>,
+    ip: Option<std::net::IpAddr>,
+) -> Result<(), ApiError> {
+    let Some(stored) = app.store.password_hash(e).await? else { return Ok(()) };
+    let Some(current) = current else {
+        return Err(ApiError::invalid("current_password", "changing your own password needs your current password"));
+    };
+    crate::routes::auth::throttled(app, e.as_str(), ip)?;
+    if app.hasher.verify(Secret::new(current), Some(stored)).await? {
+        app.signin.succeeded(e.as_str(), ip, app.now());
+        return Ok(());
+    }
+    app.signin.failed(e.as_str(), ip, app.now());
+    Err(ApiError::WrongCurrentPassword("current_password: the current password is wrong".into()))
 }

@@ -97,7 +97,12 @@ async fn signing_in_sets_an_http_only_same_site_cookie_that_authenticates_reads(
 
 #[tokio::test]
 async fn behind_tls_the_cookie_is_secure() {
-    let s = TestServer::start().await;
+    // Behind a proxy the operator trusts (here the test's own address): see security_signin for others.
+    let config = gatehouse_server::ServerConfig {
+        trusted_proxies: vec![gatehouse_server::client::IpNet::parse("127.0.0.1").unwrap()],
+        ..Default::default()
+    };
+    let s = TestServer::start_with(config).await;
     let r = reqwest::Client::new()
         .post(format!("{}/api/v1/auth/session", s.base))
         .header("x-forwarded-proto", "https")

@@ -11,13 +11,21 @@ const SQLITE: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_audit.sql")),
     (3, include_str!("../../migrations/sqlite/0003_resources.sql")),
     (4, include_str!("../../migrations/sqlite/0004_request_logs.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_identities.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_key_derivation.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../migrations/postgres/0002_audit.sql")),
     (3, include_str!("../../migrations/postgres/0003_resources.sql")),
     (4, include_str!("../../migrations/postgres/0004_request_logs.sql")),
+    (5, include_str!("../../migrations/postgres/0005_identities.sql")),
+    (6, include_str!("../../migrations/postgres/0006_key_derivation.sql")),
 ];
+
+/// How many migrations a database has once migrated: the same on both databases.
+pub(crate) const COUNT: usize = SQLITE.len();
+const _: () = assert!(SQLITE.len() == POSTGRES.len());
 
 /// An arbitrary constant: the advisory lock that serialises Postgres migrators.
 const PG_LOCK_KEY: i64 = 0x6761_7465_686f_7573;

@@ -4,6 +4,7 @@
 mod audit;
 mod codec;
 mod connect;
+mod identities;
 mod migrate;
 mod read;
 mod request_logs;
@@ -25,6 +26,9 @@ use crate::{
     UsageGroup, UsageRow, UsageSeriesRow,
 };
 use connect::Dialect;
+
+/// How many migrations a migrated database has applied (rows of `schema_migrations`).
+pub const MIGRATIONS: i64 = migrate::COUNT as i64;
 
 /// A SQLite or Postgres database, migrated on connect.
 pub struct SqlStore {
@@ -60,8 +64,9 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin_with(self.dialect.begin_read()).await?;
         let version = read::version(&mut tx).await?;
         let world = read::world(&mut tx).await?;
+        let identities = identities::load(&mut tx).await?;
         tx.commit().await?;
-        Ok(Loaded { world, version })
+        Ok(Loaded { world, version, identities })
     }
 
     async fn commit(&self, changes: &[Change], audit: &[AuditRecord]) -> Result<i64, StoreError> {
@@ -75,6 +80,16 @@ impl Store for SqlStore {
     async fn version(&self) -> Result<i64, StoreError> {
         let mut conn = self.pool.acquire().await?;
         read::version(&mut conn).await
+    }
+
+    async fn key_salt(&self, fresh: &str) -> Result<String, StoreError> {
+        sqlx::query("INSERT INTO key_derivation (id, salt) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
+            .bind(fresh)
+            .execute(&self.pool)
+            .await?;
+        let salt: String =
+            sqlx::query("SELECT salt FROM key_derivation WHERE id = 1").fetch_one(&self.pool).await?.try_get(0)?;
+        Ok(salt)
     }
 
     async fn password_hash(&self, email: &Email) -> Result<Option<Secret<String>>, StoreError> {

@@ -9,8 +9,8 @@ use super::connect::Dialect;
 use crate::{RequestLog, RequestLogFilter, StoreError, UsageRow};
 
 const COLUMNS: &str = "at, subject, token_id, virtual_account, model, route, status, latency_us, \
-                       upstream_latency_us, input_tokens, output_tokens, request_id, prompt, completion";
-const PER_ROW: usize = 14;
+                       upstream_latency_us, input_tokens, output_tokens, request_id, prompt, completion, subject_id";
+const PER_ROW: usize = 15;
 
 /// Rows per INSERT: full chunks share one prepared statement, and a chunk stays far below both databases'
 /// limits on bound parameters (SQLite 32766, Postgres 65535).
@@ -53,7 +53,8 @@ pub(crate) async fn insert(conn: &mut AnyConnection, dialect: Dialect, logs: &[R
                 .bind(l.output_tokens)
                 .bind(l.request_id.as_deref())
                 .bind(l.prompt.as_deref())
-                .bind(l.completion.as_deref());
+                .bind(l.completion.as_deref())
+                .bind(l.subject_id.as_deref());
         }
         query.execute(&mut *conn).await?;
     }
@@ -71,15 +72,17 @@ pub(super) enum Param<'a> {
 pub(super) fn conditions(filter: &RequestLogFilter) -> Result<Option<(String, Vec<Param<'_>>)>, StoreError> {
     let mut clauses: Vec<String> = Vec::new();
     let mut params: Vec<Param<'_>> = Vec::new();
-    if let Some(subjects) = &filter.subjects {
-        if subjects.is_empty() {
+    // One parameter per entry: the lists are a caller's own subject plus the virtual accounts they manage,
+    // well within both databases' limits on bound parameters for any realistic tenant.
+    for (column, list) in [("subject", &filter.subjects), ("subject_id", &filter.identities)] {
+        let Some(list) = list else { continue };
+        if list.is_empty() {
             return Ok(None);
         }
-        // One parameter per subject: the list is a caller's own subject plus the virtual accounts they
-        // manage, well within both databases' limits on bound parameters for any realistic tenant.
-        let list = (1..=subjects.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-        clauses.push(format!("subject IN ({list})"));
-        params.extend(subjects.iter().map(|s| Param::Text(s)));
+        let first = params.len() + 1;
+        let marks = (first..first + list.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        clauses.push(format!("{column} IN ({marks})"));
+        params.extend(list.iter().map(|s| Param::Text(s)));
     }
     let mut simple: Vec<(&str, Param<'_>)> = Vec::new();
     if let Some(model) = &filter.model {
@@ -117,7 +120,7 @@ pub(super) fn bind_all<'q>(
 
 /// Subject lists vary in length with every caller; only statements without one are worth keeping prepared.
 pub(super) fn persistent(filter: &RequestLogFilter) -> bool {
-    filter.subjects.is_none()
+    filter.subjects.is_none() && filter.identities.is_none()
 }
 
 pub(crate) async fn read(pool: &AnyPool, filter: &RequestLogFilter) -> Result<Vec<(i64, RequestLog)>, StoreError> {
@@ -137,6 +140,7 @@ fn row(r: &AnyRow) -> Result<RequestLog, StoreError> {
     Ok(RequestLog {
         at: time_from_db(r.try_get("at")?)?,
         subject: r.try_get("subject")?,
+        subject_id: r.try_get("subject_id")?,
         token_id: r.try_get("token_id")?,
         virtual_account: r.try_get("virtual_account")?,
         model: r.try_get("model")?,

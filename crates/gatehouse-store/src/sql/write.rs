@@ -149,6 +149,7 @@ pub(crate) async fn apply(conn: &mut AnyConnection, change: &Change, now: i64) -
             .execute(conn)
             .await?;
         }
+        Change::AssignIdentity { subject, id } => super::identities::assign(conn, subject, *id).await?,
         Change::DeleteGrant(g) => {
             // By key alone, as the snapshot does: a subject holds at most one role on a resource.
             sqlx::query("DELETE FROM grants WHERE resource_kind = $1 AND resource_name = $2 AND subject = $3")

@@ -484,9 +484,14 @@ async function pageUser(main, email) {
     h('div', { class: 'actions' }, guard(toggle, canManage), guard(del, canManage))));
 
   const self = state.me && state.me.subject === `user:${email}`;
-  const pw = form([field('New password', input({ type: 'password', name: 'password', autocomplete: 'new-password' }), 'at least 8 characters')],
+  // Changing one's own password asks for the current one; it also signs out one's other sessions.
+  const pwFields = [field('New password', input({ type: 'password', name: 'password', autocomplete: 'new-password' }), 'at least 8 characters')];
+  if (self) pwFields.unshift(field('Current password', input({ type: 'password', name: 'current_password', autocomplete: 'current-password' })));
+  const pw = form(pwFields,
     async (f) => {
-      await api('POST', `/api/v1/users/${enc(email)}/password`, { password: f.elements.password.value });
+      const body = { password: f.elements.password.value };
+      if (self) body.current_password = f.elements.current_password.value;
+      await api('POST', `/api/v1/users/${enc(email)}/password`, body);
       f.reset();
       flash(f, 'ok', 'Password set.');
     }, 'Set password');
