@@ -62,12 +62,28 @@ fn split(presented: &str) -> Option<(TokenKind, &str, &str)> {
     })
 }
 
-/// Who a valid token acts as.
+/// Who a request acts as, and what it proved that with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
     pub subject: Subject,
-    pub token_id: TokenId,
-    pub kind: TokenKind,
+    pub credential: Credential,
+}
+
+/// What a principal presented. Only stored tokens today (personal access tokens, virtual account tokens,
+/// login sessions); a signed assertion (a JWT) that names no stored token would be another variant, which
+/// is why nothing may assume a principal has a token id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    Token { id: TokenId, kind: TokenKind },
+}
+
+impl Principal {
+    /// The stored token the principal presented, if its credential is one.
+    pub fn token(&self) -> Option<(&TokenId, TokenKind)> {
+        match &self.credential {
+            Credential::Token { id, kind } => Some((id, *kind)),
+        }
+    }
 }
 
 /// Why a token was refused. Unknown ids and wrong secrets are one case, so ids cannot be probed.
@@ -112,6 +128,6 @@ impl Snapshot {
                 }
             }
         }
-        Ok(Principal { subject: token.owner.subject(), token_id: token.id.clone(), kind })
+        Ok(Principal { subject: token.owner.subject(), credential: Credential::Token { id: token.id.clone(), kind } })
     }
 }

@@ -1,15 +1,18 @@
-//! Deny by default: every route needs a valid token except the few listed here.
+//! Deny by default: every route needs a principal except the few listed here; an ordered list of
+//! authenticators finds it.
 
 use axum::extract::{Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use gatehouse_core::token::Principal;
 use gatehouse_core::TokenKind;
+use time::OffsetDateTime;
 
 use crate::console::{assets, session};
 use crate::error::ApiError;
-use crate::state::App;
+use crate::state::{App, Published};
 
 /// The only routes reachable without a token: health, the two ways to sign in, and the console's page
 /// and files (which hold no data; everything they show comes from the API).
@@ -40,45 +43,107 @@ pub fn token(req: &Request) -> Option<&str> {
     bearer(req).or_else(|| req.headers().get("x-api-key")?.to_str().ok().map(str::trim))
 }
 
+/// What one authenticator made of a request.
+pub enum Attempt {
+    /// The request carries nothing this authenticator reads: the next one is asked.
+    NotMine,
+    Authenticated(Authenticated),
+    /// The request carries this authenticator's credential and it does not do: no other is asked.
+    Refused(ApiError),
+}
+
+/// A principal, and what else the authenticator learned that handlers may need.
+pub struct Authenticated {
+    pub principal: Principal,
+    /// Set by the console's cookie authenticator: the session's CSRF token, for the page.
+    pub cookie: Option<session::CookieSession>,
+}
+
+/// One way to prove who a request is. Each is asked in turn (`AUTHENTICATORS`) against the one view the
+/// request loaded.
+pub trait Authenticator: Sync {
+    fn authenticate(&self, req: &Request, view: &Published, now: OffsetDateTime) -> Attempt;
+}
+
+/// A token in `Authorization: Bearer` or `x-api-key`.
+pub struct BearerToken;
+
+/// The console's login session in its cookie, with the CSRF rule for anything that is not a read.
+pub struct ConsoleCookie;
+
+/// In order: a header wins over the cookie, so an API client that also holds a console cookie acts with
+/// its token. A JWT or SSO authenticator is one more entry.
+pub const AUTHENTICATORS: &[&dyn Authenticator] = &[&BearerToken, &ConsoleCookie];
+
+/// What the client is told when no authenticator recognised anything.
+const MISSING: &str = "missing bearer token: send Authorization: Bearer <token>";
+
+impl Authenticator for BearerToken {
+    fn authenticate(&self, req: &Request, view: &Published, now: OffsetDateTime) -> Attempt {
+        let Some(token) = token(req) else { return Attempt::NotMine };
+        match view.snapshot.authenticate(token, now) {
+            Ok(principal) => Attempt::Authenticated(Authenticated { principal, cookie: None }),
+            Err(e) => Attempt::Refused(e.into()),
+        }
+    }
+}
+
+impl Authenticator for ConsoleCookie {
+    fn authenticate(&self, req: &Request, view: &Published, now: OffsetDateTime) -> Attempt {
+        let Some(token) = session::cookie(req.headers()) else { return Attempt::NotMine };
+        if !session::csrf_ok(req.method(), req.headers(), token) {
+            return Attempt::Refused(ApiError::Forbidden(format!(
+                "refused a cross-site request: with the console's session cookie, a {} needs the session's {} header",
+                req.method(),
+                session::CSRF_HEADER
+            )));
+        }
+        match view.snapshot.authenticate(token, now) {
+            // Only the console puts a token in the cookie, and only a login session.
+            Ok(principal) if principal.token().map(|(_, kind)| kind) != Some(TokenKind::Session) => Attempt::Refused(
+                ApiError::Unauthenticated("the session cookie holds a token that is not a login session".into()),
+            ),
+            Ok(principal) => Attempt::Authenticated(Authenticated {
+                principal,
+                cookie: Some(session::CookieSession { csrf: session::csrf_token(token) }),
+            }),
+            Err(e) => Attempt::Refused(e.into()),
+        }
+    }
+}
+
+/// Asks each authenticator in order; the first that is not `NotMine` decides.
+pub fn authenticate(req: &Request, view: &Published, now: OffsetDateTime) -> Result<Authenticated, ApiError> {
+    for a in AUTHENTICATORS {
+        match a.authenticate(req, view, now) {
+            Attempt::NotMine => continue,
+            Attempt::Authenticated(done) => return Ok(done),
+            Attempt::Refused(e) => return Err(e),
+        }
+    }
+    Err(ApiError::Unauthenticated(MISSING.into()))
+}
+
+/// Every route but the open ones: loads the published view once, authenticates against it, and hands the
+/// request that view and the principal, so that everything after sees the same version.
 pub async fn require_auth(State(app): State<App>, mut req: Request, next: Next) -> Response {
     if is_open(req.method(), req.uri().path()) {
         return next.run(req).await;
     }
-    // A header wins over the cookie: an API client that also holds a console cookie acts with its token.
-    let (token, from_cookie) = match token(&req) {
-        Some(t) => (t, false),
-        None => match session::cookie(req.headers()) {
-            Some(t) => (t, true),
-            None => {
-                return ApiError::Unauthenticated("missing bearer token: send Authorization: Bearer <token>".into())
-                    .into_response()
-            }
-        },
-    };
-    if from_cookie && !session::csrf_ok(req.method(), req.headers(), token) {
-        return ApiError::Forbidden(format!(
-            "refused a cross-site request: with the console's session cookie, a {} needs the session's {} header",
-            req.method(),
-            session::CSRF_HEADER
-        ))
-        .into_response();
-    }
+    let view = app.published();
     let now = app.now();
-    match app.snapshot().authenticate(token, now) {
-        // Only the console puts a token in the cookie, and only a login session.
-        Ok(principal) if from_cookie && principal.kind != TokenKind::Session => {
-            ApiError::Unauthenticated("the session cookie holds a token that is not a login session".into())
-                .into_response()
-        }
-        Ok(principal) => {
-            let csrf = from_cookie.then(|| session::CookieSession { csrf: session::csrf_token(token) });
-            app.record_use(&principal.token_id, now);
+    match authenticate(&req, &view, now) {
+        Ok(Authenticated { principal, cookie }) => {
+            if let Some((id, _)) = principal.token() {
+                app.record_use(id, now);
+            }
             req.extensions_mut().insert(principal);
-            if let Some(c) = csrf {
+            req.extensions_mut().insert(view);
+            if let Some(c) = cookie {
                 req.extensions_mut().insert(c);
             }
             next.run(req).await
         }
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => e.into_response(),
     }
 }

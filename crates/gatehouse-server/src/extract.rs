@@ -23,6 +23,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
+/// The published view the auth middleware loaded for this request: the same version it authenticated
+/// against, to the answer.
+pub struct View(pub std::sync::Arc<crate::state::Published>);
+
+impl<S: Send + Sync> FromRequestParts<S> for View {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<std::sync::Arc<crate::state::Published>>()
+            .cloned()
+            .map(View)
+            .ok_or_else(|| ApiError::Unauthenticated("missing bearer token".into()))
+    }
+}
+
 /// A JSON body. Malformed JSON, a wrong type, a missing or unknown field each give a 400 that names the
 /// field; a body over the limit gives a 413.
 pub struct Body<T>(pub T);

@@ -5,8 +5,8 @@ pub mod apply;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
-pub mod client;
 pub mod bounds;
+pub mod client;
 pub mod console;
 pub mod convert;
 pub mod crypto;
@@ -14,8 +14,8 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod gateway;
-pub mod json_errors;
 pub mod identity;
+pub mod json_errors;
 pub mod log_fields;
 pub mod manifest;
 pub mod net;
@@ -27,6 +27,7 @@ pub mod resources;
 pub mod routes;
 pub mod signin_throttle;
 pub mod state;
+pub mod token_use;
 pub mod yaml_scan;
 
 use axum::extract::DefaultBodyLimit;
@@ -90,7 +91,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(meta::healthz))
         .route("/openapi.json", get(openapi_json))
         .nest("/api/v1", api)
-        .merge(gateway::routes(app.clone()))
+        .merge(gateway::routes())
         .merge(console::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), crate::auth::require_auth))

@@ -1,7 +1,7 @@
-//! Shared state: the published snapshot, the store, and the single writer path.
+//! Shared state: the published view, the store, and the single writer path.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use arc_swap::ArcSwap;
@@ -13,7 +13,18 @@ use time::OffsetDateTime;
 
 use crate::crypto::SecretKey;
 use crate::error::ApiError;
+use crate::gateway::table::GatewayTable;
 use crate::request_log::RequestLogger;
+use crate::token_use::TokenUse;
+
+/// What one request sees, from authentication to answer: a snapshot of the access graph and what was
+/// compiled from it, of one version, published together and swapped atomically.
+pub struct Published {
+    /// The store version the snapshot reflects.
+    pub version: i64,
+    pub snapshot: Arc<Snapshot>,
+    pub gateway: GatewayTable,
+}
 
 /// Where random bytes come from; passed in so tests can be deterministic.
 pub trait Entropy: Send + Sync + 'static {
@@ -112,7 +123,7 @@ impl Default for ServerConfig {
 }
 
 pub struct AppState {
-    snapshot: ArcSwap<Snapshot>,
+    published: ArcSwap<Published>,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
@@ -121,12 +132,10 @@ pub struct AppState {
     pub key: Arc<SecretKey>,
     /// The gateway's HTTP client for upstream providers: one pool of connections shared by every request.
     pub http: reqwest::Client,
-    /// Provider credentials already decrypted, per account.
-    pub credentials: crate::gateway::credentials::CredentialCache,
     /// Held by writers only, with the store version the published snapshot reflects.
     writer: tokio::sync::Mutex<i64>,
     /// Token uses not yet flushed to the store; readers of the hot path never touch the writer's lock.
-    last_used: Mutex<HashMap<TokenId, OffsetDateTime>>,
+    token_use: TokenUse,
     /// The gateway's request log, on its way to the store (see `log_request`).
     request_log: RequestLogger,
     /// Password hashing, bounded (see `passwords`).
@@ -163,22 +172,36 @@ impl AppState {
             signin: crate::signin_throttle::SigninThrottle::new(config.signin_throttle.clone()),
             connections: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),
             http,
-            credentials: Default::default(),
-            snapshot: ArcSwap::from_pointee(crate::identity::snapshot(loaded)),
+            published: ArcSwap::from_pointee(compile(loaded_version, crate::identity::snapshot(loaded), &key, None)),
             store,
             clock,
             entropy,
             config,
             key,
             writer: tokio::sync::Mutex::new(version.max(loaded_version)),
-            last_used: Mutex::new(HashMap::new()),
+            token_use: TokenUse::default(),
             request_log,
         };
         Ok(Arc::new(app))
     }
 
+    /// The access graph as currently published. A request uses the one view it loaded (`published`).
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot.load_full()
+        self.published.load().snapshot.clone()
+    }
+
+    /// The current view; a request loads it once (the auth middleware does) and keeps it to its answer.
+    pub fn published(&self) -> Arc<Published> {
+        self.published.load_full()
+    }
+
+    /// Compiles what depends on `snapshot` (off the request path) and publishes both at once.
+    fn publish(&self, version: i64, snapshot: Snapshot) -> Arc<Snapshot> {
+        let previous = self.published.load();
+        let next = Arc::new(compile(version, snapshot, &self.key, Some(&previous.gateway)));
+        let snapshot = next.snapshot.clone();
+        self.published.store(next);
+        snapshot
     }
 
     pub fn now(&self) -> OffsetDateTime {
@@ -256,10 +279,8 @@ impl AppState {
         }
         match self.store.commit_at(*version, changes, &audit).await {
             Ok(new_version) => {
-                let next = Arc::new(next);
-                self.snapshot.store(next.clone());
                 *version = new_version;
-                Ok(Some(next))
+                Ok(Some(self.publish(new_version, next)))
             }
             Err(StoreError::Stale { expected, found }) => {
                 tracing::info!(expected, found, "another process wrote first; checking the request again");
@@ -279,7 +300,7 @@ impl AppState {
     async fn reload(&self, version: &mut i64) -> Result<(), ApiError> {
         let loaded = self.store.load().await?;
         let loaded_version = loaded.version;
-        self.snapshot.store(Arc::new(crate::identity::snapshot(loaded)));
+        self.publish(loaded_version, crate::identity::snapshot(loaded));
         *version = loaded_version;
         tracing::info!(version = loaded_version, "reloaded the access graph from the store");
         Ok(())
@@ -330,19 +351,15 @@ impl AppState {
     }
 
     pub fn record_use(&self, id: &TokenId, at: OffsetDateTime) {
-        let mut m = self.last_used.lock().unwrap_or_else(|e| e.into_inner());
-        m.insert(id.clone(), at);
+        self.token_use.record(id, at);
     }
 
     /// Last-use times: unflushed ones first, then the store's.
     pub async fn last_used(&self, ids: &[TokenId]) -> Result<HashMap<TokenId, OffsetDateTime>, ApiError> {
         let mut out = self.store.last_used(ids).await?;
-        let pending = self.last_used.lock().unwrap_or_else(|e| e.into_inner());
-        for id in ids {
-            if let Some(t) = pending.get(id) {
-                let e = out.entry(id.clone()).or_insert(*t);
-                *e = (*e).max(*t);
-            }
+        for (id, t) in self.token_use.pending(ids) {
+            let e = out.entry(id).or_insert(t);
+            *e = (*e).max(t);
         }
         Ok(out)
     }
@@ -396,15 +413,17 @@ impl AppState {
     }
 
     pub async fn flush_last_used(&self) -> Result<(), ApiError> {
-        let batch: Vec<(TokenId, OffsetDateTime)> = {
-            let mut m = self.last_used.lock().unwrap_or_else(|e| e.into_inner());
-            m.drain().collect()
-        };
+        let batch = self.token_use.drain();
         if !batch.is_empty() {
             self.store.touch_tokens(&batch).await?;
         }
         Ok(())
     }
+}
+
+fn compile(version: i64, snapshot: Snapshot, key: &SecretKey, previous: Option<&GatewayTable>) -> Published {
+    let gateway = GatewayTable::compile(&snapshot, key, previous);
+    Published { version, snapshot: Arc::new(snapshot), gateway }
 }
 
 /// Background work: flush token use times and pick up external changes, until the app is dropped; and the

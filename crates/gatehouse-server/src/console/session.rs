@@ -121,7 +121,7 @@ pub async fn show(
     let Some(Extension(c)) = cookie else {
         return Err(ApiError::invalid("cookie", "not a console session: sign in at / to get one"));
     };
-    let expires_at = app.snapshot().token(p.token_id.as_str()).and_then(|t| t.expires_at);
+    let expires_at = p.token().and_then(|(id, _)| app.snapshot().token(id.as_str())?.expires_at);
     let out = SessionOut { subject: p.subject.to_string(), csrf_token: c.csrf, expires_at };
     let mut resp = Json(out).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -143,10 +143,10 @@ pub async fn end(
 }
 
 pub async fn end_session(app: &App, p: &Principal) -> Result<(), ApiError> {
-    if p.kind != TokenKind::Session {
+    let Some((id, TokenKind::Session)) = p.token() else {
         return Err(ApiError::invalid("token", "only a login session can be logged out; revoke tokens instead"));
-    }
-    app.write(&p.subject, vec![Op::RevokeToken(p.token_id.clone())], |_| Ok(())).await?;
+    };
+    app.write(&p.subject, vec![Op::RevokeToken(id.clone())], |_| Ok(())).await?;
     Ok(())
 }
 

@@ -3,38 +3,39 @@
 
 use std::sync::Arc;
 
-use gatehouse_core::resource::{ResourceRecord, ResourceSpec};
-use gatehouse_core::spec::{ModelSpec, ModelType, ProviderAccountSpec, ProviderAuth, ProviderKind};
+use gatehouse_core::spec::{ModelSpec, ModelType, ProviderAccountSpec, ProviderKind};
 use gatehouse_core::token::Principal;
-use gatehouse_core::{Action, Resource, ResourceKind, Snapshot};
+use gatehouse_core::{Action, Resource, ResourceKind};
+use time::OffsetDateTime;
 
+use super::table::{Account, Endpoint, Model};
 use crate::error::ApiError;
-use crate::state::App;
+use crate::state::Published;
 
-/// A model the caller may use, resolved once. Holds the account's record, so a concurrent edit of the
-/// account cannot change the destination half-way through a request.
+/// A model the caller may use, resolved once in the request's view. Holds the compiled account, so a
+/// concurrent edit of the account cannot change the destination half-way through a request.
 pub struct Target {
     /// `<account>/<model>`, as the client named it and as answers name it.
     pub name: String,
-    record: Arc<ResourceRecord>,
-    model: usize,
+    account: Arc<Account>,
+    model: Arc<Model>,
 }
 
 impl Target {
     pub fn account(&self) -> &ProviderAccountSpec {
-        match &self.record.spec {
-            ResourceSpec::ProviderAccount(p) => p,
-            // `find` only builds a target from a provider account's record.
-            _ => unreachable!("gateway target built from a record that is not a provider account"),
-        }
+        &self.account.spec
+    }
+
+    pub fn compiled(&self) -> &Account {
+        &self.account
     }
 
     pub fn kind(&self) -> ProviderKind {
-        self.account().kind()
+        self.account.kind()
     }
 
     pub fn model(&self) -> &ModelSpec {
-        &self.account().models()[self.model]
+        &self.model.spec
     }
 
     /// The provider's own id for the model, which is what goes upstream.
@@ -42,30 +43,9 @@ impl Target {
         &self.model().model_id
     }
 
-    /// The account's credentials, decrypted once per stored version. `None` for an OpenAI-compatible
-    /// account without a key; a kind that needs credentials and has none is the operator's mistake, reported
-    /// as 502.
-    pub fn credentials(&self, app: &App) -> Result<Option<Arc<ProviderAuth>>, ApiError> {
-        let kind = self.kind();
-        let Some(sealed) = &self.record.sealed_auth else {
-            if kind.auth_required() {
-                return Err(ApiError::BadGateway(format!(
-                    "provider account {} has no credentials configured",
-                    self.account().name()
-                )));
-            }
-            return Ok(None);
-        };
-        let open = || {
-            let resource = self.record.resource().to_string();
-            let plain =
-                app.key.open(&resource, &sealed.0).map_err(|e| ApiError::BadGateway(format!("{resource}: {e}")))?;
-            let mut de = serde_json::Deserializer::from_slice(plain.expose());
-            // The error names a field at most, never a value, so it is safe to show.
-            ProviderAuth::deserialize_for(kind, &mut de)
-                .map_err(|e| ApiError::BadGateway(format!("{resource}: stored credentials are unreadable: {e}")))
-        };
-        app.credentials.get(self.account().name().as_str(), sealed, open).map(Some)
+    /// The URL of `endpoint` for this model.
+    pub fn url(&self, endpoint: Endpoint) -> Result<&reqwest::Url, ApiError> {
+        self.model.url(endpoint)
     }
 }
 
@@ -79,7 +59,13 @@ fn refused(principal: &Principal, model: &str) -> ApiError {
 
 /// Resolves `model` for `principal` on a route serving `route_type` (`/v1/messages` serves chat models).
 /// The access check comes before any lookup, so a refusal costs the same whether or not the model exists.
-pub fn resolve(app: &App, principal: &Principal, model: &str, route_type: ModelType) -> Result<Target, ApiError> {
+pub fn resolve(
+    view: &Published,
+    principal: &Principal,
+    model: &str,
+    route_type: ModelType,
+    now: OffsetDateTime,
+) -> Result<Target, ApiError> {
     if model.len() > crate::log_fields::MAX_MODEL {
         // No model this long can exist, for anyone: refusing it says nothing about what does.
         return Err(ApiError::invalid(
@@ -87,17 +73,15 @@ pub fn resolve(app: &App, principal: &Principal, model: &str, route_type: ModelT
             format!("must be at most {} characters: <provider-account>/<model>", crate::log_fields::MAX_MODEL),
         ));
     }
-    let snap = app.snapshot();
-    let now = app.now();
-    let Some((account, model_name)) = model.split_once('/') else {
-        return Err(refused(principal, model));
-    };
-    let resource = Resource::new(ResourceKind::Model, model);
-    if !snap.verdict(&principal.subject, Action::Use, &resource, now).is_allowed() {
+    if !model.contains('/') {
         return Err(refused(principal, model));
     }
-    let (record, index) = find(&snap, account, model_name).ok_or_else(|| refused(principal, model))?;
-    let target = Target { name: model.to_owned(), record, model: index };
+    let resource = Resource::new(ResourceKind::Model, model);
+    if !view.snapshot.verdict(&principal.subject, Action::Use, &resource, now).is_allowed() {
+        return Err(refused(principal, model));
+    }
+    let (account, found) = view.gateway.model(model).ok_or_else(|| refused(principal, model))?;
+    let target = Target { name: model.to_owned(), account: account.clone(), model: found.clone() };
     if !target.model().types.contains(&route_type) {
         let types: Vec<String> = target.model().types.iter().map(|t| t.to_string()).collect();
         return Err(ApiError::invalid(
@@ -108,24 +92,15 @@ pub fn resolve(app: &App, principal: &Principal, model: &str, route_type: ModelT
     Ok(target)
 }
 
-fn find(snap: &Snapshot, account: &str, model: &str) -> Option<(Arc<ResourceRecord>, usize)> {
-    let record = snap.resources().get(&Resource::new(ResourceKind::ProviderAccount, account))?;
-    let ResourceSpec::ProviderAccount(p) = &record.spec else { return None };
-    let index = p.models().iter().position(|m| m.name.as_str() == model)?;
-    Some((record.clone(), index))
-}
-
 /// Every `<account>/<model>` the caller may use, sorted, with its account.
-pub fn usable_models(app: &App, principal: &Principal) -> Vec<(String, String)> {
-    let snap = app.snapshot();
-    let now = app.now();
+pub fn usable_models(view: &Published, principal: &Principal, now: OffsetDateTime) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for record in snap.resources().of_kind(ResourceKind::ProviderAccount) {
-        let ResourceSpec::ProviderAccount(p) = &record.spec else { continue };
+    for account in view.gateway.accounts() {
+        let p = &account.spec;
         for m in p.models() {
             let id = format!("{}/{}", p.name(), m.name);
             let resource = Resource::new(ResourceKind::Model, &id);
-            if snap.verdict(&principal.subject, Action::Use, &resource, now).is_allowed() {
+            if view.snapshot.verdict(&principal.subject, Action::Use, &resource, now).is_allowed() {
                 out.push((id, p.name().to_string()));
             }
         }

@@ -205,29 +205,26 @@ fn push_ok(out: &mut String, encoded: Result<String, serde_json::Error>) {
 
 /// The client's `text/event-stream` response. An upstream failure mid-stream becomes an error event, and
 /// the stream then ends without the end marker, so the client can tell it apart from a finished answer.
-/// `log` lives in the body's state, so it is written when the stream ends or the client goes away.
-pub fn sse_response(chunks: ChunkStream, encoder: Encoder, log: super::log::StreamLog) -> Response {
-    let body = stream::unfold(Some((chunks, encoder, log)), |state| async move {
-        let (mut chunks, mut encoder, mut log) = state?;
+/// The call lives in the body's state, so it is logged when the stream ends or the client goes away.
+pub fn sse_response(chunks: ChunkStream, encoder: Encoder, call: super::call::Call) -> Response {
+    let body = stream::unfold(Some((chunks, encoder, call)), |state| async move {
+        let (mut chunks, mut encoder, mut call) = state?;
         let (bytes, next) = match chunks.next().await {
             Some(Ok(items)) => {
-                log.see(&items);
+                call.see(&items);
                 let mut out = String::new();
                 encoder.items(items, &mut out);
-                (out, Some((chunks, encoder, log)))
+                (out, Some((chunks, encoder, call)))
             }
             Some(Err(e)) => {
                 tracing::warn!(error = %e, "upstream stream failed");
-                log.failed = true;
+                call.failed();
                 (encoder.error(&e), None)
             }
             None => (encoder.end(), None),
         };
         Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from(bytes)), next))
     });
-    let mut resp =
-        ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
-            .into_response();
-    resp.extensions_mut().insert(super::log::Outcome { streaming: true, ..Default::default() });
-    resp
+    ([(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")], Body::from_stream(body))
+        .into_response()
 }

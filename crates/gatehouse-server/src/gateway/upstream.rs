@@ -1,26 +1,21 @@
-//! Calls to upstream providers: building each kind's request (URL, credentials, model id), sending it under
-//! the gateway's timeouts, and turning failures into 502 / 504.
+//! Transport to upstream providers: building each kind's request from the compiled account (URL,
+//! credentials), sending it under the gateway's timeouts, and turning failures into 502 / 504.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
 
-use gatehouse_core::spec::{ProviderAccountSpec, ProviderAuth, ProviderKind};
-use gatehouse_providers::anthropic::{self, AnthropicStreamToChat, MessagesResponse};
-use gatehouse_providers::bedrock::{self, ConverseRequest, ConverseResponse, ConverseStreamToChat, EventStreamDecoder};
-use gatehouse_providers::openai::{ChatRequest, ChatResponse, SseDecoder};
+use gatehouse_core::spec::{ProviderAccountSpec, ProviderAuth};
+use gatehouse_providers::anthropic;
+use gatehouse_providers::bedrock::{self, ConverseRequest};
 use gatehouse_providers::{azure, sigv4, TranslateError};
 use reqwest::RequestBuilder;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::resolve::Target;
-use super::stream::{chunks, ChunkStream, Decoder};
+use super::table::Endpoint;
 use crate::error::ApiError;
 use crate::state::{App, ServerConfig};
 
-pub const OPENAI_BASE: &str = "https://api.openai.com/v1";
-pub const ANTHROPIC_BASE: &str = "https://api.anthropic.com";
 /// The Messages API version the translations are written against.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
@@ -47,57 +42,9 @@ fn http(app: &App) -> reqwest::Client {
     OWN_CLIENT.with_borrow(|own| own.clone()).unwrap_or_else(|| app.http.clone())
 }
 
-/// Beyond this many distinct upstream URLs (edited accounts leave theirs behind) the memo starts afresh.
-const PARSED_URLS_MAX: usize = 1024;
-
-thread_local! {
-    /// Upstream URLs already parsed, by their text. They come from the accounts' settings, so there are few,
-    /// and parsing one (host normalisation included) cost more than the rest of building the request.
-    static PARSED_URLS: RefCell<HashMap<String, reqwest::Url>> = RefCell::default();
-}
-
-/// A POST to `url` with the request's client.
-fn post(app: &App, url: String) -> RequestBuilder {
-    let parsed = PARSED_URLS.with_borrow_mut(|memo| {
-        if let Some(u) = memo.get(&url) {
-            return Some(u.clone());
-        }
-        let u = reqwest::Url::parse(&url).ok()?;
-        if memo.len() >= PARSED_URLS_MAX {
-            memo.clear();
-        }
-        memo.insert(url.clone(), u.clone());
-        Some(u)
-    });
-    match parsed {
-        Some(u) => http(app).post(u),
-        // reqwest reports the malformed URL when the request is sent, as before.
-        None => http(app).post(url),
-    }
-}
-
-/// The OpenAI-shaped operations.
-#[derive(Clone, Copy, Debug)]
-pub enum Operation {
-    Chat,
-    Completions,
-    Embeddings,
-}
-
-impl Operation {
-    fn path(self) -> &'static str {
-        match self {
-            Operation::Chat => "chat/completions",
-            Operation::Completions => "completions",
-            Operation::Embeddings => "embeddings",
-        }
-    }
-}
-
-/// A chat answer: whole (with the time spent upstream, for `server-timing`), or a stream of chunks.
-pub enum Reply<T> {
-    Whole(T, Duration),
-    Stream(ChunkStream),
+/// A POST to a compiled URL with the request's client.
+fn post(app: &App, url: &reqwest::Url) -> RequestBuilder {
+    http(app).post(url.clone())
 }
 
 /// A client's request the target provider cannot express is the client's 400; anything about what the
@@ -121,43 +68,32 @@ fn wrong_credentials(target: &Target) -> ApiError {
 pub fn openai_like(
     app: &App,
     target: &Target,
-    op: Operation,
+    endpoint: Endpoint,
     body: &impl Serialize,
 ) -> Result<RequestBuilder, ApiError> {
-    let auth = target.credentials(app)?;
-    let rb = match target.account() {
-        ProviderAccountSpec::AzureOpenAi(a) => {
-            let deployment = a.deployments.get(&target.model().name).map(String::as_str).unwrap_or(target.model_id());
-            let endpoint = a.base_url.as_ref().unwrap_or(&a.endpoint);
-            let url = azure::Deployment::new(endpoint.as_str(), deployment, Some(&a.api_version)).url(op.path());
-            let Some(ProviderAuth::AzureOpenAi(k)) = auth.as_deref() else { return Err(wrong_credentials(target)) };
+    let url = target.url(endpoint)?;
+    let rb = match (target.account(), target.compiled().credentials()?) {
+        (ProviderAccountSpec::AzureOpenAi(_), Some(ProviderAuth::AzureOpenAi(k))) => {
             post(app, url).header(azure::API_KEY_HEADER, k.api_key.expose().as_str())
         }
-        acct => {
-            let base = acct.base_url().map(|u| u.as_str()).unwrap_or(OPENAI_BASE);
-            let url = format!("{}/{}", base.trim_end_matches('/'), op.path());
-            let key = match auth.as_deref() {
-                Some(ProviderAuth::OpenAi(k)) => Some(k.api_key.expose()),
-                Some(ProviderAuth::OpenAiCompatible(k)) => k.api_key.as_ref().map(|k| k.expose()),
-                None => None,
-                Some(_) => return Err(wrong_credentials(target)),
-            };
-            let rb = post(app, url);
-            match key {
-                Some(k) => rb.bearer_auth(k),
-                None => rb,
-            }
-        }
+        (ProviderAccountSpec::AzureOpenAi(_), _) => return Err(wrong_credentials(target)),
+        (_, Some(ProviderAuth::OpenAi(k))) => post(app, url).bearer_auth(k.api_key.expose()),
+        (_, Some(ProviderAuth::OpenAiCompatible(k))) => match &k.api_key {
+            Some(key) => post(app, url).bearer_auth(key.expose()),
+            None => post(app, url),
+        },
+        (_, None) => post(app, url),
+        (_, Some(_)) => return Err(wrong_credentials(target)),
     };
     Ok(rb.json(body))
 }
 
 /// A Messages API request to an Anthropic account.
 pub fn anthropic(app: &App, target: &Target, body: &impl Serialize) -> Result<RequestBuilder, ApiError> {
-    let auth = target.credentials(app)?;
-    let Some(ProviderAuth::Anthropic(k)) = auth.as_deref() else { return Err(wrong_credentials(target)) };
-    let base = target.account().base_url().map(|u| u.as_str()).unwrap_or(ANTHROPIC_BASE);
-    Ok(post(app, anthropic::messages_url(base))
+    let Some(ProviderAuth::Anthropic(k)) = target.compiled().credentials()? else {
+        return Err(wrong_credentials(target));
+    };
+    Ok(post(app, target.url(Endpoint::Messages)?)
         .header(anthropic::API_KEY_HEADER, k.api_key.expose().as_str())
         .header(anthropic::VERSION_HEADER, ANTHROPIC_VERSION)
         .json(body))
@@ -166,16 +102,10 @@ pub fn anthropic(app: &App, target: &Target, body: &impl Serialize) -> Result<Re
 /// A Converse (or ConverseStream) request, signed with SigV4 for the account's region.
 pub fn bedrock(app: &App, target: &Target, body: &ConverseRequest, stream: bool) -> Result<RequestBuilder, ApiError> {
     let ProviderAccountSpec::AwsBedrock(a) = target.account() else { return Err(wrong_credentials(target)) };
-    let auth = target.credentials(app)?;
-    let Some(ProviderAuth::AwsBedrock(k)) = auth.as_deref() else { return Err(wrong_credentials(target)) };
-    let base = a.base_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_owned());
-    let base = base.unwrap_or_else(|| bedrock::runtime_endpoint(&a.region));
-    let path = if stream {
-        bedrock::converse_stream_path(target.model_id())
-    } else {
-        bedrock::converse_path(target.model_id())
+    let Some(ProviderAuth::AwsBedrock(k)) = target.compiled().credentials()? else {
+        return Err(wrong_credentials(target));
     };
-    let url = format!("{base}{path}");
+    let url = target.url(if stream { Endpoint::ConverseStream } else { Endpoint::Converse })?;
     let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Internal(e.to_string()))?;
     let headers = [("content-type".to_owned(), "application/json".to_owned())];
     let credentials = sigv4::Credentials {
@@ -183,7 +113,7 @@ pub fn bedrock(app: &App, target: &Target, body: &ConverseRequest, stream: bool)
         secret_access_key: k.secret_access_key.expose().clone(),
         session_token: k.session_token.as_ref().map(|t| t.expose().clone()),
     };
-    let request = sigv4::Request { method: "POST", url: &url, headers: &headers, body: &bytes };
+    let request = sigv4::Request { method: "POST", url: url.as_str(), headers: &headers, body: &bytes };
     // Wall-clock time, not the app's clock: AWS refuses signatures more than a few minutes off real time.
     let now = time::OffsetDateTime::now_utc();
     let signed = sigv4::sign(&request, &credentials, &a.region, bedrock::SIGNING_SERVICE, now)
@@ -239,50 +169,4 @@ pub async fn read_json<T: DeserializeOwned>(app: &App, resp: reqwest::Response) 
         Ok(r) => r.map_err(transport)?,
     };
     serde_json::from_slice(&bytes).map_err(|e| ApiError::BadGateway(format!("malformed upstream response: {e}")))
-}
-
-/// A chat request to whichever provider the target is on, answered in OpenAI's shape with the model named as
-/// the client named it.
-pub async fn chat(app: &App, target: &Target, mut req: ChatRequest) -> Result<Reply<ChatResponse>, ApiError> {
-    let stream = req.is_stream();
-    let include_usage = req.wants_stream_usage();
-    let created = app.now().unix_timestamp();
-    let started = Instant::now();
-    match target.kind() {
-        ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi => {
-            target.model_id().clone_into(&mut req.model);
-            let resp = send(app, openai_like(app, target, Operation::Chat, &req)?).await?;
-            if stream {
-                return Ok(Reply::Stream(chunks(app, resp, Decoder::openai(&target.name, false))));
-            }
-            let mut r: ChatResponse = read_json(app, resp).await?;
-            target.name.clone_into(&mut r.model);
-            Ok(Reply::Whole(r, started.elapsed()))
-        }
-        ProviderKind::Anthropic => {
-            let areq = anthropic::chat_request_to_anthropic(&req, target.model_id()).map_err(translate_error)?;
-            let resp = send(app, self::anthropic(app, target, &areq)?).await?;
-            if stream {
-                let conv = AnthropicStreamToChat::new(target.name.as_str(), created, include_usage);
-                return Ok(Reply::Stream(chunks(app, resp, Decoder::Anthropic { sse: SseDecoder::new(), conv })));
-            }
-            let r: MessagesResponse = read_json(app, resp).await?;
-            Ok(Reply::Whole(anthropic::anthropic_response_to_chat(&r, &target.name, created), started.elapsed()))
-        }
-        ProviderKind::AwsBedrock => {
-            let creq = bedrock::chat_request_to_converse(&req).map_err(translate_error)?;
-            let resp = send(app, self::bedrock(app, target, &creq, stream)?).await?;
-            let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
-            if stream {
-                let conv = ConverseStreamToChat::new(id, target.name.as_str(), created, include_usage);
-                return Ok(Reply::Stream(chunks(
-                    app,
-                    resp,
-                    Decoder::Bedrock { frames: EventStreamDecoder::new(), conv },
-                )));
-            }
-            let r: ConverseResponse = read_json(app, resp).await?;
-            Ok(Reply::Whole(bedrock::converse_response_to_chat(&r, &target.name, &id, created), started.elapsed()))
-        }
-    }
 }

@@ -117,13 +117,14 @@ pub async fn set_password(
         confirm_current_password(&app, &e, b.current_password, ip).await?;
     }
     let hash = app.hasher.hash(Secret::new(b.password)).await?;
-    let keep = p.token_id.clone();
+    // The session this request came with stays signed in (a credential that is no stored token keeps none).
+    let keep = p.token().map(|(id, _)| id.clone());
     app.write_with(
         &p.subject,
         move |s, _| {
             let sessions = s
                 .tokens_of(&TokenOwner::User(e.clone()))
-                .filter(|t| t.kind == TokenKind::Session && t.id != keep)
+                .filter(|t| t.kind == TokenKind::Session && Some(&t.id) != keep.as_ref())
                 .map(|t| Op::RevokeToken(t.id.clone()))
                 .collect::<Vec<_>>();
             let mut ops = vec![Op::SetPassword { email: e.clone(), hash: hash.clone() }];
