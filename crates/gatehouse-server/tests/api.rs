@@ -4,9 +4,9 @@
 mod common;
 mod console_session;
 mod security_limits;
+mod security_logs;
 mod security_signin;
 mod security_writes;
-mod security_logs;
 
 use common::TestServer;
 use gatehouse_server::ServerConfig;

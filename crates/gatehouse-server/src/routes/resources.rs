@@ -65,8 +65,7 @@ async fn put(
     // Planned under the writer's lock, against the state it is applied to: the stored credentials it keeps
     // are the current ones, never a version an edit in between replaced (which would look like new ones).
     // Worked out again if another server writes first (see `AppState::write_with`).
-    let build =
-        move |s: &gatehouse_core::Snapshot, now| plan(s, &key_ref, parsed.clone(), &caller, now).map(|p| p.ops);
+    let build = move |s: &gatehouse_core::Snapshot, now| plan(s, &key_ref, parsed.clone(), &caller, now).map(|p| p.ops);
     let s = app
         .write_with(&p.subject, build, move |s| match (s.resources().get(&key).is_some(), creating) {
             (true, true) => Err(ApiError::Conflict(format!("{noun} {} already exists", key.name))),
