@@ -9,9 +9,9 @@ use serde::{Deserializer, Serialize, Serializer};
 
 use crate::ids::ResourceName;
 use crate::model::{Resource, ResourceKind};
+use crate::resource_type::{ManifestType, ResourceType, UnknownManifestType};
 use crate::spec::{
-    AgentSpec, Collaborator, GatewayControlKind, GatewayControlSpec, Lookup, McpServerSpec, ModelRef,
-    ProviderAccountSpec, ProviderKind, SpecError,
+    AgentSpec, Collaborator, GatewayControlSpec, Lookup, McpServerSpec, ModelRef, ProviderAccountSpec, SpecError,
 };
 
 #[derive(Clone, Debug, PartialEq)]
@@ -22,48 +22,42 @@ pub enum ResourceSpec {
     GatewayControl(GatewayControlSpec),
 }
 
-/// The manifest `type` is not one of ours.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown type {0:?}")]
-pub struct UnknownType(pub String);
-
-/// Every manifest type of a resource, for messages.
-pub fn manifest_types() -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = ProviderKind::ALL.iter().map(|k| k.manifest_type()).collect();
-    v.push(McpServerSpec::MANIFEST_TYPE);
-    v.push(AgentSpec::MANIFEST_TYPE);
-    v.extend(GatewayControlKind::ALL.iter().map(|k| k.manifest_type()));
-    v
-}
-
 impl ResourceSpec {
-    /// Whether `t` is the manifest type of a resource (rather than of a user, team, ...).
-    pub fn is_manifest_type(t: &str) -> bool {
-        manifest_types().contains(&t)
-    }
-
     /// Reads a spec without credentials (a stored one, or an agent or gateway control manifest).
     pub fn deserialize_for<'de, D: Deserializer<'de>>(manifest_type: &str, d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        if let Some(k) = ProviderKind::from_manifest_type(manifest_type) {
-            return ProviderAccountSpec::deserialize_for(k, d).map(ResourceSpec::ProviderAccount);
-        }
-        if let Some(k) = GatewayControlKind::from_manifest_type(manifest_type) {
-            return GatewayControlSpec::deserialize_for(k, d).map(ResourceSpec::GatewayControl);
-        }
-        match manifest_type {
-            McpServerSpec::MANIFEST_TYPE => serde::Deserialize::deserialize(d).map(ResourceSpec::McpServer),
-            AgentSpec::MANIFEST_TYPE => serde::Deserialize::deserialize(d).map(ResourceSpec::Agent),
-            other => Err(D::Error::custom(UnknownType(other.to_owned()))),
+        let t: ManifestType = manifest_type.parse().map_err(D::Error::custom)?;
+        Self::deserialize_as(t, d)
+    }
+
+    /// `deserialize_for` with the type already parsed.
+    pub fn deserialize_as<'de, D: Deserializer<'de>>(t: ManifestType, d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match t {
+            ManifestType::ProviderAccount(k) => {
+                ProviderAccountSpec::deserialize_for(k, d).map(ResourceSpec::ProviderAccount)
+            }
+            ManifestType::GatewayControl(k) => {
+                GatewayControlSpec::deserialize_for(k, d).map(ResourceSpec::GatewayControl)
+            }
+            ManifestType::McpServer => serde::Deserialize::deserialize(d).map(ResourceSpec::McpServer),
+            ManifestType::Agent => serde::Deserialize::deserialize(d).map(ResourceSpec::Agent),
+            ManifestType::Role | ManifestType::User | ManifestType::Team | ManifestType::VirtualAccount => {
+                Err(D::Error::custom(UnknownManifestType(t.as_str().to_owned())))
+            }
         }
     }
 
     pub fn manifest_type(&self) -> &'static str {
+        self.manifest().as_str()
+    }
+
+    pub fn manifest(&self) -> ManifestType {
         match self {
-            ResourceSpec::ProviderAccount(p) => p.manifest_type(),
-            ResourceSpec::McpServer(_) => McpServerSpec::MANIFEST_TYPE,
-            ResourceSpec::Agent(_) => AgentSpec::MANIFEST_TYPE,
-            ResourceSpec::GatewayControl(g) => g.manifest_type(),
+            ResourceSpec::ProviderAccount(p) => ManifestType::ProviderAccount(p.kind()),
+            ResourceSpec::McpServer(_) => ManifestType::McpServer,
+            ResourceSpec::Agent(_) => ManifestType::Agent,
+            ResourceSpec::GatewayControl(g) => ManifestType::GatewayControl(g.kind()),
         }
     }
 
@@ -76,13 +70,17 @@ impl ResourceSpec {
         }
     }
 
-    pub fn kind(&self) -> ResourceKind {
+    pub fn resource_type(&self) -> ResourceType {
         match self {
-            ResourceSpec::ProviderAccount(_) => ResourceKind::ProviderAccount,
-            ResourceSpec::McpServer(_) => ResourceKind::McpServer,
-            ResourceSpec::Agent(_) => ResourceKind::Agent,
-            ResourceSpec::GatewayControl(_) => ResourceKind::GatewayControls,
+            ResourceSpec::ProviderAccount(_) => ResourceType::ProviderAccount,
+            ResourceSpec::McpServer(_) => ResourceType::McpServer,
+            ResourceSpec::Agent(_) => ResourceType::Agent,
+            ResourceSpec::GatewayControl(_) => ResourceType::GatewayControls,
         }
+    }
+
+    pub fn kind(&self) -> ResourceKind {
+        self.resource_type().kind()
     }
 
     pub fn resource(&self) -> Resource {
@@ -150,7 +148,7 @@ impl ResourceSpec {
     pub fn model_refs(&self) -> Vec<&ModelRef> {
         match self {
             ResourceSpec::GatewayControl(g) => g.model_refs(),
-            _ => Vec::new(),
+            ResourceSpec::ProviderAccount(_) | ResourceSpec::McpServer(_) | ResourceSpec::Agent(_) => Vec::new(),
         }
     }
 }

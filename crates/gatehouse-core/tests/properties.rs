@@ -680,6 +680,57 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(512), ..ProptestConfig::default() })]
+
+    /// (a') Explanations: every explained ability is allowed by `check` with the very reason given, and every
+    /// action `check` allows on the tenant or on an object of the world (narrowed models included) is
+    /// explained, on that object or, for a permission, tenant-wide.
+    #[test]
+    fn explanations_match_check(spec in world_spec(12, boxed_mixed)) {
+        let w = build_world(&spec);
+        let snap = Snapshot::from_world(w.clone());
+        let resources = resource_universe(&w);
+        for subject in subject_universe(&w) {
+            let e = snap.explain(&subject, NOW).expect("every subject of the world is explained");
+            let mut explained = std::collections::HashSet::new();
+            for a in &e.abilities {
+                let d = snap.check(&subject, a.action, &a.resource, NOW);
+                prop_assert_eq!(
+                    &d, &Decision::Allowed(a.reason.clone()),
+                    "{} explained as allowed to {} on {}", subject, a.action, a.resource
+                );
+                prop_assert!(explained.insert((a.action, a.resource.clone())), "{} explained twice", a.action);
+            }
+            for r in &resources {
+                // Objects that exist (a ghost is asked about only through tenant-wide permissions).
+                let exists = r.kind == ResourceKind::Tenant || object_exists(&snap, r);
+                for action in applicable_actions(r.kind) {
+                    if !snap.check(&subject, action, r, NOW).is_allowed() {
+                        continue;
+                    }
+                    let covered = explained.contains(&(action, r.clone()))
+                        || (matches!(action, Action::Perm(_)) && explained.contains(&(action, Resource::tenant())));
+                    prop_assert!(
+                        covered || !exists && action == Action::Use,
+                        "{} may {} on {} ({}), unexplained", subject, action, r, snap.check(&subject, action, r, NOW)
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Whether the world holds `r`: a role, user, team, virtual account, stored resource or model of one.
+fn object_exists(s: &Snapshot, r: &Resource) -> bool {
+    s.role(&r.name).is_some() && r.kind == ResourceKind::Role
+        || s.user(&r.name).is_some() && r.kind == ResourceKind::User
+        || s.team(&r.name).is_some() && r.kind == ResourceKind::Team
+        || s.virtual_account(&r.name).is_some() && r.kind == ResourceKind::VirtualAccount
+        || s.resources().model(&r.name).is_some() && r.kind == ResourceKind::Model
+        || s.resources().get(r).is_some()
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // (b) No privilege escalation through operations
 // ---------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use gatehouse_core::ops::BatchRefusal;
+use gatehouse_core::resource_type::ManifestType;
 use gatehouse_core::{Op, Snapshot, Subject};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -69,24 +70,27 @@ fn doc_ops(
     now: time::OffsetDateTime,
 ) -> Result<(String, Vec<Op>), ApiError> {
     let f = doc.fields.clone();
-    Ok(match doc.manifest_type.as_str() {
-        "role" => {
+    Ok(match doc.manifest_type {
+        ManifestType::Role => {
             let r = convert::role(typed::<RoleBody>(f)?)?;
             (r.name.to_string(), vec![Op::PutRole(r)])
         }
-        "user" => {
+        ManifestType::User => {
             let u = convert::user(typed::<UserBody>(f)?)?;
             (u.email.to_string(), vec![Op::PutUser(u)])
         }
-        "team" => {
+        ManifestType::Team => {
             let t = convert::team(typed::<TeamBody>(f)?)?;
             (t.name.to_string(), vec![Op::PutTeam(t)])
         }
-        "virtual-account" => {
+        ManifestType::VirtualAccount => {
             let v = convert::virtual_account(typed::<VirtualAccountBody>(f)?)?;
             (v.name.to_string(), vec![Op::PutVirtualAccount(v)])
         }
-        t => {
+        t @ (ManifestType::ProviderAccount(_)
+        | ManifestType::McpServer
+        | ManifestType::Agent
+        | ManifestType::GatewayControl(_)) => {
             let parsed = crate::resources::parse_manifest(t, f, "")?;
             let planned = crate::resources::plan(scratch, &app.key, parsed, caller, now)?;
             (planned.resource.name.to_string(), planned.ops)
@@ -125,12 +129,12 @@ fn plan_all(
     let mut results = Vec::new();
     for doc in docs {
         let (key, mut ops) = doc_ops(app, &scratch, doc, caller, now).map_err(|e| in_doc(doc.number, e))?;
-        let before = manifest::manifest_of(&scratch, &doc.manifest_type, &key);
+        let before = manifest::manifest_of(&scratch, doc.manifest_type, &key);
         let auth_sent = ops.iter().any(|op| auth_replaced(&scratch, op));
         // Executed even when nothing changes: that authorizes the object with the caller's permissions.
         let (next, _) = gatehouse_core::execute(&scratch, caller, ops.clone(), now)
             .map_err(|e: BatchRefusal| in_doc(doc.number, e.refusal.into()))?;
-        let after = manifest::manifest_of(&next, &doc.manifest_type, &key).unwrap_or(Value::Null);
+        let after = manifest::manifest_of(&next, doc.manifest_type, &key).unwrap_or(Value::Null);
         let (action, changes) = match &before {
             None => ("created", Vec::new()),
             Some(b) if *b == after && !auth_sent => {
@@ -147,7 +151,7 @@ fn plan_all(
                 ("updated", changes)
             }
         };
-        results.push(ApplyResult { kind: doc.manifest_type.clone(), name: key, action, changes });
+        results.push(ApplyResult { kind: doc.manifest_type.as_str().to_owned(), name: key, action, changes });
         scratch = next;
         all.extend(ops);
     }
@@ -170,7 +174,7 @@ pub async fn apply(
     let mut seen = std::collections::HashMap::new();
     for d in &docs {
         let key = d.fields.get("name").or_else(|| d.fields.get("email")).map(|v| v.to_string()).unwrap_or_default();
-        let group = manifest::resource_kind(&d.manifest_type).map(|k| k.as_str()).unwrap_or(&d.manifest_type);
+        let group = d.manifest_type.resource_type().map_or(d.manifest_type.as_str(), |t| t.kind().as_str());
         if let Some(first) = seen.insert((group.to_owned(), key.clone()), d.number) {
             return Err(ApiError::invalid(
                 format!("document {}: name", d.number),
@@ -178,7 +182,7 @@ pub async fn apply(
             ));
         }
     }
-    docs.sort_by_key(|d| manifest::order(&d.manifest_type));
+    docs.sort_by_key(|d| d.manifest_type.apply_order());
     let mut results = Vec::new();
     let app2 = app.clone();
     let caller = p.subject.clone();

@@ -32,12 +32,11 @@ pub mod yaml_scan;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
-use utoipa::OpenApi;
 
 pub use state::{App, AppState, Entropy, OsEntropy, ServerConfig, SystemClock};
 
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(openapi::ApiDoc::openapi())
+    Json(openapi::document())
 }
 
 async fn not_found() -> error::ApiError {
@@ -51,33 +50,8 @@ pub fn router(app: App) -> Router {
     let api = Router::new()
         .route("/apply", axum::routing::put(crate::apply::apply))
         .route("/export", get(crate::apply::export))
-        .route("/provider-accounts", get(resources::provider_accounts::list).post(resources::provider_accounts::create))
-        .route(
-            "/provider-accounts/{name}",
-            get(resources::provider_accounts::get)
-                .put(resources::provider_accounts::replace)
-                .delete(resources::provider_accounts::delete),
-        )
+        .merge(resources::router())
         .route("/provider-accounts/{name}/access", get(explain::provider_account_access))
-        .route("/mcp-servers", get(resources::mcp_servers::list).post(resources::mcp_servers::create))
-        .route(
-            "/mcp-servers/{name}",
-            get(resources::mcp_servers::get)
-                .put(resources::mcp_servers::replace)
-                .delete(resources::mcp_servers::delete),
-        )
-        .route("/agents", get(resources::agents::list).post(resources::agents::create))
-        .route(
-            "/agents/{name}",
-            get(resources::agents::get).put(resources::agents::replace).delete(resources::agents::delete),
-        )
-        .route("/gateway-controls", get(resources::gateway_controls::list).post(resources::gateway_controls::create))
-        .route(
-            "/gateway-controls/{name}",
-            get(resources::gateway_controls::get)
-                .put(resources::gateway_controls::replace)
-                .delete(resources::gateway_controls::delete),
-        )
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route(

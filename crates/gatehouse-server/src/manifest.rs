@@ -1,8 +1,8 @@
 //! Objects as manifests: parsing documents (YAML or JSON; one, a list, or many), the manifest form of
 //! what exists (which export prints and apply compares against), and the order objects are applied in.
 
-use gatehouse_core::resource::ResourceSpec;
-use gatehouse_core::{Resource, ResourceKind, Snapshot};
+use gatehouse_core::resource_type::{ManifestType, ResourceType};
+use gatehouse_core::{Resource, Snapshot};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -11,25 +11,9 @@ use crate::error::ApiError;
 /// A document: its position (1-based, as users count), its `type`, and its other fields.
 pub struct Doc {
     pub number: usize,
-    pub manifest_type: String,
+    pub manifest_type: ManifestType,
     pub fields: Value,
 }
-
-/// Where an object of this type goes in an apply: what it may refer to comes first.
-pub fn order(manifest_type: &str) -> usize {
-    match manifest_type {
-        "role" => 0,
-        "user" => 1,
-        "team" => 2,
-        "virtual-account" => 3,
-        t if t.starts_with("provider-account/") => 4,
-        "mcp-server/remote" => 5,
-        "agent" => 6,
-        _ => 7,
-    }
-}
-
-pub const BASIC_TYPES: [&str; 4] = ["role", "user", "team", "virtual-account"];
 
 pub fn parse_documents(body: &str) -> Result<Vec<Doc>, ApiError> {
     // Before any value is built: aliases, depth and the number of objects (see `yaml_scan`).
@@ -56,17 +40,17 @@ pub fn parse_documents(body: &str) -> Result<Vec<Doc>, ApiError> {
             let at = |m: &str| ApiError::invalid(format!("document {number}"), m.to_owned());
             let mut fields = serde_json::to_value(v).map_err(|e| at(&format!("cannot be read: {e}")))?;
             let obj = fields.as_object_mut().ok_or_else(|| at("must be a mapping with a `type`"))?;
-            let manifest_type = match obj.remove("type") {
+            let t = match obj.remove("type") {
                 Some(Value::String(t)) => t,
                 Some(_) => return Err(ApiError::invalid(format!("document {number}: type"), "must be a string")),
                 None => return Err(ApiError::invalid(format!("document {number}: type"), "is required")),
             };
-            if !BASIC_TYPES.contains(&manifest_type.as_str()) && !ResourceSpec::is_manifest_type(&manifest_type) {
-                return Err(ApiError::invalid(
+            let manifest_type = t.parse::<ManifestType>().map_err(|_| {
+                ApiError::invalid(
                     format!("document {number}: type"),
-                    format!("unknown type {manifest_type:?}; expected one of {}", all_types().join(", ")),
-                ));
-            }
+                    format!("unknown type {t:?}; expected one of {}", all_types().join(", ")),
+                )
+            })?;
             Ok(Doc { number, manifest_type, fields })
         })
         .collect()
@@ -78,21 +62,21 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
 
 /// The manifest of an existing object, as export prints it (never with credentials, nor anything derived
 /// from them).
-pub fn manifest_of(s: &Snapshot, manifest_type: &str, key: &str) -> Option<Value> {
+pub fn manifest_of(s: &Snapshot, manifest_type: ManifestType, key: &str) -> Option<Value> {
     match manifest_type {
-        "role" => s.role(key).map(|r| {
+        ManifestType::Role => s.role(key).map(|r| {
             json!({"type": "role", "name": r.name, "display_name": r.display_name, "description": r.description,
                    "permissions": r.permissions.iter().map(|p| p.id()).collect::<Vec<_>>()})
         }),
-        "user" => s.user(key).map(|u| {
+        ManifestType::User => s.user(key).map(|u| {
             json!({"type": "user", "email": u.user.email, "display_name": u.user.display_name, "role": u.user.role,
                    "active": u.user.active})
         }),
-        "team" => s.team(key).map(|t| {
+        ManifestType::Team => s.team(key).map(|t| {
             json!({"type": "team", "name": t.name, "description": t.description,
                    "managers": t.managers, "members": t.members})
         }),
-        "virtual-account" => s.virtual_account(key).map(|v| {
+        ManifestType::VirtualAccount => s.virtual_account(key).map(|v| {
             let mut m = json!({"type": "virtual-account", "name": v.name, "owner_team": v.owner_team,
                                "description": v.description});
             if let Some(e) = v.expires_at {
@@ -100,52 +84,51 @@ pub fn manifest_of(s: &Snapshot, manifest_type: &str, key: &str) -> Option<Value
             }
             m
         }),
-        t => {
-            let kind = resource_kind(t)?;
+        ManifestType::ProviderAccount(_)
+        | ManifestType::McpServer
+        | ManifestType::Agent
+        | ManifestType::GatewayControl(_) => {
+            let kind = manifest_type.resource_type()?.kind();
             let rec = s.resources().get(&Resource::new(kind, key))?;
             Some(crate::resources::render(s, rec, true))
         }
     }
 }
 
-pub fn resource_kind(manifest_type: &str) -> Option<ResourceKind> {
-    if manifest_type.starts_with("provider-account/") {
-        Some(ResourceKind::ProviderAccount)
-    } else if manifest_type == "mcp-server/remote" {
-        Some(ResourceKind::McpServer)
-    } else if manifest_type == "agent" {
-        Some(ResourceKind::Agent)
-    } else if manifest_type.starts_with("gateway-") {
-        Some(ResourceKind::GatewayControls)
-    } else {
-        None
-    }
-}
-
 /// Which objects an export prints: a manifest type or a family of them, and a name (`email` for users).
 #[derive(Default)]
 pub struct Selection {
-    manifest_type: Option<String>,
+    manifest_type: Option<TypeFilter>,
     name: Option<String>,
 }
 
+/// One manifest type, or every manifest type of a resource type (`provider-account` for every
+/// `provider-account/<kind>`, `mcp-server`, and `gateway-controls` for every `gateway-*-config`).
+#[derive(Clone, Copy)]
+enum TypeFilter {
+    One(ManifestType),
+    Family(ResourceType),
+}
+
 impl Selection {
-    /// Families a `type` may name besides the full types: `provider-account` for every
-    /// `provider-account/<kind>`, `mcp-server`, and `gateway-controls` for every `gateway-*-config`.
-    const FAMILIES: [&'static str; 3] = ["provider-account", "mcp-server", "gateway-controls"];
+    /// The resource types whose name is not itself a manifest type, so that a `type` may name the family.
+    fn families() -> impl Iterator<Item = ResourceType> {
+        ResourceType::ALL.iter().copied().filter(|t| t.kind().as_str().parse::<ManifestType>().is_err())
+    }
 
     pub fn new(manifest_type: Option<String>, name: Option<String>) -> Result<Selection, ApiError> {
-        if let Some(t) = &manifest_type {
-            if !Self::FAMILIES.contains(&t.as_str()) && !all_types().contains(&t.as_str()) {
-                let mut known: Vec<&str> = Self::FAMILIES.to_vec();
-                known.extend(all_types());
-                return Err(ApiError::invalid(
-                    "type",
-                    format!("unknown type {t:?}; expected one of {}", known.join(", ")),
-                ));
-            }
-        }
-        Ok(Selection { manifest_type, name })
+        let filter = match &manifest_type {
+            None => None,
+            Some(t) => match Self::families().find(|f| f.kind().as_str() == t.as_str()) {
+                Some(f) => Some(TypeFilter::Family(f)),
+                None => Some(TypeFilter::One(t.parse::<ManifestType>().map_err(|_| {
+                    let mut known: Vec<&str> = Self::families().map(|f| f.kind().as_str()).collect();
+                    known.extend(all_types());
+                    ApiError::invalid("type", format!("unknown type {t:?}; expected one of {}", known.join(", ")))
+                })?)),
+            },
+        };
+        Ok(Selection { manifest_type: filter, name })
     }
 
     /// Whether a name was asked for (so that finding nothing is a 404 rather than an empty export).
@@ -153,20 +136,18 @@ impl Selection {
         self.name.is_some()
     }
 
-    fn wants(&self, manifest_type: &str, key: &str) -> bool {
-        let type_ok = match self.manifest_type.as_deref() {
+    fn wants(&self, manifest_type: ManifestType, key: &str) -> bool {
+        let type_ok = match self.manifest_type {
             None => true,
-            Some("gateway-controls") => resource_kind(manifest_type) == Some(ResourceKind::GatewayControls),
-            Some(t) => manifest_type == t || manifest_type.strip_prefix(t).is_some_and(|r| r.starts_with('/')),
+            Some(TypeFilter::One(t)) => manifest_type == t,
+            Some(TypeFilter::Family(f)) => manifest_type.resource_type() == Some(f),
         };
         type_ok && self.name.as_deref().is_none_or(|n| n == key)
     }
 }
 
 fn all_types() -> Vec<&'static str> {
-    let mut v = BASIC_TYPES.to_vec();
-    v.extend(gatehouse_core::resource::manifest_types());
-    v
+    ManifestType::ALL.iter().map(|t| t.as_str()).collect()
 }
 
 /// Every object the caller may read, as manifests in apply order.
@@ -187,14 +168,18 @@ pub fn export_selected(
     let mut out = Vec::new();
     let mut roles: Vec<_> = s
         .roles()
-        .filter(|r| sel.wants("role", r.name.as_str()) && !r.is_admin() && can(P::RoleList, &Resource::role(&r.name)))
+        .filter(|r| {
+            sel.wants(ManifestType::Role, r.name.as_str())
+                && !r.is_admin()
+                && can(P::RoleList, &Resource::role(&r.name))
+        })
         .map(|r| (r.builtin.is_none(), r.name.to_string()))
         .collect();
     roles.sort();
-    out.extend(roles.iter().filter_map(|(_, n)| manifest_of(s, "role", n)));
+    out.extend(roles.iter().filter_map(|(_, n)| manifest_of(s, ManifestType::Role, n)));
     let mut users: Vec<String> = s
         .users()
-        .filter(|u| sel.wants("user", u.user.email.as_str()))
+        .filter(|u| sel.wants(ManifestType::User, u.user.email.as_str()))
         .filter(|u| {
             caller == &gatehouse_core::Subject::User(u.user.email.clone())
                 || can(P::UserList, &Resource::user(&u.user.email))
@@ -202,32 +187,27 @@ pub fn export_selected(
         .map(|u| u.user.email.to_string())
         .collect();
     users.sort();
-    out.extend(users.iter().filter_map(|e| manifest_of(s, "user", e)));
+    out.extend(users.iter().filter_map(|e| manifest_of(s, ManifestType::User, e)));
     let mut teams: Vec<String> = s
         .teams()
-        .filter(|t| sel.wants("team", t.name.as_str()) && can(P::TeamRead, &Resource::team(&t.name)))
+        .filter(|t| sel.wants(ManifestType::Team, t.name.as_str()) && can(P::TeamRead, &Resource::team(&t.name)))
         .map(|t| t.name.to_string())
         .collect();
     teams.sort();
-    out.extend(teams.iter().filter_map(|t| manifest_of(s, "team", t)));
+    out.extend(teams.iter().filter_map(|t| manifest_of(s, ManifestType::Team, t)));
     let mut vas: Vec<String> = s
         .virtual_accounts()
-        .filter(|v| sel.wants("virtual-account", v.name.as_str()))
+        .filter(|v| sel.wants(ManifestType::VirtualAccount, v.name.as_str()))
         .filter(|v| can(P::VirtualAccountRead, &Resource::virtual_account(&v.name)))
         .map(|v| v.name.to_string())
         .collect();
     vas.sort();
-    out.extend(vas.iter().filter_map(|v| manifest_of(s, "virtual-account", v)));
-    for (kind, perm) in [
-        (ResourceKind::ProviderAccount, P::ProviderAccountRead),
-        (ResourceKind::McpServer, P::McpServerRead),
-        (ResourceKind::Agent, P::AgentRead),
-        (ResourceKind::GatewayControls, P::GatewayControlsList),
-    ] {
+    out.extend(vas.iter().filter_map(|v| manifest_of(s, ManifestType::VirtualAccount, v)));
+    for t in ResourceType::ALL {
         let mut recs: Vec<_> = s
             .resources()
-            .of_kind(kind)
-            .filter(|r| sel.wants(r.spec.manifest_type(), r.spec.name().as_str()) && can(perm, &r.resource()))
+            .of_kind(t.kind())
+            .filter(|r| sel.wants(r.spec.manifest(), r.spec.name().as_str()) && can(t.read_permission(), &r.resource()))
             .collect();
         recs.sort_by(|a, b| a.spec.name().cmp(b.spec.name()));
         out.extend(recs.into_iter().map(|r| crate::resources::render(s, r, true)));

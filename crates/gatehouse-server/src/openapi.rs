@@ -37,18 +37,15 @@ impl Modify for BearerAuth {
         crate::gateway::chat_completions, crate::gateway::completions, crate::gateway::embeddings,
         crate::gateway::models, crate::gateway::messages,
         crate::apply::apply, crate::apply::export, routes::explain::provider_account_access,
-        routes::resources::provider_accounts::list, routes::resources::provider_accounts::create,
-        routes::resources::provider_accounts::get, routes::resources::provider_accounts::replace,
-        routes::resources::provider_accounts::delete,
-        routes::resources::mcp_servers::list, routes::resources::mcp_servers::create, routes::resources::mcp_servers::get,
-        routes::resources::mcp_servers::replace, routes::resources::mcp_servers::delete,
-        routes::resources::agents::list, routes::resources::agents::create, routes::resources::agents::get,
-        routes::resources::agents::replace, routes::resources::agents::delete,
-        routes::resources::gateway_controls::list, routes::resources::gateway_controls::create,
-        routes::resources::gateway_controls::get, routes::resources::gateway_controls::replace,
-        routes::resources::gateway_controls::delete,
         routes::meta::checks,
         routes::usage_series::series,
     )
 )]
 pub struct ApiDoc;
+
+/// The whole document: the annotated handlers, and each resource collection's part.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(routes::resources::openapi());
+    doc
+}

@@ -6,52 +6,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gatehouse_core::resource::{ResourceRecord, ResourceSpec, Sealed};
+use gatehouse_core::resource_type::{ManifestType, ResourceType};
 use gatehouse_core::spec::{
-    AgentSpec, Collaborator, GatewayControlKind, McpAuth, McpServerManifest, McpServerSpec, ProviderAccountManifest,
-    ProviderAuth, ProviderKind,
+    Collaborator, GatewayControlKind, McpAuth, McpServerManifest, ProviderAccountManifest, ProviderAuth, ProviderKind,
 };
-use gatehouse_core::{Grant, Op, Permission, Resource, ResourceKind, Snapshot, Subject};
+use gatehouse_core::{Grant, Op, Resource, Snapshot, Subject};
 use serde_json::{Map, Value};
 
 use crate::crypto::SecretKey;
 use crate::error::ApiError;
 use crate::extract::tracked;
 
-/// One of the four collections under `/api/v1/`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Collection {
-    ProviderAccounts,
-    McpServers,
-    Agents,
-    GatewayControls,
-}
-
-impl Collection {
-    pub fn kind(self) -> ResourceKind {
-        match self {
-            Collection::ProviderAccounts => ResourceKind::ProviderAccount,
-            Collection::McpServers => ResourceKind::McpServer,
-            Collection::Agents => ResourceKind::Agent,
-            Collection::GatewayControls => ResourceKind::GatewayControls,
-        }
-    }
-    pub fn read_permission(self) -> Permission {
-        match self {
-            Collection::ProviderAccounts => Permission::ProviderAccountRead,
-            Collection::McpServers => Permission::McpServerRead,
-            Collection::Agents => Permission::AgentRead,
-            Collection::GatewayControls => Permission::GatewayControlsList,
-        }
-    }
-    pub fn noun(self) -> &'static str {
-        match self {
-            Collection::ProviderAccounts => "provider account",
-            Collection::McpServers => "MCP server",
-            Collection::Agents => "agent",
-            Collection::GatewayControls => "gateway control",
-        }
-    }
-}
+/// One of the collections under `/api/v1/`: a resource type of the core's catalogue, which gives its kind,
+/// read permission and noun.
+pub type Collection = ResourceType;
 
 /// Credentials as sent, before sealing.
 #[derive(Clone)]
@@ -69,22 +37,29 @@ pub struct Parsed {
 
 /// Parses the fields of a manifest of `manifest_type` (without `type`). `prefix` goes before field names
 /// in errors (`document 3: ` in an apply).
-pub fn parse_manifest(manifest_type: &str, body: Value, prefix: &str) -> Result<Parsed, ApiError> {
-    if let Some(kind) = ProviderKind::from_manifest_type(manifest_type) {
-        let m = tracked(body, prefix, |d| ProviderAccountManifest::deserialize_for(kind, d))?;
-        return Ok(Parsed { spec: ResourceSpec::ProviderAccount(m.spec), auth: m.auth.map(PlainAuth::Provider) });
+pub fn parse_manifest(manifest_type: ManifestType, body: Value, prefix: &str) -> Result<Parsed, ApiError> {
+    match manifest_type {
+        ManifestType::ProviderAccount(kind) => {
+            let m = tracked(body, prefix, |d| ProviderAccountManifest::deserialize_for(kind, d))?;
+            Ok(Parsed { spec: ResourceSpec::ProviderAccount(m.spec), auth: m.auth.map(PlainAuth::Provider) })
+        }
+        ManifestType::McpServer => {
+            let m: McpServerManifest = tracked(body, prefix, |d| serde::Deserialize::deserialize(d))?;
+            Ok(Parsed { spec: ResourceSpec::McpServer(m.spec), auth: m.auth.map(PlainAuth::Mcp) })
+        }
+        ManifestType::Agent | ManifestType::GatewayControl(_) => {
+            let spec = tracked(body, prefix, |d| ResourceSpec::deserialize_as(manifest_type, d))?;
+            Ok(Parsed { spec, auth: None })
+        }
+        ManifestType::Role | ManifestType::User | ManifestType::Team | ManifestType::VirtualAccount => {
+            Err(ApiError::invalid("type", format!("{manifest_type} is not a resource")))
+        }
     }
-    if manifest_type == McpServerSpec::MANIFEST_TYPE {
-        let m: McpServerManifest = tracked(body, prefix, |d| serde::Deserialize::deserialize(d))?;
-        return Ok(Parsed { spec: ResourceSpec::McpServer(m.spec), auth: m.auth.map(PlainAuth::Mcp) });
-    }
-    let spec = tracked(body, prefix, |d| ResourceSpec::deserialize_for(manifest_type, d))?;
-    Ok(Parsed { spec, auth: None })
 }
 
 /// The manifest type of a REST body: provider accounts and gateway controls say it in `type` (provider
 /// accounts in its short form, `openai`); MCP servers and agents may.
-pub fn body_type(coll: Collection, body: &mut Value) -> Result<&'static str, ApiError> {
+pub fn body_type(coll: Collection, body: &mut Value) -> Result<ManifestType, ApiError> {
     let t = match body.as_object_mut().map(|o| o.remove("type")) {
         None => return Err(ApiError::invalid("body", "must be a JSON object")),
         Some(None) => None,
@@ -93,31 +68,37 @@ pub fn body_type(coll: Collection, body: &mut Value) -> Result<&'static str, Api
     };
     let bad = |t: &str, expected: &str| ApiError::invalid("type", format!("unknown type {t:?}; expected {expected}"));
     match coll {
-        Collection::ProviderAccounts => {
-            let t = t.ok_or_else(|| {
-                ApiError::invalid(
-                    "type",
-                    "is required: openai, anthropic, aws-bedrock, azure-openai or openai-compatible",
-                )
-            })?;
-            t.parse::<ProviderKind>()
-                .map(|k| k.manifest_type())
-                .map_err(|_| bad(&t, "openai, anthropic, aws-bedrock, azure-openai or openai-compatible"))
+        ResourceType::ProviderAccount => {
+            let kinds = one_of(ProviderKind::ALL.iter().map(|k| k.as_str()));
+            let t = t.ok_or_else(|| ApiError::invalid("type", format!("is required: {kinds}")))?;
+            t.parse::<ProviderKind>().map(ManifestType::ProviderAccount).map_err(|_| bad(&t, &kinds))
         }
-        Collection::McpServers => match t.as_deref() {
-            None | Some("remote") | Some(McpServerSpec::MANIFEST_TYPE) => Ok(McpServerSpec::MANIFEST_TYPE),
+        ResourceType::McpServer => match t.as_deref() {
+            None | Some("remote") => Ok(ManifestType::McpServer),
+            Some(t) if t == ManifestType::McpServer.as_str() => Ok(ManifestType::McpServer),
             Some(t) => Err(bad(t, "remote")),
         },
-        Collection::Agents => match t.as_deref() {
-            None | Some(AgentSpec::MANIFEST_TYPE) => Ok(AgentSpec::MANIFEST_TYPE),
+        ResourceType::Agent => match t.as_deref() {
+            None => Ok(ManifestType::Agent),
+            Some(t) if t == ManifestType::Agent.as_str() => Ok(ManifestType::Agent),
             Some(t) => Err(bad(t, "agent")),
         },
-        Collection::GatewayControls => {
+        ResourceType::GatewayControls => {
             let t = t.ok_or_else(|| ApiError::invalid("type", "is required, e.g. gateway-rate-limiting-config"))?;
-            GatewayControlKind::from_manifest_type(&t).map(|k| k.manifest_type()).ok_or_else(|| {
-                bad(&t, "gateway-rate-limiting-config, gateway-budget-config, gateway-guardrails-config or gateway-load-balancing-config")
-            })
+            GatewayControlKind::from_manifest_type(&t)
+                .map(ManifestType::GatewayControl)
+                .ok_or_else(|| bad(&t, &one_of(GatewayControlKind::ALL.iter().map(|k| k.manifest_type()))))
         }
+    }
+}
+
+/// `a, b or c`.
+fn one_of<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let items: Vec<&str> = items.collect();
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => (*last).to_owned(),
+        None => String::new(),
     }
 }
 
@@ -160,7 +141,7 @@ pub fn plan(
     }
     // Collaborators are checked here, before they become grants (the stored spec has none); against the
     // state, so only once the caller is known to be allowed the write: a refused caller learns nothing.
-    gatehouse_core::ops::may_put_resource(snap, caller, &resource, now)?;
+    gatehouse_core::ops::may_put_resource(snap, caller, &parsed.spec, now)?;
     parsed
         .spec
         .validate(&gatehouse_core::ops::SnapshotLookup(snap))
@@ -206,23 +187,48 @@ pub fn render(snap: &Snapshot, rec: &ResourceRecord, manifest: bool) -> Value {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    let t = match (&rec.spec, manifest) {
-        (ResourceSpec::ProviderAccount(p), false) => p.kind().as_str(),
-        (ResourceSpec::McpServer(_), false) => "remote",
-        (spec, _) => spec.manifest_type(),
+    let t = if manifest {
+        rec.spec.manifest_type()
+    } else {
+        match &rec.spec {
+            ResourceSpec::ProviderAccount(p) => p.kind().as_str(),
+            ResourceSpec::McpServer(_) => "remote",
+            ResourceSpec::Agent(_) | ResourceSpec::GatewayControl(_) => rec.spec.manifest_type(),
+        }
     };
     let mut out = Map::new();
     out.insert("type".into(), Value::String(t.into()));
     out.append(&mut obj);
     let resource = rec.resource();
-    if rec.spec.kind() != ResourceKind::GatewayControls {
+    if rec.spec.resource_type().has_collaborators() {
         let mut collaborators: Vec<Collaborator> =
             snap.grants_on(&resource).map(|g| Collaborator { subject: g.subject, role: g.role }).collect();
         collaborators.sort();
         out.insert("collaborators".into(), serde_json::to_value(collaborators).unwrap_or(Value::Null));
     }
-    if !manifest && matches!(rec.spec, ResourceSpec::ProviderAccount(_) | ResourceSpec::McpServer(_)) {
+    // Only an object that names where credentials go holds any.
+    if !manifest && rec.spec.destination().is_some() {
         out.insert("auth_configured".into(), Value::Bool(rec.sealed_auth.is_some()));
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expected_types_are_listed_as_before() {
+        assert_eq!(
+            one_of(ProviderKind::ALL.iter().map(|k| k.as_str())),
+            "openai, anthropic, aws-bedrock, azure-openai or openai-compatible"
+        );
+        assert_eq!(
+            one_of(GatewayControlKind::ALL.iter().map(|k| k.manifest_type())),
+            "gateway-rate-limiting-config, gateway-budget-config, gateway-guardrails-config or gateway-load-balancing-config"
+        );
+        let mut body = serde_json::json!({"type": "nope"});
+        let e = body_type(ResourceType::ProviderAccount, &mut body).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("unknown type \"nope\"; expected openai, anthropic"), "{e}");
+    }
 }

@@ -94,6 +94,21 @@ macro_rules! mount {
         pub mod $module {
             use super::*;
 
+            /// The collection and its items, under `/api/v1`.
+            pub fn routes() -> axum::Router<App> {
+                let coll: Collection = $coll;
+                axum::Router::new()
+                    .route(&format!("/{}", coll.collection()), axum::routing::get(list).post(create))
+                    .route(
+                        &format!("/{}/{{name}}", coll.collection()),
+                        axum::routing::get(get).put(replace).delete(delete),
+                    )
+            }
+
+            #[derive(utoipa::OpenApi)]
+            #[openapi(paths(list, create, get, replace, delete))]
+            pub struct Doc;
+
             /// Those the caller may read (the collection's read permission, tenant-wide or by a grant).
             #[utoipa::path(get, path = $list_path, tag = $tag, responses((status = 200, body = [Object])))]
             pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<Value>> {
@@ -131,19 +146,46 @@ macro_rules! mount {
     };
 }
 
-mount!(
-    provider_accounts,
-    Collection::ProviderAccounts,
-    "/api/v1/provider-accounts",
-    "/api/v1/provider-accounts/{name}",
-    "provider-accounts"
-);
-mount!(mcp_servers, Collection::McpServers, "/api/v1/mcp-servers", "/api/v1/mcp-servers/{name}", "mcp-servers");
-mount!(agents, Collection::Agents, "/api/v1/agents", "/api/v1/agents/{name}", "agents");
-mount!(
-    gateway_controls,
-    Collection::GatewayControls,
-    "/api/v1/gateway-controls",
-    "/api/v1/gateway-controls/{name}",
-    "gateway-controls"
-);
+/// Mounts each collection and generates `router()` and `openapi()` over all of them: a new resource type is
+/// one line here (the paths are literals because the OpenAPI annotations need them; a test checks them
+/// against the catalogue).
+macro_rules! collections {
+    ($( ($module:ident, $coll:expr, $list_path:literal, $item_path:literal, $tag:literal) ),* $(,)?) => {
+        $( mount!($module, $coll, $list_path, $item_path, $tag); )*
+
+        /// Every collection's routes, under `/api/v1`.
+        pub fn router() -> axum::Router<App> {
+            axum::Router::new()$(.merge($module::routes()))*
+        }
+
+        /// Every collection's part of the OpenAPI document.
+        pub fn openapi() -> utoipa::openapi::OpenApi {
+            let mut doc = utoipa::openapi::OpenApi::default();
+            $( doc.merge(<$module::Doc as utoipa::OpenApi>::openapi()); )*
+            doc
+        }
+    };
+}
+
+collections! {
+    (provider_accounts, Collection::ProviderAccount, "/api/v1/provider-accounts", "/api/v1/provider-accounts/{name}", "provider-accounts"),
+    (mcp_servers, Collection::McpServer, "/api/v1/mcp-servers", "/api/v1/mcp-servers/{name}", "mcp-servers"),
+    (agents, Collection::Agent, "/api/v1/agents", "/api/v1/agents/{name}", "agents"),
+    (gateway_controls, Collection::GatewayControls, "/api/v1/gateway-controls", "/api/v1/gateway-controls/{name}", "gateway-controls"),
+}
+
+#[cfg(test)]
+mod tests {
+    use gatehouse_core::resource_type::ResourceType;
+
+    #[test]
+    fn every_resource_type_is_mounted_and_documented() {
+        let doc = super::openapi();
+        for t in ResourceType::ALL {
+            for path in [format!("/api/v1/{}", t.collection()), format!("/api/v1/{}/{{name}}", t.collection())] {
+                assert!(doc.paths.paths.contains_key(&path), "{path} is not mounted");
+            }
+        }
+        assert_eq!(doc.paths.paths.len(), 2 * ResourceType::ALL.len());
+    }
+}
