@@ -4,6 +4,7 @@
 mod common;
 mod console_session;
 mod foundations_catalogue;
+mod foundations_pipeline;
 mod security_limits;
 mod security_logs;
 mod security_signin;
