@@ -83,7 +83,9 @@ pub fn openai_like(
             None => post(app, url),
         },
         (_, None) => post(app, url),
-        (_, Some(_)) => return Err(wrong_credentials(target)),
+        (_, Some(ProviderAuth::Anthropic(_) | ProviderAuth::AwsBedrock(_) | ProviderAuth::AzureOpenAi(_))) => {
+            return Err(wrong_credentials(target))
+        }
     };
     Ok(rb.json(body))
 }
