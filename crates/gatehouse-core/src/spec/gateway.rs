@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{check_description, check_subjects, no_duplicates, Collaborator, Lookup, ModelRef, RuleId, SpecError};
+use super::{check_description, check_subjects, no_duplicates, Collaborator, Lookup, ModelRef, RuleId, FieldError};
 use crate::ids::ResourceName;
 use crate::model::{Resource, ResourceKind, Subject};
 
@@ -69,13 +69,13 @@ impl When {
     }
 
     /// Paths are relative to the `when`.
-    fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+    fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         check_subjects("subjects", &self.subjects, world)?;
         check_models("models", &self.models, world)?;
         for (k, v) in &self.metadata {
             check_metadata_key(&format!("metadata.{k}"), k)?;
             if v.chars().count() > 256 {
-                return Err(SpecError::new(format!("metadata.{k}"), "must be at most 256 characters"));
+                return Err(FieldError::new(format!("metadata.{k}"), "must be at most 256 characters"));
             }
         }
         Ok(())
@@ -83,18 +83,18 @@ impl When {
 }
 
 /// Existing models, none twice.
-fn check_models(field: &str, list: &[ModelRef], world: &dyn Lookup) -> Result<(), SpecError> {
+fn check_models(field: &str, list: &[ModelRef], world: &dyn Lookup) -> Result<(), FieldError> {
     for (i, m) in list.iter().enumerate() {
         check_model(&format!("{field}[{i}]"), m, world)?;
     }
     no_duplicates(list.iter().enumerate().map(|(i, m)| (format!("{field}[{i}]"), m)))
 }
 
-fn check_model(field: &str, m: &ModelRef, world: &dyn Lookup) -> Result<(), SpecError> {
+fn check_model(field: &str, m: &ModelRef, world: &dyn Lookup) -> Result<(), FieldError> {
     if world.model_exists(m.account.as_str(), m.model.as_str()) {
         Ok(())
     } else {
-        Err(SpecError::new(field, format!("model {m} does not exist")))
+        Err(FieldError::new(field, format!("model {m} does not exist")))
     }
 }
 
@@ -109,8 +109,8 @@ fn metadata_key(k: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn check_metadata_key(field: &str, k: &str) -> Result<(), SpecError> {
-    metadata_key(k).map_err(|m| SpecError::new(field, m))
+fn check_metadata_key(field: &str, k: &str) -> Result<(), FieldError> {
+    metadata_key(k).map_err(|m| FieldError::new(field, m))
 }
 
 /// What a limit is counted per: `user`, `virtualaccount`, `model` or `metadata.<key>`. A rule that lists
@@ -161,7 +161,7 @@ impl<'de> Deserialize<'de> for AppliesPer {
     }
 }
 
-fn check_applies_per(field: &str, list: &[AppliesPer]) -> Result<(), SpecError> {
+fn check_applies_per(field: &str, list: &[AppliesPer]) -> Result<(), FieldError> {
     for (i, a) in list.iter().enumerate() {
         if let AppliesPer::Metadata(k) = a {
             check_metadata_key(&format!("{field}[{i}]"), k)?;
@@ -306,41 +306,41 @@ pub enum Guardrail {
 
 impl Guardrail {
     /// Paths are relative to the guardrail.
-    fn validate(&self, input: bool) -> Result<(), SpecError> {
+    fn validate(&self, input: bool) -> Result<(), FieldError> {
         match self {
             Guardrail::BlockKeywords { keywords, .. } => {
                 if keywords.is_empty() {
-                    return Err(SpecError::new("keywords", "must list at least one keyword"));
+                    return Err(FieldError::new("keywords", "must list at least one keyword"));
                 }
                 for (i, k) in keywords.iter().enumerate() {
                     if k.trim().is_empty() {
-                        return Err(SpecError::new(format!("keywords[{i}]"), "must not be empty"));
+                        return Err(FieldError::new(format!("keywords[{i}]"), "must not be empty"));
                     }
                 }
                 no_duplicates(keywords.iter().enumerate().map(|(i, k)| (format!("keywords[{i}]"), k)))
             }
             Guardrail::BlockRegex { pattern } => {
                 if pattern.is_empty() {
-                    return Err(SpecError::new("pattern", "must not be empty"));
+                    return Err(FieldError::new("pattern", "must not be empty"));
                 }
                 // Bounds what the server's regex compiler is handed.
                 if pattern.len() > 4096 {
-                    return Err(SpecError::new("pattern", "must be at most 4096 bytes"));
+                    return Err(FieldError::new("pattern", "must be at most 4096 bytes"));
                 }
                 Ok(())
             }
             Guardrail::MaxInputChars { limit } => {
                 if !input {
-                    return Err(SpecError::new("type", "max-input-chars applies to input_guardrails only"));
+                    return Err(FieldError::new("type", "max-input-chars applies to input_guardrails only"));
                 }
                 if *limit == 0 {
-                    return Err(SpecError::new("limit", "must be greater than 0"));
+                    return Err(FieldError::new("limit", "must be greater than 0"));
                 }
                 Ok(())
             }
             Guardrail::RedactPii { entities } => {
                 if entities.is_empty() {
-                    return Err(SpecError::new("entities", "must list at least one of email, phone, credit_card, ssn"));
+                    return Err(FieldError::new("entities", "must list at least one of email, phone, credit_card, ssn"));
                 }
                 no_duplicates(entities.iter().enumerate().map(|(i, e)| (format!("entities[{i}]"), e)))
             }
@@ -465,10 +465,10 @@ pub struct LoadBalancingConfig {
 const MAX_RETRY_DELAY_MS: u64 = 60_000;
 const MAX_RETRY_ATTEMPTS: u32 = 10;
 
-fn check_status_codes(field: &str, codes: &[u16]) -> Result<(), SpecError> {
+fn check_status_codes(field: &str, codes: &[u16]) -> Result<(), FieldError> {
     for (i, c) in codes.iter().enumerate() {
         if !(100..=599).contains(c) {
-            return Err(SpecError::new(
+            return Err(FieldError::new(
                 format!("{field}[{i}]"),
                 format!("{c} is not an HTTP status code (100 to 599)"),
             ));
@@ -479,10 +479,10 @@ fn check_status_codes(field: &str, codes: &[u16]) -> Result<(), SpecError> {
 
 impl LoadBalancingRule {
     /// Paths are relative to the rule.
-    fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+    fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         let targets = &self.load_balance_targets;
         if targets.is_empty() {
-            return Err(SpecError::new("load_balance_targets", "must list at least one target"));
+            return Err(FieldError::new("load_balance_targets", "must list at least one target"));
         }
         let weighted = self.strategy == RoutingStrategy::WeightBasedRouting;
         let prioritized = self.strategy == RoutingStrategy::PriorityBasedRouting;
@@ -492,23 +492,23 @@ impl LoadBalancingRule {
             check_model(&at("target"), &t.target, world)?;
             // A weight or priority that the strategy ignores would look as if it did something.
             match (weighted, t.weight) {
-                (true, None) => return Err(SpecError::new(at("weight"), "is required for weight-based-routing")),
-                (true, Some(w)) if w > 100 => return Err(SpecError::new(at("weight"), "must be 0 to 100")),
+                (true, None) => return Err(FieldError::new(at("weight"), "is required for weight-based-routing")),
+                (true, Some(w)) if w > 100 => return Err(FieldError::new(at("weight"), "must be 0 to 100")),
                 (true, Some(w)) => total += u64::from(w),
                 (false, Some(_)) => {
-                    return Err(SpecError::new(at("weight"), "is used only by weight-based-routing"));
+                    return Err(FieldError::new(at("weight"), "is used only by weight-based-routing"));
                 }
                 (false, None) => {}
             }
             if !prioritized && t.priority.is_some() {
-                return Err(SpecError::new(at("priority"), "is used only by priority-based-routing"));
+                return Err(FieldError::new(at("priority"), "is used only by priority-based-routing"));
             }
             if let Some(r) = &t.retry_config {
                 if r.attempts > MAX_RETRY_ATTEMPTS {
-                    return Err(SpecError::new(at("retry_config.attempts"), "must be 0 to 10"));
+                    return Err(FieldError::new(at("retry_config.attempts"), "must be 0 to 10"));
                 }
                 if r.delay_ms > MAX_RETRY_DELAY_MS {
-                    return Err(SpecError::new(at("retry_config.delay_ms"), "must be at most 60000"));
+                    return Err(FieldError::new(at("retry_config.delay_ms"), "must be at most 60000"));
                 }
                 check_status_codes(&at("retry_config.on_status_codes"), &r.on_status_codes)?;
             }
@@ -520,7 +520,7 @@ impl LoadBalancingRule {
             targets.iter().enumerate().map(|(i, t)| (format!("load_balance_targets[{i}].target"), &t.target)),
         )?;
         if weighted && total != 100 {
-            return Err(SpecError::new("load_balance_targets", format!("weights add up to {total}, not 100")));
+            return Err(FieldError::new("load_balance_targets", format!("weights add up to {total}, not 100")));
         }
         Ok(())
     }
@@ -607,16 +607,16 @@ impl GatewayControlSpec {
         }
     }
 
-    pub fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+    pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         check_description("description", self.description())?;
         let rules = self.rules();
         if rules.is_empty() {
-            return Err(SpecError::new("rules", "must have at least one rule"));
+            return Err(FieldError::new("rules", "must have at least one rule"));
         }
         for (i, (_, when)) in rules.iter().enumerate() {
             when.validate(world).map_err(|e| e.within(&format!("rules[{i}].when")))?;
         }
-        let per_rule = |i: usize, r: Result<(), SpecError>| r.map_err(|e| e.within(&format!("rules[{i}]")));
+        let per_rule = |i: usize, r: Result<(), FieldError>| r.map_err(|e| e.within(&format!("rules[{i}]")));
         match self {
             GatewayControlSpec::RateLimiting(c) => {
                 for (i, r) in c.rules.iter().enumerate() {
@@ -643,41 +643,41 @@ impl GatewayControlSpec {
     }
 }
 
-fn check_rate_limit(r: &RateLimitRule) -> Result<(), SpecError> {
+fn check_rate_limit(r: &RateLimitRule) -> Result<(), FieldError> {
     if r.limit_to == 0 {
-        return Err(SpecError::new("limit_to", "must be greater than 0"));
+        return Err(FieldError::new("limit_to", "must be greater than 0"));
     }
     check_applies_per("rate_limit_applies_per", &r.rate_limit_applies_per)
 }
 
-fn check_budget(r: &BudgetRule) -> Result<(), SpecError> {
+fn check_budget(r: &BudgetRule) -> Result<(), FieldError> {
     if !(r.limit_to.is_finite() && r.limit_to > 0.0) {
-        return Err(SpecError::new("limit_to", "must be a number greater than 0"));
+        return Err(FieldError::new("limit_to", "must be a number greater than 0"));
     }
     if r.unit.counts_tokens() && r.limit_to.fract() != 0.0 {
-        return Err(SpecError::new("limit_to", "must be a whole number of tokens"));
+        return Err(FieldError::new("limit_to", "must be a whole number of tokens"));
     }
     check_applies_per("budget_applies_per", &r.budget_applies_per)?;
     if let Some(a) = &r.alerts {
         if a.thresholds.is_empty() {
-            return Err(SpecError::new("alerts.thresholds", "must list at least one percentage"));
+            return Err(FieldError::new("alerts.thresholds", "must list at least one percentage"));
         }
         for (i, t) in a.thresholds.iter().enumerate() {
             let field = format!("alerts.thresholds[{i}]");
             if !(1..=100).contains(t) {
-                return Err(SpecError::new(field, "must be a percentage from 1 to 100"));
+                return Err(FieldError::new(field, "must be a percentage from 1 to 100"));
             }
             if i > 0 && a.thresholds[i - 1] >= *t {
-                return Err(SpecError::new(field, "thresholds must be strictly increasing"));
+                return Err(FieldError::new(field, "thresholds must be strictly increasing"));
             }
         }
     }
     Ok(())
 }
 
-fn check_guardrails(r: &GuardrailRule) -> Result<(), SpecError> {
+fn check_guardrails(r: &GuardrailRule) -> Result<(), FieldError> {
     if r.input_guardrails.is_empty() && r.output_guardrails.is_empty() {
-        return Err(SpecError::new("input_guardrails", "a rule needs at least one input or output guardrail"));
+        return Err(FieldError::new("input_guardrails", "a rule needs at least one input or output guardrail"));
     }
     for (i, g) in r.input_guardrails.iter().enumerate() {
         g.validate(true).map_err(|e| e.within(&format!("input_guardrails[{i}]")))?;
@@ -892,13 +892,13 @@ mod tests {
     }
 
     /// Validates the example of `kind` after `edit`.
-    fn check(kind: GatewayControlKind, edit: impl FnOnce(&mut Value)) -> Result<(), SpecError> {
+    fn check(kind: GatewayControlKind, edit: impl FnOnce(&mut Value)) -> Result<(), FieldError> {
         let mut v = examples().into_iter().find(|(k, _)| *k == kind).unwrap().1;
         edit(&mut v);
         parse(kind, v).unwrap().validate(&world())
     }
 
-    fn rule0(kind: GatewayControlKind, key: &str, value: Value) -> Result<(), SpecError> {
+    fn rule0(kind: GatewayControlKind, key: &str, value: Value) -> Result<(), FieldError> {
         check(kind, |v| v["rules"][0][key] = value)
     }
 

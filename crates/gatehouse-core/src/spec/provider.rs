@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
     check_collaborators, check_header_secret, check_subjects, expose_secret, expose_secret_opt, grants_on,
-    no_duplicates, split_auth, Collaborator, HttpUrl, Lookup, ModelName, ModelPricing, SpecError,
+    no_duplicates, split_auth, Collaborator, HttpUrl, Lookup, ModelName, ModelPricing, FieldError,
 };
 use crate::ids::ResourceName;
 use crate::model::{Grant, Resource, ResourceKind, Subject};
@@ -291,11 +291,11 @@ impl ProviderAccountManifest {
     }
 
     /// The spec's rules, and the auth's when present (which must be for the same kind).
-    pub fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+    pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         self.spec.validate(world)?;
         match &self.auth {
             Some(a) if a.kind() != self.spec.kind() => {
-                Err(SpecError::new("auth", format!("holds credentials for {}, not for {}", a.kind(), self.spec.kind())))
+                Err(FieldError::new("auth", format!("holds credentials for {}, not for {}", a.kind(), self.spec.kind())))
             }
             Some(a) => a.validate().map_err(|e| e.within("auth")),
             None => Ok(()),
@@ -404,7 +404,7 @@ impl ProviderAccountSpec {
         self.models().iter().map(|m| (&m.name, m.authorized_subjects.as_deref()))
     }
 
-    pub fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+    pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         check_models(self.models(), world)?;
         check_collaborators(self.collaborators(), ResourceKind::ProviderAccount, world)?;
         match self {
@@ -414,7 +414,7 @@ impl ProviderAccountSpec {
                 for (model, deployment) in &a.deployments {
                     let field = format!("deployments.{model}");
                     if !a.models.iter().any(|m| m.name == *model) {
-                        return Err(SpecError::new(field, format!("{model} is not one of this account's models")));
+                        return Err(FieldError::new(field, format!("{model} is not one of this account's models")));
                     }
                     check_deployment(&field, deployment)?;
                 }
@@ -450,7 +450,7 @@ impl ProviderAuth {
     }
 
     /// Field paths are relative to `auth`.
-    pub fn validate(&self) -> Result<(), SpecError> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         match self {
             ProviderAuth::OpenAi(a) | ProviderAuth::Anthropic(a) | ProviderAuth::AzureOpenAi(a) => {
                 check_header_secret("api_key", &a.api_key)
@@ -471,26 +471,26 @@ impl ProviderAuth {
     }
 }
 
-fn check_models(models: &[ModelSpec], world: &dyn Lookup) -> Result<(), SpecError> {
+fn check_models(models: &[ModelSpec], world: &dyn Lookup) -> Result<(), FieldError> {
     for (i, m) in models.iter().enumerate() {
         check_model(m, world).map_err(|e| e.within(&format!("models[{i}]")))?;
     }
     no_duplicates(models.iter().enumerate().map(|(i, m)| (format!("models[{i}].name"), &m.name)))
 }
 
-fn check_model(m: &ModelSpec, world: &dyn Lookup) -> Result<(), SpecError> {
+fn check_model(m: &ModelSpec, world: &dyn Lookup) -> Result<(), FieldError> {
     if m.model_id.is_empty() {
-        return Err(SpecError::new("model_id", "must not be empty"));
+        return Err(FieldError::new("model_id", "must not be empty"));
     }
     if m.model_id.len() > 512 {
-        return Err(SpecError::new("model_id", "must be at most 512 characters"));
+        return Err(FieldError::new("model_id", "must be at most 512 characters"));
     }
     // The id goes into upstream URLs and bodies as it is; whitespace there is always a copy-paste slip.
     if m.model_id.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(SpecError::new("model_id", "must not contain spaces or control characters"));
+        return Err(FieldError::new("model_id", "must not contain spaces or control characters"));
     }
     if m.types.is_empty() {
-        return Err(SpecError::new("types", "must list at least one of chat, completion, embedding"));
+        return Err(FieldError::new("types", "must list at least one of chat, completion, embedding"));
     }
     no_duplicates(m.types.iter().enumerate().map(|(i, t)| (format!("types[{i}]"), t)))?;
     if let Some(p) = &m.pricing {
@@ -503,7 +503,7 @@ fn check_model(m: &ModelSpec, world: &dyn Lookup) -> Result<(), SpecError> {
 }
 
 /// `us-east-1`, `us-gov-west-1`, `ap-southeast-2`: two letters, words, then a number.
-fn check_region(v: &str) -> Result<(), SpecError> {
+fn check_region(v: &str) -> Result<(), FieldError> {
     let parts: Vec<&str> = v.split('-').collect();
     let letters = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase());
     let ok = parts.len() >= 3
@@ -513,18 +513,18 @@ fn check_region(v: &str) -> Result<(), SpecError> {
     if ok {
         Ok(())
     } else {
-        Err(SpecError::new("region", format!("{v:?} is not an AWS region like us-east-1")))
+        Err(FieldError::new("region", format!("{v:?} is not an AWS region like us-east-1")))
     }
 }
 
 /// Azure versions are dates with an optional suffix (`2024-10-21`, `2025-01-01-preview`), and the v1 API
 /// takes words (`preview`, `latest`); all go into a query string, so only safe characters are allowed.
-fn check_api_version(v: &str) -> Result<(), SpecError> {
+fn check_api_version(v: &str) -> Result<(), FieldError> {
     if v.is_empty() || v.len() > 32 {
-        return Err(SpecError::new("api_version", "must be 1 to 32 characters, e.g. 2024-10-21"));
+        return Err(FieldError::new("api_version", "must be 1 to 32 characters, e.g. 2024-10-21"));
     }
     if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
-        return Err(SpecError::new(
+        return Err(FieldError::new(
             "api_version",
             "only letters, digits, hyphens and dots are allowed, e.g. 2024-10-21",
         ));
@@ -533,12 +533,12 @@ fn check_api_version(v: &str) -> Result<(), SpecError> {
 }
 
 /// Azure's own rule for deployment names; they become a URL path segment.
-fn check_deployment(field: &str, v: &str) -> Result<(), SpecError> {
+fn check_deployment(field: &str, v: &str) -> Result<(), FieldError> {
     if v.is_empty() || v.len() > 64 {
-        return Err(SpecError::new(field, "must be 1 to 64 characters"));
+        return Err(FieldError::new(field, "must be 1 to 64 characters"));
     }
     if !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
-        return Err(SpecError::new(field, "only letters, digits, hyphens, underscores and dots are allowed"));
+        return Err(FieldError::new(field, "only letters, digits, hyphens, underscores and dots are allowed"));
     }
     Ok(())
 }
