@@ -45,16 +45,9 @@ pub struct ApplyResult {
     pub changes: Vec<String>,
 }
 
-/// Prefixes a refusal with the document it came from.
+/// Places a refusal in the document it came from.
 fn in_doc(number: usize, e: ApiError) -> ApiError {
-    match e {
-        ApiError::Invalid { field, message } if field.starts_with("document ") => ApiError::Invalid { field, message },
-        ApiError::Invalid { field, message } => ApiError::invalid(format!("document {number}: {field}"), message),
-        ApiError::Forbidden(m) => ApiError::Forbidden(format!("document {number}: {m}")),
-        ApiError::Conflict(m) => ApiError::Conflict(format!("document {number}: {m}")),
-        ApiError::NotFound(m) => ApiError::NotFound(format!("document {number}: {m}")),
-        other => other,
-    }
+    e.within(gatehouse_core::field::FieldPath::document(number))
 }
 
 fn typed<T: serde::de::DeserializeOwned>(fields: Value) -> Result<T, ApiError> {
@@ -224,7 +217,7 @@ pub async fn export(
     let docs = manifest::export_selected(&app.snapshot(), &p.subject, app.now(), &sel);
     // The same answer whether the object is missing or unreadable: no existence oracle.
     if docs.is_empty() && sel.names_one() {
-        return Err(ApiError::NotFound("no object of that name that you may read".into()));
+        return Err(ApiError::NotFound(crate::error::NotFound::Readable));
     }
     Ok(([(header::CONTENT_TYPE, "application/yaml")], manifest::to_yaml(&docs)?))
 }

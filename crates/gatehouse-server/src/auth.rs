@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use gatehouse_core::TokenKind;
 
 use crate::console::{assets, session};
-use crate::error::ApiError;
+use crate::error::{ApiError, Forbidden, Unauthenticated};
 use crate::state::App;
 
 /// The only routes reachable without a token: health, the two ways to sign in, and the console's page
@@ -50,25 +50,19 @@ pub async fn require_auth(State(app): State<App>, mut req: Request, next: Next) 
         None => match session::cookie(req.headers()) {
             Some(t) => (t, true),
             None => {
-                return ApiError::Unauthenticated("missing bearer token: send Authorization: Bearer <token>".into())
-                    .into_response()
+                return ApiError::Unauthenticated(Unauthenticated::MissingToken).into_response()
             }
         },
     };
     if from_cookie && !session::csrf_ok(req.method(), req.headers(), token) {
-        return ApiError::Forbidden(format!(
-            "refused a cross-site request: with the console's session cookie, a {} needs the session's {} header",
-            req.method(),
-            session::CSRF_HEADER
-        ))
-        .into_response();
+        let method = req.method().to_string();
+        return ApiError::Forbidden(Forbidden::CrossSite { method, header: session::CSRF_HEADER }).into_response();
     }
     let now = app.now();
     match app.snapshot().authenticate(token, now) {
         // Only the console puts a token in the cookie, and only a login session.
         Ok(principal) if from_cookie && principal.kind != TokenKind::Session => {
-            ApiError::Unauthenticated("the session cookie holds a token that is not a login session".into())
-                .into_response()
+            ApiError::Unauthenticated(Unauthenticated::NotASession).into_response()
         }
         Ok(principal) => {
             let csrf = from_cookie.then(|| session::CookieSession { csrf: session::csrf_token(token) });

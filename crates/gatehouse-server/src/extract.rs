@@ -19,7 +19,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<Principal>()
             .cloned()
             .map(Caller)
-            .ok_or_else(|| ApiError::Unauthenticated("missing bearer token".into()))
+            .ok_or(ApiError::Unauthenticated(crate::error::Unauthenticated::NoCaller))
     }
 }
 
@@ -47,7 +47,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::invalid("body", format!("malformed JSON: {inner}"));
+            return ApiError::MalformedJson(inner.to_string());
         }
         let msg = inner.to_string();
         ApiError::invalid(field_of(&path, &msg), msg)

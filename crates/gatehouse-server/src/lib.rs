@@ -40,7 +40,7 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 }
 
 async fn not_found() -> error::ApiError {
-    error::ApiError::NotFound("no such route".into())
+    error::ApiError::NotFound(error::NotFound::Route)
 }
 
 /// The whole HTTP surface. Every route passes the auth middleware; `auth::OPEN_ROUTES` lists the

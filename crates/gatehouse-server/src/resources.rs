@@ -129,10 +129,10 @@ pub fn plan(
     let context = resource.to_string();
     if let Some(a) = &parsed.auth {
         if let PlainAuth::Provider(p) = a {
-            p.validate().map_err(|e| ApiError::invalid(format!("auth.{}", e.field), e.message))?;
+            p.validate().map_err(|e| ApiError::Invalid(e.within("auth")))?;
         }
         if let PlainAuth::Mcp(m) = a {
-            m.validate().map_err(|e| ApiError::invalid(format!("auth.{}", e.field), e.message))?;
+            m.validate().map_err(|e| ApiError::Invalid(e.within("auth")))?;
         }
     }
     // Collaborators are checked here, before they become grants (the stored spec has none); against the
@@ -141,7 +141,7 @@ pub fn plan(
     parsed
         .spec
         .validate(&gatehouse_core::ops::SnapshotLookup(snap))
-        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+        .map_err(ApiError::Invalid)?;
     if let ResourceSpec::GatewayControl(gatehouse_core::spec::GatewayControlSpec::Guardrails(g)) = &parsed.spec {
         // Compiled now, so that a pattern that could never run is refused where it is written.
         for (field, pattern) in g.regex_patterns() {

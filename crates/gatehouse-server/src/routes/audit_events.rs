@@ -70,7 +70,7 @@ pub async fn list(
 ) -> Result<Json<AuditPage>, ApiError> {
     let is_admin = matches!(&p.subject, Subject::User(e) if app.snapshot().is_admin(e));
     if !is_admin {
-        return Err(ApiError::Forbidden("the audit log is for admins".into()));
+        return Err(ApiError::Forbidden(crate::error::Forbidden::AuditLog));
     }
     let (object_kind, object_name) = match q.object.as_deref() {
         None => (None, None),

@@ -29,6 +29,11 @@ pub fn can(s: &Snapshot, who: &Subject, p: Permission, r: &Resource, now: Offset
 pub fn require(s: &Snapshot, who: &Subject, p: Permission, r: &Resource, now: OffsetDateTime) -> Result<(), ApiError> {
     match s.check(who, Action::Perm(p), r, now) {
         Decision::Allowed(_) => Ok(()),
-        Decision::Denied(d) => Err(ApiError::Forbidden(format!("{who} may not {p} on {r}: {d}"))),
+        Decision::Denied(reason) => Err(ApiError::Refused(gatehouse_core::Refusal::Denied {
+            caller: who.clone(),
+            permission: p,
+            resource: r.clone(),
+            reason,
+        })),
     }
 }

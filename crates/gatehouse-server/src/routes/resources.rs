@@ -39,7 +39,7 @@ async fn get(
     let r = resource(coll, &name)?;
     let s = app.snapshot();
     require(&s, &p.subject, coll.read_permission(), &r, app.now())?;
-    let rec = s.resources().get(&r).ok_or_else(|| ApiError::NotFound(format!("no {} {name}", coll.noun())))?;
+    let rec = s.resources().get(&r).ok_or_else(|| ApiError::not_found(coll.noun(), &name))?;
     Ok(Json(render(&s, rec, false)))
 }
 
@@ -68,8 +68,8 @@ async fn put(
     let build = move |s: &gatehouse_core::Snapshot, now| plan(s, &key_ref, parsed.clone(), &caller, now).map(|p| p.ops);
     let s = app
         .write_with(&p.subject, build, move |s| match (s.resources().get(&key).is_some(), creating) {
-            (true, true) => Err(ApiError::Conflict(format!("{noun} {} already exists", key.name))),
-            (false, false) => Err(ApiError::NotFound(format!("no {noun} {}", key.name))),
+            (true, true) => Err(ApiError::already_exists(noun, &key.name)),
+            (false, false) => Err(ApiError::not_found(noun, &key.name)),
             _ => Ok(()),
         })
         .await?;

@@ -211,9 +211,9 @@ mod tests {
         assert!(window(UsageBucket::Hour, Some(since), Some(t(2_000 * 3_600)), now).is_ok());
         let over = t(2_000 * 3_600) + Duration::nanoseconds(1);
         assert!(matches!(window(UsageBucket::Hour, Some(since), Some(over), now),
-            Err(ApiError::Invalid { field, .. }) if field == "since"));
+            Err(ApiError::Invalid(e)) if e.path.to_string() == "since"));
         assert!(window(UsageBucket::Day, Some(since), Some(over), now).is_ok());
         assert!(matches!(window(UsageBucket::Hour, Some(t(5)), Some(t(5)), now),
-            Err(ApiError::Invalid { field, .. }) if field == "since"));
+            Err(ApiError::Invalid(e)) if e.path.to_string() == "since"));
     }
 }
