@@ -3,10 +3,11 @@
 
 mod common;
 mod console_session;
+mod foundations_catalogue;
 mod security_limits;
+mod security_logs;
 mod security_signin;
 mod security_writes;
-mod security_logs;
 
 use common::TestServer;
 use gatehouse_server::ServerConfig;
@@ -1476,7 +1477,7 @@ async fn a_large_manifest_round_trips_through_export() {
 /// The `type` of each document of a multi-document YAML export.
 fn exported_types(yaml: &str) -> Vec<String> {
     gatehouse_server::manifest::parse_documents(yaml)
-        .map(|docs| docs.into_iter().map(|d| d.manifest_type).collect())
+        .map(|docs| docs.into_iter().map(|d| d.manifest_type.as_str().to_owned()).collect())
         .unwrap_or_default()
 }
 
