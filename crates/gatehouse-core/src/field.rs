@@ -197,12 +197,7 @@ mod tests {
         assert_eq!(p.in_document(), Some(3));
         assert_eq!(
             p.segments(),
-            &[
-                Segment::Document(3),
-                Segment::Key("rules".into()),
-                Segment::Index(0),
-                Segment::Key("limit_to".into())
-            ]
+            &[Segment::Document(3), Segment::Key("rules".into()), Segment::Index(0), Segment::Key("limit_to".into())]
         );
         assert_eq!(FieldError::new("[2]", "x").within("keywords").path.to_string(), "keywords[2]");
         let e = FieldError::new("name", "bad").in_document(2).in_document(5);

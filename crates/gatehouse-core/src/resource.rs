@@ -11,7 +11,7 @@ use crate::ids::ResourceName;
 use crate::model::{Resource, ResourceKind};
 use crate::resource_type::{ManifestType, ResourceType, UnknownManifestType};
 use crate::spec::{
-    AgentSpec, Collaborator, GatewayControlSpec, Lookup, McpServerSpec, ModelRef, ProviderAccountSpec, FieldError,
+    AgentSpec, Collaborator, FieldError, GatewayControlSpec, Lookup, McpServerSpec, ModelRef, ProviderAccountSpec,
 };
 
 #[derive(Clone, Debug, PartialEq)]

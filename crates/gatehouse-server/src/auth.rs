@@ -49,9 +49,7 @@ pub async fn require_auth(State(app): State<App>, mut req: Request, next: Next) 
         Some(t) => (t, false),
         None => match session::cookie(req.headers()) {
             Some(t) => (t, true),
-            None => {
-                return ApiError::Unauthenticated(Unauthenticated::MissingToken).into_response()
-            }
+            None => return ApiError::Unauthenticated(Unauthenticated::MissingToken).into_response(),
         },
     };
     if from_cookie && !session::csrf_ok(req.method(), req.headers(), token) {

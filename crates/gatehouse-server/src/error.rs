@@ -364,7 +364,8 @@ impl ApiError {
         match self {
             ApiError::RateLimited { limit, remaining, reset, retry_after, .. } => {
                 let mut out = vec![(axum::http::header::RETRY_AFTER, *retry_after)];
-                let named = [("x-ratelimit-limit", limit), ("x-ratelimit-remaining", remaining), ("x-ratelimit-reset", reset)];
+                let named =
+                    [("x-ratelimit-limit", limit), ("x-ratelimit-remaining", remaining), ("x-ratelimit-reset", reset)];
                 out.extend(named.into_iter().filter_map(|(n, v)| Some((HeaderName::from_static(n), (*v)?))));
                 out
             }
@@ -433,5 +434,44 @@ impl From<StoreError> for ApiError {
 impl From<gatehouse_core::InvalidName> for ApiError {
     fn from(e: gatehouse_core::InvalidName) -> Self {
         ApiError::Invalid(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limit_answers_with_its_headers() {
+        let e = ApiError::RateLimited {
+            limited: Limited::SignIn,
+            limit: Some(10),
+            remaining: Some(0),
+            reset: Some(30),
+            retry_after: 30,
+        };
+        let r = e.into_response();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let h = |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        assert_eq!(h("retry-after").as_deref(), Some("30"));
+        assert_eq!(h("x-ratelimit-limit").as_deref(), Some("10"));
+        assert_eq!(h("x-ratelimit-remaining").as_deref(), Some("0"));
+        assert_eq!(h("x-ratelimit-reset").as_deref(), Some("30"));
+    }
+
+    #[test]
+    fn an_error_within_a_document_keeps_its_code_and_grows_its_path() {
+        let e =
+            ApiError::from(Refusal::CredentialsRequired { moved: "base_url".into() }).within(FieldPath::document(2));
+        assert_eq!(e.code(), "credentials_required");
+        assert_eq!(e.param().as_deref(), Some("document 2: auth"));
+        assert!(e.to_string().starts_with("document 2: auth: is required when base_url changes"));
+        let e = ApiError::invalid("rules[0].limit_to", "must be positive").within(FieldPath::document(3));
+        assert_eq!(e.param().as_deref(), Some("document 3: rules[0].limit_to"));
+        assert_eq!(e.to_string(), "document 3: rules[0].limit_to: must be positive");
+        // Once placed, a document is not placed again.
+        let again = e.within(FieldPath::document(4));
+        assert_eq!(again.param().as_deref(), Some("document 3: rules[0].limit_to"));
+        assert_eq!(ApiError::TooLarge.within(FieldPath::document(1)).code(), "body_too_large");
     }
 }

@@ -142,10 +142,7 @@ pub fn plan(
     // Collaborators are checked here, before they become grants (the stored spec has none); against the
     // state, so only once the caller is known to be allowed the write: a refused caller learns nothing.
     gatehouse_core::ops::may_put_resource(snap, caller, &parsed.spec, now)?;
-    parsed
-        .spec
-        .validate(&gatehouse_core::ops::SnapshotLookup(snap))
-        .map_err(ApiError::Invalid)?;
+    parsed.spec.validate(&gatehouse_core::ops::SnapshotLookup(snap)).map_err(ApiError::Invalid)?;
     if let ResourceSpec::GatewayControl(gatehouse_core::spec::GatewayControlSpec::Guardrails(g)) = &parsed.spec {
         // Compiled now, so that a pattern that could never run is refused where it is written.
         for (field, pattern) in g.regex_patterns() {

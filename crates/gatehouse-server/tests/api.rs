@@ -4,6 +4,7 @@
 mod common;
 mod console_session;
 mod foundations_catalogue;
+mod foundations_errors;
 mod security_limits;
 mod security_logs;
 mod security_signin;
@@ -478,6 +479,7 @@ async fn role_managers_cannot_grant_permissions_they_lack() {
         )
         .await;
     assert_eq!(r.status, 403);
+    assert_eq!(r.body["error"]["code"], "would_escalate");
     assert!(r.message().contains("user:manage"), "{}", r.message());
     // Not even into their own role, nor into member or team-manager.
     for role in ["role-admin", "member", "team-manager"] {
@@ -507,9 +509,11 @@ async fn user_managers_cannot_make_admins_or_stronger_users_or_touch_admins() {
     s.user("ops@example.com", "ops").await;
     let r = s.post("/api/v1/users", &hr, json!({"email": "new@example.com", "role": "admin"})).await;
     assert_eq!(r.status, 403);
+    assert_eq!(r.body["error"]["code"], "admin_only");
     assert!(r.message().contains("only an admin can make an admin"));
     let r = s.post("/api/v1/users", &hr, json!({"email": "new@example.com", "role": "ops"})).await;
     assert_eq!(r.status, 403, "ops holds settings:manage, which hr lacks");
+    assert_eq!(r.body["error"]["code"], "would_escalate");
     // hr may not promote themself either.
     let r = s.put("/api/v1/users/hr@example.com", &hr, json!({"email": "hr@example.com", "role": "admin"})).await;
     assert_eq!(r.status, 403);
@@ -580,9 +584,12 @@ async fn the_last_active_admin_cannot_be_removed() {
     ] {
         let r = s.put("/api/v1/users/admin@example.com", &s.admin, body).await;
         assert_eq!(r.status, 409, "{:?}", r.body);
+        assert_eq!(r.body["error"]["code"], "last_admin");
         assert!(r.message().contains("last active admin"));
     }
-    assert_eq!(s.delete("/api/v1/users/admin@example.com", &s.admin).await.status, 409);
+    let r = s.delete("/api/v1/users/admin@example.com", &s.admin).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.body["error"]["code"], "last_admin");
     // With a second admin, the first may step down.
     s.post("/api/v1/users", &s.admin, json!({"email": "admin2@example.com", "role": "admin"})).await;
     let r = s

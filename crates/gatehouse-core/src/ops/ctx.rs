@@ -60,14 +60,12 @@ impl Ctx<'_> {
         let (wanted, other) = if exists { (manage, create) } else { (create, manage) };
         match self.require(wanted.0, wanted.1) {
             Ok(()) => Ok(()),
-            Err(_) if !self.allows(Action::Perm(other.0), other.1) => {
-                Err(Refusal::MayNeither {
-                    caller: self.caller.clone(),
-                    create: create.0,
-                    manage: manage.0,
-                    resource: manage.1.clone(),
-                })
-            }
+            Err(_) if !self.allows(Action::Perm(other.0), other.1) => Err(Refusal::MayNeither {
+                caller: self.caller.clone(),
+                create: create.0,
+                manage: manage.0,
+                resource: manage.1.clone(),
+            }),
             Err(e) => Err(e),
         }
     }
@@ -140,7 +138,12 @@ impl Ctx<'_> {
     }
 
     /// The actions a collaborator role confers, each of which the caller must hold to give it.
-    pub(super) fn require_holds_grant(&self, role: CollaboratorRole, r: &Resource, what: &Giving) -> Result<(), Refusal> {
+    pub(super) fn require_holds_grant(
+        &self,
+        role: CollaboratorRole,
+        r: &Resource,
+        what: &Giving,
+    ) -> Result<(), Refusal> {
         for a in conferred(role) {
             if !self.allows(a, r) {
                 return Err(Refusal::WouldGiveCollaboratorRole {

@@ -179,9 +179,7 @@ pub enum Outranked {
     Permissions { target: Email, missing: PermSet },
     #[error("{target} may use {model}, which you may not; you may not change them")]
     Model { target: Email, model: Resource },
-    #[error(
-        "{target} manages team {team} and so holds {permission} there, which you do not; you may not change them"
-    )]
+    #[error("{target} manages team {team} and so holds {permission} there, which you do not; you may not change them")]
     TeamManager { target: Email, team: TeamName, permission: Permission },
 }
 

@@ -105,9 +105,7 @@ fn require_va_tokens(cx: &Ctx<'_>, v: &VaName) -> Result<(), Refusal> {
     cx.require(Permission::VirtualAccountManage, &Resource::virtual_account(v))?;
     match cx.snap.virtual_account(v.as_str()) {
         None => Err(Refusal::NotFound(Missing::VirtualAccount(v.clone()))),
-        Some(va) if va.expires_at.is_some_and(|e| e <= cx.now) => {
-            Err(Refusal::VirtualAccountExpired(v.clone()))
-        }
+        Some(va) if va.expires_at.is_some_and(|e| e <= cx.now) => Err(Refusal::VirtualAccountExpired(v.clone())),
         Some(_) => Ok(()),
     }
 }

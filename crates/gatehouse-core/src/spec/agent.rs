@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{check_collaborators, check_description, grants_on, Collaborator, Lookup, FieldError};
+use super::{check_collaborators, check_description, grants_on, Collaborator, FieldError, Lookup};
 use crate::ids::ResourceName;
 use crate::model::{Grant, Resource, ResourceKind};
 

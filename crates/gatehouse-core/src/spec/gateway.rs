@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{check_description, check_subjects, no_duplicates, Collaborator, Lookup, ModelRef, RuleId, FieldError};
+use super::{check_description, check_subjects, no_duplicates, Collaborator, FieldError, Lookup, ModelRef, RuleId};
 use crate::ids::ResourceName;
 use crate::model::{Resource, ResourceKind, Subject};
 
@@ -340,7 +340,10 @@ impl Guardrail {
             }
             Guardrail::RedactPii { entities } => {
                 if entities.is_empty() {
-                    return Err(FieldError::new("entities", "must list at least one of email, phone, credit_card, ssn"));
+                    return Err(FieldError::new(
+                        "entities",
+                        "must list at least one of email, phone, credit_card, ssn",
+                    ));
                 }
                 no_duplicates(entities.iter().enumerate().map(|(i, e)| (format!("entities[{i}]"), e)))
             }

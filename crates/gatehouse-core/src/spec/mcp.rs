@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
     check_collaborators, check_description, check_header_secret, expose_secret, expose_secret_map, grants_on,
-    split_auth, Collaborator, HttpUrl, Lookup, FieldError,
+    split_auth, Collaborator, FieldError, HttpUrl, Lookup,
 };
 use crate::ids::ResourceName;
 use crate::model::{Grant, Resource, ResourceKind};

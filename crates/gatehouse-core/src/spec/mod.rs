@@ -453,7 +453,7 @@ fn check_header_secret(field: &str, v: &Secret<String>) -> Result<(), FieldError
 pub(crate) mod test_world {
     use std::collections::BTreeSet;
 
-    use super::{Lookup, FieldError};
+    use super::{FieldError, Lookup};
     use crate::model::Subject;
 
     pub struct World {

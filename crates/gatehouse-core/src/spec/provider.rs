@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
     check_collaborators, check_header_secret, check_subjects, expose_secret, expose_secret_opt, grants_on,
-    no_duplicates, split_auth, Collaborator, HttpUrl, Lookup, ModelName, ModelPricing, FieldError,
+    no_duplicates, split_auth, Collaborator, FieldError, HttpUrl, Lookup, ModelName, ModelPricing,
 };
 use crate::ids::ResourceName;
 use crate::model::{Grant, Resource, ResourceKind, Subject};
@@ -294,9 +294,10 @@ impl ProviderAccountManifest {
     pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         self.spec.validate(world)?;
         match &self.auth {
-            Some(a) if a.kind() != self.spec.kind() => {
-                Err(FieldError::new("auth", format!("holds credentials for {}, not for {}", a.kind(), self.spec.kind())))
-            }
+            Some(a) if a.kind() != self.spec.kind() => Err(FieldError::new(
+                "auth",
+                format!("holds credentials for {}, not for {}", a.kind(), self.spec.kind()),
+            )),
             Some(a) => a.validate().map_err(|e| e.within("auth")),
             None => Ok(()),
         }

@@ -13,7 +13,6 @@ use crate::error::{ApiError, ErrorBody, Unauthenticated};
 use crate::extract::{Body, Caller};
 use crate::state::App;
 
-
 /// Exchanges a local password for a session token. Unknown, inactive and wrong-password logins get the
 /// same answer.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody, security(()),
@@ -84,7 +83,9 @@ pub async fn open_session(
     let active = email.as_ref().and_then(|e| app.snapshot().user(e.as_str()).map(|u| u.user.active));
     let email = match (email, ok, active) {
         (Some(e), true, Some(true)) => e,
-        (Some(_), true, Some(false)) if reveal_deactivated => return Err(ApiError::Unauthenticated(Unauthenticated::Deactivated)),
+        (Some(_), true, Some(false)) if reveal_deactivated => {
+            return Err(ApiError::Unauthenticated(Unauthenticated::Deactivated))
+        }
         _ => {
             app.signin.failed(&typed, ip, app.now());
             return Err(ApiError::Unauthenticated(Unauthenticated::BadLogin));

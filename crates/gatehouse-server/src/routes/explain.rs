@@ -88,7 +88,8 @@ pub async fn subject_access(
             .ok_or_else(|| ApiError::NotFound(NotFound::Subject(subject.to_string())));
     }
     explain_rights::require_subject(&s, &p.subject, &subject, now)?;
-    let mut out = access(&s, &subject, now).ok_or_else(|| ApiError::NotFound(NotFound::Subject(subject.to_string())))?;
+    let mut out =
+        access(&s, &subject, now).ok_or_else(|| ApiError::NotFound(NotFound::Subject(subject.to_string())))?;
     // An entry about a resource the caller may not read would tell them it exists and who uses it.
     out.entries.retain(|e| explain_rights::may_read(&s, &p.subject, &e.resource, now));
     Ok(Json(out))

@@ -7,9 +7,9 @@ use time::OffsetDateTime;
 use super::can;
 use crate::dto::{CheckBody, CheckOut, ChecksBody, ChecksOut, MeOut, PermissionOut};
 use crate::error::{ApiError, ErrorBody, Forbidden, Unauthenticated};
-use gatehouse_core::field::FieldPath;
 use crate::extract::{Body, Caller};
 use crate::state::App;
+use gatehouse_core::field::FieldPath;
 
 #[utoipa::path(get, path = "/healthz", tag = "meta", security(()), responses((status = 200, description = "the server is up")))]
 pub async fn healthz() -> Json<Value> {

@@ -64,9 +64,7 @@ pub async fn create(
 pub async fn get(State(app): State<App>, Caller(p): Caller, Path(e): Path<String>) -> Result<Json<UserOut>, ApiError> {
     let e = email(&e)?;
     readable(&app, &p.subject, &e)?;
-    UserOut::from_snapshot(&app.snapshot(), e.as_str())
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("user", &e))
+    UserOut::from_snapshot(&app.snapshot(), e.as_str()).map(Json).ok_or_else(|| ApiError::not_found("user", &e))
 }
 
 #[utoipa::path(put, path = "/api/v1/users/{email}", tag = "users", request_body = UserBody,
