@@ -25,6 +25,7 @@ pub mod request_id;
 pub mod request_log;
 pub mod resources;
 pub mod routes;
+pub mod service;
 pub mod signin_throttle;
 pub mod state;
 pub mod yaml_scan;

@@ -35,20 +35,20 @@ pub struct Parsed {
     pub auth: Option<PlainAuth>,
 }
 
-/// Parses the fields of a manifest of `manifest_type` (without `type`). `prefix` goes before field names
-/// in errors (`document 3: ` in an apply).
-pub fn parse_manifest(manifest_type: ManifestType, body: Value, prefix: &str) -> Result<Parsed, ApiError> {
+/// Parses the fields of a manifest of `manifest_type` (without `type`); an apply places its errors in
+/// their document.
+pub fn parse_manifest(manifest_type: ManifestType, body: Value) -> Result<Parsed, ApiError> {
     match manifest_type {
         ManifestType::ProviderAccount(kind) => {
-            let m = tracked(body, prefix, |d| ProviderAccountManifest::deserialize_for(kind, d))?;
+            let m = tracked(body, |d| ProviderAccountManifest::deserialize_for(kind, d))?;
             Ok(Parsed { spec: ResourceSpec::ProviderAccount(m.spec), auth: m.auth.map(PlainAuth::Provider) })
         }
         ManifestType::McpServer => {
-            let m: McpServerManifest = tracked(body, prefix, |d| serde::Deserialize::deserialize(d))?;
+            let m: McpServerManifest = tracked(body, |d| serde::Deserialize::deserialize(d))?;
             Ok(Parsed { spec: ResourceSpec::McpServer(m.spec), auth: m.auth.map(PlainAuth::Mcp) })
         }
         ManifestType::Agent | ManifestType::GatewayControl(_) => {
-            let spec = tracked(body, prefix, |d| ResourceSpec::deserialize_as(manifest_type, d))?;
+            let spec = tracked(body, |d| ResourceSpec::deserialize_as(manifest_type, d))?;
             Ok(Parsed { spec, auth: None })
         }
         ManifestType::Role | ManifestType::User | ManifestType::Team | ManifestType::VirtualAccount => {

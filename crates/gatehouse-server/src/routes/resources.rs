@@ -52,7 +52,7 @@ async fn put(
     mut body: Value,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let manifest_type = body_type(coll, &mut body)?;
-    let parsed = parse_manifest(manifest_type, body, "")?;
+    let parsed = parse_manifest(manifest_type, body)?;
     let r = parsed.spec.resource();
     if let Some(n) = &path_name {
         crate::convert::same_key("name", n, &r.name)?;
