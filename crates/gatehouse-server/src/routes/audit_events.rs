@@ -3,7 +3,6 @@ use axum::Json;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Caller, Params};
-pub(crate) use crate::service::audit::time_param;
 pub use crate::service::audit::{AuditEventOut, AuditPage, AuditQuery};
 use crate::state::App;
 
