@@ -148,7 +148,7 @@ impl ResourceSpec {
     pub fn model_refs(&self) -> Vec<&ModelRef> {
         match self {
             ResourceSpec::GatewayControl(g) => g.model_refs(),
-            _ => Vec::new(),
+            ResourceSpec::ProviderAccount(_) | ResourceSpec::McpServer(_) | ResourceSpec::Agent(_) => Vec::new(),
         }
     }
 }

@@ -2,6 +2,12 @@
 //! agents, gateway controls) declared once, with its collection, manifest types, permissions and collaborator
 //! roles. The write authorization, the REST collections, manifests and apply read it from here, so a new type
 //! is one row (plus its spec), and no match elsewhere can quietly give it another type's permissions.
+//!
+//! Adding a resource type: its `ResourceKind` and permissions (`model.rs`, the `catalogue!` in
+//! `permission.rs`), its collaborator roles if it has any (`CollaboratorRole`), a row in `resource_types!`
+//! and its `ManifestType` variant here, its spec and `ResourceSpec` variant (`resource.rs`); then the
+//! compiler lists every exhaustive match to extend, and the server mounts it with one `collections!` line
+//! (`routes/resources.rs`, checked by a test against this table).
 
 use std::fmt;
 use std::str::FromStr;

@@ -69,15 +69,9 @@ pub fn body_type(coll: Collection, body: &mut Value) -> Result<ManifestType, Api
     let bad = |t: &str, expected: &str| ApiError::invalid("type", format!("unknown type {t:?}; expected {expected}"));
     match coll {
         ResourceType::ProviderAccount => {
-            let t = t.ok_or_else(|| {
-                ApiError::invalid(
-                    "type",
-                    "is required: openai, anthropic, aws-bedrock, azure-openai or openai-compatible",
-                )
-            })?;
-            t.parse::<ProviderKind>()
-                .map(ManifestType::ProviderAccount)
-                .map_err(|_| bad(&t, "openai, anthropic, aws-bedrock, azure-openai or openai-compatible"))
+            let kinds = one_of(ProviderKind::ALL.iter().map(|k| k.as_str()));
+            let t = t.ok_or_else(|| ApiError::invalid("type", format!("is required: {kinds}")))?;
+            t.parse::<ProviderKind>().map(ManifestType::ProviderAccount).map_err(|_| bad(&t, &kinds))
         }
         ResourceType::McpServer => match t.as_deref() {
             None | Some("remote") => Ok(ManifestType::McpServer),
@@ -91,10 +85,20 @@ pub fn body_type(coll: Collection, body: &mut Value) -> Result<ManifestType, Api
         },
         ResourceType::GatewayControls => {
             let t = t.ok_or_else(|| ApiError::invalid("type", "is required, e.g. gateway-rate-limiting-config"))?;
-            GatewayControlKind::from_manifest_type(&t).map(ManifestType::GatewayControl).ok_or_else(|| {
-                bad(&t, "gateway-rate-limiting-config, gateway-budget-config, gateway-guardrails-config or gateway-load-balancing-config")
-            })
+            GatewayControlKind::from_manifest_type(&t)
+                .map(ManifestType::GatewayControl)
+                .ok_or_else(|| bad(&t, &one_of(GatewayControlKind::ALL.iter().map(|k| k.manifest_type()))))
         }
+    }
+}
+
+/// `a, b or c`.
+fn one_of<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let items: Vec<&str> = items.collect();
+    match items.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => (*last).to_owned(),
+        None => String::new(),
     }
 }
 
@@ -207,4 +211,24 @@ pub fn render(snap: &Snapshot, rec: &ResourceRecord, manifest: bool) -> Value {
         out.insert("auth_configured".into(), Value::Bool(rec.sealed_auth.is_some()));
     }
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_expected_types_are_listed_as_before() {
+        assert_eq!(
+            one_of(ProviderKind::ALL.iter().map(|k| k.as_str())),
+            "openai, anthropic, aws-bedrock, azure-openai or openai-compatible"
+        );
+        assert_eq!(
+            one_of(GatewayControlKind::ALL.iter().map(|k| k.manifest_type())),
+            "gateway-rate-limiting-config, gateway-budget-config, gateway-guardrails-config or gateway-load-balancing-config"
+        );
+        let mut body = serde_json::json!({"type": "nope"});
+        let e = body_type(ResourceType::ProviderAccount, &mut body).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(e.contains("unknown type \"nope\"; expected openai, anthropic"), "{e}");
+    }
 }

@@ -8,6 +8,7 @@ mod common;
 mod console_session;
 mod escalation;
 mod explain;
+mod foundations_catalogue;
 mod gateway;
 mod hygiene;
 mod persistence;

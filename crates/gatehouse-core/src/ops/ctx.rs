@@ -24,7 +24,7 @@ impl Ctx<'_> {
     pub(super) fn caller_email(&self) -> Option<&Email> {
         match self.caller {
             Subject::User(e) => Some(e),
-            _ => None,
+            Subject::Team(_) | Subject::VirtualAccount(_) => None,
         }
     }
 

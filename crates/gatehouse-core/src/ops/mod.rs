@@ -2,7 +2,6 @@
 //! permissions and the no-escalation rules), expands it into the changes it makes (cascades included) and
 //! applies them to a scratch snapshot. It is pure: the server persists the changes in one transaction and
 //! then publishes the scratch snapshot, and the property tests drive the very same function.
-
 //!
 //! One module per family of operations, each with its authorization and its plan; `ctx` holds the questions
 //! they all ask about the caller.

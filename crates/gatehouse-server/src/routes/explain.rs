@@ -1,9 +1,10 @@
-//! "Why": everything a subject can do, each with the chain of role, team and grant that gives it.
+//! "Why": everything a subject can do, each with the chain of role, team and grant that gives it, as the
+//! core's `Snapshot::explain` computes it with the deciding code (per-model narrowing included).
 
 use axum::extract::{Path, State};
 use axum::Json;
-use gatehouse_core::ops::conferred;
-use gatehouse_core::{BuiltinRole, Permission, Resource, Snapshot, Subject};
+use gatehouse_core::resource::ResourceSpec;
+use gatehouse_core::{Allow, Permission, Resource, Snapshot, Subject};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -15,7 +16,7 @@ use crate::state::App;
 #[derive(Serialize, ToSchema)]
 pub struct AccessOut {
     pub subject: String,
-    /// False for a deactivated user or an expired virtual account: then nothing below applies.
+    /// False for a deactivated user or an expired virtual account, who may do nothing: then no entries.
     pub active: bool,
     pub role: Option<String>,
     pub entries: Vec<AccessEntry>,
@@ -32,72 +33,40 @@ pub struct AccessEntry {
     pub via: Vec<String>,
 }
 
-fn entry(action: impl ToString, resource: impl ToString, via: Vec<String>) -> AccessEntry {
-    AccessEntry { action: action.to_string(), resource: resource.to_string(), via }
-}
-
-/// The grants `holder` has, each as entries; `prefix` is the chain that leads to the holder.
-fn grant_entries(s: &Snapshot, holder: &Subject, prefix: &[String], out: &mut Vec<AccessEntry>) {
-    for g in s.grants_of(holder) {
-        for a in conferred(g.role) {
-            let mut via = prefix.to_vec();
-            via.push(format!("{holder} is {} on {}", g.role, g.resource));
-            out.push(entry(a, &g.resource, via));
+/// From the subject to the ability, through the reason the engine gave for it.
+fn chain(subject: &Subject, reason: &Allow) -> Vec<String> {
+    match reason {
+        Allow::Admin => vec![format!("{subject} holds role admin"), reason.to_string()],
+        Allow::Role { role, .. } => vec![format!("{subject} holds role {role}"), reason.to_string()],
+        Allow::TeamManager { team, permission } => {
+            vec![format!("{subject} manages team:{team}"), format!("role team-manager grants {permission}")]
         }
+        Allow::Grant { holder, .. } if holder == subject => vec![reason.to_string()],
+        Allow::Grant { holder, .. } => vec![format!("{subject} is a member of {holder}"), reason.to_string()],
     }
 }
 
+/// The core's explanation (what `check` allows, and why), as entries; an admin's as one `*` entry.
 pub fn access(s: &Snapshot, subject: &Subject, now: time::OffsetDateTime) -> Option<AccessOut> {
-    let mut out = Vec::new();
-    let (active, role) = match subject {
-        Subject::User(e) => {
-            let u = s.user(e.as_str())?;
-            let role = s.role(u.user.role.as_str());
-            let holds = format!("{subject} holds role {}", u.user.role);
-            match role {
-                Some(r) if r.is_admin() => {
-                    out.push(entry("*", "tenant", vec![holds, "role admin has every permission".into()]))
-                }
-                Some(r) => {
-                    for p in r.permissions.iter() {
-                        out.push(entry(p, "tenant", vec![holds.clone(), format!("role {} grants {p}", r.name)]));
-                    }
-                    let tm = s.role(BuiltinRole::TeamManager.name()).map(|r| r.permissions).unwrap_or_default();
-                    for t in u.manages.iter() {
-                        for p in tm.iter() {
-                            let scope = if gatehouse_core::engine::team_scoped(p.kind()) {
-                                Resource::team(t).to_string()
-                            } else {
-                                "tenant".to_owned()
-                            };
-                            out.push(entry(
-                                p,
-                                scope,
-                                vec![format!("{subject} manages team:{t}"), format!("role team-manager grants {p}")],
-                            ));
-                        }
-                    }
-                }
-                None => {}
-            }
-            grant_entries(s, subject, &[], &mut out);
-            for t in u.member_of.iter() {
-                grant_entries(s, &Subject::Team(t.clone()), &[format!("{subject} is a member of team:{t}")], &mut out);
-            }
-            (u.user.active, Some(u.user.role.to_string()))
+    let e = s.explain(subject, now)?;
+    let mut entries = Vec::new();
+    let mut admin = false;
+    for a in &e.abilities {
+        if a.reason == Allow::Admin {
+            admin = true;
+            continue;
         }
-        Subject::Team(t) => {
-            s.team(t.as_str())?;
-            grant_entries(s, subject, &[], &mut out);
-            (true, None)
-        }
-        Subject::VirtualAccount(v) => {
-            let va = s.virtual_account(v.as_str())?;
-            grant_entries(s, subject, &[], &mut out);
-            (va.expires_at.is_none_or(|e| now < e), None)
-        }
-    };
-    Some(AccessOut { subject: subject.to_string(), active, role, entries: out })
+        entries.push(AccessEntry {
+            action: a.action.to_string(),
+            resource: a.resource.to_string(),
+            via: chain(subject, &a.reason),
+        });
+    }
+    if admin {
+        let tenant = Resource::tenant().to_string();
+        entries.insert(0, AccessEntry { action: "*".into(), resource: tenant, via: chain(subject, &Allow::Admin) });
+    }
+    Some(AccessOut { subject: subject.to_string(), active: e.active, role: e.role.map(|r| r.to_string()), entries })
 }
 
 /// Everything a subject may do and why. About yourself; about anyone else with `role:list` and read rights
@@ -192,7 +161,7 @@ pub async fn provider_account_access(
     use_.sort_by(|a, b| a.subject.cmp(&b.subject));
     manage.sort_by(|a, b| a.subject.cmp(&b.subject));
     let narrowed_models = match &rec.spec {
-        gatehouse_core::resource::ResourceSpec::ProviderAccount(pa) => pa
+        ResourceSpec::ProviderAccount(pa) => pa
             .model_access()
             .filter_map(|(m, subjects)| {
                 subjects.map(|list| NarrowedModel {
@@ -201,7 +170,7 @@ pub async fn provider_account_access(
                 })
             })
             .collect(),
-        _ => Vec::new(),
+        ResourceSpec::McpServer(_) | ResourceSpec::Agent(_) | ResourceSpec::GatewayControl(_) => Vec::new(),
     };
     Ok(Json(ResourceAccessOut { resource: r.to_string(), use_, manage, narrowed_models }))
 }

@@ -146,40 +146,32 @@ macro_rules! mount {
     };
 }
 
-mount!(
-    provider_accounts,
-    Collection::ProviderAccount,
-    "/api/v1/provider-accounts",
-    "/api/v1/provider-accounts/{name}",
-    "provider-accounts"
-);
-mount!(mcp_servers, Collection::McpServer, "/api/v1/mcp-servers", "/api/v1/mcp-servers/{name}", "mcp-servers");
-mount!(agents, Collection::Agent, "/api/v1/agents", "/api/v1/agents/{name}", "agents");
-mount!(
-    gateway_controls,
-    Collection::GatewayControls,
-    "/api/v1/gateway-controls",
-    "/api/v1/gateway-controls/{name}",
-    "gateway-controls"
-);
+/// Mounts each collection and generates `router()` and `openapi()` over all of them: a new resource type is
+/// one line here (the paths are literals because the OpenAPI annotations need them; a test checks them
+/// against the catalogue).
+macro_rules! collections {
+    ($( ($module:ident, $coll:expr, $list_path:literal, $item_path:literal, $tag:literal) ),* $(,)?) => {
+        $( mount!($module, $coll, $list_path, $item_path, $tag); )*
 
-/// Every collection's routes, under `/api/v1`.
-pub fn router() -> axum::Router<App> {
-    axum::Router::new()
-        .merge(provider_accounts::routes())
-        .merge(mcp_servers::routes())
-        .merge(agents::routes())
-        .merge(gateway_controls::routes())
+        /// Every collection's routes, under `/api/v1`.
+        pub fn router() -> axum::Router<App> {
+            axum::Router::new()$(.merge($module::routes()))*
+        }
+
+        /// Every collection's part of the OpenAPI document.
+        pub fn openapi() -> utoipa::openapi::OpenApi {
+            let mut doc = utoipa::openapi::OpenApi::default();
+            $( doc.merge(<$module::Doc as utoipa::OpenApi>::openapi()); )*
+            doc
+        }
+    };
 }
 
-/// Every collection's part of the OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    use utoipa::OpenApi;
-    let mut doc = provider_accounts::Doc::openapi();
-    doc.merge(mcp_servers::Doc::openapi());
-    doc.merge(agents::Doc::openapi());
-    doc.merge(gateway_controls::Doc::openapi());
-    doc
+collections! {
+    (provider_accounts, Collection::ProviderAccount, "/api/v1/provider-accounts", "/api/v1/provider-accounts/{name}", "provider-accounts"),
+    (mcp_servers, Collection::McpServer, "/api/v1/mcp-servers", "/api/v1/mcp-servers/{name}", "mcp-servers"),
+    (agents, Collection::Agent, "/api/v1/agents", "/api/v1/agents/{name}", "agents"),
+    (gateway_controls, Collection::GatewayControls, "/api/v1/gateway-controls", "/api/v1/gateway-controls/{name}", "gateway-controls"),
 }
 
 #[cfg(test)]

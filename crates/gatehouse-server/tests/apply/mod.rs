@@ -158,7 +158,7 @@ async fn a_large_manifest_round_trips_through_export() {
 /// The `type` of each document of a multi-document YAML export.
 fn exported_types(yaml: &str) -> Vec<String> {
     gatehouse_server::manifest::parse_documents(yaml)
-        .map(|docs| docs.into_iter().map(|d| d.manifest_type.to_string()).collect())
+        .map(|docs| docs.into_iter().map(|d| d.manifest_type.as_str().to_owned()).collect())
         .unwrap_or_default()
 }
 
