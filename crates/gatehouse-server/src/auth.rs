@@ -18,14 +18,13 @@ pub const OPEN_ROUTES: &[(Method, &str)] = &[
     (Method::POST, "/api/v1/auth/login"),
     (Method::POST, "/api/v1/auth/session"),
     (Method::GET, "/"),
-    (Method::GET, assets::SCRIPT_PATH),
     (Method::GET, assets::STYLE_PATH),
 ];
 
 pub fn is_open(method: &Method, path: &str) -> bool {
     // HEAD is a GET without the body.
     let method = if method == Method::HEAD { &Method::GET } else { method };
-    OPEN_ROUTES.iter().any(|(m, p)| m == method && *p == path)
+    OPEN_ROUTES.iter().any(|(m, p)| m == method && *p == path) || (method == Method::GET && assets::is_script(path))
 }
 
 pub fn bearer(req: &Request) -> Option<&str> {
