@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{check_description, check_subjects, no_duplicates, Collaborator, Lookup, ModelRef, RuleId, FieldError};
+use super::{check_description, check_subjects, no_duplicates, Collaborator, FieldError, Lookup, ModelRef, RuleId};
 use crate::ids::ResourceName;
 use crate::model::{Resource, ResourceKind, Subject};
 use validation::*;

@@ -93,7 +93,10 @@ impl Guardrail {
             }
             Guardrail::RedactPii { entities } => {
                 if entities.is_empty() {
-                    return Err(FieldError::new("entities", "must list at least one of email, phone, credit_card, ssn"));
+                    return Err(FieldError::new(
+                        "entities",
+                        "must list at least one of email, phone, credit_card, ssn",
+                    ));
                 }
                 no_duplicates(entities.iter().enumerate().map(|(i, e)| (format!("entities[{i}]"), e)))
             }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
     check_collaborators, check_header_secret, check_subjects, expose_secret, expose_secret_opt, grants_on,
-    no_duplicates, split_auth, Collaborator, HttpUrl, Lookup, ModelName, ModelPricing, FieldError,
+    no_duplicates, split_auth, Collaborator, FieldError, HttpUrl, Lookup, ModelName, ModelPricing,
 };
 use crate::ids::ResourceName;
 use crate::model::{Grant, Resource, ResourceKind, Subject};

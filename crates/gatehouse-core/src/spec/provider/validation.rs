@@ -7,9 +7,10 @@ impl ProviderAccountManifest {
     pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         self.spec.validate(world)?;
         match &self.auth {
-            Some(a) if a.kind() != self.spec.kind() => {
-                Err(FieldError::new("auth", format!("holds credentials for {}, not for {}", a.kind(), self.spec.kind())))
-            }
+            Some(a) if a.kind() != self.spec.kind() => Err(FieldError::new(
+                "auth",
+                format!("holds credentials for {}, not for {}", a.kind(), self.spec.kind()),
+            )),
             Some(a) => a.validate().map_err(|e| e.within("auth")),
             None => Ok(()),
         }
