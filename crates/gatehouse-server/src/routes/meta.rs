@@ -22,7 +22,7 @@ pub async fn me(State(app): State<App>, Caller(p): Caller) -> Result<Json<MeOut>
     let s = app.snapshot();
     let out = match &p.subject {
         Subject::User(e) => {
-            let u = s.user(e.as_str()).ok_or_else(|| ApiError::Unauthenticated(Unauthenticated::OwnerGone("user")))?;
+            let u = s.user(e.as_str()).ok_or(ApiError::Unauthenticated(Unauthenticated::OwnerGone("user")))?;
             MeOut {
                 subject: p.subject.to_string(),
                 kind: "user",
@@ -35,7 +35,7 @@ pub async fn me(State(app): State<App>, Caller(p): Caller) -> Result<Json<MeOut>
         Subject::VirtualAccount(v) => {
             let va = s
                 .virtual_account(v.as_str())
-                .ok_or_else(|| ApiError::Unauthenticated(Unauthenticated::OwnerGone("virtual account")))?;
+                .ok_or(ApiError::Unauthenticated(Unauthenticated::OwnerGone("virtual account")))?;
             MeOut {
                 subject: p.subject.to_string(),
                 kind: "virtual-account",

@@ -15,7 +15,7 @@ fn name(s: &str) -> Result<RoleName, ApiError> {
 }
 
 fn out(s: &gatehouse_core::Snapshot, n: &RoleName) -> Result<Json<RoleOut>, ApiError> {
-    s.role(n.as_str()).map(|r| Json(RoleOut::from(&**r))).ok_or_else(|| ApiError::not_found("role", &n))
+    s.role(n.as_str()).map(|r| Json(RoleOut::from(&**r))).ok_or_else(|| ApiError::not_found("role", n))
 }
 
 /// Built-in roles first, then custom roles by name.

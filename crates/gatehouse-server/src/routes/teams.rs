@@ -15,7 +15,7 @@ fn name(s: &str) -> Result<TeamName, ApiError> {
 }
 
 fn out(s: &gatehouse_core::Snapshot, n: &TeamName) -> Result<Json<TeamOut>, ApiError> {
-    s.team(n.as_str()).map(|t| Json(TeamOut::from(&**t))).ok_or_else(|| ApiError::not_found("team", &n))
+    s.team(n.as_str()).map(|t| Json(TeamOut::from(&**t))).ok_or_else(|| ApiError::not_found("team", n))
 }
 
 /// Teams the caller may read (`team:read`, tenant-wide or on the teams they manage).

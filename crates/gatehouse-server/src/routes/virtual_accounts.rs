@@ -17,7 +17,7 @@ pub fn name(s: &str) -> Result<VaName, ApiError> {
 fn out(s: &gatehouse_core::Snapshot, n: &VaName) -> Result<Json<VirtualAccountOut>, ApiError> {
     s.virtual_account(n.as_str())
         .map(|v| Json(VirtualAccountOut::from(&**v)))
-        .ok_or_else(|| ApiError::not_found("virtual account", &n))
+        .ok_or_else(|| ApiError::not_found("virtual account", n))
 }
 
 /// Virtual accounts the caller may read (tenant-wide, or those of the teams they manage).

@@ -1,6 +1,7 @@
 //! Checking a gateway control against the rules and the world: fields, models, subjects, limits.
 
 use super::*;
+use crate::field::FieldPath;
 
 impl When {
     /// Paths are relative to the `when`.
@@ -178,9 +179,10 @@ impl GatewayControlSpec {
             return Err(FieldError::new("rules", "must have at least one rule"));
         }
         for (i, (_, when)) in rules.iter().enumerate() {
-            when.validate(world).map_err(|e| e.within(&format!("rules[{i}].when")))?;
+            when.validate(world).map_err(|e| e.within(FieldPath::default().key("rules").index(i).key("when")))?;
         }
-        let per_rule = |i: usize, r: Result<(), FieldError>| r.map_err(|e| e.within(&format!("rules[{i}]")));
+        let per_rule =
+            |i: usize, r: Result<(), FieldError>| r.map_err(|e| e.within(FieldPath::default().key("rules").index(i)));
         match self {
             GatewayControlSpec::RateLimiting(c) => {
                 for (i, r) in c.rules.iter().enumerate() {
@@ -244,10 +246,10 @@ pub(super) fn check_guardrails(r: &GuardrailRule) -> Result<(), FieldError> {
         return Err(FieldError::new("input_guardrails", "a rule needs at least one input or output guardrail"));
     }
     for (i, g) in r.input_guardrails.iter().enumerate() {
-        g.validate(true).map_err(|e| e.within(&format!("input_guardrails[{i}]")))?;
+        g.validate(true).map_err(|e| e.within(FieldPath::default().key("input_guardrails").index(i)))?;
     }
     for (i, g) in r.output_guardrails.iter().enumerate() {
-        g.validate(false).map_err(|e| e.within(&format!("output_guardrails[{i}]")))?;
+        g.validate(false).map_err(|e| e.within(FieldPath::default().key("output_guardrails").index(i)))?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Checking a provider account: its models, its collaborators, and the fields each provider kind needs.
 
 use super::*;
+use crate::field::FieldPath;
 
 impl ProviderAccountManifest {
     /// The spec's rules, and the auth's when present (which must be for the same kind).
@@ -66,7 +67,7 @@ impl ProviderAuth {
 
 pub(super) fn check_models(models: &[ModelSpec], world: &dyn Lookup) -> Result<(), FieldError> {
     for (i, m) in models.iter().enumerate() {
-        check_model(m, world).map_err(|e| e.within(&format!("models[{i}]")))?;
+        check_model(m, world).map_err(|e| e.within(FieldPath::default().key("models").index(i)))?;
     }
     no_duplicates(models.iter().enumerate().map(|(i, m)| (format!("models[{i}].name"), &m.name)))
 }
