@@ -6,15 +6,20 @@
 #   and p99 (on a saturated machine the difference would be queueing, not the gateway's own cost);
 # and the gateway's peak resident memory.
 #
-#   bash bench/load.sh [--seconds S] [--connections N]
+#   bash bench/load.sh [--seconds S] [--connections N] [--pin]
+#
+# --pin: the gateway on core 1 alone (`taskset -c 1`), the mock upstream and the load generator on core 0, as
+# a gateway deployed with one CPU runs. Access goes through a team's grant, the request log is on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=10
 connections=32
+pin=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
+    --pin) pin=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -35,21 +40,24 @@ export GATEHOUSE_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_he
 export RUST_LOG=warn
 
 # One thread: the mock stands in for a remote upstream and should not take the gateway's cores.
-"$bin/gatehouse-mock-upstream" --listen "127.0.0.1:$mock_port" --threads 1 >/dev/null 2>&1 & pids+=($!)
-"$bin/gatehouse" --listen "127.0.0.1:$gw_port" serve >"$tmp/gateway.log" 2>&1 & gw_pid=$!; pids+=($gw_pid)
+gw_cpu=(); other_cpu=()
+if [ "$pin" = 1 ]; then gw_cpu=(taskset -c 1); other_cpu=(taskset -c 0); fi
+"${other_cpu[@]}" "$bin/gatehouse-mock-upstream" --listen "127.0.0.1:$mock_port" --threads 1 >/dev/null 2>&1 & pids+=($!)
+"${gw_cpu[@]}" "$bin/gatehouse" --listen "127.0.0.1:$gw_port" serve >"$tmp/gateway.log" 2>&1 & gw_pid=$!; pids+=($gw_pid)
 for _ in $(seq 100); do curl -sf "$gw/healthz" >/dev/null && curl -sf "$mock/__mock/stats" >/dev/null && break; sleep 0.1; done
 
 admin=$("$bin/gatehouse" bootstrap --email admin@example.com)
 api() { curl -sf -X "$1" "$gw$2" -H "authorization: Bearer ${3:-$admin}" -H 'content-type: application/json' ${4:+-d "$4"}; }
 for _ in $(seq 50); do api GET /api/v1/me >/dev/null 2>&1 && break; sleep 0.1; done
 api POST /api/v1/users "" '{"email":"bench@example.com"}' >/dev/null
-api POST /api/v1/provider-accounts "" "{\"type\":\"openai-compatible\",\"name\":\"mock\",\"base_url\":\"$mock/v1\",\"auth\":{\"api_key\":\"sk-bench\"},\"models\":[{\"name\":\"gpt\",\"model_id\":\"gpt-4o\",\"types\":[\"chat\"]}],\"collaborators\":[{\"subject\":\"user:bench@example.com\",\"role\":\"provider-account-user\"}]}" >/dev/null
+api POST /api/v1/teams "" '{"name":"bench","members":["bench@example.com"]}' >/dev/null
+api POST /api/v1/provider-accounts "" "{\"type\":\"openai-compatible\",\"name\":\"mock\",\"base_url\":\"$mock/v1\",\"auth\":{\"api_key\":\"sk-bench\"},\"models\":[{\"name\":\"gpt\",\"model_id\":\"gpt-4o\",\"types\":[\"chat\"]}],\"collaborators\":[{\"subject\":\"team:bench\",\"role\":\"provider-account-user\"}]}" >/dev/null
 api POST /api/v1/users/bench@example.com/password "" '{"password":"bench-password"}' >/dev/null
 session=$(curl -sf "$gw/api/v1/auth/login" -H 'content-type: application/json' -d '{"email":"bench@example.com","password":"bench-password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 token=$(api POST /api/v1/personal-access-tokens "$session" '{"name":"bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 
 body='{"model":"%s","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16}'
-run() { "$bin/gatehouse-loadgen" "$1" "$2" "$(printf "$body" "$3")" --connections "$4" --seconds "$seconds"; }
+run() { "${other_cpu[@]}" "$bin/gatehouse-loadgen" "$1" "$2" "$(printf "$body" "$3")" --connections "$4" --seconds "$seconds"; }
 echo "throughput ($connections connections, ${seconds}s each):"
 t_direct=$(run "$mock/v1/chat/completions" sk-bench gpt-4o "$connections"); echo "  direct to the mock: $t_direct"
 t_via=$(run "$gw/v1/chat/completions" "$token" mock/gpt "$connections"); echo "  through the gateway: $t_via"

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod decision;
 pub mod engine;
 pub mod explain;
+pub mod field;
 pub mod ids;
 pub mod model;
 mod narrowing;

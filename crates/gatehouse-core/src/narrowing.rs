@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use crate::change::Change;
 use crate::model::{Action, Resource, ResourceKind, Subject};
-use crate::ops::{Ctx, Op, Refusal};
+use crate::ops::{Ctx, NarrowedChange, Op, Refusal};
 use crate::resource::{ResourceRecord, ResourceSpec};
 use crate::snapshot::Snapshot;
 use crate::spec::{ModelSpec, ProviderAccountSpec};
@@ -57,18 +57,14 @@ pub(crate) fn check_account_edit(
         if cx.allows(Action::Use, &narrowed) {
             continue;
         }
-        let refuse = |what: String| {
-            Err(Refusal::Forbidden(format!(
-                "{what}: {narrowed} is narrowed by its authorized_subjects and you may not use it yourself"
-            )))
-        };
+        let refuse = |change: NarrowedChange| Err(Refusal::NarrowedModel { change, model: narrowed.clone() });
         match new.model(o.name.as_str()) {
-            None => return refuse(format!("removing {narrowed}")),
+            None => return refuse(NarrowedChange::Removing(narrowed.clone())),
             Some(n) if upstream(new, n) != upstream(old, o) => {
-                return refuse(format!("changing which upstream model {narrowed} calls"))
+                return refuse(NarrowedChange::Retargeting(narrowed.clone()))
             }
             Some(n) if widened(Some(list), n.authorized_subjects.as_deref()) => {
-                return refuse(format!("widening who may use {narrowed}"))
+                return refuse(NarrowedChange::Widening(narrowed.clone()))
             }
             Some(_) => {}
         }
@@ -78,7 +74,7 @@ pub(crate) fn check_account_edit(
                     && !widened(before.authorized_subjects.as_deref(), m.authorized_subjects.as_deref())
             });
             if !unchanged && widened(Some(list), m.authorized_subjects.as_deref()) {
-                return refuse(format!("model {} calls the same upstream model as {narrowed} more widely", m.name));
+                return refuse(NarrowedChange::Sibling { other: m.name.to_string(), model: narrowed.clone() });
             }
         }
     }
@@ -211,9 +207,7 @@ pub(crate) fn check_gains(w: &Watch, after: &Snapshot, now: time::OffsetDateTime
             continue;
         }
         if after.check(s, Action::Use, model, now).is_allowed() {
-            return Err(Refusal::Forbidden(format!(
-                "this would let {s} use {model}, which you may not use yourself (its authorized_subjects)"
-            )));
+            return Err(Refusal::NarrowedGain { subject: s.clone(), model: model.clone() });
         }
     }
     Ok(())

@@ -11,7 +11,7 @@ use crate::ids::ResourceName;
 use crate::model::{Resource, ResourceKind};
 use crate::resource_type::{ManifestType, ResourceType, UnknownManifestType};
 use crate::spec::{
-    AgentSpec, Collaborator, GatewayControlSpec, Lookup, McpServerSpec, ModelRef, ProviderAccountSpec, SpecError,
+    AgentSpec, Collaborator, FieldError, GatewayControlSpec, Lookup, McpServerSpec, ModelRef, ProviderAccountSpec,
 };
 
 #[derive(Clone, Debug, PartialEq)]
@@ -112,7 +112,7 @@ impl ResourceSpec {
         std::mem::take(list)
     }
 
-    pub fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+    pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         match self {
             ResourceSpec::ProviderAccount(p) => p.validate(world),
             ResourceSpec::McpServer(m) => m.validate(world),

@@ -89,10 +89,20 @@ impl Principal {
 /// Why a token was refused. Unknown ids and wrong secrets are one case, so ids cannot be probed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
+    /// Not a token's shape at all.
+    #[error("invalid token")]
+    Malformed,
+    /// No such token, or the wrong secret: one answer, so token ids cannot be probed.
     #[error("invalid token")]
     Invalid,
     #[error("token has expired")]
     Expired,
+    /// Revoked (its message is an expired token's, as before).
+    #[error("token has expired")]
+    Revoked,
+    /// A console session signed out or timed out.
+    #[error("token has expired")]
+    SessionEnded,
     #[error("the token's owner is deactivated or no longer exists")]
     OwnerInactive,
     #[error("the virtual account has expired")]
@@ -102,7 +112,7 @@ pub enum AuthError {
 impl Snapshot {
     /// The hot path's first step: token string to principal, against this snapshot only.
     pub fn authenticate(&self, presented: &str, now: OffsetDateTime) -> Result<Principal, AuthError> {
-        let (kind, id, secret) = split(presented).ok_or(AuthError::Invalid)?;
+        let (kind, id, secret) = split(presented).ok_or(AuthError::Malformed)?;
         let entry = self.token_entry(id).ok_or(AuthError::Invalid)?;
         let token = &entry.token;
         let presented_hash = hash_secret(secret);
@@ -110,7 +120,11 @@ impl Snapshot {
             return Err(AuthError::Invalid);
         }
         if !token.is_live(now) {
-            return Err(AuthError::Expired);
+            return Err(match (kind, token.revoked) {
+                (TokenKind::Session, _) => AuthError::SessionEnded,
+                (TokenKind::Pat | TokenKind::VirtualAccount, true) => AuthError::Revoked,
+                (TokenKind::Pat | TokenKind::VirtualAccount, false) => AuthError::Expired,
+            });
         }
         match entry.owner {
             Owner::User(id, h) => {

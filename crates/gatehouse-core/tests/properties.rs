@@ -1502,6 +1502,32 @@ fn rotation_keeps_the_old_token_only_for_the_grace_period() {
 }
 
 #[test]
+fn each_reason_a_token_fails_is_its_own_error() {
+    let f = fixture(
+        BuiltinRole::Member.default_role().permissions,
+        BuiltinRole::TeamManager.default_role().permissions,
+        vec![],
+    );
+    let owner = TokenOwner::User(f.admin.clone());
+    let hour = Duration::hours(1);
+    let (session, session_secret) =
+        mint(TokenKind::Session, owner.clone(), "s", NOW - hour, Some(NOW + hour), entropy(11));
+    let (mut revoked, revoked_secret) = mint(TokenKind::Pat, owner.clone(), "r", NOW - hour, None, entropy(12));
+    revoked.revoked = true;
+    let (pat, pat_secret) = mint(TokenKind::Pat, owner, "p", NOW - hour, Some(NOW + hour), entropy(13));
+    let mut w = f.snap.to_world();
+    w.tokens.extend([session, revoked, pat]);
+    let s = Snapshot::from_world(w);
+    assert!(s.authenticate(session_secret.expose(), NOW).is_ok());
+    assert_eq!(s.authenticate(session_secret.expose(), NOW + hour).map(|_| ()), Err(AuthError::SessionEnded));
+    assert_eq!(s.authenticate(revoked_secret.expose(), NOW).map(|_| ()), Err(AuthError::Revoked));
+    assert_eq!(s.authenticate(pat_secret.expose(), NOW + hour).map(|_| ()), Err(AuthError::Expired));
+    assert_eq!(s.authenticate("not-a-token", NOW).map(|_| ()), Err(AuthError::Malformed));
+    // Malformed, unknown and wrong secrets read the same; only the code tells a client which.
+    assert_eq!(AuthError::Malformed.to_string(), AuthError::Invalid.to_string());
+}
+
+#[test]
 fn deactivating_a_user_ends_their_tokens_at_once() {
     let f = fixture(
         BuiltinRole::Member.default_role().permissions,

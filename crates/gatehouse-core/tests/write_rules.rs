@@ -104,7 +104,9 @@ fn stored_credentials_stay_only_with_their_destination() {
     let moved = |sealed: Option<&[u8]>| account(json!({"name": "a", "base_url": "https://e.example/v1"}), sealed);
     let refused = refusal(execute(&s, &admin(), vec![Op::PutResource(moved(Some(b"sealed-1")))], NOW));
     assert!(
-        matches!(&refused.refusal, Refusal::Invalid { field, message } if field == "auth" && message.starts_with("is required when base_url changes")),
+        matches!(&refused.refusal, Refusal::CredentialsRequired { moved } if moved == "base_url")
+            && refused.refusal.to_string().starts_with("auth: is required when base_url changes")
+            && refused.refusal.code() == "credentials_required",
         "{refused:?}"
     );
     // New credentials, or none at all, may go anywhere.
@@ -114,7 +116,7 @@ fn stored_credentials_stay_only_with_their_destination() {
     let agent: AgentSpec = serde_json::from_value(json!({"name": "ag", "definition": {}})).unwrap();
     let rec = ResourceRecord { spec: ResourceSpec::Agent(agent), sealed_auth: Some(Sealed(Arc::from(&b"x"[..]))) };
     let refused = refusal(execute(&s, &admin(), vec![Op::PutResource(rec)], NOW));
-    assert!(matches!(&refused.refusal, Refusal::Invalid { field, .. } if field == "auth"), "{refused:?}");
+    assert!(matches!(&refused.refusal, Refusal::Invalid(e) if e.path.to_string() == "auth"), "{refused:?}");
 }
 
 #[test]
@@ -142,7 +144,11 @@ fn a_creator_may_narrow_their_new_account_to_others() {
     ))], NOW)
     .unwrap();
     let refused = refusal(execute(&after, &caller, vec![Op::PutGrant(grant)], NOW));
-    assert!(matches!(&refused.refusal, Refusal::Forbidden(m) if m.contains("authorized_subjects")), "{refused:?}");
+    assert!(
+        matches!(&refused.refusal, Refusal::NarrowedGain { .. })
+            && refused.refusal.to_string().contains("authorized_subjects"),
+        "{refused:?}"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use gatehouse_core::TokenKind;
 use time::OffsetDateTime;
 
 use crate::console::{assets, session};
-use crate::error::ApiError;
+use crate::error::{ApiError, Forbidden, Unauthenticated};
 use crate::state::{App, Published};
 
 /// The only routes reachable without a token: health, the two ways to sign in, and the console's page
@@ -21,14 +21,13 @@ pub const OPEN_ROUTES: &[(Method, &str)] = &[
     (Method::POST, "/api/v1/auth/login"),
     (Method::POST, "/api/v1/auth/session"),
     (Method::GET, "/"),
-    (Method::GET, assets::SCRIPT_PATH),
     (Method::GET, assets::STYLE_PATH),
 ];
 
 pub fn is_open(method: &Method, path: &str) -> bool {
     // HEAD is a GET without the body.
     let method = if method == Method::HEAD { &Method::GET } else { method };
-    OPEN_ROUTES.iter().any(|(m, p)| m == method && *p == path)
+    OPEN_ROUTES.iter().any(|(m, p)| m == method && *p == path) || (method == Method::GET && assets::is_script(path))
 }
 
 pub fn bearer(req: &Request) -> Option<&str> {
@@ -75,9 +74,6 @@ pub struct ConsoleCookie;
 /// its token. A JWT or SSO authenticator is one more entry.
 pub const AUTHENTICATORS: &[&dyn Authenticator] = &[&BearerToken, &ConsoleCookie];
 
-/// What the client is told when no authenticator recognised anything.
-const MISSING: &str = "missing bearer token: send Authorization: Bearer <token>";
-
 impl Authenticator for BearerToken {
     fn authenticate(&self, req: &Request, view: &Published, now: OffsetDateTime) -> Attempt {
         let Some(token) = token(req) else { return Attempt::NotMine };
@@ -92,17 +88,17 @@ impl Authenticator for ConsoleCookie {
     fn authenticate(&self, req: &Request, view: &Published, now: OffsetDateTime) -> Attempt {
         let Some(token) = session::cookie(req.headers()) else { return Attempt::NotMine };
         if !session::csrf_ok(req.method(), req.headers(), token) {
-            return Attempt::Refused(ApiError::Forbidden(format!(
-                "refused a cross-site request: with the console's session cookie, a {} needs the session's {} header",
-                req.method(),
-                session::CSRF_HEADER
-            )));
+            let method = req.method().to_string();
+            return Attempt::Refused(ApiError::Forbidden(Forbidden::CrossSite {
+                method,
+                header: session::CSRF_HEADER,
+            }));
         }
         match view.snapshot.authenticate(token, now) {
             // Only the console puts a token in the cookie, and only a login session.
-            Ok(principal) if principal.token().map(|(_, kind)| kind) != Some(TokenKind::Session) => Attempt::Refused(
-                ApiError::Unauthenticated("the session cookie holds a token that is not a login session".into()),
-            ),
+            Ok(principal) if principal.token().map(|(_, kind)| kind) != Some(TokenKind::Session) => {
+                Attempt::Refused(ApiError::Unauthenticated(Unauthenticated::NotASession))
+            }
             Ok(principal) => Attempt::Authenticated(Authenticated {
                 principal,
                 cookie: Some(session::CookieSession { csrf: session::csrf_token(token) }),
@@ -121,7 +117,7 @@ pub fn authenticate(req: &Request, view: &Published, now: OffsetDateTime) -> Res
             Attempt::Refused(e) => return Err(e),
         }
     }
-    Err(ApiError::Unauthenticated(MISSING.into()))
+    Err(ApiError::Unauthenticated(Unauthenticated::MissingToken))
 }
 
 /// Every route but the open ones: loads the published view once, authenticates against it, and hands the

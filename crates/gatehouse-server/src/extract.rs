@@ -7,6 +7,7 @@ use gatehouse_core::token::Principal;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use gatehouse_core::field::{FieldError, FieldPath};
 
 /// The principal the auth middleware resolved. Handlers that take it cannot run unauthenticated.
 pub struct Caller(pub Principal);
@@ -19,7 +20,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<Principal>()
             .cloned()
             .map(Caller)
-            .ok_or_else(|| ApiError::Unauthenticated("missing bearer token".into()))
+            .ok_or(ApiError::Unauthenticated(crate::error::Unauthenticated::NoCaller))
     }
 }
 
@@ -35,7 +36,7 @@ impl<S: Send + Sync> FromRequestParts<S> for View {
             .get::<std::sync::Arc<crate::state::Published>>()
             .cloned()
             .map(View)
-            .ok_or_else(|| ApiError::Unauthenticated("missing bearer token".into()))
+            .ok_or_else(|| ApiError::Unauthenticated(crate::error::Unauthenticated::NoCaller))
     }
 }
 
@@ -60,26 +61,32 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
+        let path = field_of(e.path(), &e.inner().to_string());
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::invalid("body", format!("malformed JSON: {inner}"));
+            return ApiError::MalformedJson(inner.to_string());
         }
-        let msg = inner.to_string();
-        ApiError::invalid(field_of(&path, &msg), msg)
+        ApiError::Invalid(FieldError { path, message: inner.to_string() })
     })
 }
 
-/// The field an error is about. For an unknown field serde's path already ends in it; for a missing one
-/// the path is the parent and the name is only in the message.
-pub fn field_of(path: &str, msg: &str) -> String {
-    let missing = msg.split_once("missing field `").and_then(|(_, rest)| rest.split_once('`')).map(|(f, _)| f);
-    match (missing, path) {
-        (Some(f), ".") => f.to_owned(),
-        (Some(f), p) => format!("{p}.{f}"),
-        (None, ".") => "body".to_owned(),
-        (None, p) => p.to_owned(),
+/// The field an error is about, from serde's path. For an unknown field the path already ends in it; for
+/// a missing one the path is the parent and the name is only in the message. The whole body is `body`.
+pub fn field_of(path: &serde_path_to_error::Path, msg: &str) -> FieldPath {
+    use serde_path_to_error::Segment;
+    let mut out = path.iter().fold(FieldPath::default(), |p, s| match s {
+        Segment::Seq { index } => p.index(*index),
+        Segment::Map { key } => p.key(key.clone()),
+        Segment::Enum { variant } => p.key(variant.clone()),
+        Segment::Unknown => p.key("?"),
+    });
+    if let Some(f) = msg.split_once("missing field `").and_then(|(_, rest)| rest.split_once('`')).map(|(f, _)| f) {
+        out = out.key(f);
     }
+    if out.is_empty() {
+        out = out.key("body");
+    }
+    out
 }
 
 /// Query parameters whose errors come back in the API's error shape.
@@ -98,14 +105,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Params<T> {
 /// Deserializes with the path of the failing field, which the 400 names.
 pub fn tracked<T>(
     body: serde_json::Value,
-    prefix: &str,
     f: impl FnOnce(serde_path_to_error::Deserializer<serde_json::Value>) -> Result<T, serde_json::Error>,
 ) -> Result<T, ApiError> {
     let mut track = serde_path_to_error::Track::new();
     let de = serde_path_to_error::Deserializer::new(body, &mut track);
     f(de).map_err(|e| {
-        let path = track.path().to_string();
-        let msg = e.to_string();
-        ApiError::invalid(format!("{prefix}{}", field_of(&path, &msg)), msg)
+        let message = e.to_string();
+        ApiError::Invalid(FieldError { path: field_of(&track.path(), &message), message })
     })
 }

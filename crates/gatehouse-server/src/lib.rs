@@ -25,6 +25,7 @@ pub mod request_id;
 pub mod request_log;
 pub mod resources;
 pub mod routes;
+pub mod service;
 pub mod signin_throttle;
 pub mod state;
 pub mod token_use;
@@ -41,7 +42,7 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
 }
 
 async fn not_found() -> error::ApiError {
-    error::ApiError::NotFound("no such route".into())
+    error::ApiError::NotFound(error::NotFound::Route)
 }
 
 /// The whole HTTP surface. Every route passes the auth middleware; `auth::OPEN_ROUTES` lists the

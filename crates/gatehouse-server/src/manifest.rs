@@ -1,6 +1,7 @@
 //! Objects as manifests: parsing documents (YAML or JSON; one, a list, or many), the manifest form of
 //! what exists (which export prints and apply compares against), and the order objects are applied in.
 
+use gatehouse_core::field::FieldPath;
 use gatehouse_core::resource_type::{ManifestType, ResourceType};
 use gatehouse_core::{Resource, Snapshot};
 use serde::Deserialize;
@@ -17,12 +18,11 @@ pub struct Doc {
 
 pub fn parse_documents(body: &str) -> Result<Vec<Doc>, ApiError> {
     // Before any value is built: aliases, depth and the number of objects (see `yaml_scan`).
-    crate::yaml_scan::check(body)
-        .map_err(|e| ApiError::invalid(format!("document {}", e.document()), e.to_string()))?;
+    crate::yaml_scan::check(body).map_err(|e| ApiError::invalid(FieldPath::document(e.document()), e.to_string()))?;
     let mut values = Vec::new();
     for (i, doc) in serde_yaml::Deserializer::from_str(body).enumerate() {
         let v = serde_yaml::Value::deserialize(doc)
-            .map_err(|e| ApiError::invalid(format!("document {}", i + 1), format!("not valid YAML or JSON: {e}")))?;
+            .map_err(|e| ApiError::invalid(FieldPath::document(i + 1), format!("not valid YAML or JSON: {e}")))?;
         match v {
             serde_yaml::Value::Null => {}
             serde_yaml::Value::Sequence(items) => values.extend(items),
@@ -37,13 +37,13 @@ pub fn parse_documents(body: &str) -> Result<Vec<Doc>, ApiError> {
         .enumerate()
         .map(|(i, v)| {
             let number = i + 1;
-            let at = |m: &str| ApiError::invalid(format!("document {number}"), m.to_owned());
+            let at = |m: &str| ApiError::invalid(FieldPath::document(number), m.to_owned());
             let mut fields = serde_json::to_value(v).map_err(|e| at(&format!("cannot be read: {e}")))?;
             let obj = fields.as_object_mut().ok_or_else(|| at("must be a mapping with a `type`"))?;
             let t = match obj.remove("type") {
                 Some(Value::String(t)) => t,
-                Some(_) => return Err(ApiError::invalid(format!("document {number}: type"), "must be a string")),
-                None => return Err(ApiError::invalid(format!("document {number}: type"), "is required")),
+                Some(_) => return Err(ApiError::invalid(FieldPath::document(number).key("type"), "must be a string")),
+                None => return Err(ApiError::invalid(FieldPath::document(number).key("type"), "is required")),
             };
             let manifest_type = t.parse::<ManifestType>().map_err(|_| {
                 ApiError::invalid(

@@ -35,20 +35,20 @@ pub struct Parsed {
     pub auth: Option<PlainAuth>,
 }
 
-/// Parses the fields of a manifest of `manifest_type` (without `type`). `prefix` goes before field names
-/// in errors (`document 3: ` in an apply).
-pub fn parse_manifest(manifest_type: ManifestType, body: Value, prefix: &str) -> Result<Parsed, ApiError> {
+/// Parses the fields of a manifest of `manifest_type` (without `type`); an apply places its errors in
+/// their document.
+pub fn parse_manifest(manifest_type: ManifestType, body: Value) -> Result<Parsed, ApiError> {
     match manifest_type {
         ManifestType::ProviderAccount(kind) => {
-            let m = tracked(body, prefix, |d| ProviderAccountManifest::deserialize_for(kind, d))?;
+            let m = tracked(body, |d| ProviderAccountManifest::deserialize_for(kind, d))?;
             Ok(Parsed { spec: ResourceSpec::ProviderAccount(m.spec), auth: m.auth.map(PlainAuth::Provider) })
         }
         ManifestType::McpServer => {
-            let m: McpServerManifest = tracked(body, prefix, |d| serde::Deserialize::deserialize(d))?;
+            let m: McpServerManifest = tracked(body, |d| serde::Deserialize::deserialize(d))?;
             Ok(Parsed { spec: ResourceSpec::McpServer(m.spec), auth: m.auth.map(PlainAuth::Mcp) })
         }
         ManifestType::Agent | ManifestType::GatewayControl(_) => {
-            let spec = tracked(body, prefix, |d| ResourceSpec::deserialize_as(manifest_type, d))?;
+            let spec = tracked(body, |d| ResourceSpec::deserialize_as(manifest_type, d))?;
             Ok(Parsed { spec, auth: None })
         }
         ManifestType::Role | ManifestType::User | ManifestType::Team | ManifestType::VirtualAccount => {
@@ -133,19 +133,16 @@ pub fn plan(
     let context = resource.to_string();
     if let Some(a) = &parsed.auth {
         if let PlainAuth::Provider(p) = a {
-            p.validate().map_err(|e| ApiError::invalid(format!("auth.{}", e.field), e.message))?;
+            p.validate().map_err(|e| ApiError::Invalid(e.within("auth")))?;
         }
         if let PlainAuth::Mcp(m) = a {
-            m.validate().map_err(|e| ApiError::invalid(format!("auth.{}", e.field), e.message))?;
+            m.validate().map_err(|e| ApiError::Invalid(e.within("auth")))?;
         }
     }
     // Collaborators are checked here, before they become grants (the stored spec has none); against the
     // state, so only once the caller is known to be allowed the write: a refused caller learns nothing.
     gatehouse_core::ops::may_put_resource(snap, caller, &parsed.spec, now)?;
-    parsed
-        .spec
-        .validate(&gatehouse_core::ops::SnapshotLookup(snap))
-        .map_err(|e| ApiError::invalid(e.field, e.message))?;
+    parsed.spec.validate(&gatehouse_core::ops::SnapshotLookup(snap)).map_err(ApiError::Invalid)?;
     if let ResourceSpec::GatewayControl(gatehouse_core::spec::GatewayControlSpec::Guardrails(g)) = &parsed.spec {
         // Compiled now, so that a pattern that could never run is refused where it is written.
         for (field, pattern) in g.regex_patterns() {

@@ -252,9 +252,7 @@ impl AppState {
                 return Ok(published);
             }
         }
-        Err(ApiError::Conflict(
-            "the state kept changing while this request was checked (other servers are writing); try again".into(),
-        ))
+        Err(ApiError::Contention)
     }
 
     /// What a dry run reports: plans (which authorizes) against the current snapshot, commits nothing.

@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use super::{conferred, Refusal};
+use super::{conferred, AdminOnly, Giving, Outranked, Refusal};
 use crate::engine::team_scoped;
 use crate::ids::Email;
 use crate::model::{Action, BuiltinRole, CollaboratorRole, Resource, Subject};
@@ -44,7 +44,7 @@ impl Ctx<'_> {
         match self.snap.check(self.caller, Action::Perm(p), r, self.now) {
             crate::decision::Decision::Allowed(_) => Ok(()),
             crate::decision::Decision::Denied(d) => {
-                Err(Refusal::Forbidden(format!("{} may not {p} on {r}: {d}", self.caller)))
+                Err(Refusal::Denied { caller: self.caller.clone(), permission: p, resource: r.clone(), reason: d })
             }
         }
     }
@@ -60,15 +60,18 @@ impl Ctx<'_> {
         let (wanted, other) = if exists { (manage, create) } else { (create, manage) };
         match self.require(wanted.0, wanted.1) {
             Ok(()) => Ok(()),
-            Err(_) if !self.allows(Action::Perm(other.0), other.1) => {
-                Err(Refusal::Forbidden(format!("{} may not {} nor {} {}", self.caller, create.0, manage.0, manage.1)))
-            }
+            Err(_) if !self.allows(Action::Perm(other.0), other.1) => Err(Refusal::MayNeither {
+                caller: self.caller.clone(),
+                create: create.0,
+                manage: manage.0,
+                resource: manage.1.clone(),
+            }),
             Err(e) => Err(e),
         }
     }
 
     /// Outside admin, nobody hands out permissions they do not hold themselves.
-    pub(super) fn require_holds(&self, wanted: PermSet, what: &str) -> Result<(), Refusal> {
+    pub(super) fn require_holds(&self, wanted: PermSet, what: Giving) -> Result<(), Refusal> {
         if self.is_admin() {
             return Ok(());
         }
@@ -76,7 +79,7 @@ impl Ctx<'_> {
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(Refusal::Forbidden(format!("{what} would give permissions you do not hold: {}", missing.ids())))
+            Err(Refusal::WouldEscalate { what, missing })
         }
     }
 
@@ -89,18 +92,15 @@ impl Ctx<'_> {
         let Some(u) = self.snap.user(target.as_str()) else { return Ok(()) };
         let role = self.snap.role(u.user.role.as_str());
         if role.is_some_and(|r| r.is_admin()) {
-            return Err(Refusal::Forbidden(format!("only an admin can change the admin {target}")));
+            return Err(Refusal::AdminOnly(AdminOnly::ChangeAdmin(target.clone())));
         }
         let theirs = role.map(|r| r.permissions).unwrap_or_default();
         let missing = theirs.minus(self.perms());
         if !missing.is_empty() {
-            return Err(Refusal::Forbidden(format!(
-                "{target} holds permissions you do not ({}), so you may not change them",
-                missing.ids()
-            )));
+            return Err(Refusal::Outranked(Outranked::Permissions { target: target.clone(), missing }));
         }
         // Their collaborator grants, held directly or through a team, count as much as their role.
-        let what = format!("changing {target}, who");
+        let what = Giving::UserChange(target.clone());
         let holders =
             std::iter::once(Subject::User(target.clone())).chain(u.member_of.iter().cloned().map(Subject::Team));
         for h in holders {
@@ -116,9 +116,7 @@ impl Ctx<'_> {
                 if self.snap.check(&target_subject, Action::Use, &model, self.now).is_allowed()
                     && !self.allows(Action::Use, &model)
                 {
-                    return Err(Refusal::Forbidden(format!(
-                        "{target} may use {model}, which you may not; you may not change them"
-                    )));
+                    return Err(Refusal::Outranked(Outranked::Model { target: target.clone(), model }));
                 }
             }
         }
@@ -128,9 +126,11 @@ impl Ctx<'_> {
             for p in tm.iter() {
                 let scope = if team_scoped(p.kind()) { Resource::team(team) } else { Resource::tenant() };
                 if !self.allows(Action::Perm(p), &scope) {
-                    return Err(Refusal::Forbidden(format!(
-                        "{target} manages team {team} and so holds {p} there, which you do not; you may not change them"
-                    )));
+                    return Err(Refusal::Outranked(Outranked::TeamManager {
+                        target: target.clone(),
+                        team: team.clone(),
+                        permission: p,
+                    }));
                 }
             }
         }
@@ -138,12 +138,20 @@ impl Ctx<'_> {
     }
 
     /// The actions a collaborator role confers, each of which the caller must hold to give it.
-    pub(super) fn require_holds_grant(&self, role: CollaboratorRole, r: &Resource, what: &str) -> Result<(), Refusal> {
+    pub(super) fn require_holds_grant(
+        &self,
+        role: CollaboratorRole,
+        r: &Resource,
+        what: &Giving,
+    ) -> Result<(), Refusal> {
         for a in conferred(role) {
             if !self.allows(a, r) {
-                return Err(Refusal::Forbidden(format!(
-                    "{what} would give (or holds) {role} on {r}, and you may not {a} on it yourself"
-                )));
+                return Err(Refusal::WouldGiveCollaboratorRole {
+                    what: what.clone(),
+                    role,
+                    resource: r.clone(),
+                    action: a,
+                });
             }
         }
         Ok(())

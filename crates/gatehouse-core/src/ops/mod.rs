@@ -6,8 +6,6 @@
 //! One module per family of operations, each with its authorization and its plan; `ctx` holds the questions
 //! they all ask about the caller.
 
-use std::fmt;
-
 use time::{Duration, OffsetDateTime};
 
 use crate::change::Change;
@@ -18,6 +16,7 @@ use crate::secret::Secret;
 use crate::snapshot::Snapshot;
 
 mod ctx;
+mod refusal;
 mod resources;
 mod roles;
 mod teams;
@@ -25,6 +24,8 @@ mod users;
 mod virtual_accounts;
 
 pub use ctx::Ctx;
+use refusal::invalid;
+pub use refusal::{AdminOnly, Giving, Missing, NarrowedChange, Outranked, Refusal};
 pub use resources::may_put_resource;
 
 /// The longest grace period of a rotation, as documented for the seeds' system.
@@ -60,32 +61,6 @@ pub enum Op {
     PutResource(crate::resource::ResourceRecord),
     /// Delete one, with its grants.
     DeleteResource(Resource),
-}
-
-/// Why an operation was refused. Each maps to one HTTP status.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    /// 403: the caller may not do this.
-    Forbidden(String),
-    /// 404: no such object (or none the caller may see).
-    NotFound(String),
-    /// 409: the state forbids it (in use, last admin, already exists).
-    Conflict(String),
-    /// 400: a field is wrong.
-    Invalid { field: String, message: String },
-}
-
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Refusal::Forbidden(m) | Refusal::NotFound(m) | Refusal::Conflict(m) => f.write_str(m),
-            Refusal::Invalid { field, message } => write!(f, "{field}: {message}"),
-        }
-    }
-}
-
-fn invalid(field: &str, message: impl Into<String>) -> Refusal {
-    Refusal::Invalid { field: field.to_owned(), message: message.into() }
 }
 
 /// Every action a collaborator role allows on its resource.

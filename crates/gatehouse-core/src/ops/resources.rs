@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use super::{invalid, subject_exists, Ctx, Refusal, SnapshotLookup};
+use super::{invalid, subject_exists, Ctx, Giving, Missing, Refusal, SnapshotLookup};
 use crate::change::Change;
 use crate::model::{Grant, Resource, ResourceKind, Subject};
 use crate::resource::{ResourceRecord, ResourceSpec};
@@ -14,7 +14,7 @@ pub(super) fn put(cx: &Ctx<'_>, rec: &ResourceRecord) -> Result<(), Refusal> {
     let snap = cx.snap;
     let r = rec.resource();
     require_put_resource(cx, rec.spec.resource_type(), &r)?;
-    rec.spec.validate(&SnapshotLookup(snap)).map_err(|e| Refusal::Invalid { field: e.field, message: e.message })?;
+    rec.spec.validate(&SnapshotLookup(snap))?;
     // Only an object that names where its credentials go may hold any (see `destination`).
     if rec.sealed_auth.is_some() && rec.spec.destination().is_none() {
         return Err(invalid("auth", format!("a {} holds no credentials", r.kind.as_str())));
@@ -23,10 +23,7 @@ pub(super) fn put(cx: &Ctx<'_>, rec: &ResourceRecord) -> Result<(), Refusal> {
         // Stored credentials never follow a new destination: whoever moves it sends them again.
         if let Some(what) = old.spec.moved_destination(&rec.spec) {
             if old.sealed_auth.is_some() && rec.sealed_auth == old.sealed_auth {
-                return Err(invalid(
-                    "auth",
-                    format!("is required when {what} changes: stored credentials are not sent to a new destination"),
-                ));
+                return Err(Refusal::CredentialsRequired { moved: what.to_string() });
             }
         }
     }
@@ -38,10 +35,11 @@ pub(super) fn put(cx: &Ctx<'_>, rec: &ResourceRecord) -> Result<(), Refusal> {
                 for m in before.models().iter().filter(|m| p.model(m.name.as_str()).is_none()) {
                     let users = snap.resources().controls_naming(&r.name, Some(m.name.as_str()));
                     if let Some(c) = users.first() {
-                        return Err(Refusal::Conflict(format!(
-                            "model {}/{} is named by gateway control {c}; change the control first",
-                            r.name, m.name
-                        )));
+                        return Err(Refusal::ModelInUseByControl {
+                            account: r.name.to_string(),
+                            model: m.name.to_string(),
+                            control: (*c).clone(),
+                        });
                     }
                 }
             }
@@ -53,17 +51,15 @@ pub(super) fn put(cx: &Ctx<'_>, rec: &ResourceRecord) -> Result<(), Refusal> {
 pub(super) fn delete(cx: &Ctx<'_>, r: &Resource) -> Result<(), Refusal> {
     let snap = cx.snap;
     let Some(t) = ResourceType::of_kind(r.kind) else {
-        return Err(Refusal::NotFound(format!("no {r}")));
+        return Err(Refusal::NotFound(Missing::Resource(r.clone())));
     };
     cx.require(t.delete_permission(), r)?;
     if snap.resources().get(r).is_none() {
-        return Err(Refusal::NotFound(format!("no {r}")));
+        return Err(Refusal::NotFound(Missing::Resource(r.clone())));
     }
     if r.kind == ResourceKind::ProviderAccount {
         if let Some(c) = snap.resources().controls_naming(&r.name, None).first() {
-            return Err(Refusal::Conflict(format!(
-                "{r} has models named by gateway control {c}; change the control first"
-            )));
+            return Err(Refusal::AccountInUseByControl { account: r.clone(), control: (*c).clone() });
         }
     }
     Ok(())
@@ -89,10 +85,10 @@ pub(super) fn grant(cx: &Ctx<'_>, g: &Grant, put: bool) -> Result<(), Refusal> {
         return Err(invalid("role", format!("{} is not a role on {}", g.role, g.resource)));
     }
     if put && !cx.is_admin() {
-        cx.require_holds_grant(g.role, &g.resource, &format!("granting {}", g.subject))?;
+        cx.require_holds_grant(g.role, &g.resource, &Giving::Grant(g.subject.clone()))?;
     }
     if snap.resources().get(&g.resource).is_none() {
-        return Err(Refusal::NotFound(format!("no {}", g.resource)));
+        return Err(Refusal::NotFound(Missing::Resource(g.resource.clone())));
     }
     if !subject_exists(snap, &g.subject) {
         return Err(invalid("subject", format!("no such subject {}", g.subject)));

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{invalid, Ctx, Refusal};
+use super::{invalid, Ctx, Giving, Missing, Refusal};
 use crate::change::Change;
 use crate::engine::team_scoped;
 use crate::ids::TeamName;
@@ -25,7 +25,7 @@ pub(super) fn put(cx: &Ctx<'_>, team: &Team) -> Result<(), Refusal> {
         if team.members.difference(old_members).next().is_some() {
             let holder = Subject::Team(team.name.clone());
             for g in snap.grants_of(&holder) {
-                cx.require_holds_grant(g.role, &g.resource, &format!("adding members to team {}", team.name))?;
+                cx.require_holds_grant(g.role, &g.resource, &Giving::TeamMembers(team.name.clone()))?;
             }
         }
         if team.managers.difference(old_managers).next().is_some() {
@@ -41,10 +41,7 @@ pub(super) fn put(cx: &Ctx<'_>, team: &Team) -> Result<(), Refusal> {
                     Resource::tenant()
                 };
                 if !cx.allows(Action::Perm(p), &scope) {
-                    return Err(Refusal::Forbidden(format!(
-                        "making someone a manager of team {} would give them {p} through the team-manager role, which you do not hold",
-                        team.name
-                    )));
+                    return Err(Refusal::WouldGiveTeamManager { team: team.name.clone(), permission: p });
                 }
             }
         }
@@ -59,14 +56,11 @@ pub(super) fn delete(cx: &Ctx<'_>, name: &TeamName) -> Result<(), Refusal> {
     let snap = cx.snap;
     cx.require(Permission::TeamDelete, &Resource::team(name))?;
     if snap.team(name.as_str()).is_none() {
-        return Err(Refusal::NotFound(format!("no team {name}")));
+        return Err(Refusal::NotFound(Missing::Team(name.clone())));
     }
     match snap.team_virtual_accounts(name.as_str()).count() {
         0 => Ok(()),
-        n => Err(Refusal::Conflict(format!(
-            "team {name} owns {n} virtual account{}; delete them or give them another owner team first",
-            if n == 1 { "" } else { "s" }
-        ))),
+        count => Err(Refusal::TeamOwnsVirtualAccounts { team: name.clone(), count }),
     }
 }
 

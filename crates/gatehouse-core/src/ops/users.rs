@@ -1,6 +1,6 @@
 //! Users and their passwords: who may change whom (never someone more powerful), and the last admin.
 
-use super::{invalid, Ctx, Refusal};
+use super::{invalid, AdminOnly, Ctx, Giving, Missing, Refusal};
 use crate::change::Change;
 use crate::ids::Email;
 use crate::model::{BuiltinRole, Resource, Subject, TokenOwner, User};
@@ -24,14 +24,17 @@ pub(super) fn put(cx: &Ctx<'_>, user: &User) -> Result<(), Refusal> {
     }
     if old.as_ref().is_none_or(|o| o.role != user.role) {
         if role.is_admin() && !cx.is_admin() {
-            return Err(Refusal::Forbidden("only an admin can make an admin".into()));
+            return Err(Refusal::AdminOnly(AdminOnly::MakeAdmin));
         }
-        cx.require_holds(role.permissions, &format!("giving {} the role {}", user.email, user.role))?;
+        cx.require_holds(
+            role.permissions,
+            Giving::RoleAssignment { user: user.email.clone(), role: user.role.clone() },
+        )?;
     }
     let was_admin = snap.is_admin(&user.email);
     let stays_admin = user.active && role.is_admin();
     if was_admin && !stays_admin && snap.active_admin_count() <= 1 {
-        return Err(Refusal::Conflict(format!("{} is the last active admin; make another admin first", user.email)));
+        return Err(Refusal::LastAdmin(user.email.clone()));
     }
     Ok(())
 }
@@ -40,11 +43,11 @@ pub(super) fn delete(cx: &Ctx<'_>, email: &Email) -> Result<(), Refusal> {
     let snap = cx.snap;
     cx.require(Permission::UserManage, &Resource::user(email))?;
     if snap.user(email.as_str()).is_none() {
-        return Err(Refusal::NotFound(format!("no user {email}")));
+        return Err(Refusal::NotFound(Missing::User(email.clone())));
     }
     cx.require_can_manage_user(email)?;
     if snap.is_admin(email) && snap.active_admin_count() <= 1 {
-        return Err(Refusal::Conflict(format!("{email} is the last active admin; make another admin first")));
+        return Err(Refusal::LastAdmin(email.clone()));
     }
     Ok(())
 }
@@ -56,7 +59,7 @@ pub(super) fn set_password(cx: &Ctx<'_>, email: &Email) -> Result<(), Refusal> {
         cx.require_can_manage_user(email)?;
     }
     if snap.user(email.as_str()).is_none() {
-        return Err(Refusal::NotFound(format!("no user {email}")));
+        return Err(Refusal::NotFound(Missing::User(email.clone())));
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::{invalid, Ctx, Refusal, MAX_GRACE};
+use super::{invalid, Ctx, Missing, Refusal, MAX_GRACE};
 use crate::change::Change;
 use crate::ids::{TokenId, VaName};
 use crate::model::{
@@ -40,7 +40,7 @@ pub(super) fn delete(cx: &Ctx<'_>, name: &VaName) -> Result<(), Refusal> {
     let snap = cx.snap;
     cx.require(Permission::VirtualAccountDelete, &Resource::virtual_account(name))?;
     if snap.virtual_account(name.as_str()).is_none() {
-        return Err(Refusal::NotFound(format!("no virtual account {name}")));
+        return Err(Refusal::NotFound(Missing::VirtualAccount(name.clone())));
     }
     Ok(())
 }
@@ -53,11 +53,11 @@ pub(super) fn issue_token(cx: &Ctx<'_>, t: &Token) -> Result<(), Refusal> {
     match (&t.owner, t.kind) {
         (TokenOwner::User(e), TokenKind::Pat | TokenKind::Session) => {
             if cx.caller_email() != Some(e) {
-                return Err(Refusal::Forbidden("personal access tokens can only be created for yourself".into()));
+                return Err(Refusal::OwnTokensOnly);
             }
             // Within a batch the caller may have just deactivated or deleted themself.
             if !snap.user(e.as_str()).is_some_and(|u| u.user.active) {
-                return Err(Refusal::Forbidden(format!("{e} is not an active user")));
+                return Err(Refusal::InactiveUser(e.clone()));
             }
             Ok(())
         }
@@ -79,7 +79,7 @@ pub(super) fn rotate(cx: &Ctx<'_>, name: &VaName, new: &Token, grace: &Duration)
 
 pub(super) fn revoke_token(cx: &Ctx<'_>, id: &TokenId) -> Result<(), Refusal> {
     let snap = cx.snap;
-    let not_found = || Refusal::NotFound(format!("no token {id}"));
+    let not_found = || Refusal::NotFound(Missing::Token(id.clone()));
     let token = snap.token(id.as_str()).ok_or_else(not_found)?;
     match &token.owner {
         TokenOwner::User(e) if cx.caller_email() == Some(e) => Ok(()),
@@ -104,10 +104,8 @@ fn require_va_tokens(cx: &Ctx<'_>, v: &VaName) -> Result<(), Refusal> {
     // "Manage Virtual Account ... also includes permission to get the token" (the seed's FAQ).
     cx.require(Permission::VirtualAccountManage, &Resource::virtual_account(v))?;
     match cx.snap.virtual_account(v.as_str()) {
-        None => Err(Refusal::NotFound(format!("no virtual account {v}"))),
-        Some(va) if va.expires_at.is_some_and(|e| e <= cx.now) => {
-            Err(Refusal::Conflict(format!("virtual account {v} has expired")))
-        }
+        None => Err(Refusal::NotFound(Missing::VirtualAccount(v.clone()))),
+        Some(va) if va.expires_at.is_some_and(|e| e <= cx.now) => Err(Refusal::VirtualAccountExpired(v.clone())),
         Some(_) => Ok(()),
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{check_collaborators, check_description, grants_on, Collaborator, Lookup, SpecError};
+use super::{check_collaborators, check_description, grants_on, Collaborator, FieldError, Lookup};
 use crate::ids::ResourceName;
 use crate::model::{Grant, Resource, ResourceKind};
 
@@ -38,9 +38,9 @@ impl FreeForm {
     }
 
     /// JSON has no NaN or infinity; YAML does (`.nan`), and would then fail to export as JSON.
-    fn check_finite(&self, field: &str) -> Result<(), SpecError> {
+    fn check_finite(&self, field: &str) -> Result<(), FieldError> {
         match self {
-            FreeForm::Float(f) if !f.is_finite() => Err(SpecError::new(field, "must be a finite number")),
+            FreeForm::Float(f) if !f.is_finite() => Err(FieldError::new(field, "must be a finite number")),
             FreeForm::List(l) => l.iter().enumerate().try_for_each(|(i, v)| v.check_finite(&format!("{field}[{i}]"))),
             FreeForm::Map(m) => m.iter().try_for_each(|(k, v)| v.check_finite(&format!("{field}.{k}"))),
             _ => Ok(()),
@@ -154,10 +154,10 @@ impl AgentSpec {
         grants_on(&self.collaborators, self.resource())
     }
 
-    pub fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+    pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         check_description("description", &self.description)?;
         if self.definition.as_map().is_none() {
-            return Err(SpecError::new("definition", "must be an object"));
+            return Err(FieldError::new("definition", "must be an object"));
         }
         self.definition.check_finite("definition")?;
         check_collaborators(&self.collaborators, ResourceKind::Agent, world)

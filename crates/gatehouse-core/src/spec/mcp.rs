@@ -6,7 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
     check_collaborators, check_description, check_header_secret, expose_secret, expose_secret_map, grants_on,
-    split_auth, Collaborator, HttpUrl, Lookup, SpecError,
+    split_auth, Collaborator, FieldError, HttpUrl, Lookup,
 };
 use crate::ids::ResourceName;
 use crate::model::{Grant, Resource, ResourceKind};
@@ -78,14 +78,14 @@ impl McpServerSpec {
         grants_on(&self.collaborators, self.resource())
     }
 
-    pub fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+    pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         check_description("description", &self.description)?;
         check_collaborators(&self.collaborators, ResourceKind::McpServer, world)
     }
 }
 
 impl McpServerManifest {
-    pub fn validate(&self, world: &dyn Lookup) -> Result<(), SpecError> {
+    pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         self.spec.validate(world)?;
         match &self.auth {
             Some(a) => a.validate().map_err(|e| e.within("auth")),
@@ -103,19 +103,19 @@ impl<'de> Deserialize<'de> for McpServerManifest {
 
 impl McpAuth {
     /// Field paths are relative to `auth`.
-    pub fn validate(&self) -> Result<(), SpecError> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         match self {
             McpAuth::Bearer { token } => check_header_secret("token", token),
             McpAuth::Headers { headers } => {
                 if headers.is_empty() {
-                    return Err(SpecError::new("headers", "must name at least one header"));
+                    return Err(FieldError::new("headers", "must name at least one header"));
                 }
                 for (name, value) in headers {
                     let field = format!("headers.{name}");
                     // RFC 9110 token characters: anything else is not a header name.
                     let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
                     if name.is_empty() || !name.chars().all(token) {
-                        return Err(SpecError::new(field, "is not a valid HTTP header name"));
+                        return Err(FieldError::new(field, "is not a valid HTTP header name"));
                     }
                     check_header_value(&field, value)?;
                 }
@@ -126,16 +126,16 @@ impl McpAuth {
 }
 
 /// Header values may hold spaces (`Basic abc`), but never CR or LF (header injection) or other controls.
-fn check_header_value(field: &str, v: &Secret<String>) -> Result<(), SpecError> {
+fn check_header_value(field: &str, v: &Secret<String>) -> Result<(), FieldError> {
     let v = v.expose();
     if v.trim().is_empty() {
-        return Err(SpecError::new(field, "must not be empty"));
+        return Err(FieldError::new(field, "must not be empty"));
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(SpecError::new(field, "must not contain control characters"));
+        return Err(FieldError::new(field, "must not contain control characters"));
     }
     if v.len() > 8192 {
-        return Err(SpecError::new(field, "must be at most 8192 bytes"));
+        return Err(FieldError::new(field, "must be at most 8192 bytes"));
     }
     Ok(())
 }

@@ -48,29 +48,8 @@ pub use provider::{
     OpenAiCompatibleAuth, ProviderAccountManifest, ProviderAccountSpec, ProviderAuth, ProviderKind, StandardAccount,
 };
 
-/// A spec failed validation: `field` is a path like `models[2].authorized_subjects[0]`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct SpecError {
-    pub field: String,
-    pub message: String,
-}
-
-impl SpecError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> SpecError {
-        SpecError { field: field.into(), message: message.into() }
-    }
-
-    /// The same error seen from an enclosing object: `when.models[0]` under `rules[1]`.
-    pub fn within(self, parent: &str) -> SpecError {
-        let field = if self.field.starts_with('[') {
-            format!("{parent}{}", self.field)
-        } else {
-            format!("{parent}.{}", self.field)
-        };
-        SpecError { field, ..self }
-    }
-}
+/// A spec failed validation: the field (a path like `models[2].authorized_subjects[0]`) and why.
+pub use crate::field::FieldError;
 
 /// What validation needs to know about the rest of the tenant. The caller implements it over its snapshot
 /// (and, during an apply, over the objects the same apply creates).
@@ -395,29 +374,29 @@ impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KeySeed<'_, K> {
 
 // Validation helpers shared by the specs. Each returns the first problem, at its own path.
 
-fn check_subject(field: &str, s: &Subject, world: &dyn Lookup) -> Result<(), SpecError> {
+fn check_subject(field: &str, s: &Subject, world: &dyn Lookup) -> Result<(), FieldError> {
     if world.subject_exists(s) {
         Ok(())
     } else {
-        Err(SpecError::new(field, format!("{s} does not exist")))
+        Err(FieldError::new(field, format!("{s} does not exist")))
     }
 }
 
 /// Reports the first item equal to an earlier one, at its own path.
 fn no_duplicates<'a, T: Ord + fmt::Display + 'a>(
     items: impl IntoIterator<Item = (String, &'a T)>,
-) -> Result<(), SpecError> {
+) -> Result<(), FieldError> {
     let mut seen = std::collections::BTreeSet::new();
     for (field, item) in items {
         if !seen.insert(item) {
-            return Err(SpecError::new(field, format!("{item} appears twice")));
+            return Err(FieldError::new(field, format!("{item} appears twice")));
         }
     }
     Ok(())
 }
 
 /// A list of subjects: each exists, none twice.
-fn check_subjects(field: &str, list: &[Subject], world: &dyn Lookup) -> Result<(), SpecError> {
+fn check_subjects(field: &str, list: &[Subject], world: &dyn Lookup) -> Result<(), FieldError> {
     for (i, s) in list.iter().enumerate() {
         check_subject(&format!("{field}[{i}]"), s, world)?;
     }
@@ -426,12 +405,12 @@ fn check_subjects(field: &str, list: &[Subject], world: &dyn Lookup) -> Result<(
 
 /// Collaborators of a resource of `kind`: roles of that kind only, subjects that exist, each subject once
 /// (two roles for one subject would make "which one applies" a question the manifest should not raise).
-fn check_collaborators(list: &[Collaborator], kind: ResourceKind, world: &dyn Lookup) -> Result<(), SpecError> {
+fn check_collaborators(list: &[Collaborator], kind: ResourceKind, world: &dyn Lookup) -> Result<(), FieldError> {
     for (i, c) in list.iter().enumerate() {
         if c.role.resource_kind() != kind {
             let allowed: Vec<&str> =
                 CollaboratorRole::ALL.iter().filter(|r| r.resource_kind() == kind).map(|r| r.as_str()).collect();
-            return Err(SpecError::new(
+            return Err(FieldError::new(
                 format!("collaborators[{i}].role"),
                 format!("{} is not a role on a {}; use {}", c.role, kind.as_str(), allowed.join(" or ")),
             ));
@@ -446,25 +425,25 @@ fn grants_on<'a>(list: &'a [Collaborator], resource: Resource) -> impl Iterator<
 }
 
 /// A free-text description: any characters, bounded so a manifest cannot smuggle megabytes into every read.
-fn check_description(field: &str, v: &str) -> Result<(), SpecError> {
+fn check_description(field: &str, v: &str) -> Result<(), FieldError> {
     if v.chars().count() > 2000 {
-        return Err(SpecError::new(field, "must be at most 2000 characters"));
+        return Err(FieldError::new(field, "must be at most 2000 characters"));
     }
     Ok(())
 }
 
 /// A credential or header value that goes into an HTTP header: non-empty, and no whitespace or control
 /// characters, which would either break the header or (CR, LF) inject another one.
-fn check_header_secret(field: &str, v: &Secret<String>) -> Result<(), SpecError> {
+fn check_header_secret(field: &str, v: &Secret<String>) -> Result<(), FieldError> {
     let v = v.expose();
     if v.is_empty() {
-        return Err(SpecError::new(field, "must not be empty"));
+        return Err(FieldError::new(field, "must not be empty"));
     }
     if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(SpecError::new(field, "must not contain spaces or control characters"));
+        return Err(FieldError::new(field, "must not contain spaces or control characters"));
     }
     if v.len() > 8192 {
-        return Err(SpecError::new(field, "must be at most 8192 bytes"));
+        return Err(FieldError::new(field, "must be at most 8192 bytes"));
     }
     Ok(())
 }
@@ -474,7 +453,7 @@ fn check_header_secret(field: &str, v: &Secret<String>) -> Result<(), SpecError>
 pub(crate) mod test_world {
     use std::collections::BTreeSet;
 
-    use super::{Lookup, SpecError};
+    use super::{FieldError, Lookup};
     use crate::model::Subject;
 
     pub struct World {
@@ -503,10 +482,10 @@ pub(crate) mod test_world {
 
     /// The message of an error that must be at `field`.
     #[track_caller]
-    pub fn fails_at<T: std::fmt::Debug>(r: Result<T, SpecError>, field: &str) -> String {
+    pub fn fails_at<T: std::fmt::Debug>(r: Result<T, FieldError>, field: &str) -> String {
         match r {
             Err(e) => {
-                assert_eq!(e.field, field, "wrong field in {e}");
+                assert_eq!(e.path.to_string(), field, "wrong field in {e}");
                 e.message
             }
             Ok(v) => panic!("expected an error at {field}, got {v:?}"),
@@ -523,9 +502,9 @@ mod tests {
 
     #[test]
     fn errors_print_and_nest() {
-        let e = SpecError::new("weight", "must be 0 to 100").within("load_balance_targets[1]").within("rules[0]");
+        let e = FieldError::new("weight", "must be 0 to 100").within("load_balance_targets[1]").within("rules[0]");
         assert_eq!(e.to_string(), "rules[0].load_balance_targets[1].weight: must be 0 to 100");
-        assert_eq!(SpecError::new("[2]", "x").within("keywords").field, "keywords[2]");
+        assert_eq!(FieldError::new("[2]", "x").within("keywords").path.to_string(), "keywords[2]");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use super::SpecError;
+use super::FieldError;
 
 /// `pricing: {input_per_million_tokens: 2.5, output_per_million_tokens: 10}` on a model.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
@@ -30,13 +30,13 @@ impl Eq for ModelPricing {}
 
 impl ModelPricing {
     /// Field paths are relative to `pricing`.
-    pub fn validate(&self) -> Result<(), SpecError> {
+    pub fn validate(&self) -> Result<(), FieldError> {
         for (field, v) in [
             ("input_per_million_tokens", self.input_per_million_tokens),
             ("output_per_million_tokens", self.output_per_million_tokens),
         ] {
             if !v.is_finite() || v < 0.0 {
-                return Err(SpecError::new(
+                return Err(FieldError::new(
                     field,
                     format!("must be a finite number of US dollars, 0 or more, not {v}"),
                 ));

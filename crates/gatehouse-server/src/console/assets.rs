@@ -3,12 +3,32 @@
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
-pub const SCRIPT_PATH: &str = "/console/app.js";
 pub const STYLE_PATH: &str = "/console/app.css";
 
 const INDEX: &str = include_str!("assets/index.html");
-const SCRIPT: &str = include_str!("assets/app.js");
 const STYLE: &str = include_str!("assets/app.css");
+
+/// The page's ES modules (`app.js` is the entry; it imports the rest), each at its own path. Only these
+/// paths are served, and only these are open without a token (see `auth::is_open`).
+pub const SCRIPTS: &[(&str, &str)] = &[
+    ("/console/app.js", include_str!("assets/app.js")),
+    ("/console/api.js", include_str!("assets/api.js")),
+    ("/console/ui.js", include_str!("assets/ui.js")),
+    ("/console/signin.js", include_str!("assets/signin.js")),
+    ("/console/users.js", include_str!("assets/users.js")),
+    ("/console/teams.js", include_str!("assets/teams.js")),
+    ("/console/virtual-accounts.js", include_str!("assets/virtual-accounts.js")),
+    ("/console/roles.js", include_str!("assets/roles.js")),
+    ("/console/tokens.js", include_str!("assets/tokens.js")),
+    ("/console/integrations.js", include_str!("assets/integrations.js")),
+    ("/console/controls.js", include_str!("assets/controls.js")),
+    ("/console/usage.js", include_str!("assets/usage.js")),
+    ("/console/audit.js", include_str!("assets/audit.js")),
+];
+
+pub fn is_script(path: &str) -> bool {
+    SCRIPTS.iter().any(|(p, _)| *p == path)
+}
 
 /// Only this origin's script and style run, nothing frames the page, and no form posts elsewhere: a
 /// stolen-click or injected-markup attack has nothing to work with.
@@ -35,8 +55,8 @@ pub async fn index() -> Response {
     file("text/html; charset=utf-8", INDEX)
 }
 
-pub async fn script() -> Response {
-    file("text/javascript; charset=utf-8", SCRIPT)
+pub fn script(body: &'static str) -> Response {
+    file("text/javascript; charset=utf-8", body)
 }
 
 pub async fn style() -> Response {

@@ -13,8 +13,8 @@ use crate::state::App;
 
 /// The console's own routes (the session endpoints live under `/api/v1/auth/session`, see `session`).
 pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/", get(assets::index))
-        .route(assets::SCRIPT_PATH, get(assets::script))
-        .route(assets::STYLE_PATH, get(assets::style))
+    let router = Router::new().route("/", get(assets::index)).route(assets::STYLE_PATH, get(assets::style));
+    assets::SCRIPTS
+        .iter()
+        .fold(router, |router, (path, body)| router.route(path, get(move || async move { assets::script(body) })))
 }

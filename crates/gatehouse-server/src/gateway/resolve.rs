@@ -9,7 +9,7 @@ use gatehouse_core::{Action, Resource, ResourceKind};
 use time::OffsetDateTime;
 
 use super::table::{Account, Endpoint, Model};
-use crate::error::ApiError;
+use crate::error::{ApiError, Forbidden};
 use crate::state::Published;
 
 /// A model the caller may use, resolved once in the request's view. Holds the compiled account, so a
@@ -51,10 +51,7 @@ impl Target {
 
 /// The same refusal for a model that does not exist and one the caller may not use: no existence oracle.
 fn refused(principal: &Principal, model: &str) -> ApiError {
-    ApiError::Forbidden(format!(
-        "{} is not authorized to access model {model} or model does not exist",
-        principal.subject
-    ))
+    ApiError::Forbidden(Forbidden::Model { subject: principal.subject.to_string(), model: model.to_owned() })
 }
 
 /// Resolves `model` for `principal` on a route serving `route_type` (`/v1/messages` serves chat models).

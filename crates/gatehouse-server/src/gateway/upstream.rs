@@ -51,7 +51,7 @@ fn post(app: &App, url: &reqwest::Url) -> RequestBuilder {
 /// upstream sent is a 502.
 pub fn translate_error(e: TranslateError) -> ApiError {
     match e {
-        TranslateError::Invalid { field, message } => ApiError::Invalid { field, message },
+        TranslateError::Invalid { field, message } => ApiError::invalid(field, message),
         other => ApiError::BadGateway(other.to_string()),
     }
 }

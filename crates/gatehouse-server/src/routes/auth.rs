@@ -9,13 +9,9 @@ use time::OffsetDateTime;
 
 use crate::client::ClientIp;
 use crate::dto::{LoginBody, LoginOut};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, Unauthenticated};
 use crate::extract::{Body, Caller};
 use crate::state::App;
-
-const BAD_LOGIN: &str = "invalid email or password";
-const DEACTIVATED: &str =
-    "this account is deactivated: its sessions and tokens no longer work; ask an admin to reactivate it";
 
 /// Exchanges a local password for a session token. Unknown, inactive and wrong-password logins get the
 /// same answer.
@@ -58,7 +54,7 @@ pub(crate) fn throttled(app: &App, email: &str, ip: Option<IpAddr>) -> Result<()
         // Whole seconds, rounded up: a client that waits as told is not refused again.
         Some(wait) => {
             let secs = wait.whole_seconds().saturating_add(i64::from(wait.subsec_nanoseconds() > 0));
-            Err(ApiError::TooManyAttempts { retry_after: u64::try_from(secs).unwrap_or(1).max(1) })
+            Err(ApiError::too_many_attempts(u64::try_from(secs).unwrap_or(1).max(1)))
         }
         None => Ok(()),
     }
@@ -87,10 +83,12 @@ pub async fn open_session(
     let active = email.as_ref().and_then(|e| app.snapshot().user(e.as_str()).map(|u| u.user.active));
     let email = match (email, ok, active) {
         (Some(e), true, Some(true)) => e,
-        (Some(_), true, Some(false)) if reveal_deactivated => return Err(ApiError::Deactivated(DEACTIVATED.into())),
+        (Some(_), true, Some(false)) if reveal_deactivated => {
+            return Err(ApiError::Unauthenticated(Unauthenticated::Deactivated))
+        }
         _ => {
             app.signin.failed(&typed, ip, app.now());
-            return Err(ApiError::Unauthenticated(BAD_LOGIN.into()));
+            return Err(ApiError::Unauthenticated(Unauthenticated::BadLogin));
         }
     };
     let now = app.now();

@@ -9,7 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{can, explain_rights};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, Forbidden, NotFound};
 use crate::extract::Caller;
 use crate::state::App;
 
@@ -85,10 +85,11 @@ pub async fn subject_access(
     if subject == p.subject {
         return access(&s, &subject, now)
             .map(Json)
-            .ok_or_else(|| ApiError::NotFound(format!("no such subject {subject}")));
+            .ok_or_else(|| ApiError::NotFound(NotFound::Subject(subject.to_string())));
     }
     explain_rights::require_subject(&s, &p.subject, &subject, now)?;
-    let mut out = access(&s, &subject, now).ok_or_else(|| ApiError::NotFound(format!("no such subject {subject}")))?;
+    let mut out =
+        access(&s, &subject, now).ok_or_else(|| ApiError::NotFound(NotFound::Subject(subject.to_string())))?;
     // An entry about a resource the caller may not read would tell them it exists and who uses it.
     out.entries.retain(|e| explain_rights::may_read(&s, &p.subject, &e.resource, now));
     Ok(Json(out))
@@ -137,12 +138,12 @@ pub async fn provider_account_access(
     if !can(&s, &p.subject, Permission::ProviderAccountManage, &r, now)
         && !can(&s, &p.subject, Permission::RoleList, &Resource::tenant(), now)
     {
-        return Err(ApiError::Forbidden(format!(
-            "{} may not see who uses {r}: that needs provider-account:manage on it, or role:list",
-            p.subject
-        )));
+        return Err(ApiError::Forbidden(Forbidden::AccountUsers {
+            caller: p.subject.to_string(),
+            resource: r.to_string(),
+        }));
     }
-    let rec = s.resources().get(&r).ok_or_else(|| ApiError::NotFound(format!("no provider account {name}")))?;
+    let rec = s.resources().get(&r).ok_or_else(|| ApiError::not_found("provider account", &name))?;
     let subjects = s
         .users()
         .map(|u| Subject::User(u.user.email.clone()))

@@ -5,7 +5,7 @@ use gatehouse_core::{Permission, Resource, ResourceKind, Snapshot, Subject};
 use time::OffsetDateTime;
 
 use super::{can, require};
-use crate::error::ApiError;
+use crate::error::{ApiError, Forbidden};
 
 /// The permission that lets a caller read objects of `kind` through the API; `None` for kinds the API
 /// serves no reads of, whose entries only admins (who may do anything) see.
@@ -68,9 +68,10 @@ pub fn may_read(s: &Snapshot, caller: &Subject, resource: &str, now: OffsetDateT
 /// subject. Asked before the subject is looked up, so a refusal says nothing about whether it exists.
 pub fn require_subject(s: &Snapshot, caller: &Subject, subject: &Subject, now: OffsetDateTime) -> Result<(), ApiError> {
     if !can(s, caller, Permission::RoleList, &Resource::tenant(), now) {
-        return Err(ApiError::Forbidden(format!(
-            "{caller} may see only their own access: seeing {subject}'s needs role:list"
-        )));
+        return Err(ApiError::Forbidden(Forbidden::OthersAccess {
+            caller: caller.to_string(),
+            subject: subject.to_string(),
+        }));
     }
     let r = subject_resource(subject);
     let p = read_permission(r.kind).unwrap_or(Permission::UserList);

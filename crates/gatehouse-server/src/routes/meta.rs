@@ -6,9 +6,10 @@ use time::OffsetDateTime;
 
 use super::can;
 use crate::dto::{CheckBody, CheckOut, ChecksBody, ChecksOut, MeOut, PermissionOut};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, Forbidden, Unauthenticated};
 use crate::extract::{Body, Caller};
 use crate::state::App;
+use gatehouse_core::field::FieldPath;
 
 #[utoipa::path(get, path = "/healthz", tag = "meta", security(()), responses((status = 200, description = "the server is up")))]
 pub async fn healthz() -> Json<Value> {
@@ -21,7 +22,7 @@ pub async fn me(State(app): State<App>, Caller(p): Caller) -> Result<Json<MeOut>
     let s = app.snapshot();
     let out = match &p.subject {
         Subject::User(e) => {
-            let u = s.user(e.as_str()).ok_or_else(|| ApiError::Unauthenticated("no such user".into()))?;
+            let u = s.user(e.as_str()).ok_or(ApiError::Unauthenticated(Unauthenticated::OwnerGone("user")))?;
             MeOut {
                 subject: p.subject.to_string(),
                 kind: "user",
@@ -34,7 +35,7 @@ pub async fn me(State(app): State<App>, Caller(p): Caller) -> Result<Json<MeOut>
         Subject::VirtualAccount(v) => {
             let va = s
                 .virtual_account(v.as_str())
-                .ok_or_else(|| ApiError::Unauthenticated("no such virtual account".into()))?;
+                .ok_or(ApiError::Unauthenticated(Unauthenticated::OwnerGone("virtual account")))?;
             MeOut {
                 subject: p.subject.to_string(),
                 kind: "virtual-account",
@@ -44,7 +45,7 @@ pub async fn me(State(app): State<App>, Caller(p): Caller) -> Result<Json<MeOut>
                 permissions: Vec::new(),
             }
         }
-        Subject::Team(_) => return Err(ApiError::Unauthenticated("teams do not hold tokens".into())),
+        Subject::Team(_) => return Err(ApiError::Unauthenticated(Unauthenticated::TeamToken)),
     };
     Ok(Json(out))
 }
@@ -93,11 +94,8 @@ pub async fn checks(
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            decide(&s, &p.subject, c.subject.as_deref(), &c.permission, &c.resource, now).map_err(|e| match e {
-                ApiError::Invalid { field, message } => ApiError::invalid(format!("checks[{i}].{field}"), message),
-                ApiError::Forbidden(m) => ApiError::Forbidden(format!("checks[{i}]: {m}")),
-                other => other,
-            })
+            decide(&s, &p.subject, c.subject.as_deref(), &c.permission, &c.resource, now)
+                .map_err(|e| e.within(FieldPath::default().key("checks").index(i)))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(ChecksOut { results }))
@@ -119,9 +117,10 @@ fn decide(
     let action: Action = permission.parse().map_err(|e| ApiError::invalid("permission", format!("{e}")))?;
     let resource: Resource = resource.parse().map_err(|e| ApiError::invalid("resource", format!("{e}")))?;
     if subject != *caller && !can(s, caller, Permission::RoleList, &Resource::tenant(), now) {
-        return Err(ApiError::Forbidden(format!(
-            "{caller} may ask only about themself: asking about {subject} needs role:list"
-        )));
+        return Err(ApiError::Forbidden(Forbidden::OthersCheck {
+            caller: caller.to_string(),
+            subject: subject.to_string(),
+        }));
     }
     let d = s.check(&subject, action, &resource, now);
     Ok(CheckOut { allowed: d.is_allowed(), reason: d.to_string() })

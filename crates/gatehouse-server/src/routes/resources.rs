@@ -1,33 +1,19 @@
-//! CRUD for provider accounts, MCP servers, agents and gateway controls: one implementation, four mounts.
+//! CRUD for provider accounts, MCP servers, agents and gateway controls: one implementation (in
+//! `service::resources`), four mounts.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use gatehouse_core::{Op, Resource, ResourceName};
 use serde_json::Value;
 
-use super::{can, require};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, Caller};
-use crate::resources::{body_type, parse_manifest, plan, render, Collection};
+use crate::resources::Collection;
+use crate::service::resources as service;
 use crate::state::App;
 
-fn resource(coll: Collection, name: &str) -> Result<Resource, ApiError> {
-    let n = ResourceName::new(name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
-    Ok(Resource::new(coll.kind(), n.as_str()))
-}
-
 async fn list(app: App, p: gatehouse_core::token::Principal, coll: Collection) -> Json<Vec<Value>> {
-    let s = app.snapshot();
-    let now = app.now();
-    let mut v: Vec<_> = s
-        .resources()
-        .of_kind(coll.kind())
-        .filter(|rec| can(&s, &p.subject, coll.read_permission(), &rec.resource(), now))
-        .map(|rec| (rec.spec.name().to_string(), render(&s, rec, false)))
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    Json(v.into_iter().map(|(_, r)| r).collect())
+    Json(service::list(&app, &p.subject, coll))
 }
 
 async fn get(
@@ -36,11 +22,7 @@ async fn get(
     coll: Collection,
     name: String,
 ) -> Result<Json<Value>, ApiError> {
-    let r = resource(coll, &name)?;
-    let s = app.snapshot();
-    require(&s, &p.subject, coll.read_permission(), &r, app.now())?;
-    let rec = s.resources().get(&r).ok_or_else(|| ApiError::NotFound(format!("no {} {name}", coll.noun())))?;
-    Ok(Json(render(&s, rec, false)))
+    service::get(&app, &p.subject, coll, &name).map(Json)
 }
 
 /// Creates (`create`) or replaces; the key in the path must match the body's name.
@@ -49,33 +31,11 @@ async fn put(
     p: gatehouse_core::token::Principal,
     coll: Collection,
     path_name: Option<String>,
-    mut body: Value,
+    body: Value,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let manifest_type = body_type(coll, &mut body)?;
-    let parsed = parse_manifest(manifest_type, body, "")?;
-    let r = parsed.spec.resource();
-    if let Some(n) = &path_name {
-        crate::convert::same_key("name", n, &r.name)?;
-    }
-    let creating = path_name.is_none();
-    let noun = coll.noun();
-    let key = r.clone();
-    let caller = p.subject.clone();
-    let key_ref = app.key.clone();
-    // Planned under the writer's lock, against the state it is applied to: the stored credentials it keeps
-    // are the current ones, never a version an edit in between replaced (which would look like new ones).
-    // Worked out again if another server writes first (see `AppState::write_with`).
-    let build = move |s: &gatehouse_core::Snapshot, now| plan(s, &key_ref, parsed.clone(), &caller, now).map(|p| p.ops);
-    let s = app
-        .write_with(&p.subject, build, move |s| match (s.resources().get(&key).is_some(), creating) {
-            (true, true) => Err(ApiError::Conflict(format!("{noun} {} already exists", key.name))),
-            (false, false) => Err(ApiError::NotFound(format!("no {noun} {}", key.name))),
-            _ => Ok(()),
-        })
-        .await?;
-    let rec = s.resources().get(&r).ok_or_else(|| ApiError::Internal("the resource vanished".into()))?;
-    let status = if creating { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(render(&s, rec, false))))
+    let status = if path_name.is_none() { StatusCode::CREATED } else { StatusCode::OK };
+    let out = service::put(&app, &p.subject, coll, path_name.as_deref(), body).await?;
+    Ok((status, Json(out)))
 }
 
 async fn delete(
@@ -84,8 +44,7 @@ async fn delete(
     coll: Collection,
     name: String,
 ) -> Result<StatusCode, ApiError> {
-    let r = resource(coll, &name)?;
-    app.write(&p.subject, vec![Op::DeleteResource(r)], |_| Ok(())).await?;
+    service::delete(&app, &p.subject, coll, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

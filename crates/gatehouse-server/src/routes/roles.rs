@@ -15,7 +15,7 @@ fn name(s: &str) -> Result<RoleName, ApiError> {
 }
 
 fn out(s: &gatehouse_core::Snapshot, n: &RoleName) -> Result<Json<RoleOut>, ApiError> {
-    s.role(n.as_str()).map(|r| Json(RoleOut::from(&**r))).ok_or_else(|| ApiError::NotFound(format!("no role {n}")))
+    s.role(n.as_str()).map(|r| Json(RoleOut::from(&**r))).ok_or_else(|| ApiError::not_found("role", n))
 }
 
 /// Built-in roles first, then custom roles by name.
@@ -43,7 +43,7 @@ pub async fn create(
     let key = role.name.clone();
     let s = app
         .write(&p.subject, vec![Op::PutRole(role)], |s| match s.role(key.as_str()) {
-            Some(_) => Err(ApiError::Conflict(format!("role {key} already exists"))),
+            Some(_) => Err(ApiError::already_exists("role", &key)),
             None => Ok(()),
         })
         .await?;
@@ -74,7 +74,7 @@ pub async fn replace(
     let s = app
         .write(&p.subject, vec![Op::PutRole(role)], |s| match s.role(n.as_str()) {
             Some(_) => Ok(()),
-            None => Err(ApiError::NotFound(format!("no role {n}"))),
+            None => Err(ApiError::not_found("role", &n)),
         })
         .await?;
     out(&s, &n)

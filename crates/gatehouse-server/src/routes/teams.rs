@@ -15,7 +15,7 @@ fn name(s: &str) -> Result<TeamName, ApiError> {
 }
 
 fn out(s: &gatehouse_core::Snapshot, n: &TeamName) -> Result<Json<TeamOut>, ApiError> {
-    s.team(n.as_str()).map(|t| Json(TeamOut::from(&**t))).ok_or_else(|| ApiError::NotFound(format!("no team {n}")))
+    s.team(n.as_str()).map(|t| Json(TeamOut::from(&**t))).ok_or_else(|| ApiError::not_found("team", n))
 }
 
 /// Teams the caller may read (`team:read`, tenant-wide or on the teams they manage).
@@ -43,7 +43,7 @@ pub async fn create(
     let key = team.name.clone();
     let s = app
         .write(&p.subject, vec![Op::PutTeam(team)], |s| match s.team(key.as_str()) {
-            Some(_) => Err(ApiError::Conflict(format!("team {key} already exists"))),
+            Some(_) => Err(ApiError::already_exists("team", &key)),
             None => Ok(()),
         })
         .await?;
@@ -73,7 +73,7 @@ pub async fn replace(
     let s = app
         .write(&p.subject, vec![Op::PutTeam(team)], |s| match s.team(n.as_str()) {
             Some(_) => Ok(()),
-            None => Err(ApiError::NotFound(format!("no team {n}"))),
+            None => Err(ApiError::not_found("team", &n)),
         })
         .await?;
     out(&s, &n)

@@ -10,7 +10,7 @@ use gatehouse_core::{Op, Permission, Resource, Subject, TokenId, TokenKind, Toke
 use super::require;
 use super::virtual_accounts::name as va_name;
 use crate::dto::{IssuedTokenOut, RotateBody, RotatedOut, TokenBody, TokenOut};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, NotFound};
 use crate::extract::{Body, Caller};
 use crate::state::App;
 use crate::{bounds, convert};
@@ -37,7 +37,7 @@ pub async fn create_pat(
     Body(b): Body<TokenBody>,
 ) -> Result<(StatusCode, Json<IssuedTokenOut>), ApiError> {
     let Subject::User(email) = &p.subject else {
-        return Err(ApiError::Forbidden("only users have personal access tokens".into()));
+        return Err(ApiError::Forbidden(crate::error::Forbidden::UsersOnly));
     };
     let name = convert::token_name(b.name, "personal access token")?;
     let expires_at = bounds::opt_client_time("expires_at", b.expires_at)?;
@@ -69,7 +69,7 @@ pub async fn revoke_pat(
     let id = token_id(&id)?;
     let is_pat = app.snapshot().token(id.as_str()).is_some_and(|t| t.kind == TokenKind::Pat);
     if !is_pat {
-        return Err(ApiError::NotFound(format!("no personal access token {id}")));
+        return Err(ApiError::not_found("personal access token", &id));
     }
     app.write(&p.subject, vec![Op::RevokeToken(id)], |_| Ok(())).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -112,7 +112,7 @@ pub async fn list_va_tokens(
     let s = app.snapshot();
     require(&s, &p.subject, Permission::VirtualAccountRead, &Resource::virtual_account(&n), app.now())?;
     if s.virtual_account(n.as_str()).is_none() {
-        return Err(ApiError::NotFound(format!("no virtual account {n}")));
+        return Err(ApiError::not_found("virtual account", &n));
     }
     listed(&app, &TokenOwner::VirtualAccount(n), TokenKind::VirtualAccount).await
 }
@@ -128,7 +128,7 @@ pub async fn revoke_va_token(
     let id = token_id(&id)?;
     let owned = app.snapshot().token(id.as_str()).is_some_and(|t| t.owner == TokenOwner::VirtualAccount(n.clone()));
     if !owned {
-        return Err(ApiError::NotFound(format!("virtual account {n} has no token {id}")));
+        return Err(ApiError::NotFound(NotFound::VaToken { va: n.to_string(), id: id.to_string() }));
     }
     app.write(&p.subject, vec![Op::RevokeToken(id)], |_| Ok(())).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -51,7 +51,7 @@ pub async fn create(
     let key = user.email.clone();
     let s = app
         .write(&p.subject, vec![Op::PutUser(user)], |s| match s.user(key.as_str()) {
-            Some(_) => Err(ApiError::Conflict(format!("user {key} already exists"))),
+            Some(_) => Err(ApiError::already_exists("user", &key)),
             None => Ok(()),
         })
         .await?;
@@ -64,9 +64,7 @@ pub async fn create(
 pub async fn get(State(app): State<App>, Caller(p): Caller, Path(e): Path<String>) -> Result<Json<UserOut>, ApiError> {
     let e = email(&e)?;
     readable(&app, &p.subject, &e)?;
-    UserOut::from_snapshot(&app.snapshot(), e.as_str())
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no user {e}")))
+    UserOut::from_snapshot(&app.snapshot(), e.as_str()).map(Json).ok_or_else(|| ApiError::not_found("user", &e))
 }
 
 #[utoipa::path(put, path = "/api/v1/users/{email}", tag = "users", request_body = UserBody,
@@ -83,7 +81,7 @@ pub async fn replace(
     let s = app
         .write(&p.subject, vec![Op::PutUser(user)], |s| match s.user(e.as_str()) {
             Some(_) => Ok(()),
-            None => Err(ApiError::NotFound(format!("no user {e}"))),
+            None => Err(ApiError::not_found("user", &e)),
         })
         .await?;
     UserOut::from_snapshot(&s, e.as_str()).map(Json).ok_or_else(|| ApiError::Internal("user vanished".into()))
@@ -156,5 +154,5 @@ async fn confirm_current_password(
         return Ok(());
     }
     app.signin.failed(e.as_str(), ip, app.now());
-    Err(ApiError::WrongCurrentPassword("current_password: the current password is wrong".into()))
+    Err(ApiError::WrongCurrentPassword)
 }

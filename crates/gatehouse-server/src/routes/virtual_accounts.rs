@@ -17,7 +17,7 @@ pub fn name(s: &str) -> Result<VaName, ApiError> {
 fn out(s: &gatehouse_core::Snapshot, n: &VaName) -> Result<Json<VirtualAccountOut>, ApiError> {
     s.virtual_account(n.as_str())
         .map(|v| Json(VirtualAccountOut::from(&**v)))
-        .ok_or_else(|| ApiError::NotFound(format!("no virtual account {n}")))
+        .ok_or_else(|| ApiError::not_found("virtual account", n))
 }
 
 /// Virtual accounts the caller may read (tenant-wide, or those of the teams they manage).
@@ -45,7 +45,7 @@ pub async fn create(
     let key = va.name.clone();
     let s = app
         .write(&p.subject, vec![Op::PutVirtualAccount(va)], |s| match s.virtual_account(key.as_str()) {
-            Some(_) => Err(ApiError::Conflict(format!("virtual account {key} already exists"))),
+            Some(_) => Err(ApiError::already_exists("virtual account", &key)),
             None => Ok(()),
         })
         .await?;
@@ -79,7 +79,7 @@ pub async fn replace(
     let s = app
         .write(&p.subject, vec![Op::PutVirtualAccount(va)], |s| match s.virtual_account(n.as_str()) {
             Some(_) => Ok(()),
-            None => Err(ApiError::NotFound(format!("no virtual account {n}"))),
+            None => Err(ApiError::not_found("virtual account", &n)),
         })
         .await?;
     out(&s, &n)

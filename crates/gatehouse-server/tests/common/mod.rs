@@ -1,6 +1,10 @@
 //! Test kit: the real server on a free port, a fresh database, a clock the test moves.
 #![allow(dead_code)]
 
+pub mod apply;
+pub mod gateway;
+pub mod resources;
+
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 

@@ -74,6 +74,35 @@ async fn the_console_is_served_at_the_root_without_a_token_with_a_strict_content
 }
 
 #[tokio::test]
+async fn every_console_module_is_served_open_and_every_import_names_a_served_module() {
+    let s = TestServer::start().await;
+    let http = reqwest::Client::new();
+    let served: Vec<&str> = gatehouse_server::console::assets::SCRIPTS.iter().map(|(p, _)| *p).collect();
+    assert!(served.contains(&"/console/app.js"), "the entry module");
+    for path in &served {
+        let r = http.get(format!("{}{path}", s.base)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"), "{path}");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        let text = r.text().await.unwrap();
+        for line in text.lines().filter(|l| l.starts_with("import ")) {
+            let file = line.rsplit_once("from './").and_then(|(_, f)| f.split_once('\'')).map(|(f, _)| f);
+            let file = file.unwrap_or_else(|| panic!("{path}: an import that is not a sibling module: {line}"));
+            assert!(
+                served.contains(&format!("/console/{file}").as_str()),
+                "{path} imports {file}, which is not served"
+            );
+        }
+    }
+    // The page loads the entry as a module; other scripts under /console are not open.
+    let page = http.get(format!("{}/", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"<script type="module" src="/console/app.js"></script>"#), "{page}");
+    let other = http.get(format!("{}/console/nope.js", s.base)).send().await.unwrap();
+    assert_eq!(other.status(), 401);
+}
+
+#[tokio::test]
 async fn signing_in_sets_an_http_only_same_site_cookie_that_authenticates_reads() {
     let s = TestServer::start().await;
     let signed = sign_in(&s, "admin@example.com", "correct-horse").await.unwrap();

@@ -116,7 +116,8 @@ async fn a_write_authorized_on_a_state_another_process_changed_is_checked_again(
             .await;
         // Checked again on the newer state, where a is a member: refused.
         let Err(err) = first else { panic!("a's demotion of b landed on a state where a is no longer an admin") };
-        assert!(matches!(err, gatehouse_server::error::ApiError::Forbidden(_)), "{err}");
+        assert_eq!(err.parts().0, axum::http::StatusCode::FORBIDDEN, "{err}");
+        assert_eq!(err.code(), "forbidden", "{err}");
         assert_eq!(builds.load(Ordering::SeqCst), 2, "worked out again once");
         s.app.refresh().await.unwrap();
         let snap = s.app.snapshot();

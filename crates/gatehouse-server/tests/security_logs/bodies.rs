@@ -5,8 +5,8 @@ use gatehouse_server::ServerConfig;
 use serde_json::json;
 
 use super::bounded::rows;
+use crate::common::gateway::{chat_body, gateway_world, post_raw};
 use crate::common::TestServer;
-use crate::{chat_body, gateway_world, post_raw};
 
 #[tokio::test]
 async fn bodies_are_stored_for_every_route_bounded_and_redacted() {

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 
+use crate::common::gateway::{chat_body, gateway_world, post_raw};
 use crate::common::TestServer;
-use crate::{chat_body, gateway_world, post_raw};
 
 /// The request log rows `token` may read, once at least `n` are there.
 pub async fn rows(s: &TestServer, token: &str, n: usize) -> Vec<serde_json::Value> {

@@ -4,8 +4,8 @@
 use serde_json::json;
 
 use super::bounded::rows;
+use crate::common::gateway::{chat_body, post_raw};
 use crate::common::TestServer;
-use crate::{chat_body, post_raw};
 
 async fn call(s: &TestServer, token: &str, n: usize) {
     for _ in 0..n {

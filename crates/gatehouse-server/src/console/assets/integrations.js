@@ -1,0 +1,211 @@
+// Integrations: provider accounts, MCP servers and agents, their collaborators and YAML editor.
+
+import { announce, api, ApiError, enc, get, go, h, q, uid } from './api.js';
+import { badges, checks, clearErrors, deletePanel, field, flash, form, guard, guardSection, showError, table } from './ui.js';
+import { heading } from './app.js';
+
+const KINDS = {
+  'provider-accounts': {
+    title: 'Provider Accounts', noun: 'provider account', resource: 'provider-account', exportType: 'provider-account',
+    roles: [['provider-account-manager', 'Manager'], ['provider-account-user', 'User']],
+    help: 'An account at an LLM provider, holding models. Users can call a model once they are User (or Manager) of its account, or hold a role with Use Integrations.',
+    templates: {
+      openai: 'type: provider-account/openai\nname: openai-main\nauth:\n  api_key: sk-...\nmodels:\n  - name: gpt-4o\n    model_id: gpt-4o\n    types: [chat]\n    # pricing: {input_per_million_tokens: 2.5, output_per_million_tokens: 10}\ncollaborators: []\n',
+      anthropic: 'type: provider-account/anthropic\nname: claude-main\nauth:\n  api_key: sk-ant-...\nmodels:\n  - name: sonnet\n    model_id: claude-3-5-sonnet-20241022\n    types: [chat]\ncollaborators: []\n',
+      'aws-bedrock': 'type: provider-account/aws-bedrock\nname: bedrock\nregion: us-east-1\nauth:\n  access_key_id: AKIA...\n  secret_access_key: ...\nmodels:\n  - name: titan\n    model_id: amazon.titan-text-express-v1\n    types: [chat]\ncollaborators: []\n',
+      'azure-openai': 'type: provider-account/azure-openai\nname: azure\nendpoint: https://example.openai.azure.com\napi_version: 2024-10-21\nauth:\n  api_key: ...\nmodels:\n  - name: gpt-4o\n    model_id: gpt-4o\n    types: [chat]\ndeployments:\n  gpt-4o: my-gpt-4o-deployment\ncollaborators: []\n',
+      'openai-compatible': 'type: provider-account/openai-compatible\nname: vllm\nbase_url: http://127.0.0.1:8000/v1\nmodels:\n  - name: llama\n    model_id: meta-llama/Llama-3.1-8B-Instruct\n    types: [chat, completion]\ncollaborators: []\n',
+    },
+  },
+  'mcp-servers': {
+    title: 'MCP Servers', noun: 'MCP server', resource: 'mcp-server', exportType: 'mcp-server',
+    roles: [['mcp-server-manager', 'Manager'], ['mcp-server-user', 'User']],
+    help: 'Remote MCP servers that agents and applications reach through Gatehouse.',
+    templates: { remote: 'type: mcp-server/remote\nname: github\nurl: https://mcp.example.com/github\nauth:\n  type: bearer\n  token: ...\ncollaborators: []\n' },
+  },
+  agents: {
+    title: 'Agents', noun: 'agent', resource: 'agent', exportType: 'agent',
+    roles: [['agent-manager', 'Manager'], ['agent-viewer', 'Viewer']],
+    help: 'Agent definitions: a model, instructions and the tools they may use.',
+    templates: { agent: 'type: agent\nname: support-bot\ndescription: Answers support tickets\ndefinition:\n  model: openai-main/gpt-4o\n  instructions: Be brief.\ncollaborators: []\n' },
+  },
+};
+
+export async function pageResources(main, kind) {
+  const k = KINDS[kind];
+  heading(main, k.title, [['Integrations'], [k.title]]);
+  main.append(h('p', { class: 'hint' }, k.help));
+  const [items, [canCreate]] = await Promise.all([get(`/api/v1/${kind}`), checks([[`${k.resource}:create`, 'tenant']])]);
+  main.append(h('div', { class: 'toolbar' }, guard(h('button', { type: 'button', class: 'primary', onclick: () => go(`#/integrations/${kind}/new`) }, `New ${k.noun}`), canCreate)));
+  const cols = [{ label: 'Name', cell: (r) => h('a', { href: `#/integrations/${kind}/${enc(r.name)}` }, r.name) }];
+  if (kind === 'provider-accounts') {
+    cols.push({ label: 'Type', cell: (r) => r.type }, { label: 'Models', cell: (r) => badges((r.models || []).map((m) => m.name)) },
+      { label: 'Credentials', cell: (r) => (r.auth_configured ? 'Set' : h('span', { class: 'badge off' }, 'Not set')) });
+  } else if (kind === 'mcp-servers') {
+    cols.push({ label: 'URL', cell: (r) => r.url }, { label: 'Credentials', cell: (r) => (r.auth_configured ? 'Set' : 'None') });
+  } else {
+    cols.push({ label: 'Description', cell: (r) => r.description || '—' });
+  }
+  cols.push({ label: 'Collaborators', cell: (r) => badges((r.collaborators || []).map((c) => `${c.subject} · ${roleLabel(k, c.role)}`)) });
+  main.append(table(cols, items, `No ${k.noun}s you may read.`));
+}
+const roleLabel = (k, role) => (k.roles.find(([r]) => r === role) || [role, role])[1];
+
+export async function pageResource(main, kind, name) {
+  const k = KINDS[kind];
+  heading(main, name, [['Integrations'], [k.title, `#/integrations/${kind}`], [name]]);
+  const r = `${k.resource}:${name}`;
+  const [rec, [canManage, canDelete]] = await Promise.all([get(`/api/v1/${kind}/${enc(name)}`),
+    checks([[`${k.resource}:manage`, r], [`${k.resource}:delete`, r]])]);
+  const facts = h('dl', { class: 'facts' });
+  const fact = (label, v) => facts.append(h('dt', null, label), h('dd', null, v));
+  if (rec.type) fact('Type', rec.type);
+  if (rec.base_url || rec.url || rec.endpoint) fact('Address', rec.base_url || rec.url || rec.endpoint);
+  if (rec.region) fact('Region', rec.region);
+  if ('auth_configured' in rec) fact('Credentials', rec.auth_configured ? 'Set (stored encrypted, never shown)' : 'Not set');
+  if (rec.description) fact('Description', rec.description);
+  main.append(h('div', { class: 'panel' }, facts, h('div', { class: 'actions' },
+    guard(h('a', { class: 'button', href: `#/integrations/${kind}/${enc(name)}/edit` }, 'Edit as YAML'), canManage))));
+  if (kind === 'provider-accounts') {
+    main.append(h('h2', null, 'Models'), table([
+      { label: 'Model', cell: (m) => h('code', null, `${name}/${m.name}`) },
+      { label: 'Provider id', cell: (m) => m.model_id },
+      { label: 'Types', cell: (m) => badges(m.types) },
+      { label: 'Pricing (USD / 1M tokens)', cell: (m) => (m.pricing ? `in ${m.pricing.input_per_million_tokens} · out ${m.pricing.output_per_million_tokens}` : '—') },
+      { label: 'Only for', cell: (m) => (m.authorized_subjects && m.authorized_subjects.length ? badges(m.authorized_subjects) : 'everyone with access') },
+    ], rec.models || [], 'No models.'));
+  }
+  main.append(await collaboratorsForm(kind, rec, canManage));
+  if (kind === 'provider-accounts') main.append(await whoCanUse(name));
+  main.append(deletePanel({ label: `Delete ${k.noun}`, title: `Delete ${name}?`, decision: canDelete,
+    text: `The ${k.noun} and every grant on it are removed.`, path: `/api/v1/${kind}/${enc(name)}`, then: `#/integrations/${kind}` }));
+}
+
+/** The seed's collaborators form: pick users, teams or virtual accounts and give each Manager or User. */
+async function collaboratorsForm(kind, rec, decision) {
+  const k = KINDS[kind];
+  const [users, teams, vas] = await Promise.all([get('/api/v1/users').catch(() => []), get('/api/v1/teams').catch(() => []),
+    get('/api/v1/virtual-accounts').catch(() => [])]);
+  const rows = (rec.collaborators || []).map((c) => ({ ...c }));
+  const sec = h('section', { class: 'panel', 'aria-labelledby': 'collab-h' }, h('h2', { id: 'collab-h' }, 'Collaborators'));
+  const list = h('div');
+  const roleSel = (value, label, onchange) => h('select', { 'aria-label': label, onchange }, k.roles.map(([r, l]) =>
+    h('option', { value: r, selected: r === value ? true : null }, l)));
+  const draw = () => list.replaceChildren(table([
+    { label: 'Subject', cell: (c) => c.subject },
+    { label: 'Role', cell: (c) => roleSel(c.role, `Role of ${c.subject}`, (ev) => { c.role = ev.target.value; }) },
+    { label: '', cell: (c) => h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${c.subject}`, onclick: () => { rows.splice(rows.indexOf(c), 1); draw(); } }, 'Remove') },
+  ], rows, 'No collaborators: only admins and roles with tenant-wide permissions reach it.'));
+  draw();
+  const kindSel = h('select', { name: 'subject_kind', id: uid('sk') }, [['user', 'User'], ['team', 'Team'], ['virtualaccount', 'Virtual Account']].map(([v, l]) => h('option', { value: v }, l)));
+  const nameSel = h('select', { name: 'subject_name', id: uid('sn') });
+  const fill = () => {
+    const opts = kindSel.value === 'user' ? users.map((u) => u.email) : kindSel.value === 'team' ? teams.map((t) => t.name) : vas.map((v) => v.name);
+    nameSel.replaceChildren(...opts.map((o) => h('option', { value: o }, o)));
+  };
+  kindSel.addEventListener('change', fill);
+  fill();
+  const newRole = h('select', { name: 'new_role', id: uid('nr') }, k.roles.map(([r, l]) => h('option', { value: r }, l)));
+  const addBtn = h('button', { type: 'button', onclick: () => {
+    if (!nameSel.value) return;
+    const subject = `${kindSel.value}:${nameSel.value}`;
+    const existing = rows.find((c) => c.subject === subject && c.role === newRole.value);
+    if (!existing) rows.push({ subject, role: newRole.value });
+    draw();
+    announce(`${subject} added as ${roleLabel(k, newRole.value)}; save to apply`);
+  } }, 'Add');
+  const f = form([
+    list,
+    h('div', { class: 'toolbar' },
+      h('div', null, h('label', { for: kindSel.id }, 'Kind'), kindSel),
+      h('div', { class: 'grow' }, h('label', { for: nameSel.id }, 'Who'), nameSel),
+      h('div', null, h('label', { for: newRole.id }, 'Role'), newRole),
+      addBtn),
+    h('input', { type: 'hidden', name: 'collaborators', id: uid('collab') }),
+  ], async (f) => {
+    const body = { ...rec, collaborators: rows };
+    delete body.auth_configured;
+    await api('PUT', `/api/v1/${kind}/${enc(rec.name)}`, body);
+    announce('Collaborators saved');
+    flash(f, 'ok', 'Collaborators saved.');
+  }, 'Save collaborators');
+  sec.append(f);
+  return guardSection(sec, decision);
+}
+
+async function whoCanUse(name) {
+  const sec = h('section', { class: 'panel', 'aria-labelledby': 'who-h' }, h('h2', { id: 'who-h' }, 'Why: who can use it'));
+  try {
+    const a = await get(`/api/v1/provider-accounts/${enc(name)}/access`);
+    sec.append(h('h3', null, 'Can use its models'), table([
+      { label: 'Subject', cell: (e) => e.subject }, { label: 'Because', cell: (e) => e.via }], a.use, 'Nobody but admins.'));
+    sec.append(h('h3', null, 'Can manage it'), table([
+      { label: 'Subject', cell: (e) => e.subject }, { label: 'Because', cell: (e) => e.via }], a.manage, 'Nobody but admins.'));
+    if (a.narrowed_models.length) {
+      sec.append(h('h3', null, 'Narrowed models'), table([
+        { label: 'Model', cell: (m) => m.model }, { label: 'Only for', cell: (m) => badges(m.authorized_subjects) }], a.narrowed_models));
+    }
+  } catch (err) {
+    if (err.handled) throw err;
+    sec.append(h('p', { class: 'reason' }, `Not available: ${err.message}`));
+  }
+  return sec;
+}
+
+/** A YAML editor checked by the server: Validate is a dry run, Save applies; errors come back in place. */
+export function yamlEditor(initial, onSaved, hint) {
+  // Server errors name the manifest field (`document 1: rules[0].limit_to`): they land beside the editor.
+  const ta = h('textarea', { class: 'code', name: 'manifest', spellcheck: 'false', autocapitalize: 'off', 'data-catch-all': true });
+  ta.value = initial;
+  const result = h('div', { 'aria-live': 'polite' });
+  const send = async (dry, f) => {
+    const r = await api('PUT', `/api/v1/apply${dry ? '?dry_run=true' : ''}`, ta.value, { contentType: 'application/yaml' });
+    const lines = r.results.map((x) => h('li', null, `${x.type} ${x.name}: ${dry && x.action !== 'unchanged' ? `would be ${x.action}` : x.action}`,
+      x.changes && x.changes.length ? h('ul', null, x.changes.map((c) => h('li', null, c))) : null));
+    result.replaceChildren(h('div', { class: 'alert ok', role: 'status' }, dry ? 'Valid. ' : 'Saved. ', h('ul', null, lines)));
+    if (!dry) onSaved(r.results);
+    clearErrors(f);
+  };
+  const validate = h('button', { type: 'button' }, 'Validate');
+  const f = form([field('Manifest (YAML)', ta, hint), result], (f) => send(false, f), 'Save', { buttons: validate });
+  validate.addEventListener('click', async () => {
+    clearErrors(f);
+    try { await send(true, f); } catch (err) { if (err instanceof ApiError) showError(f, err); else throw err; }
+  });
+  // Tab indents in the editor; Escape then Tab leaves it, so the keyboard is never trapped.
+  let escaped = false;
+  ta.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') { escaped = true; return; }
+    if (ev.key === 'Tab' && !ev.shiftKey && !escaped) {
+      ev.preventDefault();
+      ta.setRangeText('  ', ta.selectionStart, ta.selectionEnd, 'end');
+    }
+    escaped = false;
+  });
+  return f;
+}
+
+export async function exportYaml(type, name) {
+  return api('GET', `/api/v1/export${q({ type, name })}`);
+}
+
+export async function pageResourceEditor(main, kind, name) {
+  const k = KINDS[kind];
+  const creating = name === null;
+  heading(main, creating ? `New ${k.noun}` : `Edit ${name}`, [['Integrations'], [k.title, `#/integrations/${kind}`], [creating ? 'New' : name]]);
+  const [decision] = await checks([creating ? [`${k.resource}:create`, 'tenant'] : [`${k.resource}:manage`, `${k.resource}:${name}`]]);
+  let initial;
+  const types = Object.keys(k.templates);
+  if (creating) initial = k.templates[types[0]];
+  else initial = await exportYaml(k.exportType, name);
+  const editor = yamlEditor(initial, (results) => {
+    const mine = results.find((x) => x.type.startsWith(k.exportType));
+    go(`#/integrations/${kind}/${enc(mine ? mine.name : name)}`);
+  }, creating ? 'collaborators become grants; auth is stored encrypted' : 'auth is never shown: leave it out to keep the stored credentials');
+  if (creating && types.length > 1) {
+    const sel = h('select', { id: uid('tpl') }, types.map((t) => h('option', { value: t }, t)));
+    sel.addEventListener('change', () => { editor.elements.manifest.value = k.templates[sel.value]; });
+    main.append(h('div', { class: 'toolbar' }, h('div', null, h('label', { for: sel.id }, 'Start from'), sel)));
+  }
+  main.append(guardSection(h('div', { class: 'panel' }, editor), decision));
+}

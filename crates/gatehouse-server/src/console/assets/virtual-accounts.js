@@ -1,0 +1,81 @@
+// Access > Virtual Accounts.
+
+import { api, enc, fmtTime, get, go, h } from './api.js';
+import { checks, confirmDialog, dateToRfc3339, deletePanel, field, flash, form, guard, guardSection, input, secretBox, table, val, whySection } from './ui.js';
+import { heading, route } from './app.js';
+
+export async function pageVirtualAccounts(main) {
+  heading(main, 'Virtual Accounts', [['Access'], ['Virtual Accounts']]);
+  const [vas, teams] = await Promise.all([get('/api/v1/virtual-accounts'), get('/api/v1/teams').catch(() => [])]);
+  main.append(h('p', { class: 'hint' }, 'Service accounts for applications. Each is owned by a team; its tokens act as the account, never as a person.'));
+  main.append(table([
+    { label: 'Virtual account', cell: (v) => h('a', { href: `#/access/virtual-accounts/${enc(v.name)}` }, v.name) },
+    { label: 'Owner team', cell: (v) => v.owner_team },
+    { label: 'Description', cell: (v) => v.description || '—' },
+    { label: 'Expires', cell: (v) => fmtTime(v.expires_at) },
+  ], vas, 'No virtual accounts you may read.'));
+  const decisions = await checks(teams.map((t) => ['virtual-account:create', `team:${t.name}`]));
+  const allowed = teams.filter((_, i) => decisions[i].allowed);
+  const f = form([
+    field('Name', input({ name: 'name', required: true }), 'letters, digits and hyphens'),
+    field('Owner team', h('select', { name: 'owner_team' }, allowed.map((t) => h('option', { value: t.name }, t.name)))),
+    field('Description', input({ name: 'description' })),
+    field('Expires on', input({ type: 'date', name: 'expires_at' }), '(optional)'),
+  ], async (f) => {
+    const v = await api('POST', '/api/v1/virtual-accounts', { name: val(f, 'name'), owner_team: val(f, 'owner_team'),
+      description: val(f, 'description'), expires_at: dateToRfc3339(val(f, 'expires_at')) });
+    go(`#/access/virtual-accounts/${enc(v.name)}`);
+  }, 'Create virtual account');
+  const denied = allowed.length ? null : { allowed: false, reason: decisions[0] ? decisions[0].reason : 'there is no team you may read, so no team can own a new virtual account' };
+  main.append(guardSection(h('section', { class: 'panel', 'aria-labelledby': 'new-va' }, h('h2', { id: 'new-va' }, 'Create a virtual account'), f), denied));
+}
+
+export async function pageVirtualAccount(main, name) {
+  heading(main, name, [['Access'], ['Virtual Accounts', '#/access/virtual-accounts'], [name]]);
+  const r = `virtual-account:${name}`;
+  const [v, [canManage, canDelete]] = await Promise.all([get(`/api/v1/virtual-accounts/${enc(name)}`),
+    checks([['virtual-account:manage', r], ['virtual-account:delete', r]])]);
+  main.append(h('div', { class: 'panel' }, h('dl', { class: 'facts' },
+    h('dt', null, 'Owner team'), h('dd', null, h('a', { href: `#/access/teams/${enc(v.owner_team)}` }, v.owner_team)),
+    h('dt', null, 'Description'), h('dd', null, v.description || '—'),
+    h('dt', null, 'Expires'), h('dd', null, fmtTime(v.expires_at)),
+    h('dt', null, 'Subject'), h('dd', null, h('code', null, `virtualaccount:${name}`)))));
+
+  const tokSec = h('section', { class: 'panel', 'aria-labelledby': 'va-tokens' }, h('h2', { id: 'va-tokens' }, 'Tokens'));
+  const secretSlot = h('div');
+  tokSec.append(secretSlot);
+  try {
+    const tokens = await get(`/api/v1/virtual-accounts/${enc(name)}/tokens`);
+    tokSec.append(table([
+      { label: 'Name', cell: (t) => t.name },
+      { label: 'Id', cell: (t) => h('code', null, t.id) },
+      { label: 'Created', cell: (t) => fmtTime(t.created_at) },
+      { label: 'Expires', cell: (t) => fmtTime(t.expires_at) },
+      { label: 'Last used', cell: (t) => fmtTime(t.last_used_at) },
+      { label: '', cell: (t) => guard(h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke token ${t.name}`, onclick: async () => {
+        if (!await confirmDialog('Revoke this token?', `Applications using token ${t.name} (${t.id}) will get 401 from the next request on.`, 'Revoke')) return;
+        try { await api('DELETE', `/api/v1/virtual-accounts/${enc(name)}/tokens/${enc(t.id)}`); route(); } catch (err) { if (!err.handled) flash(tokSec, 'error', err.message); }
+      } }, 'Revoke'), canManage) },
+    ], tokens, 'No live tokens.'));
+  } catch (err) { if (err.handled) throw err; tokSec.append(h('p', { class: 'reason' }, err.message)); }
+  const issue = form([field('Token name', input({ name: 'name' }), '(optional)')], async (f) => {
+    const t = await api('POST', `/api/v1/virtual-accounts/${enc(name)}/tokens`, { name: val(f, 'name') || null });
+    secretSlot.replaceChildren(secretBox(`New token for ${name}.`, t.token));
+    secretSlot.querySelector('button').focus();
+  }, 'Generate token');
+  const rotate = form([field('Grace period (days)', input({ type: 'number', name: 'grace_days', min: 0, max: 365, value: 7 }),
+    'how long the current tokens keep working: 0 to 365')], async (f) => {
+    const days = Number(val(f, 'grace_days'));
+    const t = await api('POST', `/api/v1/virtual-accounts/${enc(name)}/rotate`,
+      { grace_period_seconds: Number.isFinite(days) ? Math.round(days * 86400) : -1 });
+    secretSlot.replaceChildren(secretBox(`Rotated: the previous tokens stop working at ${fmtTime(t.previous_tokens_expire_at)}.`, t.token));
+    secretSlot.querySelector('button').focus();
+  }, 'Rotate token');
+  tokSec.append(h('h3', null, 'Generate a token'), issue, h('h3', null, 'Rotate'), rotate);
+  main.append(guardSection(tokSec, canManage));
+
+  main.append(deletePanel({ label: 'Delete virtual account', title: `Delete ${name}?`, decision: canDelete,
+    text: 'Every token of this virtual account stops working at once.',
+    path: `/api/v1/virtual-accounts/${enc(name)}`, then: '#/access/virtual-accounts' }));
+  main.append(await whySection(`virtualaccount:${name}`));
+}

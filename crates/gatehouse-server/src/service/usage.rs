@@ -1,0 +1,202 @@
+//! The gateway's request log and the usage summed from it, each limited to what the caller may read: their
+//! own requests, those of the virtual accounts they may manage, and everything for admins.
+
+use gatehouse_core::resource::ResourceSpec;
+use gatehouse_core::token::Principal;
+use gatehouse_core::{Permission, Resource, ResourceKind, Snapshot, Subject};
+use gatehouse_store::RequestLogFilter;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use super::audit::time_param;
+use super::can;
+use crate::error::ApiError;
+use crate::state::App;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RequestLogQuery {
+    /// `<provider account>/<model>`, exactly.
+    pub model: Option<String>,
+    /// RFC 3339; inclusive.
+    pub since: Option<String>,
+    /// RFC 3339; exclusive.
+    pub until: Option<String>,
+    /// For the next page: the smallest `id` of the previous one.
+    pub before_id: Option<i64>,
+    /// At most 1000; default 100.
+    pub limit: Option<u32>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// `<provider account>/<model>`, exactly.
+    pub model: Option<String>,
+    /// RFC 3339; inclusive.
+    pub since: Option<String>,
+    /// RFC 3339; exclusive.
+    pub until: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RequestLogOut {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub at: OffsetDateTime,
+    /// `user:<email>` or `virtualaccount:<name>`.
+    pub subject: String,
+    pub token_id: String,
+    pub virtual_account: Option<String>,
+    /// `<provider account>/<model>`.
+    pub model: String,
+    /// `chat`, `completions`, `embeddings` or `messages`.
+    pub route: String,
+    /// The HTTP status the caller got.
+    pub status: u16,
+    pub latency_us: i64,
+    pub upstream_latency_us: Option<i64>,
+    pub input_tokens: Option<i64>,
+    pub output_tokens: Option<i64>,
+    pub request_id: Option<String>,
+    /// Present only when the server stores bodies (`log_bodies`, off by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// Present only when the server stores bodies (`log_bodies`, off by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RequestLogPage {
+    /// Newest first.
+    pub requests: Vec<RequestLogOut>,
+    /// Pass as `before_id` for the next page; absent on the last one.
+    pub next_before_id: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageOut {
+    pub subject: String,
+    pub model: String,
+    pub requests: i64,
+    /// Requests answered with a status of 400 or more.
+    pub errors: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub avg_latency_us: f64,
+    /// US dollars at the model's current pricing; null when the model has none.
+    pub cost_usd: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageReport {
+    /// One row per (subject, model), ordered by subject then model.
+    pub usage: Vec<UsageOut>,
+}
+
+/// The identities whose requests the caller may read; `None` for all (admins). Worked out from the
+/// snapshot at each request, so a change of role or of team management applies at once. Identities, not
+/// names: whoever takes a deleted user's or account's name later does not read its predecessor's requests.
+pub fn readable_identities(app: &App, p: &Principal) -> Option<Vec<String>> {
+    let s = app.snapshot();
+    if matches!(&p.subject, Subject::User(e) if s.is_admin(e)) {
+        return None;
+    }
+    let now = app.now();
+    let own = s.identity(&p.subject);
+    // Managing a virtual account includes taking its token and acting as it (the seed's FAQ), so its
+    // requests are no more private from its managers than their own.
+    let managed = s
+        .virtual_accounts()
+        .filter(|v| can(&s, &p.subject, Permission::VirtualAccountManage, &Resource::virtual_account(&v.name), now))
+        .filter_map(|v| s.identity(&Subject::VirtualAccount(v.name.clone())))
+        .filter(|id| Some(*id) != own);
+    Some(own.into_iter().chain(managed).map(|id| id.to_string()).collect())
+}
+
+/// Gateway requests the caller may read, newest first: their own, those of the virtual accounts they may
+/// manage, all for admins. Prompt and completion appear only when the server stores them.
+pub async fn request_logs(app: &App, p: &Principal, q: RequestLogQuery) -> Result<RequestLogPage, ApiError> {
+    let limit = q.limit.unwrap_or(RequestLogFilter::DEFAULT_LIMIT);
+    if limit == 0 || limit > RequestLogFilter::MAX_LIMIT {
+        return Err(ApiError::invalid("limit", format!("must be 1 to {}", RequestLogFilter::MAX_LIMIT)));
+    }
+    let filter = RequestLogFilter {
+        subjects: None,
+        identities: readable_identities(app, p),
+        model: q.model,
+        since: time_param("since", q.since.as_deref())?,
+        until: time_param("until", q.until.as_deref())?,
+        before_id: q.before_id,
+        limit,
+    };
+    let rows = app.store.request_logs(&filter).await?;
+    let next_before_id = (rows.len() == limit as usize).then(|| rows.last().map(|(id, _)| *id)).flatten();
+    let requests = rows
+        .into_iter()
+        .map(|(id, l)| RequestLogOut {
+            id,
+            at: l.at,
+            subject: l.subject,
+            token_id: l.token_id,
+            virtual_account: l.virtual_account,
+            model: l.model,
+            route: l.route,
+            status: l.status,
+            latency_us: l.latency_us,
+            upstream_latency_us: l.upstream_latency_us,
+            input_tokens: l.input_tokens,
+            output_tokens: l.output_tokens,
+            request_id: l.request_id,
+            prompt: l.prompt,
+            completion: l.completion,
+        })
+        .collect();
+    Ok(RequestLogPage { requests, next_before_id })
+}
+
+/// The requests a usage report covers: those the caller may read (as for the request log), narrowed to a
+/// model and a window.
+pub fn usage_filter(
+    app: &App,
+    p: &Principal,
+    model: Option<String>,
+    since: Option<OffsetDateTime>,
+    until: Option<OffsetDateTime>,
+) -> RequestLogFilter {
+    RequestLogFilter { identities: readable_identities(app, p), model, since, until, ..RequestLogFilter::default() }
+}
+
+/// What these tokens of `model` (`<account>/<model>`) cost at its current pricing; `None` without one, and
+/// for models since removed.
+pub fn cost_usd(s: &Snapshot, model: &str, input_tokens: i64, output_tokens: i64) -> Option<f64> {
+    let (account, name) = model.split_once('/')?;
+    let record = s.resources().get(&Resource::new(ResourceKind::ProviderAccount, account))?;
+    let ResourceSpec::ProviderAccount(spec) = &record.spec else { return None };
+    Some(spec.model(name)?.pricing?.cost_usd(input_tokens, output_tokens))
+}
+
+/// Gateway usage per (subject, model) over the requests the caller may read (as for the request log).
+pub async fn usage(app: &App, p: &Principal, q: UsageQuery) -> Result<UsageReport, ApiError> {
+    let since = time_param("since", q.since.as_deref())?;
+    let until = time_param("until", q.until.as_deref())?;
+    let rows = app.store.usage_summary(&usage_filter(app, p, q.model, since, until)).await?;
+    let s = app.snapshot();
+    let usage = rows
+        .into_iter()
+        .map(|r| UsageOut {
+            avg_latency_us: r.avg_latency_us(),
+            cost_usd: cost_usd(&s, &r.model, r.input_tokens, r.output_tokens),
+            subject: r.subject,
+            model: r.model,
+            requests: r.requests,
+            errors: r.errors,
+            input_tokens: r.input_tokens,
+            output_tokens: r.output_tokens,
+        })
+        .collect();
+    Ok(UsageReport { usage })
+}
