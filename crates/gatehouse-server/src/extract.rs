@@ -36,7 +36,7 @@ impl<S: Send + Sync> FromRequestParts<S> for View {
             .get::<std::sync::Arc<crate::state::Published>>()
             .cloned()
             .map(View)
-            .ok_or_else(|| ApiError::Unauthenticated(crate::error::Unauthenticated::NoCaller))
+            .ok_or(ApiError::Unauthenticated(crate::error::Unauthenticated::NoCaller))
     }
 }
 
