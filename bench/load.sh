@@ -6,26 +6,33 @@
 #   and p99 (on a saturated machine the difference would be queueing, not the gateway's own cost);
 # and the gateway's peak resident memory.
 #
-#   bash bench/load.sh [--seconds S] [--connections N] [--pin]
+#   bash bench/load.sh [--seconds S] [--connections N] [--pin] [--debug]
 #
 # --pin: the gateway on core 1 alone (`taskset -c 1`), the mock upstream and the load generator on core 0, as
 # a gateway deployed with one CPU runs. Access goes through a team's grant, the request log is on.
+# --debug: debug builds, for a quick smoke (the figures mean nothing then).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=10
 connections=32
 pin=0
+profile=release
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --pin) pin=1; shift ;;
+    --debug) profile=debug; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
 
-cargo build --release -q -p gatehouse -p gatehouse-mock-upstream -p gatehouse-loadgen
-bin=target/release
+if [ "$profile" = release ]; then
+  cargo build --release -q -p gatehouse -p gatehouse-mock-upstream -p gatehouse-loadgen
+else
+  cargo build -q -p gatehouse -p gatehouse-mock-upstream -p gatehouse-loadgen
+fi
+bin=target/$profile
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
@@ -73,4 +80,6 @@ rss, logged = int(sys.argv[4]), int(sys.argv[5])
 print(f"summary: {t['rps']:.0f} requests/s through the gateway ({t['errors']} errors); "
       f"added latency p50 {lv['p50_us'] - ld['p50_us']} us, p99 {lv['p99_us'] - ld['p99_us']} us; "
       f"peak RSS {rss / 1024:.1f} MiB; {logged} requests in the request log")
+if t["errors"] or lv["errors"]:
+    sys.exit("some requests through the gateway failed")
 PY

@@ -4,13 +4,15 @@
 # bomb, and 5,000-deep nesting, each as a dry run and as a real apply. Prints the status of each answer and
 # the server's peak resident memory (VmHWM) before and after them.
 #
-#   bash bench/manifest_memory.sh [--bin PATH]   (default: target/release/gatehouse, built here)
+#   bash bench/manifest_memory.sh [--binary PATH]   (default: target/release/gatehouse, built here)
+#
+# Exits non-zero if any answer is not a 400 or the server dies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --bin) bin=$2; shift 2 ;;
+    --binary) bin=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -46,12 +48,14 @@ open(f"{tmp}/bomb.yaml", "w").write(s)
 open(f"{tmp}/deep.yaml", "w").write("[" * 5000 + "]" * 5000)
 PY
 hwm() { awk '/VmHWM/ {print $2}' "/proc/$pid/status"; }
+refused_all=1
 echo "peak resident memory after start: $(( $(hwm) / 1024 )) MiB"
 for f in wide bomb deep; do
   for dry in true false; do
     start=$(date +%s.%N)
     code=$(curl -s -o "$tmp/out.json" -w '%{http_code}' --max-time 120 -X PUT "$gw/api/v1/apply?dry_run=$dry" \
       -H "authorization: Bearer $admin" -H 'content-type: application/yaml' --data-binary "@$tmp/$f.yaml" || echo "none")
+    [ "$code" = 400 ] || refused_all=0
     took=$(python3 -c "import time; print(f'{time.time() - $start:.2f}')")
     printf '  %-5s (%6d bytes) dry_run=%-5s -> %s in %ss: %s\n' "$f" "$(wc -c <"$tmp/$f.yaml")" "$dry" "$code" "$took" \
       "$(head -c 160 "$tmp/out.json" 2>/dev/null)"
@@ -62,3 +66,4 @@ if kill -0 "$pid" 2>/dev/null; then
 else
   echo "the server died"; exit 1
 fi
+[ "$refused_all" = 1 ] || { echo "a hostile manifest was not refused with a 400"; exit 1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: every test of every crate, then the official OpenAI and Anthropic Python SDKs
 # against the real gateway and mock upstream binaries, then the web console in headless Chromium. Tests that
-# need Postgres read GATEHOUSE_TEST_POSTGRES_URL and print a skip line when it is unset.
+# need Postgres read GATEHOUSE_TEST_POSTGRES_URL and print a skip line when it is unset. Last, a short smoke of
+# each benchmark script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,3 +10,7 @@ cargo test --workspace --all-targets "$@"
 cargo build -p gatehouse -p gatehouse-mock-upstream
 .venv/bin/python -m pytest tests/sdk -q
 (cd tests/console && npx playwright test)
+# Short, bounded smokes of the benchmark scripts; their full runs are reported in closing notes.
+bash bench/manifest_memory.sh --binary target/debug/gatehouse
+bash bench/signin_memory.sh --binary target/debug/gatehouse --concurrency 10 --waves 1
+bash bench/load.sh --debug --seconds 1 --connections 4
