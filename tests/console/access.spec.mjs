@@ -13,7 +13,7 @@ test('seed: create a custom role in Access > Roles > Custom Roles and assign it 
   await page.getByLabel('Name', { exact: false }).first().fill(name);
   await page.getByLabel('Display name').fill('Gateway Viewer');
   await page.getByLabel('Description').fill('Can see gateway controls');
-  // The picker is grouped as the seed's tables, each permission with its description.
+  // The picker is grouped as the permission table (docs/access-model.md), each permission with its description.
   await expect(page.getByRole('group', { name: 'AI Gateway' })).toBeVisible();
   await expect(page.getByText('Allows listing and viewing gateway controls')).toBeVisible();
   await page.getByRole('checkbox', { name: /gateway-controls:list/ }).check();

@@ -53,7 +53,7 @@ impl BuiltinRole {
                 [UserList, TeamRead, RoleList].into_iter().collect(),
             ),
             // Scoped to the teams a person manages (see the engine); virtual-account permissions are off
-            // until an admin adds them, as in the seed's FAQ.
+            // until an admin adds them, as in docs/access-model.md's FAQ.
             BuiltinRole::TeamManager => (
                 "Team Manager",
                 "Applies to every manager of a team, for the teams they manage",

@@ -22,15 +22,15 @@ macro_rules! catalogue {
             pub const fn id(self) -> &'static str {
                 match self { $(Permission::$variant => $id),* }
             }
-            /// The section of the seed's table this permission is listed under.
+            /// The group of docs/access-model.md's permission table this permission is listed under.
             pub const fn group(self) -> &'static str {
                 match self { $(Permission::$variant => $group),* }
             }
-            /// The seed's short name, e.g. "Manage Virtual Account".
+            /// The short name, e.g. "Manage Virtual Account".
             pub const fn title(self) -> &'static str {
                 match self { $(Permission::$variant => $title),* }
             }
-            /// The seed's description.
+            /// The description, as the permission table gives it.
             pub const fn description(self) -> &'static str {
                 match self { $(Permission::$variant => $desc),* }
             }

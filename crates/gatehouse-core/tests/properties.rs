@@ -5,7 +5,7 @@
 //!     over random worlds and random requests.
 //! (b) No privilege escalation: random operations by a non-admin caller never give anybody an access the
 //!     caller did not have, and incremental application of changes equals a rebuild from scratch.
-//! (c) Plain scenarios from the seed's FAQ, at the engine level.
+//! (c) Plain scenarios from docs/access-model.md's FAQ, at the engine level.
 
 use std::collections::BTreeSet;
 

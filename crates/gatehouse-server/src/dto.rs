@@ -1,4 +1,4 @@
-//! Request and response bodies of the admin API. Field names follow the manifests of CONTRACT.md.
+//! Request and response bodies of the admin API. Field names follow the manifests (docs/manifests.md).
 
 use std::collections::BTreeSet;
 

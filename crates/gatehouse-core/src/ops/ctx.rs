@@ -16,7 +16,7 @@ pub struct Ctx<'a> {
     pub caller: &'a Subject,
     pub now: OffsetDateTime,
     /// Resources this caller created earlier in the same batch: while creating one, its creator may name
-    /// themself a collaborator (the seed's MCP FAQ).
+    /// themself a collaborator (docs/access-model.md, FAQ).
     pub created: &'a std::collections::HashSet<Resource>,
 }
 

@@ -28,7 +28,7 @@ use refusal::invalid;
 pub use refusal::{AdminOnly, Giving, Missing, NarrowedChange, Outranked, Refusal};
 pub use resources::may_put_resource;
 
-/// The longest grace period of a rotation, as documented for the seeds' system.
+/// The longest grace period of a rotation, as docs/access-model.md documents it.
 pub const MAX_GRACE: Duration = Duration::days(365);
 
 #[derive(Clone, Debug)]

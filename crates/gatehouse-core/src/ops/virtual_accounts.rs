@@ -101,7 +101,7 @@ pub(super) fn revoke_token(cx: &Ctx<'_>, id: &TokenId) -> Result<(), Refusal> {
 }
 
 fn require_va_tokens(cx: &Ctx<'_>, v: &VaName) -> Result<(), Refusal> {
-    // "Manage Virtual Account ... also includes permission to get the token" (the seed's FAQ).
+    // "Manage Virtual Account ... also includes permission to get the token" (docs/access-model.md, FAQ).
     cx.require(Permission::VirtualAccountManage, &Resource::virtual_account(v))?;
     match cx.snap.virtual_account(v.as_str()) {
         None => Err(Refusal::NotFound(Missing::VirtualAccount(v.clone()))),

@@ -1,5 +1,5 @@
 //! Typed specifications of the configuration resources: provider accounts, MCP servers, agents and gateway
-//! controls, in the shapes of CONTRACT.md's manifests.
+//! controls, in the shapes of the manifests (docs/manifests.md).
 //!
 //! Each type is what follows a manifest's `type` field; the caller reads `type` and removes it before
 //! deserializing (for provider accounts and gateway controls it picks the kind: see `deserialize_for`).
@@ -448,7 +448,7 @@ fn check_header_secret(field: &str, v: &Secret<String>) -> Result<(), FieldError
     Ok(())
 }
 
-/// A tenant for the tests: the subjects and models of CONTRACT.md's examples.
+/// A tenant for the tests: the subjects and models of docs/manifests.md's examples.
 #[cfg(test)]
 pub(crate) mod test_world {
     use std::collections::BTreeSet;

@@ -50,7 +50,7 @@ pub async fn me(State(app): State<App>, Caller(p): Caller) -> Result<Json<MeOut>
     Ok(Json(out))
 }
 
-/// The permission catalogue, with the seed's descriptions.
+/// The permission catalogue, with their descriptions (docs/access-model.md).
 #[utoipa::path(get, path = "/api/v1/permissions", tag = "meta", responses((status = 200, body = [PermissionOut])))]
 pub async fn permissions() -> Json<Vec<PermissionOut>> {
     Json(Permission::ALL.iter().copied().map(PermissionOut::from).collect())

@@ -107,7 +107,7 @@ pub fn readable_identities(app: &App, p: &Principal) -> Option<Vec<String>> {
     }
     let now = app.now();
     let own = s.identity(&p.subject);
-    // Managing a virtual account includes taking its token and acting as it (the seed's FAQ), so its
+    // Managing a virtual account includes taking its token and acting as it (docs/access-model.md, FAQ), so its
     // requests are no more private from its managers than their own.
     let managed = s
         .virtual_accounts()

@@ -7,7 +7,7 @@ fn parse(kind: GatewayControlKind, v: Value) -> Result<GatewayControlSpec, serde
     GatewayControlSpec::deserialize_for(kind, v)
 }
 
-/// CONTRACT.md's example, without `type`.
+/// docs/manifests.md's example, without `type`.
 fn rate_limits() -> Value {
     json!({
         "name": "default-limits",

@@ -7,7 +7,7 @@ fn manifest(kind: ProviderKind, v: Value) -> Result<ProviderAccountManifest, ser
     ProviderAccountManifest::deserialize_for(kind, v)
 }
 
-/// CONTRACT.md's example, without `type`.
+/// docs/manifests.md's example, without `type`.
 fn openai() -> Value {
     json!({
         "name": "openai-main",
@@ -27,7 +27,7 @@ fn without_auth(mut v: Value) -> Value {
     v
 }
 
-/// One CONTRACT-style manifest per kind, and its auth as it serializes.
+/// One manifest per kind (docs/manifests.md), and its auth as it serializes.
 fn examples() -> Vec<(ProviderKind, Value, Value)> {
     vec![
         (ProviderKind::OpenAi, openai(), json!({"api_key": "sk-test"})),

@@ -81,7 +81,7 @@ export async function pageResource(main, kind, name) {
     text: `The ${k.noun} and every grant on it are removed.`, path: `/api/v1/${kind}/${enc(name)}`, then: `#/integrations/${kind}` }));
 }
 
-/** The seed's collaborators form: pick users, teams or virtual accounts and give each Manager or User. */
+/** The collaborators form (docs/access-model.md): pick users, teams or virtual accounts and give each Manager or User. */
 async function collaboratorsForm(kind, rec, decision) {
   const k = KINDS[kind];
   const [users, teams, vas] = await Promise.all([get('/api/v1/users').catch(() => []), get('/api/v1/teams').catch(() => []),
