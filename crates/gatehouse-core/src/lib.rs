@@ -7,6 +7,7 @@ pub mod engine;
 pub mod explain;
 pub mod field;
 pub mod ids;
+pub mod limits;
 pub mod model;
 mod narrowing;
 pub mod ops;

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod gateway;
 pub mod identity;
 pub mod json_errors;
+pub mod limits;
 pub mod log_fields;
 pub mod manifest;
 pub mod net;

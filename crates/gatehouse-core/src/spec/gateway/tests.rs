@@ -232,12 +232,15 @@ fn when_rules() {
 fn rate_limit_rules() {
     let rl = GatewayControlKind::RateLimiting;
     assert_eq!(fails_at(rule0(rl, "limit_to", json!(0)), "rules[0].limit_to"), "must be greater than 0");
-    let msg = fails_at(
-        rule0(rl, "rate_limit_applies_per", json!(["user", "model", "user"])),
-        "rules[0].rate_limit_applies_per[2]",
-    );
+    let msg =
+        fails_at(rule0(rl, "rate_limit_applies_per", json!(["user", "user"])), "rules[0].rate_limit_applies_per[1]");
     assert_eq!(msg, "user appears twice");
-    assert!(rule0(rl, "rate_limit_applies_per", json!(["virtualaccount", "metadata.a", "metadata.b"])).is_ok());
+    let msg = fails_at(
+        rule0(rl, "rate_limit_applies_per", json!(["virtualaccount", "metadata.a", "metadata.b"])),
+        "rules[0].rate_limit_applies_per",
+    );
+    assert_eq!(msg, "lists 3 values; at most two are allowed");
+    assert!(rule0(rl, "rate_limit_applies_per", json!(["virtualaccount", "metadata.a"])).is_ok());
     // Built by hand, a metadata key can bypass parsing.
     let mut c = parse(rl, rate_limits()).unwrap();
     if let GatewayControlSpec::RateLimiting(cfg) = &mut c {

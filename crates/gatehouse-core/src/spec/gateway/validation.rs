@@ -50,6 +50,10 @@ pub(super) fn check_metadata_key(field: &str, k: &str) -> Result<(), FieldError>
 }
 
 pub(super) fn check_applies_per(field: &str, list: &[AppliesPer]) -> Result<(), FieldError> {
+    // Each value multiplies the counters; two (say, user and model) is what the product allows.
+    if list.len() > 2 {
+        return Err(FieldError::new(field, format!("lists {} values; at most two are allowed", list.len())));
+    }
     for (i, a) in list.iter().enumerate() {
         if let AppliesPer::Metadata(k) = a {
             check_metadata_key(&format!("{field}[{i}]"), k)?;

@@ -1,0 +1,8 @@
+//! Rate limits and budgets on the gateway: the admit phase charges a request against its counters (the
+//! core's `LimitsTable` says which), and the call settles the charge with the real usage when it ends.
+
+pub mod counters;
+pub mod memory;
+
+pub use counters::{Ask, Correction, Counters, Held, Unavailable, Verdict};
+pub use memory::MemoryCounters;
