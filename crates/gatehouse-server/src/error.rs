@@ -46,6 +46,15 @@ pub enum ApiError {
         reset: Option<u64>,
         retry_after: u64,
     },
+    /// A gateway control refused: a rate limit reached or a budget spent (429).
+    #[error("{0}")]
+    OverLimit(Box<crate::limits::OverLimit>),
+    /// The limit counters cannot be reached and the gateway fails closed (503).
+    #[error("rate limits and budgets cannot be checked right now ({0}); requests are refused rather than let through unchecked")]
+    LimitsUnavailable(String),
+    /// A malformed `x-gatehouse-metadata` header.
+    #[error("x-gatehouse-metadata: {0}")]
+    InvalidMetadata(String),
     /// The server is at its limit for this kind of work (password hashing): try again shortly.
     #[error("the server is busy: try again in {retry_after} s")]
     Busy { retry_after: u64 },
@@ -279,6 +288,9 @@ impl ApiError {
             | ApiError::MalformedJson(_)
             | ApiError::TooLarge
             | ApiError::RateLimited { .. }
+            | ApiError::OverLimit(_)
+            | ApiError::LimitsUnavailable(_)
+            | ApiError::InvalidMetadata(_)
             | ApiError::Busy { .. }
             | ApiError::WrongCurrentPassword
             | ApiError::MethodNotAllowed(_)
@@ -300,7 +312,11 @@ impl ApiError {
             ApiError::AlreadyExists { .. } | ApiError::Contention => CONFLICT,
             ApiError::Invalid(_) | ApiError::MalformedJson(_) => INVALID,
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error"),
-            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error"),
+            ApiError::RateLimited { .. } | ApiError::OverLimit(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
+            }
+            ApiError::LimitsUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "server_error"),
+            ApiError::InvalidMetadata(_) => INVALID,
             ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "server_error"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request_error"),
@@ -325,6 +341,9 @@ impl ApiError {
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::TooLarge => "body_too_large",
             ApiError::RateLimited { limited, .. } => limited.code(),
+            ApiError::OverLimit(o) => o.code(),
+            ApiError::LimitsUnavailable(_) => "limits_unavailable",
+            ApiError::InvalidMetadata(_) => "invalid_metadata",
             ApiError::Busy { .. } => "server_busy",
             ApiError::WrongCurrentPassword => "wrong_current_password",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -343,6 +362,7 @@ impl ApiError {
             ApiError::Invalid(e) => Some(e.path.to_string()),
             ApiError::MalformedJson(_) => Some("body".to_owned()),
             ApiError::WrongCurrentPassword => Some("current_password".to_owned()),
+            ApiError::InvalidMetadata(_) => Some("x-gatehouse-metadata".to_owned()),
             ApiError::Unauthenticated(_)
             | ApiError::Forbidden(_)
             | ApiError::NotFound(_)
@@ -350,6 +370,8 @@ impl ApiError {
             | ApiError::Contention
             | ApiError::TooLarge
             | ApiError::RateLimited { .. }
+            | ApiError::OverLimit(_)
+            | ApiError::LimitsUnavailable(_)
             | ApiError::Busy { .. }
             | ApiError::MethodNotAllowed(_)
             | ApiError::UnsupportedMediaType(_)
@@ -360,16 +382,19 @@ impl ApiError {
     }
 
     /// Headers the answer carries besides its body.
-    fn headers(&self) -> Vec<(HeaderName, u64)> {
+    fn headers(&self) -> Vec<(HeaderName, String)> {
         match self {
             ApiError::RateLimited { limit, remaining, reset, retry_after, .. } => {
-                let mut out = vec![(axum::http::header::RETRY_AFTER, *retry_after)];
+                let mut out = vec![(axum::http::header::RETRY_AFTER, retry_after.to_string())];
                 let named =
                     [("x-ratelimit-limit", limit), ("x-ratelimit-remaining", remaining), ("x-ratelimit-reset", reset)];
-                out.extend(named.into_iter().filter_map(|(n, v)| Some((HeaderName::from_static(n), (*v)?))));
+                out.extend(
+                    named.into_iter().filter_map(|(n, v)| Some((HeaderName::from_static(n), (*v)?.to_string()))),
+                );
                 out
             }
-            ApiError::Busy { retry_after } => vec![(axum::http::header::RETRY_AFTER, *retry_after)],
+            ApiError::OverLimit(o) => o.headers(),
+            ApiError::Busy { retry_after } => vec![(axum::http::header::RETRY_AFTER, retry_after.to_string())],
             ApiError::Within { error, .. } => error.headers(),
             ApiError::Refused(_)
             | ApiError::Unauthenticated(_)
@@ -381,6 +406,8 @@ impl ApiError {
             | ApiError::MalformedJson(_)
             | ApiError::TooLarge
             | ApiError::WrongCurrentPassword
+            | ApiError::LimitsUnavailable(_)
+            | ApiError::InvalidMetadata(_)
             | ApiError::MethodNotAllowed(_)
             | ApiError::UnsupportedMediaType(_)
             | ApiError::Internal(_)
@@ -401,7 +428,9 @@ impl IntoResponse for ApiError {
         let body = ErrorBody { error: ErrorDetail { message: self.to_string(), kind, code, param } };
         let mut resp = (status, Json(body)).into_response();
         for (name, value) in headers {
-            resp.headers_mut().insert(name, HeaderValue::from(value));
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                resp.headers_mut().insert(name, v);
+            }
         }
         resp
     }

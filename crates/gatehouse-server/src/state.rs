@@ -24,6 +24,8 @@ pub struct Published {
     pub version: i64,
     pub snapshot: Arc<Snapshot>,
     pub gateway: GatewayTable,
+    /// The rate-limiting and budget rules, compiled.
+    pub limits: gatehouse_core::limits::LimitsTable,
 }
 
 /// Where random bytes come from; passed in so tests can be deterministic.
@@ -95,6 +97,11 @@ pub struct ServerConfig {
     pub signin_throttle: crate::signin_throttle::ThrottlePolicy,
     /// How often expired login sessions are dropped from the store and the snapshot.
     pub session_purge_interval: StdDuration,
+    /// Where rate-limit and budget counters live: Redis when set (shared by every replica), else this
+    /// process. The URL may hold a password.
+    pub redis_url: Option<gatehouse_core::Secret<String>>,
+    /// What the gateway does when the counters cannot be reached.
+    pub limits_on_failure: crate::limits::OnFailure,
 }
 
 impl Default for ServerConfig {
@@ -118,6 +125,8 @@ impl Default for ServerConfig {
             hashing_wait: StdDuration::from_secs(5),
             signin_throttle: Default::default(),
             session_purge_interval: StdDuration::from_secs(300),
+            redis_url: None,
+            limits_on_failure: crate::limits::OnFailure::Closed,
         }
     }
 }
@@ -144,6 +153,8 @@ pub struct AppState {
     pub signin: crate::signin_throttle::SigninThrottle,
     /// Connection slots, shared by every serving thread.
     pub connections: Arc<tokio::sync::Semaphore>,
+    /// Rate limits and budgets: where their counters are, and what to do without them.
+    pub limiter: crate::limits::Limiter,
 }
 
 pub type App = Arc<AppState>;
@@ -167,7 +178,9 @@ impl AppState {
             .map_err(|e| ApiError::Internal(format!("cannot build the upstream HTTP client: {e}")))?;
         let request_log = RequestLogger::new(config.request_log_capacity, config.request_log_batch);
         tokio::task::spawn_blocking(crate::passwords::prepare);
+        let limiter = crate::limits::limiter(&config, store.as_ref(), clock.now()).await?;
         let app = AppState {
+            limiter,
             hasher: crate::passwords::Hasher::new(config.hashing_concurrency, config.hashing_wait),
             signin: crate::signin_throttle::SigninThrottle::new(config.signin_throttle.clone()),
             connections: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),
@@ -421,7 +434,8 @@ impl AppState {
 
 fn compile(version: i64, snapshot: Snapshot, key: &SecretKey, previous: Option<&GatewayTable>) -> Published {
     let gateway = GatewayTable::compile(&snapshot, key, previous);
-    Published { version, snapshot: Arc::new(snapshot), gateway }
+    let limits = gatehouse_core::limits::LimitsTable::compile(&snapshot);
+    Published { version, snapshot: Arc::new(snapshot), gateway, limits }
 }
 
 /// Background work: flush token use times and pick up external changes, until the app is dropped; and the
@@ -446,6 +460,7 @@ pub fn spawn_background(app: &App) -> tokio::task::JoinHandle<()> {
                     Err(e) => tracing::warn!(error = %e, "could not drop expired login sessions"),
                 }
             }
+            app.limiter.sweep(app.now());
             if let Err(e) = app.flush_last_used().await {
                 tracing::warn!(error = %e, "could not record token use");
             }

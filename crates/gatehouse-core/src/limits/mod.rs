@@ -308,6 +308,31 @@ fn escape(out: &mut String, s: &str) {
     }
 }
 
+/// The period of a counter, read from its key's unit (the only part of a key that is never escaped
+/// differently from how `counter_key` wrote it): how a sweeper knows when a counter has gone idle.
+pub fn period_of_key(key: &str) -> Option<Period> {
+    let unit = key.split('|').nth(3)?;
+    let all_rates = [
+        RateLimitUnit::RequestsPerMinute,
+        RateLimitUnit::RequestsPerHour,
+        RateLimitUnit::RequestsPerDay,
+        RateLimitUnit::TokensPerMinute,
+        RateLimitUnit::TokensPerHour,
+        RateLimitUnit::TokensPerDay,
+    ];
+    let all_budgets = [
+        BudgetUnit::CostPerDay,
+        BudgetUnit::CostPerWeek,
+        BudgetUnit::CostPerMonth,
+        BudgetUnit::TokensPerDay,
+        BudgetUnit::TokensPerWeek,
+        BudgetUnit::TokensPerMonth,
+    ];
+    let rate = all_rates.into_iter().map(rate_unit);
+    let budget = all_budgets.into_iter().map(budget_unit);
+    rate.chain(budget).find(|(_, _, name)| *name == unit).map(|(_, p, _)| p)
+}
+
 fn rate_unit(u: RateLimitUnit) -> (Measure, Period, &'static str) {
     match u {
         RateLimitUnit::RequestsPerMinute => (Measure::Requests, Period::Sliding(60), "requests_per_minute"),

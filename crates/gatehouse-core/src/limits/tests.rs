@@ -132,3 +132,13 @@ fn amounts_by_measure() {
     assert_eq!(amount(Measure::CostNanos, 1000, 500, None), 0);
     assert_eq!(estimate_input_tokens(9), 3);
 }
+
+#[test]
+fn a_key_says_its_period() {
+    let t = table(vec![rates(), budgets()]);
+    for rule in t.rules() {
+        let key = counter_key(rule, &[(AppliesPer::User, Some("a|b".into()))]);
+        assert_eq!(period_of_key(&key), Some(rule.period), "{key}");
+    }
+    assert_eq!(period_of_key("nonsense"), None);
+}

@@ -37,9 +37,9 @@ use crate::secret::Secret;
 
 pub use agent::{AgentSpec, FreeForm};
 pub use gateway::{
-    AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule, BudgetUnit, GatewayControlKind, GatewayControlSpec,
-    Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig, LoadBalancingRule, PiiEntity,
-    RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig, RoutingStrategy, When,
+    metadata_key, AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule, BudgetUnit, GatewayControlKind,
+    GatewayControlSpec, Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig,
+    LoadBalancingRule, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig, RoutingStrategy, When,
 };
 pub use mcp::{McpAuth, McpServerManifest, McpServerSpec, McpTransport};
 pub use pricing::ModelPricing;

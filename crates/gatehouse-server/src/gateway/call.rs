@@ -8,11 +8,13 @@
 //! phase refuses, or when the client goes away while the call waits on the upstream (the handler's future
 //! is dropped with the call in it). Limits, guardrails and routing belong in the phases, not in handlers.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::limits::{Estimate, Measure, RequestFacts};
 use gatehouse_core::spec::ModelType;
 use gatehouse_core::token::Principal;
 use gatehouse_core::Subject;
@@ -24,6 +26,7 @@ use super::log::{count, keep, micros, Usage};
 use super::resolve::{resolve, Target};
 use super::stream::{sse_response, Item};
 use crate::error::ApiError;
+use crate::limits::{Admission, Outcome};
 use crate::log_fields::BodyBuffer;
 use crate::state::{App, Published};
 
@@ -86,12 +89,24 @@ pub struct Call {
     completion: Option<String>,
     /// A streamed answer as it passes, when the operator stores bodies.
     sent: Option<BodyBuffer>,
+    /// `x-gatehouse-metadata`, as parsed when the request arrived.
+    metadata: Result<BTreeMap<String, String>, Option<ApiError>>,
+    /// The counters the call was charged against, until it settles.
+    admission: Option<Admission>,
+    /// `<config>/<rule>` of the limit that refused the call.
+    refused_by: Option<String>,
 }
 
 impl Call {
     /// The call of an authenticated request (the authenticate phase has run: `principal` and `view` come
     /// from the auth middleware).
-    pub fn new(app: App, view: Arc<Published>, principal: Principal, route: GatewayRoute) -> Call {
+    pub fn new(
+        app: App,
+        view: Arc<Published>,
+        principal: Principal,
+        metadata: Result<BTreeMap<String, String>, ApiError>,
+        route: GatewayRoute,
+    ) -> Call {
         Call {
             at: app.now(),
             started: Instant::now(),
@@ -108,6 +123,9 @@ impl Call {
             status: None,
             completion: None,
             sent: None,
+            metadata: metadata.map_err(Some),
+            admission: None,
+            refused_by: None,
         }
     }
 
@@ -122,8 +140,11 @@ impl Call {
     async fn phases(&mut self, request: Result<Request, ApiError>) -> Result<Answer, ApiError> {
         let request = request?;
         self.asked(&request);
+        if let Err(e) = &mut self.metadata {
+            return Err(e.take().unwrap_or_else(|| ApiError::Internal("metadata error taken twice".into())));
+        }
         self.resolve(&request)?;
-        self.admit()?;
+        self.admit(&request).await?;
         self.check_input(&request)?;
         let answer = self.dispatch(request).await?;
         self.check_output(&answer)?;
@@ -146,10 +167,77 @@ impl Call {
         Ok(())
     }
 
-    /// Admit: whether the call may go ahead now (rate limits and budgets go here, consuming an estimate that
-    /// settling corrects). Nothing limits calls yet.
-    fn admit(&mut self) -> Result<(), ApiError> {
-        Ok(())
+    /// Admit: whether the call may go ahead now under the rate limits and budgets that match it. Tokens and
+    /// cost are reserved as an estimate, corrected when the call settles (on drop).
+    async fn admit(&mut self, request: &Request) -> Result<(), ApiError> {
+        let limits = &self.view.limits;
+        if limits.is_empty() {
+            return Ok(());
+        }
+        let Some(target) = &self.target else { return Ok(()) };
+        let teams: Vec<String> = match &self.principal.subject {
+            Subject::User(e) => self
+                .view
+                .snapshot
+                .user(e.as_str())
+                .map(|u| u.member_of.iter().map(|t| t.to_string()).collect())
+                .unwrap_or_default(),
+            Subject::Team(_) | Subject::VirtualAccount(_) => Vec::new(),
+        };
+        let empty = BTreeMap::new();
+        let metadata = self.metadata.as_ref().unwrap_or(&empty);
+        let facts = RequestFacts { subject: &self.principal.subject, teams: &teams, model: &target.name, metadata };
+        let charges = limits.charges(&facts);
+        if charges.is_empty() {
+            return Ok(());
+        }
+        let pricing = target.pricing().map(|p| (p.input_per_million_tokens, p.output_per_million_tokens));
+        let counts_tokens = charges.iter().any(|c| c.rule.measure != Measure::Requests);
+        let estimate = if counts_tokens { request.estimate() } else { Estimate::default() };
+        match self.app.limiter.admit(self.app.now(), charges, estimate, pricing).await {
+            Ok(admission) => {
+                self.admission = Some(admission);
+                Ok(())
+            }
+            Err(e) => {
+                if let ApiError::OverLimit(o) = &e {
+                    self.refused_by = Some(o.rule.clone());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The headers that name the controls applied to the call.
+    fn control_headers(&self, resp: &mut Response) {
+        if let Some(a) = &self.admission {
+            for (name, value) in a.headers(self.app.now()) {
+                resp.headers_mut().insert(name, value);
+            }
+        }
+    }
+
+    /// Settle: the call's counters corrected with its real usage, its spend recorded, alerts checked. Runs
+    /// inline when the counters answer at once (in process), else as a task of its own.
+    fn settle(&mut self) {
+        let Some(admission) = self.admission.take() else { return };
+        let outcome = match (self.usage.input, self.usage.output) {
+            (Some(input), output) => Outcome::Used { input, output: output.unwrap_or(0) },
+            (None, _) => match self.status {
+                None | Some(200) => Outcome::Unknown,
+                Some(_) => Outcome::Nothing,
+            },
+        };
+        let app = self.app.clone();
+        let now = app.now();
+        let work = async move {
+            let settled = app.limiter.settle(now, admission, outcome).await;
+            crate::limits::after_settle(&app, settled).await;
+        };
+        let mut work = Box::pin(work);
+        if futures_util::FutureExt::now_or_never(&mut work).is_none() {
+            tokio::spawn(work);
+        }
     }
 
     /// Check input: guardrails on the request before it leaves (none yet).
@@ -191,6 +279,7 @@ impl Call {
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     resp.headers_mut().insert("server-timing", v);
                 }
+                self.control_headers(&mut resp);
                 self.status = Some(resp.status().as_u16());
                 resp
             }
@@ -200,7 +289,11 @@ impl Call {
                 if self.app.config.log_bodies {
                     self.sent = Some(BodyBuffer::default());
                 }
-                sse_response(chunks, encoder, self)
+                let mut headers = Response::default();
+                self.control_headers(&mut headers);
+                let mut resp = sse_response(chunks, encoder, self);
+                resp.headers_mut().extend(headers.into_parts().0.headers);
+                resp
             }
         }
     }
@@ -253,6 +346,7 @@ impl Call {
 impl Drop for Call {
     /// Settles and logs, exactly once: `drop` runs once, whichever way the call ended.
     fn drop(&mut self) {
+        self.settle();
         let entry = self.entry();
         self.app.log_request(entry);
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use gatehouse_core::limits::{estimate_input_tokens, Estimate, DEFAULT_OUTPUT_ESTIMATE};
 use gatehouse_core::spec::ProviderKind;
 use gatehouse_providers::anthropic::{
     self, AnthropicStreamToChat, ChatStreamToAnthropic, MessagesRequest, MessagesResponse,
@@ -40,6 +41,20 @@ impl Request {
             Request::Embeddings(r) => &r.model,
             Request::Messages(r) => &r.model,
         }
+    }
+
+    /// What the request is expected to use, for limits to reserve before it runs: its body's size as the
+    /// prompt (one token per four bytes, so the JSON around the text makes this an over- rather than an
+    /// under-estimate), and its output cap or, without one, `DEFAULT_OUTPUT_ESTIMATE`.
+    pub fn estimate(&self) -> Estimate {
+        let bytes = |v: Result<Vec<u8>, serde_json::Error>| v.map(|b| b.len()).unwrap_or(0);
+        let (size, output) = match self {
+            Request::Chat(r) => (bytes(serde_json::to_vec(r)), r.output_limit().map(u64::from)),
+            Request::Completions(r) => (bytes(serde_json::to_vec(r)), r.max_tokens.map(u64::from)),
+            Request::Embeddings(r) => (bytes(serde_json::to_vec(r)), Some(0)),
+            Request::Messages(r) => (bytes(serde_json::to_vec(r)), Some(u64::from(r.max_tokens))),
+        };
+        Estimate { input_tokens: estimate_input_tokens(size), output_tokens: output.unwrap_or(DEFAULT_OUTPUT_ESTIMATE) }
     }
 
     /// The body as the request log may store it (when the operator stores bodies).

@@ -8,6 +8,7 @@
 pub mod call;
 pub mod dispatch;
 pub mod log;
+pub mod metadata;
 pub mod resolve;
 pub mod stream;
 pub mod table;
@@ -23,6 +24,7 @@ use serde_json::json;
 
 use self::call::{Call, GatewayRoute};
 use self::dispatch::Request;
+use self::metadata::Meta;
 use crate::error::ApiError;
 use crate::extract::{Body, Caller, View};
 use crate::state::App;
@@ -49,9 +51,10 @@ pub async fn chat_completions(
     State(app): State<App>,
     View(view): View,
     Caller(p): Caller,
+    Meta(meta): Meta,
     body: Parsed<ChatRequest>,
 ) -> Response {
-    Call::new(app, view, p, GatewayRoute::Chat).run(body.map(|Body(r)| Request::Chat(r))).await
+    Call::new(app, view, p, meta, GatewayRoute::Chat).run(body.map(|Body(r)| Request::Chat(r))).await
 }
 
 /// OpenAI legacy Completions; served through the chat API for Anthropic and Bedrock accounts.
@@ -61,9 +64,10 @@ pub async fn completions(
     State(app): State<App>,
     View(view): View,
     Caller(p): Caller,
+    Meta(meta): Meta,
     body: Parsed<CompletionRequest>,
 ) -> Response {
-    Call::new(app, view, p, GatewayRoute::Completions).run(body.map(|Body(r)| Request::Completions(r))).await
+    Call::new(app, view, p, meta, GatewayRoute::Completions).run(body.map(|Body(r)| Request::Completions(r))).await
 }
 
 /// OpenAI Embeddings, for OpenAI-shaped accounts.
@@ -73,9 +77,10 @@ pub async fn embeddings(
     State(app): State<App>,
     View(view): View,
     Caller(p): Caller,
+    Meta(meta): Meta,
     body: Parsed<EmbeddingRequest>,
 ) -> Response {
-    Call::new(app, view, p, GatewayRoute::Embeddings).run(body.map(|Body(r)| Request::Embeddings(r))).await
+    Call::new(app, view, p, meta, GatewayRoute::Embeddings).run(body.map(|Body(r)| Request::Embeddings(r))).await
 }
 
 /// Only the models the caller may use, in OpenAI's list shape. A read: not a call, not logged.
@@ -96,7 +101,8 @@ pub async fn messages(
     State(app): State<App>,
     View(view): View,
     Caller(p): Caller,
+    Meta(meta): Meta,
     body: Parsed<MessagesRequest>,
 ) -> Response {
-    Call::new(app, view, p, GatewayRoute::Messages).run(body.map(|Body(r)| Request::Messages(r))).await
+    Call::new(app, view, p, meta, GatewayRoute::Messages).run(body.map(|Body(r)| Request::Messages(r))).await
 }

@@ -43,6 +43,12 @@ impl Target {
         &self.model().model_id
     }
 
+    /// The model's price as published with this view: what its calls cost is what was in force when they
+    /// ran.
+    pub fn pricing(&self) -> Option<&gatehouse_core::spec::ModelPricing> {
+        self.model.pricing()
+    }
+
     /// The URL of `endpoint` for this model.
     pub fn url(&self, endpoint: Endpoint) -> Result<&reqwest::Url, ApiError> {
         self.model.url(endpoint)

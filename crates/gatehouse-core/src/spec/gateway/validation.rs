@@ -35,7 +35,7 @@ pub(super) fn check_model(field: &str, m: &ModelRef, world: &dyn Lookup) -> Resu
 }
 
 /// Metadata keys as clients send them (`X-Gatehouse-Metadata`-style JSON objects): a short identifier.
-pub(super) fn metadata_key(k: &str) -> Result<(), &'static str> {
+pub fn metadata_key(k: &str) -> Result<(), &'static str> {
     if k.is_empty() || k.len() > 64 {
         return Err("a metadata key must be 1 to 64 characters");
     }
