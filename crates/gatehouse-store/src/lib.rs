@@ -101,7 +101,8 @@ impl Default for AuditFilter {
 
 /// One request through the model gateway, as the server's background writer stores it. Not part of the
 /// access graph: the log is written in batches, off the request path, and never bumps the state version.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `PartialEq` only: `cost_usd` is a float.
+#[derive(Clone, Debug, PartialEq)]
 pub struct RequestLog {
     /// When the request arrived. Stored to the nanosecond.
     pub at: OffsetDateTime,
@@ -131,6 +132,11 @@ pub struct RequestLog {
     /// The prompt and the completion, only when the operator turned body logging on.
     pub prompt: Option<String>,
     pub completion: Option<String>,
+    /// What the request cost in US dollars, at the price in force when it ran, so that a later price change
+    /// leaves it alone. `None` when the model had no pricing, and for rows logged before costs were stored.
+    pub cost_usd: Option<f64>,
+    /// The gateway control that refused the request, as `<config>/<rule>`; `None` when none did.
+    pub refused_by: Option<String>,
 }
 
 /// Which request logs to read (or sum up). Conditions that are set must all hold. Rows come newest first

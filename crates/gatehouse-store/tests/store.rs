@@ -979,6 +979,9 @@ fn request(n: i64, subject: &str, model: &str, status: u16) -> RequestLog {
         request_id: Some(format!("req-{n}")),
         prompt: (n == 1).then(|| "a prompt, with 'quotes' and ünïcode".to_owned()),
         completion: None,
+        // Quarters: sums of them are exact in floating point, whatever order a database adds them in.
+        cost_usd: (status < 400).then_some(0.25 * n as f64),
+        refused_by: (status == 429).then(|| "limits/per-user".to_owned()),
     }
 }
 

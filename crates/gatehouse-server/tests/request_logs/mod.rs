@@ -25,6 +25,8 @@ fn gateway_request(s: &TestServer, subject: &str, model: &str, status: u16, toke
         request_id: Some(format!("req-{subject}")),
         prompt: Some("the secret plan".to_owned()),
         completion: Some("a secret answer".to_owned()),
+        cost_usd: None,
+        refused_by: None,
     }
 }
 
@@ -365,6 +367,8 @@ async fn graceful_shutdown_drains_the_request_log() {
         request_id: None,
         prompt: None,
         completion: None,
+        cost_usd: None,
+        refused_by: None,
     };
     for _ in 0..3 {
         app.log_request(entry.clone());

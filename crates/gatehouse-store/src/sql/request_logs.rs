@@ -9,8 +9,9 @@ use super::connect::Dialect;
 use crate::{RequestLog, RequestLogFilter, StoreError, UsageRow};
 
 const COLUMNS: &str = "at, subject, token_id, virtual_account, model, route, status, latency_us, \
-                       upstream_latency_us, input_tokens, output_tokens, request_id, prompt, completion, subject_id";
-const PER_ROW: usize = 15;
+                       upstream_latency_us, input_tokens, output_tokens, request_id, prompt, completion, subject_id, \
+                       cost_usd, refused_by";
+const PER_ROW: usize = 17;
 
 /// Rows per INSERT: full chunks share one prepared statement, and a chunk stays far below both databases'
 /// limits on bound parameters (SQLite 32766, Postgres 65535).
@@ -54,7 +55,9 @@ pub(crate) async fn insert(conn: &mut AnyConnection, dialect: Dialect, logs: &[R
                 .bind(l.request_id.as_deref())
                 .bind(l.prompt.as_deref())
                 .bind(l.completion.as_deref())
-                .bind(l.subject_id.as_deref());
+                .bind(l.subject_id.as_deref())
+                .bind(l.cost_usd)
+                .bind(l.refused_by.as_deref());
         }
         query.execute(&mut *conn).await?;
     }
@@ -153,6 +156,8 @@ fn row(r: &AnyRow) -> Result<RequestLog, StoreError> {
         request_id: r.try_get("request_id")?,
         prompt: r.try_get("prompt")?,
         completion: r.try_get("completion")?,
+        cost_usd: r.try_get("cost_usd")?,
+        refused_by: r.try_get("refused_by")?,
     })
 }
 
