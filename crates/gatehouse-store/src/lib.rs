@@ -267,6 +267,16 @@ pub struct UsageSeriesRow {
     pub output_tokens: i64,
 }
 
+/// Budget spend: `amount` added to a budget counter in the calendar period starting at `period_start` (Unix
+/// seconds). The store does not interpret amounts (nano-dollars or tokens, by the counter); it only adds
+/// them up. As read back, `amount` is the period's total.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpendDelta {
+    pub counter: String,
+    pub period_start: i64,
+    pub amount: i64,
+}
+
 /// What a store holds at one moment, and the version it had then.
 pub struct Loaded {
     pub world: World,
@@ -332,6 +342,30 @@ pub trait Store: Send + Sync + 'static {
         bucket: UsageBucket,
         group: UsageGroup,
     ) -> Result<Vec<UsageSeriesRow>, StoreError>;
+
+    /// Adds each delta to its (counter, period) total, creating the row when missing, all in one
+    /// transaction: on error none of them is added. Any number of processes may add at once; every delta
+    /// counts exactly once. Deltas for the same row may repeat within a call (they are summed first).
+    async fn add_spend(&self, deltas: &[SpendDelta]) -> Result<(), StoreError>;
+
+    /// Every stored total whose period starts at or after `since` (Unix seconds), ordered by counter then
+    /// period: what a starting process rebuilds its counters from.
+    async fn spend_since(&self, since: i64) -> Result<Vec<SpendDelta>, StoreError>;
+
+    /// The stored total of one counter in one period; 0 when nothing was ever added.
+    async fn spend_of(&self, counter: &str, period_start: i64) -> Result<i64, StoreError>;
+
+    /// Claims the alert for `threshold` (a percentage) of `counter` in the period starting at
+    /// `period_start`: true for the first caller ever, from any process, and false for every other, so that
+    /// an alert fires once per period however many replicas see the threshold crossed. `at` is recorded as
+    /// when it fired.
+    async fn claim_alert(
+        &self,
+        counter: &str,
+        period_start: i64,
+        threshold: u32,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Opens (creating a SQLite file if missing) and migrates the database at `url`.

@@ -14,7 +14,9 @@ CREATE TABLE spend_counters (
     counter      TEXT NOT NULL,
     -- Unix seconds: the first instant of the period.
     period_start INTEGER NOT NULL,
-    amount       INTEGER NOT NULL,
+    -- SQLite turns an integer sum that overflows 64 bits into a float; the check makes it an error instead,
+    -- as it is on Postgres, and the total is never silently rounded.
+    amount       INTEGER NOT NULL CHECK (typeof(amount) = 'integer'),
     PRIMARY KEY (counter, period_start)
 );
 -- Start-up reads every row of the current periods.
