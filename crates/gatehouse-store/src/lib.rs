@@ -185,8 +185,8 @@ impl Default for RequestLogFilter {
     }
 }
 
-/// The requests of one subject to one model, summed up.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The requests of one subject to one model, summed up. `PartialEq` only: `cost_usd` is a float.
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsageRow {
     pub subject: String,
     pub model: String,
@@ -198,6 +198,13 @@ pub struct UsageRow {
     pub output_tokens: i64,
     /// The sum of the requests' latencies; kept as a sum so that rows stay exact and can be added up.
     pub total_latency_us: i64,
+    /// The sum of the stored costs (US dollars, each at the price in force when its request ran); `None`
+    /// when no request of the group has one.
+    pub cost_usd: Option<f64>,
+    /// The token sums of the requests without a stored cost (those logged before costs were stored, and
+    /// those of models without pricing), which a report may price at the model's current pricing.
+    pub uncosted_input_tokens: i64,
+    pub uncosted_output_tokens: i64,
 }
 
 impl UsageRow {
@@ -252,7 +259,8 @@ impl UsageGroup {
 
 /// The requests of one bucket, one group key and one model, summed up. Rows stay per model even when
 /// grouped by subject, because prices are per model: a caller adds up the costs, not the tokens.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `PartialEq` only: `cost_usd` is a float.
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsageSeriesRow {
     /// The first instant of the bucket (UTC).
     pub start: OffsetDateTime,
@@ -265,6 +273,10 @@ pub struct UsageSeriesRow {
     /// Sums over the requests that reported token counts (missing counts add nothing).
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// As in `UsageRow`: the sum of the stored costs, and the token sums of the requests without one.
+    pub cost_usd: Option<f64>,
+    pub uncosted_input_tokens: i64,
+    pub uncosted_output_tokens: i64,
 }
 
 /// Budget spend: `amount` added to a budget counter in the calendar period starting at `period_start` (Unix

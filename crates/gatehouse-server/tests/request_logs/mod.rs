@@ -7,6 +7,8 @@ use serde_json::json;
 use crate::common::gateway::{chat_body, gateway_world, post_raw};
 use crate::common::TestServer;
 
+mod stored_costs;
+
 /// A gateway request as the gateway would log it, with bodies (which the server drops unless configured).
 fn gateway_request(s: &TestServer, subject: &str, model: &str, status: u16, tokens: Option<(i64, i64)>) -> RequestLog {
     RequestLog {

@@ -161,16 +161,22 @@ fn row(r: &AnyRow) -> Result<RequestLog, StoreError> {
     })
 }
 
+/// The sums shared by `usage` and the usage series. Every integer aggregate is cast to BIGINT: Postgres sums
+/// BIGINT columns to NUMERIC, which the Any driver cannot decode. COALESCE because a group whose rows all
+/// lack token counts sums to NULL; the cost stays NULL when no row has one, which is how a report tells
+/// "unpriced" from "free".
+pub(super) const SUMS: &str = "COUNT(*) AS requests, \
+     CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
+     CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
+     CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+     SUM(cost_usd) AS cost_usd, \
+     CAST(COALESCE(SUM(CASE WHEN cost_usd IS NULL THEN input_tokens END), 0) AS BIGINT) AS uncosted_input_tokens, \
+     CAST(COALESCE(SUM(CASE WHEN cost_usd IS NULL THEN output_tokens END), 0) AS BIGINT) AS uncosted_output_tokens";
+
 pub(crate) async fn usage(pool: &AnyPool, filter: &RequestLogFilter) -> Result<Vec<UsageRow>, StoreError> {
     let Some((where_sql, params)) = conditions(filter)? else { return Ok(Vec::new()) };
-    // Every aggregate cast to BIGINT: Postgres sums BIGINT columns to NUMERIC, which the Any driver cannot
-    // decode. COALESCE because a group whose rows all lack token counts sums to NULL.
     let sql = format!(
-        "SELECT subject, model, COUNT(*) AS requests, \
-         CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
-         CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
-         CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
-         CAST(SUM(latency_us) AS BIGINT) AS total_latency_us \
+        "SELECT subject, model, {SUMS}, CAST(SUM(latency_us) AS BIGINT) AS total_latency_us \
          FROM request_logs{where_sql} GROUP BY subject, model ORDER BY subject, model"
     );
     let rows = bind_all(sqlx::query(&sql).persistent(persistent(filter)), &params).fetch_all(pool).await?;
@@ -184,6 +190,9 @@ pub(crate) async fn usage(pool: &AnyPool, filter: &RequestLogFilter) -> Result<V
                 input_tokens: r.try_get("input_tokens")?,
                 output_tokens: r.try_get("output_tokens")?,
                 total_latency_us: r.try_get("total_latency_us")?,
+                cost_usd: r.try_get("cost_usd")?,
+                uncosted_input_tokens: r.try_get("uncosted_input_tokens")?,
+                uncosted_output_tokens: r.try_get("uncosted_output_tokens")?,
             })
         })
         .collect()
