@@ -334,7 +334,7 @@ async fn a_full_request_log_drops_entries_instead_of_blocking() {
 }
 
 #[tokio::test]
-async fn graceful_shutdown_drains_the_request_log() {
+async fn graceful_shutdown_drains_the_request_log_and_the_spend_ledger() {
     use gatehouse_core::clock::ManualClock;
     use std::sync::Arc;
     let db = gatehouse_store::testing::sqlite();
@@ -374,14 +374,18 @@ async fn graceful_shutdown_drains_the_request_log() {
     };
     for _ in 0..3 {
         app.log_request(entry.clone());
+        // Budget spend is flushed at the request log's interval, and drained with it.
+        app.spend_ledger.record("budget/monthly", 1_798_761_600, 250);
     }
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(app.request_logs_written(), 0, "still gathering");
+    assert_eq!(store.spend_of("budget/monthly", 1_798_761_600).await.unwrap(), 0, "still gathering");
     stop.send(()).unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(5), served).await.unwrap().unwrap().unwrap();
     let stored = store.request_logs(&gatehouse_store::RequestLogFilter::default()).await.unwrap();
     assert_eq!(stored.len(), 3);
     assert_eq!(stored[0].1, entry);
+    assert_eq!(store.spend_of("budget/monthly", 1_798_761_600).await.unwrap(), 750);
     // After shutdown the log is closed: entries are counted as dropped, never waited on.
     app.log_request(entry);
     assert_eq!(app.request_logs_dropped(), 1);
