@@ -28,6 +28,7 @@ pub mod resources;
 pub mod routes;
 pub mod service;
 pub mod signin_throttle;
+pub mod spend_ledger;
 pub mod state;
 pub mod token_use;
 pub mod yaml_scan;

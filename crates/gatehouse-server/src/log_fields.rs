@@ -19,6 +19,8 @@ const MAX_SUBJECT: usize = 270;
 /// Token ids, virtual account names, routes and request ids are all far shorter by construction; this
 /// bounds them whatever a future caller puts there.
 const MAX_SHORT: usize = 128;
+/// `<config>/<rule>`: a 64-character control name, a slash and a 64-character rule id.
+const MAX_REFUSED_BY: usize = 64 + 1 + 64;
 
 /// Far above any model's context, and low enough that sums over billions of rows stay within 64 bits.
 const MAX_TOKENS: i64 = 1 << 32;
@@ -65,6 +67,11 @@ pub fn bound(mut e: RequestLog) -> RequestLog {
     for n in [&mut e.input_tokens, &mut e.output_tokens].into_iter().flatten() {
         *n = (*n).clamp(0, MAX_TOKENS);
     }
+    if let Some(r) = &mut e.refused_by {
+        bound_in_place(r, MAX_REFUSED_BY);
+    }
+    // A NaN or infinite cost would make every sum over its group NaN or infinite: better unknown than that.
+    e.cost_usd = e.cost_usd.filter(|c| c.is_finite()).map(|c| c.max(0.0));
     for body in [&mut e.prompt, &mut e.completion].into_iter().flatten() {
         *body = bounded(&redact_text(&raw_cut(body)), MAX_BODY);
     }
@@ -237,6 +244,8 @@ mod tests {
             request_id: Some("r".repeat(1000)),
             prompt: Some(prompt),
             completion: None,
+            cost_usd: None,
+            refused_by: Some("c".repeat(1000)),
         }
     }
 
@@ -245,6 +254,11 @@ mod tests {
         let e = bound(entry("y".repeat(300_000)));
         assert!(e.model.len() <= MAX_MODEL && e.request_id.unwrap_or_default().len() <= MAX_SHORT);
         assert_eq!((e.input_tokens, e.output_tokens), (Some(MAX_TOKENS), Some(0)));
+        assert!(e.refused_by.is_some_and(|r| r.len() <= MAX_REFUSED_BY));
+        assert_eq!(bound(RequestLog { cost_usd: Some(f64::NAN), ..entry(String::new()) }).cost_usd, None);
+        assert_eq!(bound(RequestLog { cost_usd: Some(f64::INFINITY), ..entry(String::new()) }).cost_usd, None);
+        assert_eq!(bound(RequestLog { cost_usd: Some(-1.0), ..entry(String::new()) }).cost_usd, Some(0.0));
+        assert_eq!(bound(RequestLog { cost_usd: Some(0.25), ..entry(String::new()) }).cost_usd, Some(0.25));
         let prompt = e.prompt.unwrap_or_default();
         assert!(prompt.len() <= MAX_BODY && prompt.starts_with("yyy") && prompt.ends_with(MARKER), "{}", prompt.len());
     }

@@ -15,6 +15,7 @@ use crate::crypto::SecretKey;
 use crate::error::ApiError;
 use crate::gateway::table::GatewayTable;
 use crate::request_log::RequestLogger;
+use crate::spend_ledger::SpendLedger;
 use crate::token_use::TokenUse;
 
 /// What one request sees, from authentication to answer: a snapshot of the access graph and what was
@@ -147,6 +148,9 @@ pub struct AppState {
     token_use: TokenUse,
     /// The gateway's request log, on its way to the store (see `log_request`).
     request_log: RequestLogger,
+    /// Budget spend on its way to the store: the gateway records each settled request's spend here, and it
+    /// is flushed as often as the request log (started and drained with it).
+    pub spend_ledger: SpendLedger,
     /// Password hashing, bounded (see `passwords`).
     pub hasher: crate::passwords::Hasher,
     /// Failed sign-ins, per account and per address.
@@ -194,6 +198,7 @@ impl AppState {
             writer: tokio::sync::Mutex::new(version.max(loaded_version)),
             token_use: TokenUse::default(),
             request_log,
+            spend_ledger: SpendLedger::default(),
         };
         Ok(Arc::new(app))
     }
@@ -413,14 +418,18 @@ impl AppState {
         self.request_log.lost()
     }
 
-    /// Starts the request log's writer task (once; later calls do nothing).
+    /// Starts the request log's writer task and the spend ledger's flushes, at the same interval (once;
+    /// later calls do nothing).
     pub fn start_request_log_writer(&self) {
         self.request_log.start(self.store.clone(), self.config.request_log_flush_interval);
+        self.spend_ledger.start(self.store.clone(), self.config.request_log_flush_interval);
     }
 
-    /// For graceful shutdown: stores what the request log holds, waiting at most `timeout`.
+    /// For graceful shutdown: stores what the request log and the spend ledger hold, waiting at most
+    /// `timeout` for each.
     pub async fn drain_request_log(&self, timeout: StdDuration) {
         self.request_log.shutdown(timeout).await;
+        self.spend_ledger.shutdown(timeout).await;
     }
 
     pub async fn flush_last_used(&self) -> Result<(), ApiError> {
@@ -439,7 +448,8 @@ fn compile(version: i64, snapshot: Snapshot, key: &SecretKey, previous: Option<&
 }
 
 /// Background work: flush token use times and pick up external changes, until the app is dropped; and the
-/// request log's writer, which runs until `drain_request_log` or until the app is dropped.
+/// request log's writer and the spend ledger's flushes, which run until `drain_request_log` or until the
+/// app is dropped.
 pub fn spawn_background(app: &App) -> tokio::task::JoinHandle<()> {
     // Its own task, not a step of the loop below: batches are written as they fill, not once per poll.
     app.start_request_log_writer();

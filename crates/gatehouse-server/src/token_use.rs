@@ -10,7 +10,7 @@ use gatehouse_core::TokenId;
 use time::OffsetDateTime;
 
 /// More than the threads that serve requests: each gets a shard of its own.
-const SHARDS: usize = 64;
+pub(crate) const SHARDS: usize = 64;
 
 static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
 
@@ -18,6 +18,12 @@ thread_local! {
     /// This thread's shard: an index only, the same in every app, so threads never share one unless there
     /// are more than `SHARDS` of them.
     static SHARD: usize = NEXT_THREAD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+}
+
+/// The calling thread's shard index, below `SHARDS`: shared by every per-thread structure (token use,
+/// budget spend), so a serving thread takes only locks that no other serving thread takes.
+pub(crate) fn this_thread_shard() -> usize {
+    SHARD.with(|s| *s)
 }
 
 type Shard = HashMap<TokenId, OffsetDateTime>;
@@ -39,7 +45,7 @@ fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 
 impl TokenUse {
     pub fn record(&self, id: &TokenId, at: OffsetDateTime) {
-        let Some(shard) = self.shards.get(SHARD.with(|s| *s)) else { return };
+        let Some(shard) = self.shards.get(this_thread_shard()) else { return };
         let mut m = lock(shard);
         match m.get_mut(id) {
             Some(t) => *t = (*t).max(at),

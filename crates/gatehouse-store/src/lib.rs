@@ -101,7 +101,8 @@ impl Default for AuditFilter {
 
 /// One request through the model gateway, as the server's background writer stores it. Not part of the
 /// access graph: the log is written in batches, off the request path, and never bumps the state version.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `PartialEq` only: `cost_usd` is a float.
+#[derive(Clone, Debug, PartialEq)]
 pub struct RequestLog {
     /// When the request arrived. Stored to the nanosecond.
     pub at: OffsetDateTime,
@@ -131,6 +132,11 @@ pub struct RequestLog {
     /// The prompt and the completion, only when the operator turned body logging on.
     pub prompt: Option<String>,
     pub completion: Option<String>,
+    /// What the request cost in US dollars, at the price in force when it ran, so that a later price change
+    /// leaves it alone. `None` when the model had no pricing, and for rows logged before costs were stored.
+    pub cost_usd: Option<f64>,
+    /// The gateway control that refused the request, as `<config>/<rule>`; `None` when none did.
+    pub refused_by: Option<String>,
 }
 
 /// Which request logs to read (or sum up). Conditions that are set must all hold. Rows come newest first
@@ -179,8 +185,8 @@ impl Default for RequestLogFilter {
     }
 }
 
-/// The requests of one subject to one model, summed up.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The requests of one subject to one model, summed up. `PartialEq` only: `cost_usd` is a float.
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsageRow {
     pub subject: String,
     pub model: String,
@@ -192,6 +198,13 @@ pub struct UsageRow {
     pub output_tokens: i64,
     /// The sum of the requests' latencies; kept as a sum so that rows stay exact and can be added up.
     pub total_latency_us: i64,
+    /// The sum of the stored costs (US dollars, each at the price in force when its request ran); `None`
+    /// when no request of the group has one.
+    pub cost_usd: Option<f64>,
+    /// The token sums of the requests without a stored cost (those logged before costs were stored, and
+    /// those of models without pricing), which a report may price at the model's current pricing.
+    pub uncosted_input_tokens: i64,
+    pub uncosted_output_tokens: i64,
 }
 
 impl UsageRow {
@@ -246,7 +259,8 @@ impl UsageGroup {
 
 /// The requests of one bucket, one group key and one model, summed up. Rows stay per model even when
 /// grouped by subject, because prices are per model: a caller adds up the costs, not the tokens.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `PartialEq` only: `cost_usd` is a float.
+#[derive(Clone, Debug, PartialEq)]
 pub struct UsageSeriesRow {
     /// The first instant of the bucket (UTC).
     pub start: OffsetDateTime,
@@ -259,6 +273,20 @@ pub struct UsageSeriesRow {
     /// Sums over the requests that reported token counts (missing counts add nothing).
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// As in `UsageRow`: the sum of the stored costs, and the token sums of the requests without one.
+    pub cost_usd: Option<f64>,
+    pub uncosted_input_tokens: i64,
+    pub uncosted_output_tokens: i64,
+}
+
+/// Budget spend: `amount` added to a budget counter in the calendar period starting at `period_start` (Unix
+/// seconds). The store does not interpret amounts (nano-dollars or tokens, by the counter); it only adds
+/// them up. As read back, `amount` is the period's total.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpendDelta {
+    pub counter: String,
+    pub period_start: i64,
+    pub amount: i64,
 }
 
 /// What a store holds at one moment, and the version it had then.
@@ -326,6 +354,30 @@ pub trait Store: Send + Sync + 'static {
         bucket: UsageBucket,
         group: UsageGroup,
     ) -> Result<Vec<UsageSeriesRow>, StoreError>;
+
+    /// Adds each delta to its (counter, period) total, creating the row when missing, all in one
+    /// transaction: on error none of them is added. Any number of processes may add at once; every delta
+    /// counts exactly once. Deltas for the same row may repeat within a call (they are summed first).
+    async fn add_spend(&self, deltas: &[SpendDelta]) -> Result<(), StoreError>;
+
+    /// Every stored total whose period starts at or after `since` (Unix seconds), ordered by counter then
+    /// period: what a starting process rebuilds its counters from.
+    async fn spend_since(&self, since: i64) -> Result<Vec<SpendDelta>, StoreError>;
+
+    /// The stored total of one counter in one period; 0 when nothing was ever added.
+    async fn spend_of(&self, counter: &str, period_start: i64) -> Result<i64, StoreError>;
+
+    /// Claims the alert for `threshold` (a percentage) of `counter` in the period starting at
+    /// `period_start`: true for the first caller ever, from any process, and false for every other, so that
+    /// an alert fires once per period however many replicas see the threshold crossed. `at` is recorded as
+    /// when it fired.
+    async fn claim_alert(
+        &self,
+        counter: &str,
+        period_start: i64,
+        threshold: u32,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Opens (creating a SQLite file if missing) and migrates the database at `url`.

@@ -18,6 +18,7 @@ use sqlx::{Connection, Row};
 use time::OffsetDateTime;
 
 mod store_identities;
+mod store_spend;
 
 // ---------------------------------------------------------------------------------------------------------
 // Backends
@@ -979,6 +980,9 @@ fn request(n: i64, subject: &str, model: &str, status: u16) -> RequestLog {
         request_id: Some(format!("req-{n}")),
         prompt: (n == 1).then(|| "a prompt, with 'quotes' and ünïcode".to_owned()),
         completion: None,
+        // Quarters: sums of them are exact in floating point, whatever order a database adds them in.
+        cost_usd: (status < 400).then_some(0.25 * n as f64),
+        refused_by: (status == 429).then(|| "limits/per-user".to_owned()),
     }
 }
 
@@ -1081,6 +1085,8 @@ async fn usage_is_summed_per_subject_and_model() {
             request(4, "user:a@example.com", "an/claude", 200),
             request(5, "virtualaccount:checkout", "oa/gpt", 400),
             request(6, "user:b@example.com", "oa/gpt", 200),
+            // Logged before costs were stored: its tokens are summed apart, for a report to price.
+            RequestLog { cost_usd: None, ..request(7, "user:b@example.com", "oa/gpt", 200) },
         ];
         b.store().append_request_logs(&logs).await.unwrap();
         let row = |subject: &str, model: &str, requests, errors, input, output, latency| UsageRow {
@@ -1091,15 +1097,24 @@ async fn usage_is_summed_per_subject_and_model() {
             input_tokens: input,
             output_tokens: output,
             total_latency_us: latency,
+            cost_usd: None,
+            uncosted_input_tokens: 0,
+            uncosted_output_tokens: 0,
+        };
+        let cost = |r: UsageRow, cost: Option<f64>, uncosted: (i64, i64)| UsageRow {
+            cost_usd: cost,
+            uncosted_input_tokens: uncosted.0,
+            uncosted_output_tokens: uncosted.1,
+            ..r
         };
         let all = b.store().usage_summary(&all_requests()).await.unwrap();
         assert_eq!(
             all,
             [
-                row("user:a@example.com", "an/claude", 1, 0, 40, 4, 4000),
-                row("user:a@example.com", "oa/gpt", 3, 1, 30, 3, 6000),
-                row("user:b@example.com", "oa/gpt", 1, 0, 60, 6, 6000),
-                // No token counts at all: sums of nothing are 0, not missing.
+                cost(row("user:a@example.com", "an/claude", 1, 0, 40, 4, 4000), Some(1.0), (0, 0)),
+                cost(row("user:a@example.com", "oa/gpt", 3, 1, 30, 3, 6000), Some(0.75), (0, 0)),
+                cost(row("user:b@example.com", "oa/gpt", 2, 0, 130, 13, 13000), Some(1.5), (70, 7)),
+                // No token counts at all: sums of nothing are 0, not missing; no cost at all is missing.
                 row("virtualaccount:checkout", "oa/gpt", 1, 1, 0, 0, 5000),
             ],
             "{}",
@@ -1115,7 +1130,12 @@ async fn usage_is_summed_per_subject_and_model() {
             ..all_requests()
         };
         let got = b.store().usage_summary(&mine).await.unwrap();
-        assert_eq!(got, [row("user:a@example.com", "oa/gpt", 2, 1, 20, 2, 5000)], "{}", b.label);
+        assert_eq!(
+            got,
+            [cost(row("user:a@example.com", "oa/gpt", 2, 1, 20, 2, 5000), Some(0.5), (0, 0))],
+            "{}",
+            b.label
+        );
         let none = RequestLogFilter { subjects: Some(Vec::new()), ..all_requests() };
         assert!(b.store().usage_summary(&none).await.unwrap().is_empty(), "{}", b.label);
         b.finish().await;
@@ -1139,7 +1159,8 @@ async fn usage_is_summed_per_time_bucket_in_utc() {
         log(t(hour, 10), "user:a@example.com", "oa/gpt", 200, Some((10, 1))),
         log(t(hour + 3_599, 999_999_999), "user:a@example.com", "an/claude", 200, Some((20, 2))),
         log(t(hour + 3_600, 0), "user:b@example.com", "oa/gpt", 502, None),
-        log(t(hour + 3_900, 0), "user:a@example.com", "oa/gpt", 200, Some((30, 3))),
+        // Without a stored cost (logged before costs were): its tokens are summed apart.
+        RequestLog { cost_usd: None, ..log(t(hour + 3_900, 0), "user:a@example.com", "oa/gpt", 200, Some((30, 3))) },
         // Just before 1970: its bucket is the hour before the epoch, not the one after.
         log(t(0, -1), "user:b@example.com", "old/m", 200, Some((1, 1))),
     ];
@@ -1149,6 +1170,7 @@ async fn usage_is_summed_per_time_bucket_in_utc() {
             let store = b.store();
             async move { store.usage_series(&filter, bucket, group).await.unwrap() }
         };
+        // Every costed request here costs 0.25 (`request`'s cost for n = 1).
         let row = |start: OffsetDateTime, key: &str, model: &str, requests, errors, input, output| UsageSeriesRow {
             start,
             key: key.into(),
@@ -1157,6 +1179,15 @@ async fn usage_is_summed_per_time_bucket_in_utc() {
             errors,
             input_tokens: input,
             output_tokens: output,
+            cost_usd: Some(0.25),
+            uncosted_input_tokens: 0,
+            uncosted_output_tokens: 0,
+        };
+        let uncosted = |r: UsageSeriesRow, tokens: (i64, i64)| UsageSeriesRow {
+            cost_usd: None,
+            uncosted_input_tokens: tokens.0,
+            uncosted_output_tokens: tokens.1,
+            ..r
         };
         let by_model = series(all_requests(), UsageBucket::Hour, UsageGroup::Model).await;
         assert_eq!(
@@ -1165,7 +1196,7 @@ async fn usage_is_summed_per_time_bucket_in_utc() {
                 row(t(-3_600, 0), "old/m", "old/m", 1, 0, 1, 1),
                 row(t(hour, 0), "an/claude", "an/claude", 1, 0, 20, 2),
                 row(t(hour, 0), "oa/gpt", "oa/gpt", 1, 0, 10, 1),
-                row(t(hour + 3_600, 0), "oa/gpt", "oa/gpt", 2, 1, 30, 3),
+                uncosted(row(t(hour + 3_600, 0), "oa/gpt", "oa/gpt", 2, 1, 30, 3), (30, 3)),
             ],
             "{}",
             b.label
@@ -1176,8 +1207,8 @@ async fn usage_is_summed_per_time_bucket_in_utc() {
             [
                 row(t(hour, 0), "user:a@example.com", "an/claude", 1, 0, 20, 2),
                 row(t(hour, 0), "user:a@example.com", "oa/gpt", 1, 0, 10, 1),
-                row(t(hour + 3_600, 0), "user:a@example.com", "oa/gpt", 1, 0, 30, 3),
-                row(t(hour + 3_600, 0), "user:b@example.com", "oa/gpt", 1, 1, 0, 0),
+                uncosted(row(t(hour + 3_600, 0), "user:a@example.com", "oa/gpt", 1, 0, 30, 3), (30, 3)),
+                uncosted(row(t(hour + 3_600, 0), "user:b@example.com", "oa/gpt", 1, 1, 0, 0), (0, 0)),
             ],
             "{}",
             b.label
@@ -1186,7 +1217,14 @@ async fn usage_is_summed_per_time_bucket_in_utc() {
         let recent = RequestLogFilter { since: Some(t(0, 0)), ..all_requests() };
         assert_eq!(
             series(recent, UsageBucket::Day, UsageGroup::Model).await,
-            [row(t(day, 0), "an/claude", "an/claude", 1, 0, 20, 2), row(t(day, 0), "oa/gpt", "oa/gpt", 3, 1, 40, 4)],
+            [
+                row(t(day, 0), "an/claude", "an/claude", 1, 0, 20, 2),
+                UsageSeriesRow {
+                    uncosted_input_tokens: 30,
+                    uncosted_output_tokens: 3,
+                    ..row(t(day, 0), "oa/gpt", "oa/gpt", 3, 1, 40, 4)
+                }
+            ],
             "{}",
             b.label
         );
@@ -1201,7 +1239,7 @@ async fn usage_is_summed_per_time_bucket_in_utc() {
         };
         assert_eq!(
             series(narrow, UsageBucket::Hour, UsageGroup::Subject).await,
-            [row(t(hour + 3_600, 0), "user:a@example.com", "oa/gpt", 1, 0, 30, 3)],
+            [uncosted(row(t(hour + 3_600, 0), "user:a@example.com", "oa/gpt", 1, 0, 30, 3), (30, 3))],
             "{}",
             b.label
         );

@@ -168,6 +168,8 @@ mod tests {
             request_id: None,
             prompt: None,
             completion: None,
+            cost_usd: None,
+            refused_by: None,
         }
     }
 

@@ -339,6 +339,8 @@ impl Call {
             request_id: self.request_id.take(),
             prompt: self.prompt.take(),
             completion: self.completion.take().or_else(|| self.sent.take().map(BodyBuffer::into_text)),
+            cost_usd: None,
+            refused_by: None,
         }
     }
 }

@@ -87,7 +87,8 @@ pub struct UsageOut {
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub avg_latency_us: f64,
-    /// US dollars at the model's current pricing; null when the model has none.
+    /// US dollars: each request at the price in force when it ran; requests logged before costs were
+    /// stored, at the model's current pricing. Null when none of the requests has a price.
     pub cost_usd: Option<f64>,
 }
 
@@ -179,6 +180,23 @@ pub fn cost_usd(s: &Snapshot, model: &str, input_tokens: i64, output_tokens: i64
     Some(spec.model(name)?.pricing?.cost_usd(input_tokens, output_tokens))
 }
 
+/// What a group of requests to `model` cost: the costs stored with them (each at the price in force when
+/// it ran), plus, for the requests stored without one, their tokens at the model's current pricing. A price
+/// change thus leaves the cost of requests already logged alone. `None` when neither gives a price.
+pub fn group_cost(
+    s: &Snapshot,
+    model: &str,
+    stored: Option<f64>,
+    uncosted_input_tokens: i64,
+    uncosted_output_tokens: i64,
+) -> Option<f64> {
+    let estimate = cost_usd(s, model, uncosted_input_tokens, uncosted_output_tokens);
+    match (stored, estimate) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Gateway usage per (subject, model) over the requests the caller may read (as for the request log).
 pub async fn usage(app: &App, p: &Principal, q: UsageQuery) -> Result<UsageReport, ApiError> {
     let since = time_param("since", q.since.as_deref())?;
@@ -189,7 +207,7 @@ pub async fn usage(app: &App, p: &Principal, q: UsageQuery) -> Result<UsageRepor
         .into_iter()
         .map(|r| UsageOut {
             avg_latency_us: r.avg_latency_us(),
-            cost_usd: cost_usd(&s, &r.model, r.input_tokens, r.output_tokens),
+            cost_usd: group_cost(&s, &r.model, r.cost_usd, r.uncosted_input_tokens, r.uncosted_output_tokens),
             subject: r.subject,
             model: r.model,
             requests: r.requests,

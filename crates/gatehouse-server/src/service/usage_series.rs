@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use gatehouse_core::token::Principal;
 
 use super::audit::time_param;
-use super::usage::{cost_usd, usage_filter};
+use super::usage::{group_cost, usage_filter};
 use crate::error::ApiError;
 use crate::state::App;
 
@@ -44,8 +44,9 @@ pub struct UsagePoint {
     pub errors: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
-    /// US dollars at each model's current pricing, summed over the priced models; null when none of them
-    /// has pricing.
+    /// US dollars, summed over the models: each request at the price in force when it ran; requests
+    /// logged before costs were stored, at their model's current pricing. Null when none of the requests
+    /// has a price.
     pub cost_usd: Option<f64>,
 }
 
@@ -125,13 +126,14 @@ fn window(
     Ok((since, until))
 }
 
-/// Sums the store's per-model rows of each (bucket, key). Costs are added per model, each at its own
-/// price, so a subject's cost is right however many models it used.
+/// Sums the store's per-model rows of each (bucket, key). Costs are worked out per model (stored ones, and
+/// each model's own price for requests without one), so a subject's cost is right however many models it
+/// used.
 fn points(app: &App, rows: Vec<UsageSeriesRow>) -> Vec<UsagePoint> {
     let s = app.snapshot();
     let mut out: Vec<UsagePoint> = Vec::new();
     for r in rows {
-        let cost = cost_usd(&s, &r.model, r.input_tokens, r.output_tokens);
+        let cost = group_cost(&s, &r.model, r.cost_usd, r.uncosted_input_tokens, r.uncosted_output_tokens);
         match out.last_mut() {
             Some(p) if p.start == r.start && p.key == r.key => {
                 p.requests += r.requests;

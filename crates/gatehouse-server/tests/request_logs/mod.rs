@@ -7,6 +7,8 @@ use serde_json::json;
 use crate::common::gateway::{chat_body, gateway_world, post_raw};
 use crate::common::TestServer;
 
+mod stored_costs;
+
 /// A gateway request as the gateway would log it, with bodies (which the server drops unless configured).
 fn gateway_request(s: &TestServer, subject: &str, model: &str, status: u16, tokens: Option<(i64, i64)>) -> RequestLog {
     RequestLog {
@@ -25,6 +27,8 @@ fn gateway_request(s: &TestServer, subject: &str, model: &str, status: u16, toke
         request_id: Some(format!("req-{subject}")),
         prompt: Some("the secret plan".to_owned()),
         completion: Some("a secret answer".to_owned()),
+        cost_usd: None,
+        refused_by: None,
     }
 }
 
@@ -330,7 +334,7 @@ async fn a_full_request_log_drops_entries_instead_of_blocking() {
 }
 
 #[tokio::test]
-async fn graceful_shutdown_drains_the_request_log() {
+async fn graceful_shutdown_drains_the_request_log_and_the_spend_ledger() {
     use gatehouse_core::clock::ManualClock;
     use std::sync::Arc;
     let db = gatehouse_store::testing::sqlite();
@@ -365,17 +369,23 @@ async fn graceful_shutdown_drains_the_request_log() {
         request_id: None,
         prompt: None,
         completion: None,
+        cost_usd: None,
+        refused_by: None,
     };
     for _ in 0..3 {
         app.log_request(entry.clone());
+        // Budget spend is flushed at the request log's interval, and drained with it.
+        app.spend_ledger.record("budget/monthly", 1_798_761_600, 250);
     }
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(app.request_logs_written(), 0, "still gathering");
+    assert_eq!(store.spend_of("budget/monthly", 1_798_761_600).await.unwrap(), 0, "still gathering");
     stop.send(()).unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(5), served).await.unwrap().unwrap().unwrap();
     let stored = store.request_logs(&gatehouse_store::RequestLogFilter::default()).await.unwrap();
     assert_eq!(stored.len(), 3);
     assert_eq!(stored[0].1, entry);
+    assert_eq!(store.spend_of("budget/monthly", 1_798_761_600).await.unwrap(), 750);
     // After shutdown the log is closed: entries are counted as dropped, never waited on.
     app.log_request(entry);
     assert_eq!(app.request_logs_dropped(), 1);

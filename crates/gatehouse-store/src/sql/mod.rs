@@ -9,6 +9,7 @@ mod migrate;
 mod read;
 mod request_logs;
 mod resources;
+mod spend;
 mod usage_series;
 mod write;
 
@@ -22,8 +23,8 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::{
-    AuditEvent, AuditFilter, AuditRecord, Loaded, RequestLog, RequestLogFilter, Store, StoreError, UsageBucket,
-    UsageGroup, UsageRow, UsageSeriesRow,
+    AuditEvent, AuditFilter, AuditRecord, Loaded, RequestLog, RequestLogFilter, SpendDelta, Store, StoreError,
+    UsageBucket, UsageGroup, UsageRow, UsageSeriesRow,
 };
 use connect::Dialect;
 
@@ -158,6 +159,28 @@ impl Store for SqlStore {
         group: UsageGroup,
     ) -> Result<Vec<UsageSeriesRow>, StoreError> {
         usage_series::read(&self.pool, filter, bucket, group).await
+    }
+
+    async fn add_spend(&self, deltas: &[SpendDelta]) -> Result<(), StoreError> {
+        spend::add(&self.pool, self.dialect, deltas).await
+    }
+
+    async fn spend_since(&self, since: i64) -> Result<Vec<SpendDelta>, StoreError> {
+        spend::since(&self.pool, since).await
+    }
+
+    async fn spend_of(&self, counter: &str, period_start: i64) -> Result<i64, StoreError> {
+        spend::of(&self.pool, counter, period_start).await
+    }
+
+    async fn claim_alert(
+        &self,
+        counter: &str,
+        period_start: i64,
+        threshold: u32,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        spend::claim_alert(&self.pool, counter, period_start, threshold, at).await
     }
 }
 

@@ -9,8 +9,9 @@ use super::connect::Dialect;
 use crate::{RequestLog, RequestLogFilter, StoreError, UsageRow};
 
 const COLUMNS: &str = "at, subject, token_id, virtual_account, model, route, status, latency_us, \
-                       upstream_latency_us, input_tokens, output_tokens, request_id, prompt, completion, subject_id";
-const PER_ROW: usize = 15;
+                       upstream_latency_us, input_tokens, output_tokens, request_id, prompt, completion, subject_id, \
+                       cost_usd, refused_by";
+const PER_ROW: usize = 17;
 
 /// Rows per INSERT: full chunks share one prepared statement, and a chunk stays far below both databases'
 /// limits on bound parameters (SQLite 32766, Postgres 65535).
@@ -54,7 +55,9 @@ pub(crate) async fn insert(conn: &mut AnyConnection, dialect: Dialect, logs: &[R
                 .bind(l.request_id.as_deref())
                 .bind(l.prompt.as_deref())
                 .bind(l.completion.as_deref())
-                .bind(l.subject_id.as_deref());
+                .bind(l.subject_id.as_deref())
+                .bind(l.cost_usd)
+                .bind(l.refused_by.as_deref());
         }
         query.execute(&mut *conn).await?;
     }
@@ -153,19 +156,27 @@ fn row(r: &AnyRow) -> Result<RequestLog, StoreError> {
         request_id: r.try_get("request_id")?,
         prompt: r.try_get("prompt")?,
         completion: r.try_get("completion")?,
+        cost_usd: r.try_get("cost_usd")?,
+        refused_by: r.try_get("refused_by")?,
     })
 }
 
+/// The sums shared by `usage` and the usage series. Every integer aggregate is cast to BIGINT: Postgres sums
+/// BIGINT columns to NUMERIC, which the Any driver cannot decode. COALESCE because a group whose rows all
+/// lack token counts sums to NULL; the cost stays NULL when no row has one, which is how a report tells
+/// "unpriced" from "free".
+pub(super) const SUMS: &str = "COUNT(*) AS requests, \
+     CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
+     CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
+     CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
+     SUM(cost_usd) AS cost_usd, \
+     CAST(COALESCE(SUM(CASE WHEN cost_usd IS NULL THEN input_tokens END), 0) AS BIGINT) AS uncosted_input_tokens, \
+     CAST(COALESCE(SUM(CASE WHEN cost_usd IS NULL THEN output_tokens END), 0) AS BIGINT) AS uncosted_output_tokens";
+
 pub(crate) async fn usage(pool: &AnyPool, filter: &RequestLogFilter) -> Result<Vec<UsageRow>, StoreError> {
     let Some((where_sql, params)) = conditions(filter)? else { return Ok(Vec::new()) };
-    // Every aggregate cast to BIGINT: Postgres sums BIGINT columns to NUMERIC, which the Any driver cannot
-    // decode. COALESCE because a group whose rows all lack token counts sums to NULL.
     let sql = format!(
-        "SELECT subject, model, COUNT(*) AS requests, \
-         CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
-         CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
-         CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
-         CAST(SUM(latency_us) AS BIGINT) AS total_latency_us \
+        "SELECT subject, model, {SUMS}, CAST(SUM(latency_us) AS BIGINT) AS total_latency_us \
          FROM request_logs{where_sql} GROUP BY subject, model ORDER BY subject, model"
     );
     let rows = bind_all(sqlx::query(&sql).persistent(persistent(filter)), &params).fetch_all(pool).await?;
@@ -179,6 +190,9 @@ pub(crate) async fn usage(pool: &AnyPool, filter: &RequestLogFilter) -> Result<V
                 input_tokens: r.try_get("input_tokens")?,
                 output_tokens: r.try_get("output_tokens")?,
                 total_latency_us: r.try_get("total_latency_us")?,
+                cost_usd: r.try_get("cost_usd")?,
+                uncosted_input_tokens: r.try_get("uncosted_input_tokens")?,
+                uncosted_output_tokens: r.try_get("uncosted_output_tokens")?,
             })
         })
         .collect()

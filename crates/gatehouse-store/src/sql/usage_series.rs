@@ -4,7 +4,7 @@
 use sqlx::{AnyPool, Row};
 
 use super::codec::time_from_db;
-use super::request_logs::{bind_all, conditions, persistent};
+use super::request_logs::{bind_all, conditions, persistent, SUMS};
 use crate::{RequestLogFilter, StoreError, UsageBucket, UsageGroup, UsageSeriesRow};
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
@@ -24,12 +24,8 @@ pub(crate) async fn read(
         UsageGroup::Model => "model",
         UsageGroup::Subject => "subject",
     };
-    // Aggregates cast to BIGINT as in `usage`: the Any driver cannot decode Postgres' NUMERIC sums.
     let sql = format!(
-        "SELECT at - ((at % {w}) + {w}) % {w} AS bucket_start, {key} AS group_key, model, COUNT(*) AS requests, \
-         CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
-         CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
-         CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens \
+        "SELECT at - ((at % {w}) + {w}) % {w} AS bucket_start, {key} AS group_key, model, {SUMS} \
          FROM request_logs{where_sql} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     );
     let rows = bind_all(sqlx::query(&sql).persistent(persistent(filter)), &params).fetch_all(pool).await?;
@@ -43,6 +39,9 @@ pub(crate) async fn read(
                 errors: r.try_get("errors")?,
                 input_tokens: r.try_get("input_tokens")?,
                 output_tokens: r.try_get("output_tokens")?,
+                cost_usd: r.try_get("cost_usd")?,
+                uncosted_input_tokens: r.try_get("uncosted_input_tokens")?,
+                uncosted_output_tokens: r.try_get("uncosted_output_tokens")?,
             })
         })
         .collect()
