@@ -103,6 +103,8 @@ pub struct ServerConfig {
     pub redis_url: Option<gatehouse_core::Secret<String>>,
     /// What the gateway does when the counters cannot be reached.
     pub limits_on_failure: crate::limits::OnFailure,
+    /// Where budget alerts are posted, signed.
+    pub alert_webhook: Option<crate::limits::alerts::Webhook>,
 }
 
 impl Default for ServerConfig {
@@ -128,6 +130,7 @@ impl Default for ServerConfig {
             session_purge_interval: StdDuration::from_secs(300),
             redis_url: None,
             limits_on_failure: crate::limits::OnFailure::Closed,
+            alert_webhook: None,
         }
     }
 }
@@ -159,6 +162,8 @@ pub struct AppState {
     pub connections: Arc<tokio::sync::Semaphore>,
     /// Rate limits and budgets: where their counters are, and what to do without them.
     pub limiter: crate::limits::Limiter,
+    /// Budget alert thresholds this process has fired.
+    pub alerts: crate::limits::alerts::Fired,
 }
 
 pub type App = Arc<AppState>;
@@ -185,6 +190,7 @@ impl AppState {
         let limiter = crate::limits::limiter(&config, store.as_ref(), clock.now()).await?;
         let app = AppState {
             limiter,
+            alerts: Default::default(),
             hasher: crate::passwords::Hasher::new(config.hashing_concurrency, config.hashing_wait),
             signin: crate::signin_throttle::SigninThrottle::new(config.signin_throttle.clone()),
             connections: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),

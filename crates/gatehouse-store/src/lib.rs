@@ -370,13 +370,14 @@ pub trait Store: Send + Sync + 'static {
     /// Claims the alert for `threshold` (a percentage) of `counter` in the period starting at
     /// `period_start`: true for the first caller ever, from any process, and false for every other, so that
     /// an alert fires once per period however many replicas see the threshold crossed. `at` is recorded as
-    /// when it fired.
+    /// when it fired; `audit` is written in the same transaction when (and only when) the claim succeeds.
     async fn claim_alert(
         &self,
         counter: &str,
         period_start: i64,
         threshold: u32,
         at: OffsetDateTime,
+        audit: &AuditRecord,
     ) -> Result<bool, StoreError>;
 }
 

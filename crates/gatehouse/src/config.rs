@@ -52,6 +52,20 @@ pub struct Settings {
     /// Open client connections at most; more wait until one closes. Default 1000.
     #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", global = true)]
     pub max_connections: Option<usize>,
+    /// `redis://...` (or `rediss://`): rate-limit and budget counters kept in Redis, shared by every replica
+    /// so that N replicas together admit N. Default: counters in this process.
+    #[arg(long, env = "GATEHOUSE_REDIS_URL", global = true, hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// When the limit counters (Redis) cannot be reached: `closed` (default) refuses requests under rate
+    /// limits or budgets with 503 `limits_unavailable`; `open` admits them uncounted and logs it.
+    #[arg(long, env = "GATEHOUSE_LIMITS_ON_STORE_FAILURE", global = true)]
+    pub limits_on_store_failure: Option<String>,
+    /// An `https://` (or `http://`) URL that budget alerts are POSTed to, signed with the secret below.
+    #[arg(long, env = "GATEHOUSE_ALERT_WEBHOOK_URL", global = true)]
+    pub alert_webhook_url: Option<String>,
+    /// The shared secret of the alert webhook's `x-gatehouse-signature` (HMAC-SHA256); required with the URL.
+    #[arg(long, env = "GATEHOUSE_ALERT_WEBHOOK_SECRET", global = true, hide_env_values = true)]
+    pub alert_webhook_secret: Option<String>,
     /// A TOML file with any of these settings (`database_url = "..."`); flags and environment win over it.
     #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -71,6 +85,10 @@ struct FileSettings {
     header_read_timeout: Option<String>,
     idle_timeout: Option<String>,
     max_connections: Option<usize>,
+    redis_url: Option<String>,
+    limits_on_store_failure: Option<String>,
+    alert_webhook_url: Option<String>,
+    alert_webhook_secret: Option<String>,
 }
 
 /// In the file, a list or one comma-separated string.
@@ -104,6 +122,9 @@ pub struct Resolved {
     pub header_read_timeout: std::time::Duration,
     pub idle_timeout: std::time::Duration,
     pub max_connections: usize,
+    pub redis_url: Option<gatehouse_core::Secret<String>>,
+    pub limits_on_failure: gatehouse_server::limits::OnFailure,
+    pub alert_webhook: Option<gatehouse_server::limits::alerts::Webhook>,
 }
 
 pub const DEFAULT_HEADER_READ_TIMEOUT: time::Duration = time::Duration::seconds(10);
@@ -186,7 +207,42 @@ impl Settings {
                 Some(n) => n,
                 None => DEFAULT_MAX_CONNECTIONS,
             },
+            redis_url: match self.redis_url.clone().or(file.redis_url) {
+                Some(u) if !(u.starts_with("redis://") || u.starts_with("rediss://")) => {
+                    anyhow::bail!("redis_url: must start with redis:// or rediss://")
+                }
+                other => other.map(gatehouse_core::Secret::new),
+            },
+            limits_on_failure: match self.limits_on_store_failure.clone().or(file.limits_on_store_failure) {
+                Some(v) => v.parse().map_err(|e: String| anyhow::anyhow!("limits_on_store_failure: {e}"))?,
+                None => gatehouse_server::limits::OnFailure::Closed,
+            },
+            alert_webhook: webhook(
+                self.alert_webhook_url.clone().or(file.alert_webhook_url),
+                self.alert_webhook_secret.clone().or(file.alert_webhook_secret),
+            )?,
         })
+    }
+}
+
+fn webhook(
+    url: Option<String>,
+    secret: Option<String>,
+) -> anyhow::Result<Option<gatehouse_server::limits::alerts::Webhook>> {
+    match (url, secret) {
+        (None, None) => Ok(None),
+        (Some(_), None) => anyhow::bail!("alert_webhook_secret: required with alert_webhook_url, to sign alerts"),
+        (None, Some(_)) => anyhow::bail!("alert_webhook_url: required with alert_webhook_secret"),
+        (Some(u), Some(secret)) => {
+            let url = reqwest::Url::parse(&u).with_context(|| format!("alert_webhook_url {u:?}: not a URL"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                anyhow::bail!("alert_webhook_url {u:?}: must be http:// or https://");
+            }
+            if secret.len() < 16 {
+                anyhow::bail!("alert_webhook_secret: must be at least 16 characters");
+            }
+            Ok(Some(gatehouse_server::limits::alerts::Webhook { url, secret: gatehouse_core::Secret::new(secret) }))
+        }
     }
 }
 
@@ -237,6 +293,14 @@ mod tests {
         assert_eq!(r.trusted_proxies.len(), 1);
         assert_eq!(r.max_connections, 7);
         for bad in [
+            Settings { redis_url: Some("http://x".into()), ..Default::default() },
+            Settings { limits_on_store_failure: Some("maybe".into()), ..Default::default() },
+            Settings { alert_webhook_url: Some("https://hooks.example.com/x".into()), ..Default::default() },
+            Settings {
+                alert_webhook_url: Some("ftp://x".into()),
+                alert_webhook_secret: Some("0123456789abcdef".into()),
+                ..Default::default()
+            },
             Settings { trusted_proxies: Some("10.0.0.0/40".into()), ..Default::default() },
             Settings { header_read_timeout: Some("0s".into()), ..Default::default() },
             Settings { max_connections: Some(0), ..Default::default() },

@@ -121,6 +121,9 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
         header_read_timeout: settings.header_read_timeout,
         idle_timeout: settings.idle_timeout,
         max_connections: settings.max_connections,
+        redis_url: settings.redis_url.clone(),
+        limits_on_failure: settings.limits_on_failure,
+        alert_webhook: settings.alert_webhook.clone(),
         ..ServerConfig::default()
     };
     let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), config, Arc::new(key))

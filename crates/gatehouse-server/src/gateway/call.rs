@@ -339,8 +339,12 @@ impl Call {
             request_id: self.request_id.take(),
             prompt: self.prompt.take(),
             completion: self.completion.take().or_else(|| self.sent.take().map(BodyBuffer::into_text)),
-            cost_usd: None,
-            refused_by: None,
+            // At the price published with the request's view: the price in force when it ran.
+            cost_usd: match (self.target.as_ref().and_then(|t| t.pricing()), self.usage.input) {
+                (Some(p), Some(input)) => Some(p.cost_usd(count(input), self.usage.output.map(count).unwrap_or(0))),
+                (Some(_) | None, _) => None,
+            },
+            refused_by: self.refused_by.take(),
         }
     }
 }

@@ -179,8 +179,9 @@ impl Store for SqlStore {
         period_start: i64,
         threshold: u32,
         at: OffsetDateTime,
+        audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
-        spend::claim_alert(&self.pool, counter, period_start, threshold, at).await
+        spend::claim_alert(&self.pool, counter, period_start, threshold, at, audit).await
     }
 }
 

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::codec::time_to_db;
 use super::connect::Dialect;
-use crate::{SpendDelta, StoreError};
+use crate::{AuditRecord, SpendDelta, StoreError};
 
 /// The deltas summed per (counter, period) and sorted. One row per key, because Postgres refuses an
 /// upsert that touches a row twice in one statement, and in one order for every writer, so that two
@@ -83,11 +83,13 @@ pub(crate) async fn claim_alert(
     period_start: i64,
     threshold: u32,
     at: OffsetDateTime,
+    audit: &AuditRecord,
 ) -> Result<bool, StoreError> {
     // The column is INTEGER (32 bits on Postgres); thresholds are percentages, far below its limit.
     let threshold = i32::try_from(threshold).map_err(|_| {
         StoreError::Database(sqlx::Error::Encode(format!("alert threshold {threshold} is above {}", i32::MAX).into()))
     })?;
+    let mut tx = pool.begin().await?;
     // The primary key decides: of any number of callers, from any number of processes, exactly one inserts.
     let done = sqlx::query(
         "INSERT INTO limit_alerts (counter, period_start, threshold, fired_at) VALUES ($1, $2, $3, $4) \
@@ -97,7 +99,13 @@ pub(crate) async fn claim_alert(
     .bind(period_start)
     .bind(threshold)
     .bind(time_to_db(at)?)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let claimed = done.rows_affected() == 1;
+    // The audit event lands with the claim or not at all: an alert is never recorded twice or lost.
+    if claimed {
+        super::audit::insert(&mut tx, std::slice::from_ref(audit)).await?;
+    }
+    tx.commit().await?;
+    Ok(claimed)
 }

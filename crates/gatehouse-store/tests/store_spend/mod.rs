@@ -104,7 +104,9 @@ async fn an_alert_is_claimed_once_per_counter_period_and_threshold() {
         let claims: Vec<_> = (0..10i64)
             .map(|i| {
                 let store: Arc<SqlStore> = if i % 2 == 0 { b.store.clone() } else { other.clone() };
-                tokio::spawn(async move { (i, store.claim_alert("budget/a", 100, 80, at(i)).await.unwrap()) })
+                tokio::spawn(async move {
+                    (i, store.claim_alert("budget/a", 100, 80, at(i), &alert_event()).await.unwrap())
+                })
             })
             .collect();
         let mut winners = Vec::new();
@@ -117,14 +119,29 @@ async fn an_alert_is_claimed_once_per_counter_period_and_threshold() {
         assert_eq!(winners.len(), 1, "{}: {winners:?}", b.label);
         let fired_at = b.scalar("SELECT fired_at FROM limit_alerts").await;
         assert_eq!(i128::from(fired_at), at(winners[0]).unix_timestamp_nanos(), "{}: the winner's time", b.label);
+        // The audit event came with the claim, once.
+        let events = b.scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'budget.alert'").await;
+        assert_eq!(events, 1, "{}", b.label);
 
         let later = OffsetDateTime::UNIX_EPOCH;
-        assert!(!b.store().claim_alert("budget/a", 100, 80, later).await.unwrap(), "{}", b.label);
-        assert!(b.store().claim_alert("budget/a", 100, 100, later).await.unwrap(), "{}: another threshold", b.label);
-        assert!(b.store().claim_alert("budget/a", 200, 80, later).await.unwrap(), "{}: another period", b.label);
-        assert!(b.store().claim_alert("budget/b", 100, 80, later).await.unwrap(), "{}: another counter", b.label);
-        assert!(!other.claim_alert("budget/b", 100, 80, later).await.unwrap(), "{}", b.label);
-        assert!(b.store().claim_alert("budget/a", 100, u32::MAX, later).await.is_err(), "{}", b.label);
+        assert!(!b.store().claim_alert("budget/a", 100, 80, later, &alert_event()).await.unwrap(), "{}", b.label);
+        assert!(
+            b.store().claim_alert("budget/a", 100, 100, later, &alert_event()).await.unwrap(),
+            "{}: another threshold",
+            b.label
+        );
+        assert!(
+            b.store().claim_alert("budget/a", 200, 80, later, &alert_event()).await.unwrap(),
+            "{}: another period",
+            b.label
+        );
+        assert!(
+            b.store().claim_alert("budget/b", 100, 80, later, &alert_event()).await.unwrap(),
+            "{}: another counter",
+            b.label
+        );
+        assert!(!other.claim_alert("budget/b", 100, 80, later, &alert_event()).await.unwrap(), "{}", b.label);
+        assert!(b.store().claim_alert("budget/a", 100, u32::MAX, later, &alert_event()).await.is_err(), "{}", b.label);
         other.close().await;
         b.finish().await;
     }
@@ -156,5 +173,17 @@ async fn request_log_cost_and_refusal_round_trip() {
         assert_eq!(got, logs, "{}", b.label);
         assert_eq!(got[0].cost_usd.map(f64::to_bits), Some((0.1f64 + 0.2).to_bits()), "{}", b.label);
         b.finish().await;
+    }
+}
+
+fn alert_event() -> gatehouse_store::AuditRecord {
+    gatehouse_store::AuditRecord {
+        at: time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+        actor: "system".into(),
+        action: "budget.alert".into(),
+        object_kind: "gateway-controls".into(),
+        object_name: "money".into(),
+        changes: "{}".into(),
+        request_id: None,
     }
 }
