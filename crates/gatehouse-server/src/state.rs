@@ -24,6 +24,8 @@ pub struct Published {
     pub version: i64,
     pub snapshot: Arc<Snapshot>,
     pub gateway: GatewayTable,
+    /// The MCP servers, compiled the same way.
+    pub mcp: crate::mcp::table::McpTable,
 }
 
 /// Where random bytes come from; passed in so tests can be deterministic.
@@ -144,6 +146,8 @@ pub struct AppState {
     pub signin: crate::signin_throttle::SigninThrottle,
     /// Connection slots, shared by every serving thread.
     pub connections: Arc<tokio::sync::Semaphore>,
+    /// The MCP gateway's sessions (in memory: a restart ends them, and clients start new ones).
+    pub mcp_sessions: crate::mcp::session::Sessions,
 }
 
 pub type App = Arc<AppState>;
@@ -171,6 +175,7 @@ impl AppState {
             hasher: crate::passwords::Hasher::new(config.hashing_concurrency, config.hashing_wait),
             signin: crate::signin_throttle::SigninThrottle::new(config.signin_throttle.clone()),
             connections: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),
+            mcp_sessions: Default::default(),
             http,
             published: ArcSwap::from_pointee(compile(loaded_version, crate::identity::snapshot(loaded), &key, None)),
             store,
@@ -198,7 +203,7 @@ impl AppState {
     /// Compiles what depends on `snapshot` (off the request path) and publishes both at once.
     fn publish(&self, version: i64, snapshot: Snapshot) -> Arc<Snapshot> {
         let previous = self.published.load();
-        let next = Arc::new(compile(version, snapshot, &self.key, Some(&previous.gateway)));
+        let next = Arc::new(compile(version, snapshot, &self.key, Some(&previous)));
         let snapshot = next.snapshot.clone();
         self.published.store(next);
         snapshot
@@ -419,9 +424,10 @@ impl AppState {
     }
 }
 
-fn compile(version: i64, snapshot: Snapshot, key: &SecretKey, previous: Option<&GatewayTable>) -> Published {
-    let gateway = GatewayTable::compile(&snapshot, key, previous);
-    Published { version, snapshot: Arc::new(snapshot), gateway }
+fn compile(version: i64, snapshot: Snapshot, key: &SecretKey, previous: Option<&Published>) -> Published {
+    let gateway = GatewayTable::compile(&snapshot, key, previous.map(|p| &p.gateway));
+    let mcp = crate::mcp::table::McpTable::compile(&snapshot, key, previous.map(|p| &p.mcp));
+    Published { version, snapshot: Arc::new(snapshot), gateway, mcp }
 }
 
 /// Background work: flush token use times and pick up external changes, until the app is dropped; and the
