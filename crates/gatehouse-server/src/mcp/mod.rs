@@ -138,7 +138,10 @@ pub async fn post(
             jsonrpc::error(Value::Null, jsonrpc::INVALID_REQUEST, "initialize must be sent alone", "malformed_message");
         return json_answer(StatusCode::BAD_REQUEST, vec![answer], false, None);
     }
-    let session = if initialize {
+    // Without a session header, a remote server is reached without a session (MCP's sessionless protocol
+    // era, where each request carries its own version); a virtual server needs one.
+    let sessionless = !headers.contains_key(upstream::SESSION_HEADER) && matches!(server, Server::Remote(_));
+    let session = if initialize || sessionless {
         None
     } else {
         match self::session(&app, &view, &p, &headers, &name) {

@@ -76,8 +76,10 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
         return failed(&cx, &mut ex, &f, &forward, local, body.batch);
     }
     // The first answer of a session: the gateway's session starts, holding the upstream's.
+    let initialize = forward.iter().any(|m| jsonrpc::method(m) == Some("initialize"));
     let session_id = match &session {
         Some(_) => session_id,
+        None if !initialize => None,
         None => {
             let (id, s) = cx.open_session();
             s.set_upstream(remote.name(), upstream::session_of(&resp));
