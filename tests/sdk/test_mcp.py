@@ -200,3 +200,36 @@ def test_tool_calls_are_in_the_request_log(mcp_world):
     mcp_rows = [r for r in rows if r.get("route") == "mcp"]
     assert any(r["model"] == "alpha/add" and r["status"] == 200 for r in mcp_rows), mcp_rows[:5]
     assert any(r["model"] == "alpha/delete_everything" and r["status"] == 403 for r in mcp_rows)
+
+
+def test_a_virtual_server_exposes_chosen_tools_of_two_servers(mcp_world):
+    gw, api, records = mcp_world["gateway"], mcp_world["api"], mcp_world["records"]
+    api.ok("POST", "/api/v1/users", {"email": "dave@example.com"})
+    dave = mcp_world["pat"]("dave@example.com")
+    # dave may use neither alpha nor beta: only the virtual server.
+    api.ok("POST", "/api/v1/mcp-servers", {
+        "type": "virtual", "name": "combo",
+        "tools": [{"server": "alpha", "tool": "add"}, {"server": "beta", "tool": "echo", "as": "say"},
+                  {"server": "alpha", "tool": "delete_everything"}],
+        "collaborators": [{"subject": "user:dave@example.com", "role": "mcp-server-user"}]})
+    before = len([c for c in calls(records["beta"]) if c["kind"] == "call"])
+    tools, result = run(list_and_call(gw, "combo", dave, "say", {"text": "via combo"}))
+    # alpha's manifest disables delete_everything: a virtual server cannot bring it back.
+    assert tools == ["alpha__add", "say"], tools
+    assert text_of(result) == "beta: via combo"
+    assert len([c for c in calls(records["beta"]) if c["kind"] == "call"]) == before + 1
+    _, result = run(list_and_call(gw, "combo", dave, "alpha__add", {"a": 20, "b": 22}))
+    assert text_of(result) == "42"
+    assert "not available on MCP server combo" in failure(list_and_call(gw, "combo", dave, "alpha__delete_everything", {}))
+    assert "not available on MCP server combo" in failure(list_and_call(gw, "combo", dave, "echo", {"text": "x"}))
+    # The underlying servers stay closed to dave.
+    r = httpx2.post(f"{gw}/mcp/alpha", headers={"authorization": f"Bearer {dave}"},
+                    json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}})
+    assert r.status_code == 403
+    # Writing a virtual server over a server one may not use is refused (no way to give away access).
+    api.ok("PUT", "/api/v1/roles/member", {"name": "member", "display_name": "Member", "description": "m",
+                                           "permissions": ["user:list", "team:read", "role:list", "mcp-server:create"]})
+    status, out = api.call("POST", "/api/v1/mcp-servers", {
+        "type": "virtual", "name": "sneaky", "tools": [{"server": "alpha", "tool": "add"}],
+        "collaborators": [{"subject": "user:dave@example.com", "role": "mcp-server-manager"}]}, token=dave)
+    assert status == 403 and "mcp-server:use" in out["error"]["message"], out
