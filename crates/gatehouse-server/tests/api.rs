@@ -13,6 +13,7 @@ mod foundations_errors;
 mod foundations_pipeline;
 mod gateway;
 mod hygiene;
+mod mcp;
 mod persistence;
 mod request_logs;
 mod resources;
