@@ -13,7 +13,7 @@ if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 
   rustup component add rustfmt clippy
 fi
 
-# The official OpenAI and Anthropic Python SDKs, for the end-to-end tests, in a virtual environment of the
+# The official OpenAI, Anthropic and MCP Python SDKs, for the end-to-end tests, in a virtual environment of the
 # project's own; reinstalled only when tests/sdk/requirements.txt changes.
 req=tests/sdk/requirements.txt
 stamp=.venv/.requirements.sha256

@@ -111,9 +111,13 @@ impl Snapshot {
                     .iter()
                     .map(|m| Resource::new(ResourceKind::Model, &format!("{}/{}", r.name, m.name)))
                     .collect(),
-                Some(ResourceSpec::McpServer(_) | ResourceSpec::Agent(_) | ResourceSpec::GatewayControl(_)) | None => {
-                    Vec::new()
-                }
+                Some(
+                    ResourceSpec::McpServer(_)
+                    | ResourceSpec::McpVirtual(_)
+                    | ResourceSpec::Agent(_)
+                    | ResourceSpec::GatewayControl(_),
+                )
+                | None => Vec::new(),
             };
             out.push(r);
             out.extend(models);

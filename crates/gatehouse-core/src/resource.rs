@@ -11,13 +11,16 @@ use crate::ids::ResourceName;
 use crate::model::{Resource, ResourceKind};
 use crate::resource_type::{ManifestType, ResourceType, UnknownManifestType};
 use crate::spec::{
-    AgentSpec, Collaborator, FieldError, GatewayControlSpec, Lookup, McpServerSpec, ModelRef, ProviderAccountSpec,
+    AgentSpec, Collaborator, FieldError, GatewayControlSpec, Lookup, McpServerSpec, McpVirtualSpec, ModelRef,
+    ProviderAccountSpec,
 };
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ResourceSpec {
     ProviderAccount(ProviderAccountSpec),
     McpServer(McpServerSpec),
+    /// `mcp-server/virtual`: of the same resource type as remote servers (one namespace, one set of roles).
+    McpVirtual(McpVirtualSpec),
     Agent(AgentSpec),
     GatewayControl(GatewayControlSpec),
 }
@@ -41,6 +44,7 @@ impl ResourceSpec {
                 GatewayControlSpec::deserialize_for(k, d).map(ResourceSpec::GatewayControl)
             }
             ManifestType::McpServer => serde::Deserialize::deserialize(d).map(ResourceSpec::McpServer),
+            ManifestType::McpVirtual => serde::Deserialize::deserialize(d).map(ResourceSpec::McpVirtual),
             ManifestType::Agent => serde::Deserialize::deserialize(d).map(ResourceSpec::Agent),
             ManifestType::Role | ManifestType::User | ManifestType::Team | ManifestType::VirtualAccount => {
                 Err(D::Error::custom(UnknownManifestType(t.as_str().to_owned())))
@@ -56,6 +60,7 @@ impl ResourceSpec {
         match self {
             ResourceSpec::ProviderAccount(p) => ManifestType::ProviderAccount(p.kind()),
             ResourceSpec::McpServer(_) => ManifestType::McpServer,
+            ResourceSpec::McpVirtual(_) => ManifestType::McpVirtual,
             ResourceSpec::Agent(_) => ManifestType::Agent,
             ResourceSpec::GatewayControl(g) => ManifestType::GatewayControl(g.kind()),
         }
@@ -65,6 +70,7 @@ impl ResourceSpec {
         match self {
             ResourceSpec::ProviderAccount(p) => p.name(),
             ResourceSpec::McpServer(m) => &m.name,
+            ResourceSpec::McpVirtual(m) => &m.name,
             ResourceSpec::Agent(a) => &a.name,
             ResourceSpec::GatewayControl(g) => g.name(),
         }
@@ -73,7 +79,7 @@ impl ResourceSpec {
     pub fn resource_type(&self) -> ResourceType {
         match self {
             ResourceSpec::ProviderAccount(_) => ResourceType::ProviderAccount,
-            ResourceSpec::McpServer(_) => ResourceType::McpServer,
+            ResourceSpec::McpServer(_) | ResourceSpec::McpVirtual(_) => ResourceType::McpServer,
             ResourceSpec::Agent(_) => ResourceType::Agent,
             ResourceSpec::GatewayControl(_) => ResourceType::GatewayControls,
         }
@@ -91,6 +97,7 @@ impl ResourceSpec {
         match self {
             ResourceSpec::ProviderAccount(p) => p.collaborators(),
             ResourceSpec::McpServer(m) => m.collaborators(),
+            ResourceSpec::McpVirtual(m) => m.collaborators(),
             ResourceSpec::Agent(a) => a.collaborators(),
             ResourceSpec::GatewayControl(_) => &[],
         }
@@ -106,6 +113,7 @@ impl ResourceSpec {
                 ProviderAccountSpec::OpenAiCompatible(a) => &mut a.collaborators,
             },
             ResourceSpec::McpServer(m) => &mut m.collaborators,
+            ResourceSpec::McpVirtual(m) => &mut m.collaborators,
             ResourceSpec::Agent(a) => &mut a.collaborators,
             ResourceSpec::GatewayControl(_) => return Vec::new(),
         };
@@ -116,6 +124,7 @@ impl ResourceSpec {
         match self {
             ResourceSpec::ProviderAccount(p) => p.validate(world),
             ResourceSpec::McpServer(m) => m.validate(world),
+            ResourceSpec::McpVirtual(m) => m.validate(world),
             ResourceSpec::Agent(a) => a.validate(world),
             ResourceSpec::GatewayControl(g) => g.validate(world),
         }
@@ -129,7 +138,7 @@ impl ResourceSpec {
         match self {
             ResourceSpec::ProviderAccount(p) => Some(p.destination()),
             ResourceSpec::McpServer(m) => Some(vec![("url", Some(m.url.as_str()))]),
-            ResourceSpec::Agent(_) | ResourceSpec::GatewayControl(_) => None,
+            ResourceSpec::McpVirtual(_) | ResourceSpec::Agent(_) | ResourceSpec::GatewayControl(_) => None,
         }
     }
 
@@ -148,7 +157,10 @@ impl ResourceSpec {
     pub fn model_refs(&self) -> Vec<&ModelRef> {
         match self {
             ResourceSpec::GatewayControl(g) => g.model_refs(),
-            ResourceSpec::ProviderAccount(_) | ResourceSpec::McpServer(_) | ResourceSpec::Agent(_) => Vec::new(),
+            ResourceSpec::ProviderAccount(_)
+            | ResourceSpec::McpServer(_)
+            | ResourceSpec::McpVirtual(_)
+            | ResourceSpec::Agent(_) => Vec::new(),
         }
     }
 }
@@ -158,6 +170,7 @@ impl Serialize for ResourceSpec {
         match self {
             ResourceSpec::ProviderAccount(p) => p.serialize(s),
             ResourceSpec::McpServer(m) => m.serialize(s),
+            ResourceSpec::McpVirtual(m) => m.serialize(s),
             ResourceSpec::Agent(a) => a.serialize(s),
             ResourceSpec::GatewayControl(g) => g.serialize(s),
         }

@@ -14,7 +14,7 @@ use std::str::FromStr;
 
 use crate::model::{CollaboratorRole, ResourceKind};
 use crate::permission::Permission;
-use crate::spec::{AgentSpec, GatewayControlKind, McpServerSpec, ProviderKind};
+use crate::spec::{AgentSpec, GatewayControlKind, McpServerSpec, McpVirtualSpec, ProviderKind};
 
 macro_rules! resource_types {
     ($( $variant:ident {
@@ -126,6 +126,7 @@ pub enum ManifestType {
     VirtualAccount,
     ProviderAccount(ProviderKind),
     McpServer,
+    McpVirtual,
     Agent,
     GatewayControl(GatewayControlKind),
 }
@@ -148,6 +149,7 @@ impl ManifestType {
         ManifestType::ProviderAccount(ProviderKind::AzureOpenAi),
         ManifestType::ProviderAccount(ProviderKind::OpenAiCompatible),
         ManifestType::McpServer,
+        ManifestType::McpVirtual,
         ManifestType::Agent,
         ManifestType::GatewayControl(GatewayControlKind::RateLimiting),
         ManifestType::GatewayControl(GatewayControlKind::Budget),
@@ -163,6 +165,7 @@ impl ManifestType {
             ManifestType::VirtualAccount => "virtual-account",
             ManifestType::ProviderAccount(k) => k.manifest_type(),
             ManifestType::McpServer => McpServerSpec::MANIFEST_TYPE,
+            ManifestType::McpVirtual => McpVirtualSpec::MANIFEST_TYPE,
             ManifestType::Agent => AgentSpec::MANIFEST_TYPE,
             ManifestType::GatewayControl(k) => k.manifest_type(),
         }
@@ -173,7 +176,7 @@ impl ManifestType {
         match self {
             ManifestType::Role | ManifestType::User | ManifestType::Team | ManifestType::VirtualAccount => None,
             ManifestType::ProviderAccount(_) => Some(ResourceType::ProviderAccount),
-            ManifestType::McpServer => Some(ResourceType::McpServer),
+            ManifestType::McpServer | ManifestType::McpVirtual => Some(ResourceType::McpServer),
             ManifestType::Agent => Some(ResourceType::Agent),
             ManifestType::GatewayControl(_) => Some(ResourceType::GatewayControls),
         }
@@ -189,6 +192,7 @@ impl ManifestType {
             ManifestType::VirtualAccount => 3,
             ManifestType::ProviderAccount(_)
             | ManifestType::McpServer
+            | ManifestType::McpVirtual
             | ManifestType::Agent
             | ManifestType::GatewayControl(_) => {
                 BASIC + self.resource_type().and_then(|t| ResourceType::ALL.iter().position(|x| *x == t)).unwrap_or(0)

@@ -27,7 +27,9 @@ pub const OPEN_ROUTES: &[(Method, &str)] = &[
 pub fn is_open(method: &Method, path: &str) -> bool {
     // HEAD is a GET without the body.
     let method = if method == Method::HEAD { &Method::GET } else { method };
-    OPEN_ROUTES.iter().any(|(m, p)| m == method && *p == path) || (method == Method::GET && assets::is_script(path))
+    OPEN_ROUTES.iter().any(|(m, p)| m == method && *p == path)
+        || (method == Method::GET && assets::is_script(path))
+        || (method == Method::GET && path.starts_with(crate::mcp::discovery::METADATA_PREFIX))
 }
 
 pub fn bearer(req: &Request) -> Option<&str> {
@@ -140,6 +142,10 @@ pub async fn require_auth(State(app): State<App>, mut req: Request, next: Next) 
             }
             next.run(req).await
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            let mut resp = e.into_response();
+            crate::mcp::discovery::challenge(&app, &req, &mut resp);
+            resp
+        }
     }
 }

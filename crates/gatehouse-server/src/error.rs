@@ -133,6 +133,9 @@ pub enum Forbidden {
     /// The same for a model that does not exist and one the caller may not use: no existence oracle.
     #[error("{subject} is not authorized to access model {model} or model does not exist")]
     Model { subject: String, model: String },
+    /// The same for an MCP server that does not exist and one the caller may not use.
+    #[error("{subject} is not authorized to access MCP server {server} or MCP server does not exist")]
+    McpServer { subject: String, server: String },
     #[error("{caller} may not see who uses {resource}: that needs provider-account:manage on it, or role:list")]
     AccountUsers { caller: String, resource: String },
     #[error("{caller} may see only their own access: seeing {subject}'s needs role:list")]
@@ -150,6 +153,7 @@ impl Forbidden {
         match self {
             Forbidden::CrossSite { .. } => "csrf_header_required",
             Forbidden::Model { .. } => "model_access_denied",
+            Forbidden::McpServer { .. } => "mcp_server_access_denied",
             Forbidden::AccountUsers { .. } | Forbidden::OthersAccess { .. } | Forbidden::OthersCheck { .. } => {
                 "forbidden"
             }
@@ -172,6 +176,9 @@ pub enum NotFound {
     Subject(String),
     #[error("no object of that name that you may read")]
     Readable,
+    /// An MCP session id that is unknown, ended, or not the caller's (the same answer for each).
+    #[error("no such MCP session: start a new one with initialize")]
+    McpSession,
 }
 
 /// What a 429 is about.

@@ -19,6 +19,7 @@ pub mod json_errors;
 pub mod limits;
 pub mod log_fields;
 pub mod manifest;
+pub mod mcp;
 pub mod net;
 pub mod openapi;
 pub mod passwords;
@@ -95,6 +96,7 @@ pub fn router(app: App) -> Router {
         .route("/openapi.json", get(openapi_json))
         .nest("/api/v1", api)
         .merge(gateway::routes())
+        .merge(mcp::routes())
         .merge(console::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), crate::auth::require_auth))

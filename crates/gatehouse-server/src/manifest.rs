@@ -2,6 +2,7 @@
 //! what exists (which export prints and apply compares against), and the order objects are applied in.
 
 use gatehouse_core::field::FieldPath;
+use gatehouse_core::resource::ResourceRecord;
 use gatehouse_core::resource_type::{ManifestType, ResourceType};
 use gatehouse_core::{Resource, Snapshot};
 use serde::Deserialize;
@@ -86,6 +87,7 @@ pub fn manifest_of(s: &Snapshot, manifest_type: ManifestType, key: &str) -> Opti
         }),
         ManifestType::ProviderAccount(_)
         | ManifestType::McpServer
+        | ManifestType::McpVirtual
         | ManifestType::Agent
         | ManifestType::GatewayControl(_) => {
             let kind = manifest_type.resource_type()?.kind();
@@ -209,7 +211,9 @@ pub fn export_selected(
             .of_kind(t.kind())
             .filter(|r| sel.wants(r.spec.manifest(), r.spec.name().as_str()) && can(t.read_permission(), &r.resource()))
             .collect();
-        recs.sort_by(|a, b| a.spec.name().cmp(b.spec.name()));
+        // Remote MCP servers before the virtual ones composed of them.
+        let key = |r: &ResourceRecord| (r.spec.manifest() == ManifestType::McpVirtual, r.spec.name().clone());
+        recs.sort_by_key(|r| key(r));
         out.extend(recs.into_iter().map(|r| crate::resources::render(s, r, true)));
     }
     out

@@ -47,7 +47,7 @@ pub fn parse_manifest(manifest_type: ManifestType, body: Value) -> Result<Parsed
             let m: McpServerManifest = tracked(body, |d| serde::Deserialize::deserialize(d))?;
             Ok(Parsed { spec: ResourceSpec::McpServer(m.spec), auth: m.auth.map(PlainAuth::Mcp) })
         }
-        ManifestType::Agent | ManifestType::GatewayControl(_) => {
+        ManifestType::McpVirtual | ManifestType::Agent | ManifestType::GatewayControl(_) => {
             let spec = tracked(body, |d| ResourceSpec::deserialize_as(manifest_type, d))?;
             Ok(Parsed { spec, auth: None })
         }
@@ -75,8 +75,10 @@ pub fn body_type(coll: Collection, body: &mut Value) -> Result<ManifestType, Api
         }
         ResourceType::McpServer => match t.as_deref() {
             None | Some("remote") => Ok(ManifestType::McpServer),
+            Some("virtual") => Ok(ManifestType::McpVirtual),
             Some(t) if t == ManifestType::McpServer.as_str() => Ok(ManifestType::McpServer),
-            Some(t) => Err(bad(t, "remote")),
+            Some(t) if t == ManifestType::McpVirtual.as_str() => Ok(ManifestType::McpVirtual),
+            Some(t) => Err(bad(t, "remote or virtual")),
         },
         ResourceType::Agent => match t.as_deref() {
             None => Ok(ManifestType::Agent),
@@ -190,6 +192,7 @@ pub fn render(snap: &Snapshot, rec: &ResourceRecord, manifest: bool) -> Value {
         match &rec.spec {
             ResourceSpec::ProviderAccount(p) => p.kind().as_str(),
             ResourceSpec::McpServer(_) => "remote",
+            ResourceSpec::McpVirtual(_) => "virtual",
             ResourceSpec::Agent(_) | ResourceSpec::GatewayControl(_) => rec.spec.manifest_type(),
         }
     };

@@ -27,6 +27,8 @@ pub struct Published {
     pub gateway: GatewayTable,
     /// The rate-limiting and budget rules, compiled.
     pub limits: gatehouse_core::limits::LimitsTable,
+    /// The MCP servers, compiled the same way.
+    pub mcp: crate::mcp::table::McpTable,
 }
 
 /// Where random bytes come from; passed in so tests can be deterministic.
@@ -164,6 +166,8 @@ pub struct AppState {
     pub limiter: crate::limits::Limiter,
     /// Budget alert thresholds this process has fired.
     pub alerts: crate::limits::alerts::Fired,
+    /// The MCP gateway's sessions (in memory: a restart ends them, and clients start new ones).
+    pub mcp_sessions: crate::mcp::session::Sessions,
 }
 
 pub type App = Arc<AppState>;
@@ -194,6 +198,7 @@ impl AppState {
             hasher: crate::passwords::Hasher::new(config.hashing_concurrency, config.hashing_wait),
             signin: crate::signin_throttle::SigninThrottle::new(config.signin_throttle.clone()),
             connections: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),
+            mcp_sessions: Default::default(),
             http,
             published: ArcSwap::from_pointee(compile(loaded_version, crate::identity::snapshot(loaded), &key, None)),
             store,
@@ -222,7 +227,7 @@ impl AppState {
     /// Compiles what depends on `snapshot` (off the request path) and publishes both at once.
     fn publish(&self, version: i64, snapshot: Snapshot) -> Arc<Snapshot> {
         let previous = self.published.load();
-        let next = Arc::new(compile(version, snapshot, &self.key, Some(&previous.gateway)));
+        let next = Arc::new(compile(version, snapshot, &self.key, Some(&previous)));
         let snapshot = next.snapshot.clone();
         self.published.store(next);
         snapshot
@@ -447,10 +452,11 @@ impl AppState {
     }
 }
 
-fn compile(version: i64, snapshot: Snapshot, key: &SecretKey, previous: Option<&GatewayTable>) -> Published {
-    let gateway = GatewayTable::compile(&snapshot, key, previous);
+fn compile(version: i64, snapshot: Snapshot, key: &SecretKey, previous: Option<&Published>) -> Published {
+    let gateway = GatewayTable::compile(&snapshot, key, previous.map(|p| &p.gateway));
+    let mcp = crate::mcp::table::McpTable::compile(&snapshot, key, previous.map(|p| &p.mcp));
     let limits = gatehouse_core::limits::LimitsTable::compile(&snapshot);
-    Published { version, snapshot: Arc::new(snapshot), gateway, limits }
+    Published { version, snapshot: Arc::new(snapshot), gateway, mcp, limits }
 }
 
 /// Background work: flush token use times and pick up external changes, until the app is dropped; and the

@@ -27,6 +27,16 @@ pub(super) fn put(cx: &Ctx<'_>, rec: &ResourceRecord) -> Result<(), Refusal> {
             }
         }
     }
+    if let ResourceSpec::McpVirtual(v) = &rec.spec {
+        // A virtual server hands its tools to its own collaborators: whoever writes one must be able to use
+        // every server it draws on, or it would be a way to give away access they do not hold.
+        for server in v.servers() {
+            cx.require(
+                crate::permission::Permission::McpServerUse,
+                &Resource::new(ResourceKind::McpServer, server.as_str()),
+            )?;
+        }
+    }
     if let ResourceSpec::ProviderAccount(p) = &rec.spec {
         // Models a gateway control still names cannot go.
         if let Some(old) = snap.resources().get(&r) {

@@ -32,6 +32,9 @@ pub struct McpServerSpec {
     pub url: HttpUrl,
     #[serde(default)]
     pub transport: McpTransport,
+    /// The tools the gateway lets through, by the server's own names; `None`: every tool the server lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
     #[serde(default)]
     pub collaborators: Vec<Collaborator>,
 }
@@ -80,8 +83,38 @@ impl McpServerSpec {
 
     pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         check_description("description", &self.description)?;
+        if let Some(tools) = &self.tools {
+            check_tool_names("tools", tools.iter().map(String::as_str))?;
+        }
         check_collaborators(&self.collaborators, ResourceKind::McpServer, world)
     }
+
+    /// Whether the gateway lets `tool` of this server through.
+    pub fn enables(&self, tool: &str) -> bool {
+        self.tools.as_ref().is_none_or(|list| list.iter().any(|t| t == tool))
+    }
+}
+
+/// The longest tool name a manifest may hold (MCP suggests at most 128 characters).
+pub const MAX_TOOL_NAME: usize = 128;
+
+/// Tool names as MCP recommends them (letters, digits, `_`, `-`, `.`, at most 128), each listed once.
+pub fn check_tool_names<'a>(field: &str, names: impl Iterator<Item = &'a str>) -> Result<(), FieldError> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, name) in names.enumerate() {
+        let at = format!("{field}[{i}]");
+        let ok = |c: char| c.is_ascii_alphanumeric() || "_-.".contains(c);
+        if name.is_empty() || name.len() > MAX_TOOL_NAME || !name.chars().all(ok) {
+            return Err(FieldError::new(
+                at,
+                format!("{name:?} is not a tool name: 1 to {MAX_TOOL_NAME} letters, digits, '_', '-' or '.'"),
+            ));
+        }
+        if !seen.insert(name) {
+            return Err(FieldError::new(at, format!("{name} is listed twice")));
+        }
+    }
+    Ok(())
 }
 
 impl McpServerManifest {

@@ -17,6 +17,7 @@
 mod agent;
 mod gateway;
 mod mcp;
+mod mcp_virtual;
 mod pricing;
 mod provider;
 
@@ -41,7 +42,8 @@ pub use gateway::{
     GatewayControlSpec, Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig,
     LoadBalancingRule, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig, RoutingStrategy, When,
 };
-pub use mcp::{McpAuth, McpServerManifest, McpServerSpec, McpTransport};
+pub use mcp::{check_tool_names, McpAuth, McpServerManifest, McpServerSpec, McpTransport, MAX_TOOL_NAME};
+pub use mcp_virtual::{McpVirtualSpec, VirtualTool};
 pub use pricing::ModelPricing;
 pub use provider::{
     ApiKeyAuth, AwsBedrockAccount, AwsBedrockAuth, AzureOpenAiAccount, ModelSpec, ModelType, OpenAiCompatibleAccount,

@@ -171,7 +171,10 @@ pub async fn provider_account_access(
                 })
             })
             .collect(),
-        ResourceSpec::McpServer(_) | ResourceSpec::Agent(_) | ResourceSpec::GatewayControl(_) => Vec::new(),
+        ResourceSpec::McpServer(_)
+        | ResourceSpec::McpVirtual(_)
+        | ResourceSpec::Agent(_)
+        | ResourceSpec::GatewayControl(_) => Vec::new(),
     };
     Ok(Json(ResourceAccessOut { resource: r.to_string(), use_, manage, narrowed_models }))
 }

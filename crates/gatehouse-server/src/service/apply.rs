@@ -63,6 +63,7 @@ fn doc_ops(
         }
         t @ (ManifestType::ProviderAccount(_)
         | ManifestType::McpServer
+        | ManifestType::McpVirtual
         | ManifestType::Agent
         | ManifestType::GatewayControl(_)) => {
             let parsed = crate::resources::parse_manifest(t, f)?;
