@@ -3,6 +3,8 @@
 
 pub mod counters;
 pub mod memory;
+pub mod redis;
 
-pub use counters::{Ask, Correction, Counters, Held, Unavailable, Verdict};
+pub use counters::{Ask, Correction, Counters, Held, Rebuild, RebuildFuture, Unavailable, Verdict};
 pub use memory::MemoryCounters;
+pub use redis::RedisCounters;
