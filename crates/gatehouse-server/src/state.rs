@@ -191,7 +191,7 @@ impl AppState {
             .map_err(|e| ApiError::Internal(format!("cannot build the upstream HTTP client: {e}")))?;
         let request_log = RequestLogger::new(config.request_log_capacity, config.request_log_batch);
         tokio::task::spawn_blocking(crate::passwords::prepare);
-        let limiter = crate::limits::limiter(&config, store.as_ref(), clock.now()).await?;
+        let limiter = crate::limits::limiter(&config, &store, clock.now()).await?;
         let app = AppState {
             limiter,
             alerts: Default::default(),

@@ -4,6 +4,10 @@
 //! Every backend admits all of a request's counters or none, atomically: with 200 requests racing for a
 //! limit of N, exactly N get through, however the counters are spread.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use gatehouse_core::limits::{Full, Period};
 use time::OffsetDateTime;
@@ -52,6 +56,11 @@ pub struct Correction<'a> {
 #[error("the limit counters are unavailable: {0}")]
 pub struct Unavailable(pub String);
 
+/// What a calendar counter (a budget) held before it was lost: `(counter, period_start)` (the period's start
+/// in Unix seconds, which is also its slot) to the amount spent in that period so far, from the store.
+pub type Rebuild = Arc<dyn Fn(&str, i64) -> RebuildFuture + Send + Sync>;
+pub type RebuildFuture = Pin<Box<dyn Future<Output = Result<u64, String>> + Send>>;
+
 #[async_trait]
 pub trait Counters: Send + Sync + 'static {
     /// Checks every deciding ask and, if all fit, charges every ask; otherwise charges nothing.
@@ -62,6 +71,23 @@ pub trait Counters: Send + Sync + 'static {
 
     /// What counts now in each counter (0 for one never charged).
     async fn peek(&self, now: OffsetDateTime, counters: &[(&str, Period)]) -> Result<Vec<u64>, Unavailable>;
+
+    /// Where calendar counters found missing at admission are rebuilt from. Spend is money: a backend that
+    /// can lose counters while the gateway runs (Redis emptied, restarted without persistence, evicting)
+    /// asks `rebuild` for the period's spend when an admission finds a calendar counter missing, seeds the
+    /// counter with it unless another replica has already done so, then admits. Sliding windows (rate
+    /// limits) are never rebuilt: a missing one counts zero.
+    ///
+    /// `rebuild` is also asked by the first admission of each new period (the old period's counter has
+    /// expired), and should answer the spend recorded in the store for `[period_start, now]`. A failing or
+    /// slow rebuild makes the admission `Unavailable`, never a reset budget. Reservations in flight when the
+    /// counter was lost are not in the store yet: their settlements then correct a count that never held
+    /// them, so a rebuilt counter may undercount by what was in flight. A settlement never recreates a
+    /// missing calendar counter by itself: that would hide the loss from the next admission.
+    ///
+    /// The default ignores it: in-process counters (`MemoryCounters`) live exactly as long as the process,
+    /// so they are seeded once at start-up (`MemoryCounters::seed`) and never go missing afterwards.
+    fn set_rebuild(&self, _rebuild: Rebuild) {}
 
     /// `memory` or `redis`, for logs and `/readyz`-style reports.
     fn backend(&self) -> &'static str;

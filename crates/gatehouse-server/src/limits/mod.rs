@@ -5,11 +5,13 @@ pub mod admission;
 pub mod alerts;
 pub mod counters;
 pub mod memory;
+pub mod redis;
 pub mod refusal;
 
 pub use admission::{Admission, Limiter, OnFailure, Outcome, Settled};
-pub use counters::{Ask, Correction, Counters, Held, Unavailable, Verdict};
+pub use counters::{Ask, Correction, Counters, Held, Rebuild, RebuildFuture, Unavailable, Verdict};
 pub use memory::MemoryCounters;
+pub use redis::RedisCounters;
 pub use refusal::OverLimit;
 
 use std::sync::Arc;
@@ -24,7 +26,26 @@ use crate::state::ServerConfig;
 /// The limiter the configuration asks for: counters in Redis when `redis_url` is set, else in process,
 /// where budgets start from the spend the store holds for their current periods (a restart never resets
 /// a month's budget).
-pub async fn limiter(config: &ServerConfig, store: &dyn Store, now: OffsetDateTime) -> Result<Limiter, ApiError> {
+pub async fn limiter(config: &ServerConfig, store: &Arc<dyn Store>, now: OffsetDateTime) -> Result<Limiter, ApiError> {
+    if let Some(url) = &config.redis_url {
+        // Lazily: a gateway started while Redis is down comes up, and follows its failure mode until
+        // Redis answers.
+        let redis = RedisCounters::connect_lazy(url.expose(), redis::DEFAULT_PREFIX.to_owned())
+            .await
+            .map_err(|e| ApiError::Internal(format!("GATEHOUSE_REDIS_URL: {e}")))?;
+        let store = store.clone();
+        // A budget counter Redis lost (emptied, failed over) starts again from the spend the store holds.
+        redis.set_rebuild(Arc::new(move |counter: &str, period_start: i64| -> RebuildFuture {
+            let store = store.clone();
+            let counter = counter.to_owned();
+            Box::pin(async move {
+                let spent = store.spend_of(&counter, period_start).await.map_err(|e| e.to_string())?;
+                Ok(u64::try_from(spent).unwrap_or(0))
+            })
+        }));
+        tracing::info!("rate-limit and budget counters are kept in Redis");
+        return Ok(Limiter::new(Arc::new(redis), config.limits_on_failure));
+    }
     let memory = Arc::new(MemoryCounters::new());
     // Weeks can start in the previous month: the earlier of the two starts covers every current period.
     let since = Period::Month.start(now).min(Period::Week.start(now)).unix_timestamp();
