@@ -1,5 +1,7 @@
 //! Rate limits and budgets on the gateway: exact under concurrency, matched and counted as documented.
 
+mod alerts;
+
 use futures_util::future::join_all;
 use gatehouse_mock_upstream::{MockConfig, MockHandle};
 use serde_json::{json, Value};
@@ -222,4 +224,35 @@ async fn every_gateway_route_is_limited() {
         statuses.push(r.status().as_u16());
     }
     assert_eq!(statuses, vec![200, 429, 429, 429]);
+}
+
+#[tokio::test]
+async fn bad_limits_are_refused_naming_the_field_and_nothing_is_stored() {
+    let s = TestServer::start().await;
+    let (_mock, _, _) = world(&s, 0).await;
+    let rate = |rule: Value| json!({"type": "gateway-rate-limiting-config", "name": "bad", "rules": [rule]});
+    let budget = |rule: Value| json!({"type": "gateway-budget-config", "name": "bad", "rules": [rule]});
+    for (manifest, param) in [
+        (rate(json!({"id": "r", "limit_to": 0, "unit": "requests_per_minute"})), "rules[0].limit_to"),
+        (rate(json!({"id": "r", "limit_to": 5, "unit": "requests_per_fortnight"})), "rules[0].unit"),
+        (
+            rate(json!({"id": "r", "limit_to": 5, "unit": "requests_per_minute",
+                        "rate_limit_applies_per": ["user", "model", "metadata.team"]})),
+            "rules[0].rate_limit_applies_per",
+        ),
+        (
+            rate(
+                json!({"id": "r", "limit_to": 5, "unit": "requests_per_minute", "rate_limit_applies_per": ["metadata.a b"]}),
+            ),
+            "rules[0].rate_limit_applies_per[0]",
+        ),
+        (budget(json!({"id": "b", "limit_to": -1.5, "unit": "cost_per_day"})), "rules[0].limit_to"),
+        (budget(json!({"id": "b", "limit_to": 0, "unit": "cost_per_month"})), "rules[0].limit_to"),
+    ] {
+        let r = crate::common::apply::apply(&s, &serde_json::to_string(&manifest).unwrap(), false).await;
+        assert_eq!(r.status, 400, "{manifest}: {:?}", r.body);
+        let got = r.body["error"]["param"].as_str().unwrap_or_default().to_owned();
+        assert!(got.ends_with(param), "{manifest}: param {got:?}, want {param}");
+        assert_eq!(s.get("/api/v1/gateway-controls/bad", &s.admin).await.status, 404);
+    }
 }
