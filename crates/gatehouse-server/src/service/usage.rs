@@ -60,6 +60,11 @@ pub struct RequestLogOut {
     pub upstream_latency_us: Option<i64>,
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
+    /// US dollars at the model's price when the call ran; null for a model without pricing or a call
+    /// without reported usage.
+    pub cost_usd: Option<f64>,
+    /// `<config>/<rule>` of the rate limit or budget that refused the call.
+    pub refused_by: Option<String>,
     pub request_id: Option<String>,
     /// Present only when the server stores bodies (`log_bodies`, off by default).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -151,6 +156,8 @@ pub async fn request_logs(app: &App, p: &Principal, q: RequestLogQuery) -> Resul
             upstream_latency_us: l.upstream_latency_us,
             input_tokens: l.input_tokens,
             output_tokens: l.output_tokens,
+            cost_usd: l.cost_usd,
+            refused_by: l.refused_by,
             request_id: l.request_id,
             prompt: l.prompt,
             completion: l.completion,

@@ -94,6 +94,21 @@ async fn a_refusal_is_openai_shaped_names_the_rule_and_is_logged() {
     assert_eq!(body["error"]["code"], "rate_limit_exceeded");
     assert_eq!(body["error"]["type"], "rate_limit_error");
     assert!(body["error"]["message"].as_str().unwrap().contains("rl/two"), "{body}");
+    // The request log has the rule that refused, and the cost of the calls that ran at their price.
+    let mut logged = Value::Null;
+    for _ in 0..100 {
+        logged = s.get("/api/v1/request-logs", &s.admin).await.body;
+        if logged["requests"].as_array().is_some_and(|r| r.len() == 3) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let rows = logged["requests"].as_array().unwrap();
+    assert_eq!(rows[0]["status"], 429);
+    assert_eq!(rows[0]["refused_by"], "rl/two");
+    assert_eq!(rows[1]["refused_by"], Value::Null);
+    // 2 prompt tokens at $1 and 7 completion tokens at $2 per million.
+    assert!((rows[1]["cost_usd"].as_f64().unwrap() - 0.000016).abs() < 1e-12, "{}", rows[1]);
     // A sliding minute: still refused 59 s on, admitted once the first two have left the window.
     s.advance(59);
     assert_eq!(send(&s, &usr, chat("acct/m"), None).await.status(), 429);
