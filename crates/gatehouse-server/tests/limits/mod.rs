@@ -271,3 +271,38 @@ async fn bad_limits_are_refused_naming_the_field_and_nothing_is_stored() {
         assert_eq!(s.get("/api/v1/gateway-controls/bad", &s.admin).await.status, 404);
     }
 }
+
+#[tokio::test]
+async fn under_concurrency_a_token_limit_is_overshot_only_by_what_calls_in_flight_use_beyond_their_estimates() {
+    let s = TestServer::start().await;
+    let (_mock, usr, _) = world(&s, 300).await;
+    let limit = 5000u64;
+    control(
+        &s,
+        json!({"type": "gateway-rate-limiting-config", "name": "rl", "rules": [
+        {"id": "tokens", "limit_to": limit, "unit": "tokens_per_minute"}]}),
+    )
+    .await;
+    // The mock counts a word as a token: 1,000 one-letter words are 2,000 bytes, estimated at about 520
+    // tokens (bytes / 4 with the JSON around them, plus max_tokens 10) but using 1,007 (1,000 in, 7 out).
+    let prompt = "a ".repeat(1000);
+    let body = json!({"model": "acct/m", "messages": [{"role": "user", "content": prompt}], "max_tokens": 10});
+    let lowest_estimate = (prompt.len() as u64).div_ceil(4) + 10;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(200).build().unwrap();
+    let calls = (0..200).map(|_| {
+        let req = client.post(format!("{}/v1/chat/completions", s.base)).bearer_auth(&usr).json(&body);
+        async move { req.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = join_all(calls).await;
+    let admitted = statuses.iter().filter(|s| **s == 200).count() as u64;
+    assert_eq!(admitted + statuses.iter().filter(|s| **s == 429).count() as u64, 200);
+    // Each admission fit its estimate under the limit; what they really used went over it, by no more than
+    // what they used beyond those estimates.
+    let used = admitted * 1007;
+    assert!(admitted >= 1 && admitted * lowest_estimate <= limit, "{admitted} admitted");
+    assert!(used > limit, "the prompts were underestimated: {used}");
+    assert!(used - limit <= admitted * (1007 - lowest_estimate), "overshoot {} for {admitted} calls", used - limit);
+    // Now settled, the counter is over the limit: the next call waits for the window.
+    let r = send(&s, &usr, chat("acct/m"), None).await;
+    assert_eq!(r.status(), 429);
+}
