@@ -17,6 +17,42 @@ pub fn shared(test: &str) -> Option<String> {
     }
 }
 
+/// A key prefix of this test's own on the shared Redis; whatever is under it is deleted when dropped, so
+/// that a failing test leaves nothing behind either.
+pub struct OwnPrefix {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl OwnPrefix {
+    pub fn new(url: &str) -> OwnPrefix {
+        OwnPrefix { url: url.to_owned(), prefix: format!("{}:", super::unique("gatehouse-test")) }
+    }
+}
+
+impl Drop for OwnPrefix {
+    fn drop(&mut self) {
+        // Synchronously: drop may run inside the test's runtime, or while it unwinds.
+        let Ok(client) = redis::Client::open(self.url.as_str()) else { return };
+        let Ok(mut conn) = client.get_connection_with_timeout(std::time::Duration::from_secs(5)) else { return };
+        let pattern = format!("{}*", self.prefix);
+        let (mut cursor, mut found) = (0u64, Vec::<String>::new());
+        loop {
+            let scanned: redis::RedisResult<(u64, Vec<String>)> =
+                redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000).query(&mut conn);
+            let Ok((next, batch)) = scanned else { return };
+            found.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        if !found.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&found).query(&mut conn);
+        }
+    }
+}
+
 /// The keys under `prefix`: `SCAN`, never `KEYS`, on a server others use.
 pub async fn keys(url: &str, prefix: &str) -> Vec<String> {
     let client = redis::Client::open(url).unwrap();

@@ -100,8 +100,10 @@ async fn redis_stopped_and_started_under_load_fails_closed_or_open_then_recovers
 
     redis.kill();
     let killed = Instant::now();
+    // Down for a while: every request keeps failing fast, and the log still says it once.
     until(&records, "answers from both servers while Redis is down", |r| {
-        r.iter().filter(|r| r.server == CLOSED && r.sent > killed).count() >= 10
+        killed.elapsed() >= Duration::from_secs(2)
+            && r.iter().filter(|r| r.server == CLOSED && r.sent > killed).count() >= 20
             && r.iter().filter(|r| r.server == OPEN && r.sent > killed && r.unchecked()).count() >= 3
     })
     .await;
@@ -131,7 +133,7 @@ async fn redis_stopped_and_started_under_load_fails_closed_or_open_then_recovers
         }
     }
     let during: Vec<&&Record> = closed_calls.iter().filter(|r| r.sent > killed && r.done < restarting).collect();
-    assert!(during.len() >= 10);
+    assert!(during.len() >= 20);
     assert!(during.iter().all(|r| r.answer.status == 503), "every request while Redis was down was refused");
     // Recovery: counted again within seconds of Redis answering, and from then on every time.
     let back = closed_calls.iter().find(|r| r.sent > restarting && r.answer.status == 200).unwrap();

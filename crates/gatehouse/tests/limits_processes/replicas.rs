@@ -22,7 +22,8 @@ async fn two_servers_sharing_redis_admit_the_limit_once_in_total() {
     let dir = tempfile::tempdir().unwrap();
     let admin = common::bootstrap(&db.url);
     // Its own key prefix on the shared Redis: parallel and repeated runs never count against each other.
-    let prefix = format!("{}:", common::unique("gatehouse-test"));
+    let own = redis_server::OwnPrefix::new(&redis_url);
+    let prefix = own.prefix.clone();
     let env = [("GATEHOUSE_REDIS_URL", redis_url.as_str()), ("GATEHOUSE_REDIS_PREFIX", prefix.as_str())];
     let one = Gatehouse::start(dir.path(), &db.url, &env).await;
     let two = Gatehouse::start(dir.path(), &db.url, &env).await;
@@ -68,5 +69,4 @@ async fn two_servers_sharing_redis_admit_the_limit_once_in_total() {
     let keys = redis_server::keys(&redis_url, &prefix).await;
     assert_eq!(keys.len(), 1, "one shared counter: {keys:?}");
     assert!(one.log().contains("counters are kept in Redis") && two.log().contains("counters are kept in Redis"));
-    redis_server::forget(&redis_url, &prefix).await;
 }

@@ -120,7 +120,8 @@ async fn a_crash_after_the_flush_keeps_the_spend_of_in_process_budgets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn budgets_in_redis_are_rebuilt_from_the_store_after_a_restart_and_after_losing_their_key() {
     let Some(redis_url) = redis_server::shared("budgets_in_redis_are_rebuilt") else { return };
-    let prefix = format!("{}:", common::unique("gatehouse-test"));
+    let own = redis_server::OwnPrefix::new(&redis_url);
+    let prefix = own.prefix.clone();
     let (world, server) =
         World::new(&[("GATEHOUSE_REDIS_URL", redis_url.as_str()), ("GATEHOUSE_REDIS_PREFIX", prefix.as_str())]).await;
     spend(&world.api(&server), 3).await;
@@ -140,5 +141,4 @@ async fn budgets_in_redis_are_rebuilt_from_the_store_after_a_restart_and_after_l
     refused(&api).await;
     let rebuilt = server.log().matches("counter missing in Redis, rebuilt from the store").count();
     assert_eq!(rebuilt, 2, "{}", server.log());
-    redis_server::forget(&redis_url, &prefix).await;
 }
