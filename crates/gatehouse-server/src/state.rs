@@ -103,6 +103,9 @@ pub struct ServerConfig {
     /// Where rate-limit and budget counters live: Redis when set (shared by every replica), else this
     /// process. The URL may hold a password.
     pub redis_url: Option<gatehouse_core::Secret<String>>,
+    /// What every Redis key of the counters starts with, so that deployments (or tests) sharing one Redis
+    /// keep apart.
+    pub redis_prefix: String,
     /// What the gateway does when the counters cannot be reached.
     pub limits_on_failure: crate::limits::OnFailure,
     /// Where budget alerts are posted, signed.
@@ -131,6 +134,7 @@ impl Default for ServerConfig {
             signin_throttle: Default::default(),
             session_purge_interval: StdDuration::from_secs(300),
             redis_url: None,
+            redis_prefix: crate::limits::redis::DEFAULT_PREFIX.to_owned(),
             limits_on_failure: crate::limits::OnFailure::Closed,
             alert_webhook: None,
         }

@@ -56,6 +56,10 @@ pub struct Settings {
     /// so that N replicas together admit N. Default: counters in this process.
     #[arg(long, env = "GATEHOUSE_REDIS_URL", global = true, hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// What the counters' Redis keys start with (default `gatehouse:limits:`): deployments sharing one Redis
+    /// each take their own. Replicas of one deployment must share it.
+    #[arg(long, env = "GATEHOUSE_REDIS_PREFIX", global = true)]
+    pub redis_prefix: Option<String>,
     /// When the limit counters (Redis) cannot be reached: `closed` (default) refuses requests under rate
     /// limits or budgets with 503 `limits_unavailable`; `open` admits them uncounted and logs it.
     #[arg(long, env = "GATEHOUSE_LIMITS_ON_STORE_FAILURE", global = true)]
@@ -86,6 +90,7 @@ struct FileSettings {
     idle_timeout: Option<String>,
     max_connections: Option<usize>,
     redis_url: Option<String>,
+    redis_prefix: Option<String>,
     limits_on_store_failure: Option<String>,
     alert_webhook_url: Option<String>,
     alert_webhook_secret: Option<String>,
@@ -123,6 +128,7 @@ pub struct Resolved {
     pub idle_timeout: std::time::Duration,
     pub max_connections: usize,
     pub redis_url: Option<gatehouse_core::Secret<String>>,
+    pub redis_prefix: String,
     pub limits_on_failure: gatehouse_server::limits::OnFailure,
     pub alert_webhook: Option<gatehouse_server::limits::alerts::Webhook>,
 }
@@ -213,6 +219,10 @@ impl Settings {
                 }
                 other => other.map(gatehouse_core::Secret::new),
             },
+            redis_prefix: match self.redis_prefix.clone().or(file.redis_prefix) {
+                Some(p) => parse_redis_prefix(p)?,
+                None => gatehouse_server::limits::redis::DEFAULT_PREFIX.to_owned(),
+            },
             limits_on_failure: match self.limits_on_store_failure.clone().or(file.limits_on_store_failure) {
                 Some(v) => v.parse().map_err(|e: String| anyhow::anyhow!("limits_on_store_failure: {e}"))?,
                 None => gatehouse_server::limits::OnFailure::Closed,
@@ -223,6 +233,17 @@ impl Settings {
             )?,
         })
     }
+}
+
+/// A key prefix: printable, without spaces (it appears in `redis-cli` and `SCAN MATCH` patterns), and short.
+fn parse_redis_prefix(prefix: String) -> anyhow::Result<String> {
+    if prefix.is_empty() || prefix.len() > 100 {
+        anyhow::bail!("redis_prefix: must be 1 to 100 characters");
+    }
+    if !prefix.chars().all(|c| c.is_ascii_graphic()) {
+        anyhow::bail!("redis_prefix {prefix:?}: only printable ASCII characters without spaces");
+    }
+    Ok(prefix)
 }
 
 fn webhook(
@@ -266,6 +287,9 @@ mod tests {
         assert!(r.trusted_proxies.is_empty(), "no proxy is trusted unless configured");
         assert_eq!(r.header_read_timeout, std::time::Duration::from_secs(10));
         assert_eq!(r.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert!(r.redis_url.is_none(), "counters are in process unless Redis is configured");
+        assert_eq!(r.redis_prefix, "gatehouse:limits:");
+        assert_eq!(r.limits_on_failure, gatehouse_server::limits::OnFailure::Closed);
         std::fs::write(&path, "databse_url = \"x\"\n").unwrap();
         let Err(e) = s.resolve() else { panic!("a misspelt key must be refused") };
         let err = format!("{e:#}");
@@ -292,8 +316,20 @@ mod tests {
         let r = s.resolve().unwrap();
         assert_eq!(r.trusted_proxies.len(), 1);
         assert_eq!(r.max_connections, 7);
+        std::fs::write(&path, "redis_url = \"redis://10.0.0.1:6379\"\nredis_prefix = \"prod:limits:\"\nlimits_on_store_failure = \"open\"\n")
+            .unwrap();
+        let s = Settings { config: Some(path.clone()), ..Default::default() };
+        let r = s.resolve().unwrap();
+        assert_eq!(r.redis_url.as_ref().map(|u| u.expose().as_str()), Some("redis://10.0.0.1:6379"));
+        assert_eq!(r.redis_prefix, "prod:limits:");
+        assert_eq!(r.limits_on_failure, gatehouse_server::limits::OnFailure::Open);
+        let r = Settings { redis_prefix: Some("staging:".into()), ..s }.resolve().unwrap();
+        assert_eq!(r.redis_prefix, "staging:", "a flag or the environment wins over the file");
         for bad in [
             Settings { redis_url: Some("http://x".into()), ..Default::default() },
+            Settings { redis_prefix: Some(String::new()), ..Default::default() },
+            Settings { redis_prefix: Some("has space:".into()), ..Default::default() },
+            Settings { redis_prefix: Some("x".repeat(101)), ..Default::default() },
             Settings { limits_on_store_failure: Some("maybe".into()), ..Default::default() },
             Settings { alert_webhook_url: Some("https://hooks.example.com/x".into()), ..Default::default() },
             Settings {

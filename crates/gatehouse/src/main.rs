@@ -122,6 +122,7 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
         idle_timeout: settings.idle_timeout,
         max_connections: settings.max_connections,
         redis_url: settings.redis_url.clone(),
+        redis_prefix: settings.redis_prefix.clone(),
         limits_on_failure: settings.limits_on_failure,
         alert_webhook: settings.alert_webhook.clone(),
         ..ServerConfig::default()

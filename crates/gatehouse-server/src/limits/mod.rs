@@ -30,7 +30,7 @@ pub async fn limiter(config: &ServerConfig, store: &Arc<dyn Store>, now: OffsetD
     if let Some(url) = &config.redis_url {
         // Lazily: a gateway started while Redis is down comes up, and follows its failure mode until
         // Redis answers.
-        let redis = RedisCounters::connect_lazy(url.expose(), redis::DEFAULT_PREFIX.to_owned())
+        let redis = RedisCounters::connect_lazy(url.expose(), config.redis_prefix.clone())
             .await
             .map_err(|e| ApiError::Internal(format!("GATEHOUSE_REDIS_URL: {e}")))?;
         let store = store.clone();
@@ -43,7 +43,7 @@ pub async fn limiter(config: &ServerConfig, store: &Arc<dyn Store>, now: OffsetD
                 Ok(u64::try_from(spent).unwrap_or(0))
             })
         }));
-        tracing::info!("rate-limit and budget counters are kept in Redis");
+        tracing::info!(prefix = %config.redis_prefix, "rate-limit and budget counters are kept in Redis");
         return Ok(Limiter::new(Arc::new(redis), config.limits_on_failure));
     }
     let memory = Arc::new(MemoryCounters::new());
