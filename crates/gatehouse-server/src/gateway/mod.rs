@@ -46,7 +46,8 @@ type Parsed<T> = Result<Body<T>, ApiError>;
 /// a model the caller may not use, or that does not exist, is the same 403.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "gateway", request_body = Object,
     responses((status = 200, body = Object), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
-               (status = 403, body = crate::error::ErrorBody), (status = 502, body = crate::error::ErrorBody), (status = 504, body = crate::error::ErrorBody)))]
+               (status = 403, body = crate::error::ErrorBody), (status = 429, description = "a rate limit or budget refused the call (`rate_limit_exceeded`, `budget_exceeded`), with `Retry-After` and `x-ratelimit-*`", body = crate::error::ErrorBody),
+               (status = 502, body = crate::error::ErrorBody), (status = 503, description = "the limit counters cannot be reached (`limits_unavailable`)", body = crate::error::ErrorBody), (status = 504, body = crate::error::ErrorBody)))]
 pub async fn chat_completions(
     State(app): State<App>,
     View(view): View,
@@ -59,7 +60,7 @@ pub async fn chat_completions(
 
 /// OpenAI legacy Completions; served through the chat API for Anthropic and Bedrock accounts.
 #[utoipa::path(post, path = "/v1/completions", tag = "gateway", request_body = Object,
-    responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn completions(
     State(app): State<App>,
     View(view): View,
@@ -72,7 +73,7 @@ pub async fn completions(
 
 /// OpenAI Embeddings, for OpenAI-shaped accounts.
 #[utoipa::path(post, path = "/v1/embeddings", tag = "gateway", request_body = Object,
-    responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn embeddings(
     State(app): State<App>,
     View(view): View,
@@ -96,7 +97,7 @@ pub async fn models(State(app): State<App>, View(view): View, Caller(principal):
 /// Anthropic Messages: native to Anthropic accounts, translated for the others. Takes the token in
 /// `x-api-key` too, as the Anthropic SDK sends it.
 #[utoipa::path(post, path = "/v1/messages", tag = "gateway", request_body = Object,
-    responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Object), (status = 403, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn messages(
     State(app): State<App>,
     View(view): View,
