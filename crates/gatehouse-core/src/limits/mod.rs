@@ -111,6 +111,11 @@ impl LimitRule {
         out
     }
 
+    /// Whether the rule's `when.models` names `model`.
+    pub fn names_model(&self, model: &str) -> bool {
+        self.when.models.contains(model)
+    }
+
     /// The pairs of the rule's `when.metadata` (empty: any metadata).
     pub fn metadata(&self) -> &[(String, String)] {
         &self.when.metadata

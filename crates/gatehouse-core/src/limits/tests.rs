@@ -151,6 +151,7 @@ fn a_table_says_what_its_rules_match_on() {
     let ml_team = rules.iter().find(|r| r.rule == "ml-team").unwrap();
     assert!(ml_team.names_subjects() && ml_team.names_team("ml") && !ml_team.names_team("ops"));
     assert_eq!(ml_team.models(), ["openai/gpt-4o"]);
+    assert!(ml_team.names_model("openai/gpt-4o") && !ml_team.names_model("openai/other"));
     assert_eq!(ml_team.unit(), "requests_per_minute");
     let by_project = rules.iter().find(|r| r.rule == "by-project").unwrap();
     assert!(!by_project.names_subjects());
