@@ -142,6 +142,8 @@ pub enum Forbidden {
     OthersAccess { caller: String, subject: String },
     #[error("{caller} may ask only about themself: asking about {subject} needs role:list")]
     OthersCheck { caller: String, subject: String },
+    #[error("{caller} may see only their own limits: seeing {subject}'s needs gateway-controls:list")]
+    OthersLimits { caller: String, subject: String },
     #[error("the audit log is for admins")]
     AuditLog,
     #[error("only users have personal access tokens")]
@@ -154,9 +156,10 @@ impl Forbidden {
             Forbidden::CrossSite { .. } => "csrf_header_required",
             Forbidden::Model { .. } => "model_access_denied",
             Forbidden::McpServer { .. } => "mcp_server_access_denied",
-            Forbidden::AccountUsers { .. } | Forbidden::OthersAccess { .. } | Forbidden::OthersCheck { .. } => {
-                "forbidden"
-            }
+            Forbidden::AccountUsers { .. }
+            | Forbidden::OthersAccess { .. }
+            | Forbidden::OthersCheck { .. }
+            | Forbidden::OthersLimits { .. } => "forbidden",
             Forbidden::AuditLog => "admin_only",
             Forbidden::UsersOnly => "users_only",
         }

@@ -70,6 +70,7 @@ pub fn router(app: App) -> Router {
         .route("/request-logs", get(request_logs::list))
         .route("/usage", get(request_logs::usage))
         .route("/usage/series", get(usage_series::series))
+        .route("/limits", get(limits::limits))
         .route("/permissions", get(meta::permissions))
         .route("/authz/check", post(meta::check))
         .route("/authz/checks", post(meta::checks))

@@ -38,7 +38,7 @@ impl Modify for BearerAuth {
         crate::gateway::models, crate::gateway::messages,
         crate::apply::apply, crate::apply::export, routes::explain::provider_account_access,
         routes::meta::checks,
-        routes::usage_series::series,
+        routes::usage_series::series, routes::limits::limits,
     )
 )]
 pub struct ApiDoc;

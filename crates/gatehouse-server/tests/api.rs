@@ -14,6 +14,7 @@ mod foundations_pipeline;
 mod gateway;
 mod hygiene;
 mod limits;
+mod limits_api;
 mod mcp;
 mod persistence;
 mod request_logs;

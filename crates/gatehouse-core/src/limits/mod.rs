@@ -87,6 +87,39 @@ impl LimitRule {
     pub fn name(&self) -> String {
         format!("{}/{}", self.config, self.rule)
     }
+
+    /// The unit as the manifest writes it, e.g. `requests_per_minute`.
+    pub fn unit(&self) -> &'static str {
+        self.unit
+    }
+
+    /// Whether the rule's `when` names subjects (else it applies to every caller).
+    pub fn names_subjects(&self) -> bool {
+        let w = &self.when;
+        !(w.users.is_empty() && w.teams.is_empty() && w.virtual_accounts.is_empty())
+    }
+
+    /// Whether the rule's `when.subjects` names `team`.
+    pub fn names_team(&self, team: &str) -> bool {
+        self.when.teams.iter().any(|t| t == team)
+    }
+
+    /// The models of the rule's `when.models`, sorted (empty: every model).
+    pub fn models(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.when.models.iter().map(String::as_str).collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Whether the rule's `when.models` names `model`.
+    pub fn names_model(&self, model: &str) -> bool {
+        self.when.models.contains(model)
+    }
+
+    /// The pairs of the rule's `when.metadata` (empty: any metadata).
+    pub fn metadata(&self) -> &[(String, String)] {
+        &self.when.metadata
+    }
 }
 
 #[derive(Debug, Default)]
@@ -160,6 +193,8 @@ pub struct Charge {
 #[derive(Debug, Default)]
 pub struct LimitsTable {
     configs: Vec<Vec<Arc<LimitRule>>>,
+    /// Every metadata key a rule matches on or counts per, sorted.
+    metadata_keys: Vec<String>,
 }
 
 impl LimitsTable {
@@ -219,7 +254,25 @@ impl LimitsTable {
         }
         // Configs are independent; an order keeps answers (headers, listings) the same from run to run.
         configs.sort_by(|a, b| a.first().map(|r| &r.config).cmp(&b.first().map(|r| &r.config)));
-        LimitsTable { configs }
+        let mut metadata_keys: Vec<String> = configs
+            .iter()
+            .flatten()
+            .flat_map(|r| {
+                let counted = r.applies_per.iter().filter_map(|a| match a {
+                    AppliesPer::Metadata(k) => Some(k.clone()),
+                    AppliesPer::User | AppliesPer::VirtualAccount | AppliesPer::Model => None,
+                });
+                counted.chain(r.when.metadata.iter().map(|(k, _)| k.clone())).collect::<Vec<_>>()
+            })
+            .collect();
+        metadata_keys.sort_unstable();
+        metadata_keys.dedup();
+        LimitsTable { configs, metadata_keys }
+    }
+
+    /// Every metadata key some rule matches on (`when.metadata`) or counts per (`metadata.<key>`), sorted.
+    pub fn metadata_keys(&self) -> &[String] {
+        &self.metadata_keys
     }
 
     pub fn is_empty(&self) -> bool {

@@ -40,6 +40,12 @@ impl Tally {
         self.slots.iter().fold(0u64, |a, (_, n)| a.saturating_add(*n))
     }
 
+    /// The oldest slot that still counts a non-zero amount at `slot`: when it leaves, the count drops.
+    pub fn oldest(&mut self, period: Period, slot: i64) -> Option<i64> {
+        self.expire(period, slot);
+        self.slots.iter().find(|(_, n)| *n > 0).map(|(s, _)| *s)
+    }
+
     /// Whether `amount` more fits under `limit` at `slot` (`now` in Unix seconds, for the retry time).
     pub fn check(&mut self, period: Period, slot: i64, now: i64, amount: u64, limit: u64) -> Result<u64, Full> {
         let used = self.used(period, slot);
@@ -118,6 +124,20 @@ mod tests {
         assert_eq!(full.retry_after, Some((slot + 13) * 5 - (now + 10)));
         assert_eq!(t.check(MINUTE, slot + 2, now + 10, 4, 3).unwrap_err().retry_after, None);
         assert_eq!(t.check(MINUTE, slot + 13, now + 65, 2, 3), Ok(3));
+    }
+
+    #[test]
+    fn the_oldest_counting_slot_skips_emptied_and_expired_ones() {
+        let mut t = Tally::default();
+        assert_eq!(t.oldest(MINUTE, 100), None);
+        t.add(MINUTE, 100, 2);
+        t.add(MINUTE, 103, 1);
+        assert_eq!(t.oldest(MINUTE, 105), Some(100));
+        // Settled to nothing: it no longer holds the count up.
+        t.adjust(MINUTE, 100, 105, -2);
+        assert_eq!(t.oldest(MINUTE, 105), Some(103));
+        // Thirteen buckets on, 103 has left the window too.
+        assert_eq!(t.oldest(MINUTE, 116), None);
     }
 
     #[test]

@@ -142,3 +142,20 @@ fn a_key_says_its_period() {
     }
     assert_eq!(period_of_key("nonsense"), None);
 }
+
+#[test]
+fn a_table_says_what_its_rules_match_on() {
+    let t = table(vec![rates(), budgets()]);
+    assert_eq!(t.metadata_keys(), ["env", "project"]);
+    let rules: Vec<&Arc<LimitRule>> = t.rules().collect();
+    let ml_team = rules.iter().find(|r| r.rule == "ml-team").unwrap();
+    assert!(ml_team.names_subjects() && ml_team.names_team("ml") && !ml_team.names_team("ops"));
+    assert_eq!(ml_team.models(), ["openai/gpt-4o"]);
+    assert!(ml_team.names_model("openai/gpt-4o") && !ml_team.names_model("openai/other"));
+    assert_eq!(ml_team.unit(), "requests_per_minute");
+    let by_project = rules.iter().find(|r| r.rule == "by-project").unwrap();
+    assert!(!by_project.names_subjects());
+    assert_eq!(by_project.metadata(), [("env".to_owned(), "prod".to_owned())]);
+    assert!(by_project.models().is_empty());
+    assert!(table(vec![budgets()]).metadata_keys().is_empty());
+}

@@ -22,6 +22,7 @@ pub const SCRIPTS: &[(&str, &str)] = &[
     ("/console/tokens.js", include_str!("assets/tokens.js")),
     ("/console/integrations.js", include_str!("assets/integrations.js")),
     ("/console/controls.js", include_str!("assets/controls.js")),
+    ("/console/limits.js", include_str!("assets/limits.js")),
     ("/console/usage.js", include_str!("assets/usage.js")),
     ("/console/audit.js", include_str!("assets/audit.js")),
 ];

@@ -191,6 +191,9 @@ impl Call {
         if charges.is_empty() {
             return Ok(());
         }
+        if !metadata.is_empty() {
+            self.app.limiter.note_metadata(&self.principal.subject, &charges, metadata, limits.metadata_keys());
+        }
         let pricing = target.pricing().map(|p| (p.input_per_million_tokens, p.output_per_million_tokens));
         let counts_tokens = charges.iter().any(|c| c.rule.measure != Measure::Requests);
         let estimate = if counts_tokens { request.estimate() } else { Estimate::default() };

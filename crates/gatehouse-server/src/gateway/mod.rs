@@ -87,7 +87,7 @@ pub async fn embeddings(
 /// Only the models the caller may use, in OpenAI's list shape. A read: not a call, not logged.
 #[utoipa::path(get, path = "/v1/models", tag = "gateway", responses((status = 200, body = Object)))]
 pub async fn models(State(app): State<App>, View(view): View, Caller(principal): Caller) -> Json<serde_json::Value> {
-    let data: Vec<serde_json::Value> = resolve::usable_models(&view, &principal, app.now())
+    let data: Vec<serde_json::Value> = resolve::usable_models(&view, &principal.subject, app.now())
         .into_iter()
         .map(|(id, account)| json!({"id": id, "object": "model", "created": 0, "owned_by": account}))
         .collect();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use gatehouse_core::spec::{ModelSpec, ModelType, ProviderAccountSpec, ProviderKind};
 use gatehouse_core::token::Principal;
-use gatehouse_core::{Action, Resource, ResourceKind};
+use gatehouse_core::{Action, Resource, ResourceKind, Subject};
 use time::OffsetDateTime;
 
 use super::table::{Account, Endpoint, Model};
@@ -95,15 +95,15 @@ pub fn resolve(
     Ok(target)
 }
 
-/// Every `<account>/<model>` the caller may use, sorted, with its account.
-pub fn usable_models(view: &Published, principal: &Principal, now: OffsetDateTime) -> Vec<(String, String)> {
+/// Every `<account>/<model>` `subject` may use, sorted, with its account.
+pub fn usable_models(view: &Published, subject: &Subject, now: OffsetDateTime) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for account in view.gateway.accounts() {
         let p = &account.spec;
         for m in p.models() {
             let id = format!("{}/{}", p.name(), m.name);
             let resource = Resource::new(ResourceKind::Model, &id);
-            if view.snapshot.verdict(&principal.subject, Action::Use, &resource, now).is_allowed() {
+            if view.snapshot.verdict(subject, Action::Use, &resource, now).is_allowed() {
                 out.push((id, p.name().to_string()));
             }
         }

@@ -4,16 +4,20 @@
 //! plus the output cap) and settling corrects it. A counter is never pushed past its limit by an
 //! admission; it can end above it only by what calls already admitted used beyond their estimates.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue};
 use gatehouse_core::limits::{amount, Charge, Estimate, LimitKind, Measure};
+use gatehouse_core::spec::AppliesPer;
+use gatehouse_core::Subject;
 use time::OffsetDateTime;
 
 use super::counters::{Ask, Correction, Counters, Held, Verdict};
 use super::memory::MemoryCounters;
 use super::refusal::OverLimit;
+use super::seen::SeenMetadata;
 use crate::error::ApiError;
 
 /// What the gateway does when the counters cannot be reached (`GATEHOUSE_LIMITS_ON_STORE_FAILURE`).
@@ -47,6 +51,8 @@ pub struct Limiter {
     memory: Option<Arc<MemoryCounters>>,
     /// When the in-process counters were last swept (Unix seconds).
     swept: AtomicI64,
+    /// The metadata values each subject's requests were counted under, for reports of their counters.
+    pub seen: SeenMetadata,
 }
 
 /// A call's charges, from admission to settling.
@@ -84,7 +90,14 @@ pub struct Settled {
 
 impl Limiter {
     pub fn new(counters: Arc<dyn Counters>, on_failure: OnFailure) -> Limiter {
-        Limiter { counters, on_failure, down: AtomicBool::new(false), memory: None, swept: AtomicI64::new(0) }
+        Limiter {
+            counters,
+            on_failure,
+            down: AtomicBool::new(false),
+            memory: None,
+            swept: AtomicI64::new(0),
+            seen: SeenMetadata::new(),
+        }
     }
 
     pub fn with_memory(mut self, memory: Arc<MemoryCounters>) -> Limiter {
@@ -103,6 +116,30 @@ impl Limiter {
         if let Some(m) = &self.memory {
             m.sweep(now, gatehouse_core::limits::period_of_key);
         }
+    }
+
+    /// Indexes the metadata `subject`'s request was counted under (narrowed to `keys`, the ones rules use),
+    /// when some of its counters are kept per a metadata value: reports list those counters from it.
+    pub fn note_metadata(
+        &self,
+        subject: &Subject,
+        charges: &[Charge],
+        metadata: &BTreeMap<String, String>,
+        keys: &[String],
+    ) {
+        let per_value = |(a, v): &(AppliesPer, Option<String>)| match a {
+            AppliesPer::Metadata(_) => v.is_some(),
+            AppliesPer::User | AppliesPer::VirtualAccount | AppliesPer::Model => false,
+        };
+        if !charges.iter().any(|c| c.per.iter().any(per_value)) {
+            return;
+        }
+        let narrowed: BTreeMap<String, String> = metadata
+            .iter()
+            .filter(|(k, _)| keys.binary_search(k).is_ok())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self.seen.record(&subject.to_string(), narrowed);
     }
 
     /// Charges `charges` with `estimate` (at `pricing`, US dollars per million input and output tokens).

@@ -51,6 +51,15 @@ pub struct Correction<'a> {
     pub delta: i64,
 }
 
+/// What a counter holds now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub used: u64,
+    /// The oldest slot still counting a non-zero amount (`None` when nothing counts): for a sliding window,
+    /// some of the count leaves when this slot does (`Period::expires`).
+    pub oldest: Option<i64>,
+}
+
 /// The counters could not be reached (Redis down): the gateway then follows its failure mode.
 #[derive(Debug, thiserror::Error)]
 #[error("the limit counters are unavailable: {0}")]
@@ -70,7 +79,12 @@ pub trait Counters: Send + Sync + 'static {
     async fn settle(&self, now: OffsetDateTime, corrections: &[Correction<'_>]) -> Result<Vec<u64>, Unavailable>;
 
     /// What counts now in each counter (0 for one never charged).
-    async fn peek(&self, now: OffsetDateTime, counters: &[(&str, Period)]) -> Result<Vec<u64>, Unavailable>;
+    async fn peek(&self, now: OffsetDateTime, counters: &[(&str, Period)]) -> Result<Vec<u64>, Unavailable> {
+        Ok(self.usage(now, counters).await?.into_iter().map(|u| u.used).collect())
+    }
+
+    /// What counts now in each counter, and since when: for reports (`GET /api/v1/limits`).
+    async fn usage(&self, now: OffsetDateTime, counters: &[(&str, Period)]) -> Result<Vec<Usage>, Unavailable>;
 
     /// Where calendar counters found missing at admission are rebuilt from. Spend is money: a backend that
     /// can lose counters while the gateway runs (Redis emptied, restarted without persistence, evicting)

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use gatehouse_core::limits::{Period, Tally};
 use time::OffsetDateTime;
 
-use super::counters::{Ask, Correction, Counters, Held, Unavailable, Verdict};
+use super::counters::{Ask, Correction, Counters, Held, Unavailable, Usage, Verdict};
 
 #[derive(Default)]
 pub struct MemoryCounters {
@@ -119,9 +119,20 @@ impl Counters for MemoryCounters {
             .collect())
     }
 
-    async fn peek(&self, now: OffsetDateTime, counters: &[(&str, Period)]) -> Result<Vec<u64>, Unavailable> {
+    async fn usage(&self, now: OffsetDateTime, counters: &[(&str, Period)]) -> Result<Vec<Usage>, Unavailable> {
         let map = self.map.pin();
-        Ok(counters.iter().map(|(k, p)| map.get(*k).map(|t| lock(t).used(*p, p.slot(now))).unwrap_or(0)).collect())
+        Ok(counters
+            .iter()
+            .map(|(k, p)| {
+                map.get(*k)
+                    .map(|t| {
+                        let mut t = lock(t);
+                        let slot = p.slot(now);
+                        Usage { used: t.used(*p, slot), oldest: t.oldest(*p, slot) }
+                    })
+                    .unwrap_or_default()
+            })
+            .collect())
     }
 
     fn backend(&self) -> &'static str {

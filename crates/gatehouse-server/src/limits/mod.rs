@@ -7,9 +7,10 @@ pub mod counters;
 pub mod memory;
 pub mod redis;
 pub mod refusal;
+pub mod seen;
 
 pub use admission::{Admission, Limiter, OnFailure, Outcome, Settled};
-pub use counters::{Ask, Correction, Counters, Held, Rebuild, RebuildFuture, Unavailable, Verdict};
+pub use counters::{Ask, Correction, Counters, Held, Rebuild, RebuildFuture, Unavailable, Usage, Verdict};
 pub use memory::MemoryCounters;
 pub use redis::RedisCounters;
 pub use refusal::OverLimit;

@@ -28,7 +28,7 @@ use async_trait::async_trait;
 use gatehouse_core::limits::{Full, Period};
 use time::OffsetDateTime;
 
-use super::counters::{Ask, Correction, Counters, Held, Rebuild, Unavailable, Verdict};
+use super::counters::{Ask, Correction, Counters, Held, Rebuild, Unavailable, Usage, Verdict};
 
 /// The key prefix unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "gatehouse:limits:";
@@ -302,7 +302,7 @@ impl Counters for RedisCounters {
         .ok_or_else(|| Unavailable(format!("unexpected answer from Redis: {answer:?}")))
     }
 
-    async fn peek(&self, now: OffsetDateTime, counters: &[(&str, Period)]) -> Result<Vec<u64>, Unavailable> {
+    async fn usage(&self, now: OffsetDateTime, counters: &[(&str, Period)]) -> Result<Vec<Usage>, Unavailable> {
         if counters.is_empty() {
             return Ok(Vec::new());
         }
@@ -316,8 +316,12 @@ impl Counters for RedisCounters {
             .iter()
             .zip(hashes)
             .map(|((_, period), slots)| {
-                let oldest = period.oldest_counted(period.slot(now));
-                slots.iter().filter(|(s, _)| **s >= oldest).fold(0u64, |a, (_, n)| a.saturating_add(*n))
+                let from = period.oldest_counted(period.slot(now));
+                let live = slots.iter().filter(|(s, n)| **s >= from && **n > 0);
+                Usage {
+                    used: live.clone().fold(0u64, |a, (_, n)| a.saturating_add(*n)),
+                    oldest: live.map(|(s, _)| *s).min(),
+                }
             })
             .collect())
     }
