@@ -137,6 +137,10 @@ async fn call(cx: &Context, v: &Virtual, s: &Session, m: &Value) -> Value {
         log.ended(403);
         return tool_refused(id, name, &cx.name);
     };
+    if let Err(r) = super::limits::admit(cx, name, Some((&exposed.server, &exposed.tool))).await {
+        log.refused(r.status, r.rule.clone());
+        return r.answer(id);
+    }
     let mut upstream_call = m.clone();
     upstream_call["params"]["name"] = Value::String(exposed.tool.clone());
     log.sent();
