@@ -41,7 +41,8 @@ pub use agent::{AgentSpec, FreeForm};
 pub use gateway::{
     metadata_key, AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule, BudgetUnit, GatewayControlKind,
     GatewayControlSpec, Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig,
-    LoadBalancingRule, McpToolRef, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig, RoutingStrategy, When,
+    LoadBalancingRule, McpToolRef, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig,
+    RoutingStrategy, When,
 };
 pub use mcp::{check_tool_names, McpAuth, McpServerManifest, McpServerSpec, McpTransport, MAX_TOOL_NAME};
 pub use mcp_virtual::{McpVirtualSpec, VirtualTool};
@@ -80,7 +81,9 @@ impl McpTools {
                 Some(list) => McpTools::Only(list.clone()),
                 None => McpTools::Any,
             }),
-            ResourceSpec::McpVirtual(v) => Some(McpTools::Only(v.tools.iter().map(VirtualTool::exposed_name).collect())),
+            ResourceSpec::McpVirtual(v) => {
+                Some(McpTools::Only(v.tools.iter().map(VirtualTool::exposed_name).collect()))
+            }
             ResourceSpec::ProviderAccount(_) | ResourceSpec::Agent(_) | ResourceSpec::GatewayControl(_) => None,
         }
     }

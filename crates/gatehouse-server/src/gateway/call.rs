@@ -186,8 +186,12 @@ impl Call {
         };
         let empty = BTreeMap::new();
         let metadata = self.metadata.as_ref().unwrap_or(&empty);
-        let facts =
-            RequestFacts { subject: &self.principal.subject, teams: &teams, call: Called::Model(&target.name), metadata };
+        let facts = RequestFacts {
+            subject: &self.principal.subject,
+            teams: &teams,
+            call: Called::Model(&target.name),
+            metadata,
+        };
         let charges = limits.charges(&facts);
         if charges.is_empty() {
             return Ok(());

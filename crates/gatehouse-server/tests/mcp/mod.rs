@@ -1,6 +1,8 @@
 //! The MCP gateway (`/mcp/<server>`) against a real Streamable HTTP upstream served here, which records
 //! every request it gets.
 
+mod limits;
+
 use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;

@@ -383,8 +383,11 @@ fn mcp_server_rules() {
     let msg = fails_at(when(json!({"mcp_servers": ["github", "github"]})), "rules[0].when.mcp_servers[1]");
     assert!(msg.ends_with("appears twice"), "{msg}");
     for bad in ["", "a/b/c", "a b", "github/", "/x"] {
-        assert!(parse(rl, json!({"name": "x", "rules": [{"id": "r", "when": {"mcp_servers": [bad]},
-            "limit_to": 1, "unit": "requests_per_minute"}]}))
+        assert!(parse(
+            rl,
+            json!({"name": "x", "rules": [{"id": "r", "when": {"mcp_servers": [bad]},
+            "limit_to": 1, "unit": "requests_per_minute"}]})
+        )
         .is_err());
     }
     // A rule with mcp_servers counts tool calls: requests only, no models.
@@ -397,18 +400,13 @@ fn mcp_server_rules() {
         "rules[0].unit",
     );
     assert!(msg.contains("requests_per_minute"), "{msg}");
-    let msg = fails_at(
-        check(rl, |v| v["rules"][0]["when"]["mcp_servers"] = json!(["github"])),
-        "rules[0].when.models",
-    );
+    let msg = fails_at(check(rl, |v| v["rules"][0]["when"]["mcp_servers"] = json!(["github"])), "rules[0].when.models");
     assert!(msg.contains("tool calls only"), "{msg}");
     assert!(check(rl, |v| v["rules"][0]["when"] = tools.clone()).is_ok());
     // Only rate limits take it: budgets and the rest refuse it, before asking whether the server exists.
-    for (kind, i) in [
-        (GatewayControlKind::Budget, 1),
-        (GatewayControlKind::Guardrails, 0),
-        (GatewayControlKind::LoadBalancing, 0),
-    ] {
+    for (kind, i) in
+        [(GatewayControlKind::Budget, 1), (GatewayControlKind::Guardrails, 0), (GatewayControlKind::LoadBalancing, 0)]
+    {
         let msg = fails_at(
             check(kind, |v| v["rules"][i]["when"]["mcp_servers"] = json!(["no-such-server"])),
             &format!("rules[{i}].when.mcp_servers"),

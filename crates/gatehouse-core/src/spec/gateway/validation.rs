@@ -45,7 +45,10 @@ pub(super) fn check_mcp_servers(field: &str, list: &[McpToolRef], world: &dyn Lo
         };
         if let Some(t) = &r.tool {
             if !tools.has(t) {
-                return Err(FieldError::new(at, format!("MCP server {} has no tool {t} that callers can call", r.server)));
+                return Err(FieldError::new(
+                    at,
+                    format!("MCP server {} has no tool {t} that callers can call", r.server),
+                ));
             }
         }
     }
