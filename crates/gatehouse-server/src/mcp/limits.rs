@@ -1,8 +1,8 @@
 //! Rate limits on `tools/call`: the rate-limiting rules whose `when.mcp_servers` names the server or the tool
 //! (and only those: rules without it count model calls). A call over a limit is answered by the gateway as
 //! a JSON-RPC error inside the HTTP 200 and never reaches the upstream: every MCP client hands a JSON-RPC
-//! error to the caller of that one request, where an HTTP 429 would fail every message of a batch and, in
-//! several clients, the session's transport with it. See docs/mcp.md.
+//! error to the caller of that one request, where an HTTP 429 is a transport failure to most clients and
+//! would fail every message of a batch. See docs/mcp.md, "Rate limits".
 
 use gatehouse_core::limits::{Called, Estimate, RequestFacts};
 use gatehouse_core::Subject;
