@@ -4,6 +4,7 @@ pub mod audit_events;
 pub mod auth;
 pub mod explain;
 mod explain_rights;
+pub mod mcp_tools;
 pub mod meta;
 pub mod request_logs;
 pub mod resources;

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod audit;
 pub mod export;
+pub mod mcp_tools;
 pub mod resources;
 pub mod usage;
 pub mod usage_series;

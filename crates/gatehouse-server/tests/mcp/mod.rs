@@ -2,6 +2,7 @@
 //! every request it gets.
 
 mod limits;
+mod tools;
 
 use std::sync::{Arc, Mutex};
 
