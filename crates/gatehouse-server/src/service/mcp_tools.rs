@@ -110,9 +110,9 @@ pub async fn list(app: &App, caller: &Principal, name: &str) -> Result<McpToolsO
     })
 }
 
-/// What failed upstream, by the failure's own words: the server and how, never its URL, body or credentials.
+/// What failed upstream, by the failure's own words: the server and how, never its URL, body or credentials
+/// (the answer's logging records it, as for any 5xx).
 fn upstream_error(f: Failure) -> ApiError {
-    tracing::warn!(error = %f, "listing an MCP server's tools failed");
     match f {
         Failure::Timeout { .. } => ApiError::GatewayTimeout(f.to_string()),
         Failure::Credentials(_)
