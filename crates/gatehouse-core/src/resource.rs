@@ -265,6 +265,17 @@ impl ResourceIndex {
         out
     }
 
+    /// What gateway controls name of the MCP server `server` (it, or tools of it), each with the control.
+    pub fn controls_naming_mcp(&self, server: &str) -> Vec<(&ResourceName, &crate::spec::McpToolRef)> {
+        let mut out = Vec::new();
+        for rec in self.of_kind(ResourceKind::GatewayControls) {
+            if let ResourceSpec::GatewayControl(g) = &rec.spec {
+                out.extend(g.mcp_refs().into_iter().filter(|r| r.server.as_str() == server).map(|r| (g.name(), r)));
+            }
+        }
+        out
+    }
+
     /// Gateway controls that name a model of `account` (or, with `model`, that one model).
     pub fn controls_naming(&self, account: &str, model: Option<&str>) -> Vec<&ResourceName> {
         self.of_kind(ResourceKind::GatewayControls)

@@ -250,6 +250,7 @@ fn refusal_parts(r: &Refusal) -> (StatusCode, &'static str) {
         | Refusal::TeamOwnsVirtualAccounts { .. }
         | Refusal::ModelInUseByControl { .. }
         | Refusal::AccountInUseByControl { .. }
+        | Refusal::McpServerInUseByControl { .. }
         | Refusal::VirtualAccountExpired(_) => CONFLICT,
         Refusal::CredentialsRequired { .. } | Refusal::Invalid(_) => INVALID,
     }

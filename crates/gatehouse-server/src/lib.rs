@@ -57,6 +57,7 @@ pub fn router(app: App) -> Router {
         .route("/export", get(crate::apply::export))
         .merge(resources::router())
         .route("/provider-accounts/{name}/access", get(explain::provider_account_access))
+        .route("/mcp-servers/{name}/tools", get(routes::mcp_tools::list))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route(

@@ -37,6 +37,7 @@ impl Modify for BearerAuth {
         crate::gateway::chat_completions, crate::gateway::completions, crate::gateway::embeddings,
         crate::gateway::models, crate::gateway::messages,
         crate::apply::apply, crate::apply::export, routes::explain::provider_account_access,
+        routes::mcp_tools::list,
         routes::meta::checks,
         routes::usage_series::series, routes::limits::limits,
     )

@@ -9,6 +9,7 @@
 pub mod tally;
 pub mod window;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -128,6 +129,8 @@ struct CompiledWhen {
     teams: Vec<String>,
     virtual_accounts: HashSet<String>,
     models: HashSet<String>,
+    /// `<server>` and `<server>/<tool>`: non-empty for rules that count tool calls (and only those).
+    mcp: HashSet<String>,
     metadata: Vec<(String, String)>,
 }
 
@@ -145,11 +148,14 @@ impl CompiledWhen {
             };
         }
         c.models = w.models.iter().map(|m| m.to_string()).collect();
+        c.mcp = w.mcp_servers.iter().map(|m| m.to_string()).collect();
         c.metadata = w.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         c
     }
 
-    fn matches(&self, r: &RequestFacts<'_>) -> bool {
+    /// Whether the rule applies to `r`, and if so, what it counts `model` per: the model, or for a tool call
+    /// the `<server>/<tool>` the rule matched.
+    fn matches<'a>(&self, r: &RequestFacts<'a>) -> Option<Cow<'a, str>> {
         let subjects = self.users.is_empty() && self.teams.is_empty() && self.virtual_accounts.is_empty();
         let subject_ok = subjects
             || match r.subject {
@@ -160,9 +166,26 @@ impl CompiledWhen {
                 // Teams do not call the gateway themselves.
                 Subject::Team(_) => false,
             };
-        subject_ok
-            && (self.models.is_empty() || self.models.contains(r.model))
-            && self.metadata.iter().all(|(k, v)| r.metadata.get(k) == Some(v))
+        if !subject_ok || !self.metadata.iter().all(|(k, v)| r.metadata.get(k) == Some(v)) {
+            return None;
+        }
+        match r.call {
+            // Rules that name MCP servers never count model calls, so the defaults of model limits never
+            // start counting tool calls either.
+            Called::Model(m) => {
+                (self.mcp.is_empty() && (self.models.is_empty() || self.models.contains(m))).then_some(Cow::Borrowed(m))
+            }
+            Called::Tool { server, tool, behind } => {
+                if self.mcp.is_empty() || !self.models.is_empty() {
+                    return None;
+                }
+                let named = |(s, t): (&str, &str)| {
+                    let pair = format!("{s}/{t}");
+                    (self.mcp.contains(s) || self.mcp.contains(&pair)).then_some(Cow::Owned(pair))
+                };
+                named((server, tool)).or_else(|| behind.and_then(named))
+            }
+        }
     }
 }
 
@@ -171,9 +194,18 @@ pub struct RequestFacts<'a> {
     pub subject: &'a Subject,
     /// The teams the caller is in (empty for a virtual account).
     pub teams: &'a [String],
-    /// `<account>/<model>` as the request named it.
-    pub model: &'a str,
+    pub call: Called<'a>,
     pub metadata: &'a BTreeMap<String, String>,
+}
+
+/// What a request calls.
+#[derive(Clone, Copy, Debug)]
+pub enum Called<'a> {
+    /// `<account>/<model>` as the request named it.
+    Model(&'a str),
+    /// An MCP `tools/call`: the server and tool as the caller named them, and, through a virtual server, the
+    /// remote server and tool behind it (a rule on the remote server counts calls that come either way).
+    Tool { server: &'a str, tool: &'a str, behind: Option<(&'a str, &'a str)> },
 }
 
 /// One counter a request is charged against.
@@ -290,10 +322,8 @@ impl LimitsTable {
         for rules in &self.configs {
             let mut first = true;
             for rule in rules {
-                if !rule.when.matches(request) {
-                    continue;
-                }
-                out.push(charge(rule, request, first && rule.enforce));
+                let Some(called) = rule.when.matches(request) else { continue };
+                out.push(charge(rule, request, &called, first && rule.enforce));
                 first = false;
                 if rule.kind == LimitKind::RateLimit {
                     break;
@@ -304,7 +334,8 @@ impl LimitsTable {
     }
 }
 
-fn charge(rule: &Arc<LimitRule>, r: &RequestFacts<'_>, decides: bool) -> Charge {
+/// `called`: the model, or the `<server>/<tool>` the rule matched, which `applies_per: [model]` counts per.
+fn charge(rule: &Arc<LimitRule>, r: &RequestFacts<'_>, called: &str, decides: bool) -> Charge {
     let per: Vec<(AppliesPer, Option<String>)> = rule
         .applies_per
         .iter()
@@ -318,7 +349,7 @@ fn charge(rule: &Arc<LimitRule>, r: &RequestFacts<'_>, decides: bool) -> Charge 
                     Subject::VirtualAccount(v) => Some(v.to_string()),
                     Subject::User(_) | Subject::Team(_) => None,
                 },
-                AppliesPer::Model => Some(r.model.to_owned()),
+                AppliesPer::Model => Some(called.to_owned()),
                 AppliesPer::Metadata(k) => r.metadata.get(k).cloned(),
             };
             (a.clone(), v)

@@ -26,7 +26,7 @@ fn facts<'a>(
     model: &'a str,
     md: &'a BTreeMap<String, String>,
 ) -> RequestFacts<'a> {
-    RequestFacts { subject: s, teams, model, metadata: md }
+    RequestFacts { subject: s, teams, call: Called::Model(model), metadata: md }
 }
 
 fn rates() -> ResourceRecord {
@@ -158,4 +158,80 @@ fn a_table_says_what_its_rules_match_on() {
     assert_eq!(by_project.metadata(), [("env".to_owned(), "prod".to_owned())]);
     assert!(by_project.models().is_empty());
     assert!(table(vec![budgets()]).metadata_keys().is_empty());
+}
+
+fn tool_facts<'a>(
+    s: &'a Subject,
+    teams: &'a [String],
+    server: &'a str,
+    tool: &'a str,
+    behind: Option<(&'a str, &'a str)>,
+    md: &'a BTreeMap<String, String>,
+) -> RequestFacts<'a> {
+    RequestFacts { subject: s, teams, call: Called::Tool { server, tool, behind }, metadata: md }
+}
+
+fn tool_rates() -> ResourceRecord {
+    control(
+        GatewayControlKind::RateLimiting,
+        json!({"name": "tools", "rules": [
+            {"id": "search", "when": {"mcp_servers": ["github/search"]}, "limit_to": 2, "unit": "requests_per_minute",
+             "rate_limit_applies_per": ["model"]},
+            {"id": "github", "when": {"mcp_servers": ["github"], "subjects": ["team:ml"]}, "limit_to": 10,
+             "unit": "requests_per_hour", "rate_limit_applies_per": ["user", "model"]},
+            {"id": "prod-jira", "when": {"mcp_servers": ["jira"], "metadata": {"env": "prod"}}, "limit_to": 3,
+             "unit": "requests_per_day"}
+        ]}),
+    )
+}
+
+#[test]
+fn tool_calls_are_counted_only_by_rules_naming_their_server_or_tool() {
+    // `rates()` has a default rule matching every model call; it must not count tool calls.
+    let t = table(vec![rates(), tool_rates()]);
+    let alice = user("alice@x.io");
+    let ml = vec!["ml".to_owned()];
+    let none = BTreeMap::new();
+    let names = |c: Vec<Charge>| c.iter().map(|c| c.rule.name()).collect::<Vec<_>>();
+
+    let c = t.charges(&tool_facts(&alice, &ml, "github", "search", None, &none));
+    assert_eq!(names(c.clone()), ["tools/search"]);
+    assert_eq!(c[0].counter, "rate-limit|tools|search|requests_per_minute|model=github/search");
+    assert_eq!(c[0].rule.measure, Measure::Requests);
+    // Another tool of the server: the server-wide rule, for the team only, per user and `<server>/<tool>`.
+    let c = t.charges(&tool_facts(&alice, &ml, "github", "get_issue", None, &none));
+    assert_eq!(c[0].counter, "rate-limit|tools|github|requests_per_hour|user=alice@x.io|model=github/get_issue");
+    assert!(t.charges(&tool_facts(&alice, &[], "github", "get_issue", None, &none)).is_empty());
+    // Another server: nothing, not even the model rules' default.
+    assert!(t.charges(&tool_facts(&alice, &ml, "slack", "post", None, &none)).is_empty());
+    // Metadata matches as for model calls.
+    assert!(t.charges(&tool_facts(&alice, &[], "jira", "create", None, &none)).is_empty());
+    let prod = BTreeMap::from([("env".to_owned(), "prod".to_owned())]);
+    assert_eq!(names(t.charges(&tool_facts(&alice, &[], "jira", "create", None, &prod))), ["tools/prod-jira"]);
+    // Model calls never meet a rule that names MCP servers.
+    let c = t.charges(&facts(&alice, &ml, "openai/gpt-4o", &none));
+    assert_eq!(names(c), ["rl/ml-team"]);
+    let c = t.charges(&facts(&alice, &[], "github/search", &none));
+    assert_eq!(names(c), ["rl/default"]);
+}
+
+#[test]
+fn a_virtual_servers_tool_counts_under_its_own_name_and_the_remote_tool_behind_it() {
+    let t = table(vec![tool_rates()]);
+    let alice = user("alice@x.io");
+    let none = BTreeMap::new();
+    // `triage/find` is github's `search` underneath: the rule on github/search counts it, per the name it
+    // matched, so calls both ways share one counter.
+    let c = t.charges(&tool_facts(&alice, &[], "triage", "find", Some(("github", "search")), &none));
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].counter, "rate-limit|tools|search|requests_per_minute|model=github/search");
+    let v = table(vec![control(
+        GatewayControlKind::RateLimiting,
+        json!({"name": "v", "rules": [{"id": "triage", "when": {"mcp_servers": ["triage/find"]}, "limit_to": 1,
+            "unit": "requests_per_minute", "rate_limit_applies_per": ["model"]}]}),
+    )]);
+    let c = v.charges(&tool_facts(&alice, &[], "triage", "find", Some(("github", "search")), &none));
+    assert_eq!(c[0].counter, "rate-limit|v|triage|requests_per_minute|model=triage/find");
+    // The remote server called directly is not the virtual server.
+    assert!(v.charges(&tool_facts(&alice, &[], "github", "search", None, &none)).is_empty());
 }

@@ -81,6 +81,10 @@ impl crate::spec::Lookup for SnapshotLookup<'_> {
     fn model_exists(&self, account: &str, model: &str) -> bool {
         self.0.resources().model(&format!("{account}/{model}")).is_some()
     }
+    fn mcp_server(&self, name: &str) -> Option<crate::spec::McpTools> {
+        let rec = self.0.resources().get(&crate::model::Resource::new(crate::model::ResourceKind::McpServer, name))?;
+        crate::spec::McpTools::of(&rec.spec)
+    }
 }
 
 fn subject_exists(s: &Snapshot, subject: &Subject) -> bool {

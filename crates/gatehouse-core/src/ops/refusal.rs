@@ -59,6 +59,9 @@ pub enum Refusal {
     ModelInUseByControl { account: String, model: String, control: ResourceName },
     #[error("{account} has models named by gateway control {control}; change the control first")]
     AccountInUseByControl { account: Resource, control: ResourceName },
+    /// `what`: the server, or `<server>/<tool>` for a tool an edit would take away.
+    #[error("MCP server {what} is named by gateway control {control}; change the control first")]
+    McpServerInUseByControl { what: String, control: ResourceName },
     #[error("virtual account {0} has expired")]
     VirtualAccountExpired(VaName),
     /// An object moves its destination but keeps its stored credentials, which never follow a move.
@@ -96,6 +99,7 @@ impl Refusal {
             Refusal::TeamOwnsVirtualAccounts { .. } => "team_owns_virtual_accounts",
             Refusal::ModelInUseByControl { .. } => "model_in_use_by_control",
             Refusal::AccountInUseByControl { .. } => "account_in_use_by_control",
+            Refusal::McpServerInUseByControl { .. } => "mcp_server_in_use_by_control",
             Refusal::VirtualAccountExpired(_) => "virtual_account_expired",
             Refusal::CredentialsRequired { .. } => "credentials_required",
             Refusal::Invalid(_) => "invalid_field",
@@ -125,6 +129,7 @@ impl Refusal {
             | Refusal::TeamOwnsVirtualAccounts { .. }
             | Refusal::ModelInUseByControl { .. }
             | Refusal::AccountInUseByControl { .. }
+            | Refusal::McpServerInUseByControl { .. }
             | Refusal::VirtualAccountExpired(_) => None,
         }
     }

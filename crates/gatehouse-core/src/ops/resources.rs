@@ -37,6 +37,14 @@ pub(super) fn put(cx: &Ctx<'_>, rec: &ResourceRecord) -> Result<(), Refusal> {
             )?;
         }
     }
+    if let Some(tools) = crate::spec::McpTools::of(&rec.spec) {
+        // Nor can tools a rate limit names (a server's name stays: only its tools can go).
+        for (control, named) in snap.resources().controls_naming_mcp(&r.name) {
+            if named.tool.as_deref().is_some_and(|t| !tools.has(t)) {
+                return Err(Refusal::McpServerInUseByControl { what: named.to_string(), control: control.clone() });
+            }
+        }
+    }
     if let ResourceSpec::ProviderAccount(p) = &rec.spec {
         // Models a gateway control still names cannot go.
         if let Some(old) = snap.resources().get(&r) {
@@ -70,6 +78,11 @@ pub(super) fn delete(cx: &Ctx<'_>, r: &Resource) -> Result<(), Refusal> {
     if r.kind == ResourceKind::ProviderAccount {
         if let Some(c) = snap.resources().controls_naming(&r.name, None).first() {
             return Err(Refusal::AccountInUseByControl { account: r.clone(), control: (*c).clone() });
+        }
+    }
+    if r.kind == ResourceKind::McpServer {
+        if let Some((control, _)) = snap.resources().controls_naming_mcp(&r.name).first() {
+            return Err(Refusal::McpServerInUseByControl { what: r.name.to_string(), control: (*control).clone() });
         }
     }
     Ok(())

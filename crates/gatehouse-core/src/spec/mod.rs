@@ -34,13 +34,15 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::ids::{InvalidName, ResourceName};
 use crate::model::{CollaboratorRole, Grant, Resource, ResourceKind, Subject};
+use crate::resource::ResourceSpec;
 use crate::secret::Secret;
 
 pub use agent::{AgentSpec, FreeForm};
 pub use gateway::{
     metadata_key, AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule, BudgetUnit, GatewayControlKind,
     GatewayControlSpec, Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig,
-    LoadBalancingRule, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig, RoutingStrategy, When,
+    LoadBalancingRule, McpToolRef, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig,
+    RoutingStrategy, When,
 };
 pub use mcp::{check_tool_names, McpAuth, McpServerManifest, McpServerSpec, McpTransport, MAX_TOOL_NAME};
 pub use mcp_virtual::{McpVirtualSpec, VirtualTool};
@@ -59,6 +61,39 @@ pub trait Lookup {
     fn subject_exists(&self, s: &Subject) -> bool;
     /// Whether `<account>/<model>` is a configured model.
     fn model_exists(&self, account: &str, model: &str) -> bool;
+    /// The MCP server (remote or virtual) `name`, if it exists: which of its tools a rule may name.
+    fn mcp_server(&self, name: &str) -> Option<McpTools>;
+}
+
+/// The tools of an MCP server that a gateway control may name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum McpTools {
+    /// A remote server without a `tools` list: any tool its upstream has, which only it knows.
+    Any,
+    /// A remote server's enabled tools, or a virtual server's tools under the names it exposes.
+    Only(Vec<String>),
+}
+
+impl McpTools {
+    pub fn of(spec: &ResourceSpec) -> Option<McpTools> {
+        match spec {
+            ResourceSpec::McpServer(m) => Some(match &m.tools {
+                Some(list) => McpTools::Only(list.clone()),
+                None => McpTools::Any,
+            }),
+            ResourceSpec::McpVirtual(v) => {
+                Some(McpTools::Only(v.tools.iter().map(VirtualTool::exposed_name).collect()))
+            }
+            ResourceSpec::ProviderAccount(_) | ResourceSpec::Agent(_) | ResourceSpec::GatewayControl(_) => None,
+        }
+    }
+
+    pub fn has(&self, tool: &str) -> bool {
+        match self {
+            McpTools::Any => true,
+            McpTools::Only(list) => list.iter().any(|t| t == tool),
+        }
+    }
 }
 
 /// A per-resource grant as a manifest writes it: `{subject: team:ml-platform, role: provider-account-user}`.
@@ -463,6 +498,18 @@ pub(crate) mod test_world {
         models: BTreeSet<String>,
     }
 
+    /// MCP servers: `github` (every tool), `jira` (only `create_ticket`), and the virtual `triage` exposing
+    /// `github__search_issues` and `issue`.
+    fn mcp(name: &str) -> Option<super::McpTools> {
+        use super::McpTools;
+        match name {
+            "github" => Some(McpTools::Any),
+            "jira" => Some(McpTools::Only(vec!["create_ticket".into()])),
+            "triage" => Some(McpTools::Only(vec!["github__search_issues".into(), "issue".into()])),
+            _ => None,
+        }
+    }
+
     pub fn world() -> World {
         let subjects =
             ["team:ml-platform", "virtualaccount:checkout-service", "user:alice@example.com", "user:bob@example.com"];
@@ -479,6 +526,9 @@ pub(crate) mod test_world {
         }
         fn model_exists(&self, account: &str, model: &str) -> bool {
             self.models.contains(&format!("{account}/{model}"))
+        }
+        fn mcp_server(&self, name: &str) -> Option<super::McpTools> {
+            mcp(name)
         }
     }
 

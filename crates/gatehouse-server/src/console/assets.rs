@@ -21,6 +21,7 @@ pub const SCRIPTS: &[(&str, &str)] = &[
     ("/console/roles.js", include_str!("assets/roles.js")),
     ("/console/tokens.js", include_str!("assets/tokens.js")),
     ("/console/integrations.js", include_str!("assets/integrations.js")),
+    ("/console/mcp.js", include_str!("assets/mcp.js")),
     ("/console/controls.js", include_str!("assets/controls.js")),
     ("/console/limits.js", include_str!("assets/limits.js")),
     ("/console/usage.js", include_str!("assets/usage.js")),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
-use gatehouse_core::limits::{Estimate, Measure, RequestFacts};
+use gatehouse_core::limits::{Called, Estimate, Measure, RequestFacts};
 use gatehouse_core::spec::ModelType;
 use gatehouse_core::token::Principal;
 use gatehouse_core::Subject;
@@ -186,7 +186,12 @@ impl Call {
         };
         let empty = BTreeMap::new();
         let metadata = self.metadata.as_ref().unwrap_or(&empty);
-        let facts = RequestFacts { subject: &self.principal.subject, teams: &teams, model: &target.name, metadata };
+        let facts = RequestFacts {
+            subject: &self.principal.subject,
+            teams: &teams,
+            call: Called::Model(&target.name),
+            metadata,
+        };
         let charges = limits.charges(&facts);
         if charges.is_empty() {
             return Ok(());

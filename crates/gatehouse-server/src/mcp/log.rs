@@ -30,6 +30,8 @@ pub struct ToolCall {
     status: Option<u16>,
     arguments: Option<String>,
     answer: Option<String>,
+    /// `<config>/<rule>` of the rate limit that refused the call.
+    refused_by: Option<String>,
 }
 
 impl ToolCall {
@@ -50,6 +52,7 @@ impl ToolCall {
             status: None,
             arguments: arguments.flatten(),
             answer: None,
+            refused_by: None,
         }
     }
 
@@ -66,6 +69,12 @@ impl ToolCall {
         if self.app.config.log_bodies {
             self.answer = message.get("result").or_else(|| message.get("error")).map(Value::to_string);
         }
+    }
+
+    /// The gateway's limits refused it (`status`), naming the rule that did when one did.
+    pub fn refused(&mut self, status: u16, rule: Option<String>) {
+        self.status = Some(status);
+        self.refused_by = rule;
     }
 
     /// The gateway refused it (403) or it failed on the way (the failure's status).
@@ -97,9 +106,9 @@ impl Drop for ToolCall {
             request_id: self.request_id.take(),
             prompt: self.arguments.take(),
             completion: self.answer.take(),
-            // Tool calls have no price, and no limit refuses them yet.
+            // Tool calls have no price.
             cost_usd: None,
-            refused_by: None,
+            refused_by: self.refused_by.take(),
         };
         self.app.log_request(entry);
     }

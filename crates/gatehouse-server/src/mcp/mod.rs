@@ -9,6 +9,7 @@
 
 pub mod discovery;
 pub mod jsonrpc;
+pub mod limits;
 pub mod log;
 pub mod relay;
 pub mod remote;

@@ -44,6 +44,11 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
                         local.push(tool_refused(jsonrpc::id_of(&m), tool, &cx.name));
                         continue;
                     }
+                    if let Err(r) = super::limits::admit(&cx, tool, None).await {
+                        call.refused(r.status, r.rule.clone());
+                        local.push(r.answer(jsonrpc::id_of(&m)));
+                        continue;
+                    }
                     call.sent();
                     ex.calls.insert(key, call);
                 }

@@ -77,9 +77,21 @@ fn no_session(id: Value) -> Value {
     jsonrpc::error(id, jsonrpc::INVALID_REQUEST, "initialize first", "session_required")
 }
 
-/// The chosen tools, renamed, from each remote server that still exists and enables them.
+/// The chosen tools, renamed, from each remote server that still exists and enables them; a server that
+/// fails to list its tools is left out (and logged).
 async fn list(cx: &Context, v: &Virtual, s: &Session) -> Vec<Value> {
+    let (tools, failures) = compose(cx, v, s).await;
+    for f in failures {
+        tracing::warn!(virtual_server = %cx.name, error = %f, "a server of a virtual MCP server failed to list its tools");
+    }
+    tools
+}
+
+/// The chosen tools, renamed, from each remote server that still exists and enables them, and the failures
+/// of the servers that could not list theirs.
+pub async fn compose(cx: &Context, v: &Virtual, s: &Session) -> (Vec<Value>, Vec<Failure>) {
     let mut out = Vec::new();
+    let mut failures = Vec::new();
     let mut servers: Vec<&str> = v.tools.iter().map(|t| t.server.as_str()).collect();
     servers.sort_unstable();
     servers.dedup();
@@ -88,7 +100,7 @@ async fn list(cx: &Context, v: &Virtual, s: &Session) -> Vec<Value> {
         let mut tools = match list_all(cx, remote, s).await {
             Ok(t) => t,
             Err(f) => {
-                tracing::warn!(virtual_server = %cx.name, error = %f, "a server of a virtual MCP server failed to list its tools");
+                failures.push(f);
                 continue;
             }
         };
@@ -103,10 +115,11 @@ async fn list(cx: &Context, v: &Virtual, s: &Session) -> Vec<Value> {
             }
         }
     }
-    out
+    (out, failures)
 }
 
-async fn list_all(cx: &Context, remote: &Remote, s: &Session) -> Result<Vec<Value>, Failure> {
+/// Every page of `remote`'s own `tools/list`, unfiltered, in the gateway's session with it for `s`.
+pub async fn list_all(cx: &Context, remote: &Remote, s: &Session) -> Result<Vec<Value>, Failure> {
     let mut tools = Vec::new();
     let mut cursor: Option<Value> = None;
     for page in 0..MAX_PAGES {
@@ -137,6 +150,10 @@ async fn call(cx: &Context, v: &Virtual, s: &Session, m: &Value) -> Value {
         log.ended(403);
         return tool_refused(id, name, &cx.name);
     };
+    if let Err(r) = super::limits::admit(cx, name, Some((&exposed.server, &exposed.tool))).await {
+        log.refused(r.status, r.rule.clone());
+        return r.answer(id);
+    }
     let mut upstream_call = m.clone();
     upstream_call["params"]["name"] = Value::String(exposed.tool.clone());
     log.sent();

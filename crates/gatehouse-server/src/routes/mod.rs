@@ -5,6 +5,7 @@ pub mod auth;
 pub mod explain;
 mod explain_rights;
 pub mod limits;
+pub mod mcp_tools;
 pub mod meta;
 pub mod request_logs;
 pub mod resources;

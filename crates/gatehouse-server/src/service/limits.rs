@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use gatehouse_core::limits::{Charge, LimitKind, LimitRule, Measure, Period, RequestFacts, NANOS_PER_USD};
+use gatehouse_core::limits::{Called, Charge, LimitKind, LimitRule, Measure, Period, RequestFacts, NANOS_PER_USD};
 use gatehouse_core::token::Principal;
 use gatehouse_core::{Permission, Resource, Subject};
 use serde::{Deserialize, Serialize};
@@ -174,7 +174,7 @@ fn counters_of(
     maps.dedup();
     for model in models {
         for metadata in &maps {
-            let facts = RequestFacts { subject: caller, teams, model, metadata };
+            let facts = RequestFacts { subject: caller, teams, call: Called::Model(model), metadata };
             for charge in table.charges(&facts) {
                 let rule = &charge.rule;
                 if !about(rule) || !(usable.contains(model) || rule.names_model(model)) {

@@ -1,6 +1,9 @@
 //! The MCP gateway (`/mcp/<server>`) against a real Streamable HTTP upstream served here, which records
 //! every request it gets.
 
+mod limits;
+mod tools;
+
 use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;

@@ -1,6 +1,7 @@
 //! Gateway controls: rate limits, budgets, guardrails and load balancing, each a named list of rules that
 //! apply to the requests their `when` matches.
 
+mod mcp_ref;
 #[cfg(test)]
 mod tests;
 mod validation;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::{check_description, check_subjects, no_duplicates, Collaborator, FieldError, Lookup, ModelRef, RuleId};
 use crate::ids::ResourceName;
 use crate::model::{Resource, ResourceKind, Subject};
+pub use mcp_ref::McpToolRef;
 pub use validation::metadata_key;
 
 /// The manifest `type` of a gateway control.
@@ -63,6 +65,10 @@ pub struct When {
     pub subjects: Vec<Subject>,
     #[serde(default)]
     pub models: Vec<ModelRef>,
+    /// MCP servers (`<server>`) or tools (`<server>/<tool>`): a rule that lists any applies to those tool
+    /// calls and to no model call; one that lists none applies to model calls only. Rate-limiting rules only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mcp_servers: Vec<McpToolRef>,
     /// Request metadata that must be present with exactly these values.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
@@ -70,7 +76,7 @@ pub struct When {
 
 impl When {
     pub fn matches_everything(&self) -> bool {
-        self.subjects.is_empty() && self.models.is_empty() && self.metadata.is_empty()
+        self.subjects.is_empty() && self.models.is_empty() && self.mcp_servers.is_empty() && self.metadata.is_empty()
     }
 }
 
@@ -431,7 +437,6 @@ impl GatewayControlSpec {
         &[]
     }
 
-    /// Each rule's id and `when`, in order, whatever the kind.
     /// Every model the control names: in its rules' conditions and as load-balancing targets.
     pub fn model_refs(&self) -> Vec<&ModelRef> {
         let mut out: Vec<&ModelRef> = self.rules().into_iter().flat_map(|(_, w)| w.models.iter()).collect();
@@ -441,6 +446,12 @@ impl GatewayControlSpec {
         out
     }
 
+    /// Every MCP server and tool the control's rules name.
+    pub fn mcp_refs(&self) -> Vec<&McpToolRef> {
+        self.rules().into_iter().flat_map(|(_, w)| w.mcp_servers.iter()).collect()
+    }
+
+    /// Each rule's id and `when`, in order, whatever the kind.
     pub fn rules(&self) -> Vec<(&RuleId, &When)> {
         match self {
             GatewayControlSpec::RateLimiting(c) => c.rules.iter().map(|r| (&r.id, &r.when)).collect(),

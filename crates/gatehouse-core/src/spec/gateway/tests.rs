@@ -367,3 +367,60 @@ fn load_balancing_rules() {
         "rules[1].load_balance_targets[0].fallback_status_codes[0]",
     );
 }
+
+#[test]
+fn mcp_server_rules() {
+    let rl = GatewayControlKind::RateLimiting;
+    let when = |w: Value| rule0(rl, "when", w);
+    // Servers and tools that callers reach: a remote server's enabled tools, a virtual server's exposed names.
+    assert!(when(json!({"mcp_servers": ["github", "jira/create_ticket", "triage/issue", "github/anything"]})).is_ok());
+    let msg = fails_at(when(json!({"mcp_servers": ["gitlab"]})), "rules[0].when.mcp_servers[0]");
+    assert_eq!(msg, "MCP server gitlab does not exist");
+    let msg = fails_at(when(json!({"mcp_servers": ["github", "jira/delete_project"]})), "rules[0].when.mcp_servers[1]");
+    assert_eq!(msg, "MCP server jira has no tool delete_project that callers can call");
+    // The virtual server's names, not the remote tools behind them.
+    fails_at(when(json!({"mcp_servers": ["triage/search_issues"]})), "rules[0].when.mcp_servers[0]");
+    let msg = fails_at(when(json!({"mcp_servers": ["github", "github"]})), "rules[0].when.mcp_servers[1]");
+    assert!(msg.ends_with("appears twice"), "{msg}");
+    for bad in ["", "a/b/c", "a b", "github/", "/x"] {
+        assert!(parse(
+            rl,
+            json!({"name": "x", "rules": [{"id": "r", "when": {"mcp_servers": [bad]},
+            "limit_to": 1, "unit": "requests_per_minute"}]})
+        )
+        .is_err());
+    }
+    // A rule with mcp_servers counts tool calls: requests only, no models.
+    let tools = json!({"subjects": ["team:ml-platform"], "mcp_servers": ["github"]});
+    let msg = fails_at(
+        check(rl, |v| {
+            v["rules"][0]["when"] = tools.clone();
+            v["rules"][0]["unit"] = json!("tokens_per_minute");
+        }),
+        "rules[0].unit",
+    );
+    assert!(msg.contains("requests_per_minute"), "{msg}");
+    let msg = fails_at(check(rl, |v| v["rules"][0]["when"]["mcp_servers"] = json!(["github"])), "rules[0].when.models");
+    assert!(msg.contains("tool calls only"), "{msg}");
+    assert!(check(rl, |v| v["rules"][0]["when"] = tools.clone()).is_ok());
+    // Only rate limits take it: budgets and the rest refuse it, before asking whether the server exists.
+    for (kind, i) in
+        [(GatewayControlKind::Budget, 1), (GatewayControlKind::Guardrails, 0), (GatewayControlKind::LoadBalancing, 0)]
+    {
+        let msg = fails_at(
+            check(kind, |v| v["rules"][i]["when"]["mcp_servers"] = json!(["no-such-server"])),
+            &format!("rules[{i}].when.mcp_servers"),
+        );
+        assert!(!msg.contains("does not exist"), "{msg}");
+        if kind == GatewayControlKind::Budget {
+            assert!(msg.contains("gateway-rate-limiting-config"), "{msg}");
+        }
+    }
+    // Written back only when present, so controls without it read as they did.
+    let c = parse(rl, rate_limits()).unwrap();
+    assert!(serde_json::to_value(&c).unwrap()["rules"][0]["when"].get("mcp_servers").is_none());
+    let mut v = rate_limits();
+    v["rules"][0]["when"] = tools;
+    let c = parse(rl, v).unwrap();
+    assert_eq!(serde_json::to_value(&c).unwrap()["rules"][0]["when"]["mcp_servers"], json!(["github"]));
+}

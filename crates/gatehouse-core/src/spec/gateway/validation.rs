@@ -8,6 +8,7 @@ impl When {
     pub(super) fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
         check_subjects("subjects", &self.subjects, world)?;
         check_models("models", &self.models, world)?;
+        check_mcp_servers("mcp_servers", &self.mcp_servers, world)?;
         for (k, v) in &self.metadata {
             check_metadata_key(&format!("metadata.{k}"), k)?;
             if v.chars().count() > 256 {
@@ -32,6 +33,26 @@ pub(super) fn check_model(field: &str, m: &ModelRef, world: &dyn Lookup) -> Resu
     } else {
         Err(FieldError::new(field, format!("model {m} does not exist")))
     }
+}
+
+/// Existing MCP servers (remote or virtual), and tools they let through (a virtual server's by the names it
+/// exposes), none twice.
+pub(super) fn check_mcp_servers(field: &str, list: &[McpToolRef], world: &dyn Lookup) -> Result<(), FieldError> {
+    for (i, r) in list.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        let Some(tools) = world.mcp_server(r.server.as_str()) else {
+            return Err(FieldError::new(at, format!("MCP server {} does not exist", r.server)));
+        };
+        if let Some(t) = &r.tool {
+            if !tools.has(t) {
+                return Err(FieldError::new(
+                    at,
+                    format!("MCP server {} has no tool {t} that callers can call", r.server),
+                ));
+            }
+        }
+    }
+    no_duplicates(list.iter().enumerate().map(|(i, r)| (format!("{field}[{i}]"), r)))
 }
 
 /// Metadata keys as clients send them (`X-Gatehouse-Metadata`-style JSON objects): a short identifier.
@@ -182,11 +203,28 @@ impl GatewayControlSpec {
         if rules.is_empty() {
             return Err(FieldError::new("rules", "must have at least one rule"));
         }
+        let per_rule =
+            |i: usize, r: Result<(), FieldError>| r.map_err(|e| e.within(FieldPath::default().key("rules").index(i)));
+        // Only rate limits count tool calls: anywhere else, a rule naming MCP servers would do nothing.
+        let not_for_tools = match self {
+            GatewayControlSpec::RateLimiting(_) => None,
+            GatewayControlSpec::Budget(_) => Some(
+                "budgets count model tokens and cost, which tool calls do not have; limit tool calls with a \
+                 gateway-rate-limiting-config",
+            ),
+            GatewayControlSpec::Guardrails(_) => Some("guardrails do not check tool calls yet"),
+            GatewayControlSpec::LoadBalancing(_) => Some("load balancing routes model calls only"),
+        };
+        if let Some(why) = not_for_tools {
+            for (i, (_, when)) in rules.iter().enumerate() {
+                if !when.mcp_servers.is_empty() {
+                    per_rule(i, Err(FieldError::new("when.mcp_servers", why)))?;
+                }
+            }
+        }
         for (i, (_, when)) in rules.iter().enumerate() {
             when.validate(world).map_err(|e| e.within(FieldPath::default().key("rules").index(i).key("when")))?;
         }
-        let per_rule =
-            |i: usize, r: Result<(), FieldError>| r.map_err(|e| e.within(FieldPath::default().key("rules").index(i)));
         match self {
             GatewayControlSpec::RateLimiting(c) => {
                 for (i, r) in c.rules.iter().enumerate() {
@@ -216,6 +254,25 @@ impl GatewayControlSpec {
 pub(super) fn check_rate_limit(r: &RateLimitRule) -> Result<(), FieldError> {
     if r.limit_to == 0 {
         return Err(FieldError::new("limit_to", "must be greater than 0"));
+    }
+    if !r.when.mcp_servers.is_empty() {
+        // A rule counts either model calls or tool calls: `models` would never match a tool call.
+        if !r.when.models.is_empty() {
+            return Err(FieldError::new(
+                "when.models",
+                "a rule with mcp_servers counts tool calls only; put model limits in a rule of their own",
+            ));
+        }
+        match r.unit {
+            RateLimitUnit::RequestsPerMinute | RateLimitUnit::RequestsPerHour | RateLimitUnit::RequestsPerDay => {}
+            RateLimitUnit::TokensPerMinute | RateLimitUnit::TokensPerHour | RateLimitUnit::TokensPerDay => {
+                return Err(FieldError::new(
+                    "unit",
+                    "a rule with mcp_servers counts tool calls, which have no tokens: use requests_per_minute, \
+                     requests_per_hour or requests_per_day",
+                ));
+            }
+        }
     }
     check_applies_per("rate_limit_applies_per", &r.rate_limit_applies_per)
 }

@@ -3,6 +3,7 @@
 import { announce, api, ApiError, enc, get, go, h, q, uid } from './api.js';
 import { badges, checks, clearErrors, deletePanel, field, flash, form, guard, guardSection, showError, table } from './ui.js';
 import { heading } from './app.js';
+import { mcpPanels } from './mcp.js';
 
 const KINDS = {
   'provider-accounts': {
@@ -20,7 +21,7 @@ const KINDS = {
   'mcp-servers': {
     title: 'MCP Servers', noun: 'MCP server', resource: 'mcp-server', exportType: 'mcp-server',
     roles: [['mcp-server-manager', 'Manager'], ['mcp-server-user', 'User']],
-    help: 'Remote MCP servers that agents and applications reach through Gatehouse.',
+    help: 'MCP servers that agents and applications reach through Gatehouse at /mcp/<name>: remote servers, and virtual servers composed of their tools.',
     templates: { remote: 'type: mcp-server/remote\nname: github\nurl: https://mcp.example.com/github\nauth:\n  type: bearer\n  token: ...\ncollaborators: []\n' },
   },
   agents: {
@@ -60,7 +61,7 @@ export async function pageResource(main, kind, name) {
   const facts = h('dl', { class: 'facts' });
   const fact = (label, v) => facts.append(h('dt', null, label), h('dd', null, v));
   if (rec.type) fact('Type', rec.type);
-  if (rec.base_url || rec.url || rec.endpoint) fact('Address', rec.base_url || rec.url || rec.endpoint);
+  if (rec.base_url || rec.url || rec.endpoint) fact(kind === 'mcp-servers' ? 'Upstream address' : 'Address', rec.base_url || rec.url || rec.endpoint);
   if (rec.region) fact('Region', rec.region);
   if ('auth_configured' in rec) fact('Credentials', rec.auth_configured ? 'Set (stored encrypted, never shown)' : 'Not set');
   if (rec.description) fact('Description', rec.description);
@@ -75,6 +76,7 @@ export async function pageResource(main, kind, name) {
       { label: 'Only for', cell: (m) => (m.authorized_subjects && m.authorized_subjects.length ? badges(m.authorized_subjects) : 'everyone with access') },
     ], rec.models || [], 'No models.'));
   }
+  if (kind === 'mcp-servers') main.append(...mcpPanels(name));
   main.append(await collaboratorsForm(kind, rec, canManage));
   if (kind === 'provider-accounts') main.append(await whoCanUse(name));
   main.append(deletePanel({ label: `Delete ${k.noun}`, title: `Delete ${name}?`, decision: canDelete,
