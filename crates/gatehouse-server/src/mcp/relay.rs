@@ -209,7 +209,12 @@ pub fn stream(
             r.step().await;
         }
     });
-    let mut resp = Body::from_stream(body).into_response();
+    event_stream(Body::from_stream(body), session)
+}
+
+/// An event stream answer to the client, with the session header.
+pub fn event_stream(body: Body, session: Option<&str>) -> Response {
+    let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert("content-type", HeaderValue::from_static("text/event-stream"));
     h.insert("cache-control", HeaderValue::from_static("no-cache"));

@@ -91,11 +91,25 @@ pub fn request(
     session: Option<&str>,
     fwd: &Forwarded,
 ) -> Result<reqwest::RequestBuilder, Failure> {
-    let mut rb = app.http.request(method, remote.url.clone());
+    request_to(app, remote, remote.url.clone(), method, session, fwd)
+}
+
+/// A request to `url` of `remote` (the server's own URL, or the message endpoint its SSE stream named).
+pub fn request_to(
+    app: &App,
+    remote: &Remote,
+    url: reqwest::Url,
+    method: Method,
+    session: Option<&str>,
+    fwd: &Forwarded,
+) -> Result<reqwest::RequestBuilder, Failure> {
+    // A GET asks for the server's event stream; a POST takes an answer as JSON or as a stream.
+    let accept = if method == Method::GET { "text/event-stream" } else { "application/json, text/event-stream" };
+    let mut rb = app.http.request(method, url);
     for (name, value) in remote.headers().map_err(Failure::Credentials)? {
         rb = rb.header(name, value);
     }
-    rb = rb.header("accept", "application/json, text/event-stream");
+    rb = rb.header("accept", accept);
     if let Some(s) = session {
         rb = rb.header(SESSION_HEADER, s);
     }

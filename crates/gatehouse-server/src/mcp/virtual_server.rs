@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::spec::McpTransport;
 use serde_json::{json, Value};
 
 use super::jsonrpc::{self, Body};
@@ -156,6 +157,10 @@ async fn call(cx: &Context, v: &Virtual, s: &Session, m: &Value) -> Value {
 /// One request to `remote` in the session the gateway holds with it for `s`, opened on first use. An
 /// upstream that forgot its session gets a new one, once.
 async fn exchange(cx: &Context, remote: &Remote, s: &Session, m: &Value) -> Result<Value, Failure> {
+    match remote.transport() {
+        McpTransport::StreamableHttp => {}
+        McpTransport::Sse => return super::sse_remote::exchange(cx, remote, s, m).await,
+    }
     for _ in 0..2 {
         let upstream_session = match s.upstream(remote.name()) {
             Some(id) => id,
@@ -179,9 +184,7 @@ async fn exchange(cx: &Context, remote: &Remote, s: &Session, m: &Value) -> Resu
 /// Opens an upstream session: `initialize`, then `notifications/initialized`. Returns the upstream's id.
 async fn initialize(cx: &Context, remote: &Remote, s: &Session) -> Result<Option<String>, Failure> {
     let version = s.protocol().unwrap_or_else(|| PROTOCOL_VERSIONS[0].to_owned());
-    let init = json!({"jsonrpc": "2.0", "id": "gatehouse-init", "method": "initialize", "params": {
-        "protocolVersion": version, "capabilities": {},
-        "clientInfo": {"name": "gatehouse", "version": env!("CARGO_PKG_VERSION")}}});
+    let init = init_message(&version);
     let rb = upstream::request(&cx.app, remote, Method::POST, None, &Forwarded::default())?;
     let resp = upstream::send(&cx.app, remote, rb.json(&init), false).await?;
     let id = upstream::session_of(&resp);
@@ -192,4 +195,11 @@ async fn initialize(cx: &Context, remote: &Remote, s: &Session) -> Result<Option
     let rb = upstream::request(&cx.app, remote, Method::POST, id.as_deref(), &fwd)?;
     upstream::send(&cx.app, remote, rb.json(&note), id.is_some()).await?;
     Ok(id)
+}
+
+/// The gateway's own `initialize`, as the client of a remote server behind a virtual one.
+pub fn init_message(version: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": "gatehouse-init", "method": "initialize", "params": {
+        "protocolVersion": version, "capabilities": {},
+        "clientInfo": {"name": "gatehouse", "version": env!("CARGO_PKG_VERSION")}}})
 }

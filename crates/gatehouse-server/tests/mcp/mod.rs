@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 
 use crate::common::TestServer;
 
+mod sse;
+mod sse_upstream;
+
 type Seen = Arc<Mutex<Vec<(HeaderMap, Value)>>>;
 
 /// An MCP server that answers in JSON, gives the session id `up-1`, and has tools `add` and `drop_db`.
