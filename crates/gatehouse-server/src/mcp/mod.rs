@@ -10,6 +10,7 @@
 pub mod discovery;
 pub mod jsonrpc;
 pub mod log;
+pub mod oauth;
 pub mod relay;
 pub mod remote;
 pub mod session;

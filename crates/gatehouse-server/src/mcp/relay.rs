@@ -66,7 +66,7 @@ impl Exchange {
                 }
             }
         }
-        redact(m, self.remote.secrets())
+        redact(m, &self.remote.secrets())
     }
 
     /// Every call still waiting ends with `status` (the upstream failed, or stopped answering).
@@ -134,7 +134,7 @@ impl Relay {
         let data = match serde_json::from_str::<Value>(&ev.data) {
             Ok(m) => self.ex.rewrite(m).to_string(),
             // Not JSON: passed on as text, still masked.
-            Err(_) => match redact(Value::String(ev.data), self.ex.remote.secrets()) {
+            Err(_) => match redact(Value::String(ev.data), &self.ex.remote.secrets()) {
                 Value::String(s) => s,
                 _ => String::new(),
             },

@@ -78,7 +78,7 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
     let payload = if body.batch { Value::Array(forward.clone()) } else { forward[0].clone() };
     let fwd = Forwarded::from_headers(&cx.headers);
     let sent = async {
-        let rb = upstream::request(&cx.app, &remote, Method::POST, upstream_session.as_deref(), &fwd)?;
+        let rb = upstream::request(&cx.app, &remote, Method::POST, upstream_session.as_deref(), &fwd).await?;
         upstream::send(&cx.app, &remote, rb.json(&payload), upstream_session.is_some()).await
     };
     let resp = match sent.await {
@@ -167,7 +167,7 @@ pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Res
         fwd.protocol = session.protocol();
     }
     let sent = async {
-        let rb = upstream::request(&cx.app, &remote, Method::GET, upstream_session.as_deref(), &fwd)?;
+        let rb = upstream::request(&cx.app, &remote, Method::GET, upstream_session.as_deref(), &fwd).await?;
         upstream::send(&cx.app, &remote, rb, upstream_session.is_some()).await
     };
     let resp = match sent.await {
@@ -207,7 +207,7 @@ pub async fn end_upstreams(cx: &Context, session: &Session) {
     session.close_links();
     for (server, id) in session.upstreams() {
         let Some(remote) = cx.view.mcp.remote(&server) else { continue };
-        let Ok(rb) = upstream::request(&cx.app, remote, Method::DELETE, Some(&id), &Forwarded::default()) else {
+        let Ok(rb) = upstream::request(&cx.app, remote, Method::DELETE, Some(&id), &Forwarded::default()).await else {
             continue;
         };
         if let Err(f) = upstream::send(&cx.app, remote, rb, true).await {

@@ -86,7 +86,7 @@ impl Link {
     pub async fn open(app: &App, remote: &Remote) -> Result<Link, Failure> {
         let server = remote.name().to_owned();
         let garbage = |d: &str| Failure::Garbage { server: server.clone(), detail: d.to_owned() };
-        let rb = upstream::request(app, remote, Method::GET, None, &Forwarded::default())?;
+        let rb = upstream::request(app, remote, Method::GET, None, &Forwarded::default()).await?;
         let resp = upstream::send(app, remote, rb, false).await?;
         if resp.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED {
             return Err(Failure::Status { server, status: 405 });
@@ -179,7 +179,7 @@ impl Link {
             return Err(Failure::SessionGone { server: self.shared.server.clone() });
         }
         let url = self.shared.endpoint.clone();
-        let rb = upstream::request_to(app, remote, url, Method::POST, None, &Forwarded::default())?;
+        let rb = upstream::request_to(app, remote, url, Method::POST, None, &Forwarded::default()).await?;
         // A 404 here is the server saying it no longer knows the stream's session.
         let resp = upstream::send(app, remote, rb.json(m), true).await?;
         if resp.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED {

@@ -98,7 +98,7 @@ async fn list(cx: &Context, v: &Virtual, s: &Session) -> Vec<Value> {
         tools = wrapped["result"]["tools"].as_array().cloned().unwrap_or_default();
         for exposed in v.tools.iter().filter(|t| t.server == server) {
             if let Some(tool) = tools.iter().find(|t| t["name"] == exposed.tool.as_str()) {
-                let mut tool = redact(tool.clone(), remote.secrets());
+                let mut tool = redact(tool.clone(), &remote.secrets());
                 tool["name"] = Value::String(exposed.name.clone());
                 out.push(tool);
             }
@@ -145,7 +145,7 @@ async fn call(cx: &Context, v: &Virtual, s: &Session, m: &Value) -> Value {
         Ok(mut answer) => {
             log.answered(&answer);
             answer["id"] = id;
-            redact(answer, remote.secrets())
+            redact(answer, &remote.secrets())
         }
         Err(f) => {
             log.ended(f.status().as_u16());
@@ -171,7 +171,7 @@ async fn exchange(cx: &Context, remote: &Remote, s: &Session, m: &Value) -> Resu
             }
         };
         let fwd = Forwarded { protocol: s.protocol(), last_event_id: None };
-        let rb = upstream::request(&cx.app, remote, Method::POST, upstream_session.as_deref(), &fwd)?;
+        let rb = upstream::request(&cx.app, remote, Method::POST, upstream_session.as_deref(), &fwd).await?;
         match upstream::send(&cx.app, remote, rb.json(m), upstream_session.is_some()).await {
             Ok(resp) => return upstream::response_to(&cx.app, remote.name(), resp, &m["id"]).await,
             Err(Failure::SessionGone { .. }) => s.forget_upstream(remote.name()),
@@ -185,14 +185,14 @@ async fn exchange(cx: &Context, remote: &Remote, s: &Session, m: &Value) -> Resu
 async fn initialize(cx: &Context, remote: &Remote, s: &Session) -> Result<Option<String>, Failure> {
     let version = s.protocol().unwrap_or_else(|| PROTOCOL_VERSIONS[0].to_owned());
     let init = init_message(&version);
-    let rb = upstream::request(&cx.app, remote, Method::POST, None, &Forwarded::default())?;
+    let rb = upstream::request(&cx.app, remote, Method::POST, None, &Forwarded::default()).await?;
     let resp = upstream::send(&cx.app, remote, rb.json(&init), false).await?;
     let id = upstream::session_of(&resp);
     let answer = upstream::response_to(&cx.app, remote.name(), resp, &init["id"]).await?;
     let agreed = answer.pointer("/result/protocolVersion").and_then(Value::as_str).map(str::to_owned);
     let fwd = Forwarded { protocol: agreed.or(Some(version)), last_event_id: None };
     let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    let rb = upstream::request(&cx.app, remote, Method::POST, id.as_deref(), &fwd)?;
+    let rb = upstream::request(&cx.app, remote, Method::POST, id.as_deref(), &fwd).await?;
     upstream::send(&cx.app, remote, rb.json(&note), id.is_some()).await?;
     Ok(id)
 }

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::common::TestServer;
 
+mod oauth;
 mod sse;
 mod sse_upstream;
 
