@@ -199,6 +199,14 @@ async fn mcp_sse_upstream_sessions_streams_and_filtering() {
     for expected in [("old/add", 200), ("old/drop_db", 403), ("old/notify", 200), ("old/hangup", 502)] {
         assert!(logged.contains(&(expected.0.to_owned(), expected.1)), "{expected:?} not in {logged:?}");
     }
+    // With the sizes of the call's message and of the server's answer.
+    let notify = rows.iter().find(|r| r["model"] == "old/notify").unwrap();
+    let answer = json!({"jsonrpc": "2.0", "id": 5,
+                        "result": {"content": [{"type": "text", "text": format!("notify done with {SECRET}")}]}});
+    assert_eq!(notify["request_bytes"].as_u64(), Some(call(5, "notify").to_string().len() as u64));
+    assert_eq!(notify["response_bytes"].as_u64(), Some(answer.to_string().len() as u64));
+    let refused = rows.iter().find(|r| r["model"] == "old/drop_db").unwrap();
+    assert!(refused["request_bytes"].as_u64().is_some() && refused["response_bytes"].is_null(), "{refused}");
 }
 
 #[tokio::test]
