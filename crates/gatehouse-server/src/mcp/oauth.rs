@@ -12,7 +12,7 @@ use gatehouse_core::spec::{ClientAuth, OAuth2ClientCredentials};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use super::upstream::Failure;
+use super::upstream::{what_failed, Failure};
 use crate::state::App;
 
 /// The most of a token endpoint's answer read.
@@ -148,11 +148,9 @@ impl TokenSource {
                 form.push(("client_secret", c.client_secret.expose()));
             }
         }
-        let resp = rb
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| self.fail(format!("its token endpoint could not be reached: {}", e.without_url())))?;
+        let resp = rb.form(&form).send().await.map_err(|e| {
+            self.fail(format!("its token endpoint could not be reached: {}", what_failed(&e.without_url())))
+        })?;
         let status = resp.status();
         let body = read(resp).await.map_err(|d| self.fail(format!("its token endpoint's answer broke off: {d}")))?;
         let answer: Option<Value> = serde_json::from_slice(&body).ok();

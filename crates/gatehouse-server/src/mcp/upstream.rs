@@ -173,9 +173,22 @@ async fn execute(app: &App, server: &str, req: reqwest::Request) -> Result<reqwe
 pub fn transport(server: &str, e: reqwest::Error) -> Failure {
     let e = e.without_url();
     if e.is_timeout() {
-        Failure::Timeout { server: server.to_owned() }
-    } else {
-        Failure::Unreachable { server: server.to_owned(), detail: e.to_string() }
+        return Failure::Timeout { server: server.to_owned() };
+    }
+    Failure::Unreachable { server: server.to_owned(), detail: what_failed(&e) }
+}
+
+/// What a request error was. reqwest says only "error sending request"; what happened is at the end of its
+/// chain of causes (with no URL: that is only in reqwest's own error, which the caller has stripped).
+pub fn what_failed(e: &reqwest::Error) -> String {
+    let mut root: &dyn std::error::Error = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    match (e.is_connect(), root.to_string()) {
+        (true, cause) => format!("could not connect: {cause}"),
+        (false, cause) if cause != e.to_string() => format!("{e}: {cause}"),
+        (false, _) => e.to_string(),
     }
 }
 
