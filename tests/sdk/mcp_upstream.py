@@ -1,5 +1,6 @@
 """An MCP server written with the official SDK, for the end-to-end tests: `python mcp_upstream.py NAME PORT
-RECORD_FILE`. Serves Streamable HTTP at /mcp on 127.0.0.1, requires `Authorization: Bearer upstream-secret-NAME`
+RECORD_FILE [TRANSPORT]`. Serves Streamable HTTP at /mcp on 127.0.0.1 (or, with TRANSPORT `sse`, the older
+HTTP+SSE transport: its event stream at /sse, messages at /messages/), requires `Authorization: Bearer upstream-secret-NAME`
 (the credential Gatehouse stores), and appends every tool call and every Authorization header it sees to
 RECORD_FILE, one JSON line each, so tests can prove what reached it."""
 
@@ -10,6 +11,7 @@ import uvicorn
 from mcp.server.mcpserver import MCPServer
 
 name, port, record = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+transport = sys.argv[4] if len(sys.argv) > 4 else "streamable-http"
 SECRET = f"upstream-secret-{name}"
 server = MCPServer(name)
 
@@ -47,7 +49,7 @@ def leak() -> str:
     return f"my token is {SECRET}"
 
 
-app = server.streamable_http_app()
+app = server.sse_app() if transport == "sse" else server.streamable_http_app()
 
 
 async def guarded(scope, receive, send):

@@ -24,17 +24,19 @@ HERE = Path(__file__).resolve().parent
 def mcp_world(world, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mcp")
     procs, records, urls = [], {}, {}
-    for name in ["alpha", "beta"]:
+    # alpha and beta speak Streamable HTTP; gamma the older HTTP+SSE transport.
+    for name, transport in [("alpha", "streamable-http"), ("beta", "streamable-http"), ("gamma", "sse")]:
         port = free_port()
         records[name] = tmp / f"{name}.jsonl"
         records[name].write_text("")
-        procs.append(subprocess.Popen([sys.executable, str(HERE / "mcp_upstream.py"), name, str(port), str(records[name])]))
-        urls[name] = f"http://127.0.0.1:{port}/mcp"
+        procs.append(subprocess.Popen(
+            [sys.executable, str(HERE / "mcp_upstream.py"), name, str(port), str(records[name]), transport]))
+        urls[name] = f"http://127.0.0.1:{port}" + ("/sse" if transport == "sse" else "/mcp")
     for name, url in urls.items():
         deadline = time.time() + 30
         while True:
             try:
-                httpx2.get(url.replace("/mcp", "/nothing"), timeout=1)
+                httpx2.get(url.rsplit("/", 1)[0] + "/nothing", timeout=1)
                 break
             except Exception:
                 if time.time() > deadline:
@@ -53,6 +55,14 @@ def mcp_world(world, tmp_path_factory):
         "type": "remote", "name": "beta", "url": urls["beta"],
         "auth": {"type": "headers", "headers": {"Authorization": "Bearer upstream-secret-beta"}},
         "collaborators": [{"subject": "team:ml", "role": "mcp-server-user"}]})
+    # gamma: over SSE, a user grant to alice, the team ml and the virtual account; echo left out.
+    api.ok("POST", "/api/v1/mcp-servers", {
+        "type": "remote", "name": "gamma", "url": urls["gamma"], "transport": "sse",
+        "auth": {"type": "bearer", "token": "upstream-secret-gamma"},
+        "tools": ["add", "leak"],
+        "collaborators": [{"subject": "user:bob@example.com", "role": "mcp-server-user"},
+                          {"subject": "team:ml", "role": "mcp-server-user"},
+                          {"subject": "virtualaccount:checkout", "role": "mcp-server-user"}]})
     yield {**world, "records": records}
     for p in procs:
         p.terminate()
@@ -233,3 +243,36 @@ def test_a_virtual_server_exposes_chosen_tools_of_two_servers(mcp_world):
         "type": "virtual", "name": "sneaky", "tools": [{"server": "alpha", "tool": "add"}],
         "collaborators": [{"subject": "user:dave@example.com", "role": "mcp-server-manager"}]}, token=dave)
     assert status == 403 and "mcp-server:use" in out["error"]["message"], out
+
+
+def test_a_server_over_sse_through_the_gateway(mcp_world):
+    """gamma speaks the older HTTP+SSE transport; the SDK client still speaks Streamable HTTP to Gatehouse."""
+    gw, record = mcp_world["gateway"], mcp_world["records"]["gamma"]
+    # A user grant (bob), a team member (alice, of ml) and a virtual account.
+    for token in [mcp_world["bob"], mcp_world["alice"], mcp_world["va"]]:
+        tools, result = run(list_and_call(gw, "gamma", token, "add", {"a": 40, "b": 2}))
+        assert tools == ["add", "leak"], tools
+        assert not result.is_error and text_of(result) == "42", result
+    # A tool outside the list never reaches the server.
+    assert "tool echo is not available on MCP server gamma" in failure(
+        list_and_call(gw, "gamma", mcp_world["alice"], "echo", {"text": "x"}))
+    assert [c for c in calls(record) if c["kind"] == "call" and c["tool"] == "echo"] == []
+    # The server's credential, echoed in an answer, is masked; it saw nothing but its own credential.
+    _, result = run(list_and_call(gw, "gamma", mcp_world["bob"], "leak", {}))
+    assert "upstream-secret-gamma" not in text_of(result) and "****" in text_of(result)
+    # (The fixture's readiness probe, /nothing, is the only request not from Gatehouse.)
+    requests = [c for c in calls(record) if c["kind"] == "request" and c["path"] != "/nothing"]
+    assert {c["path"] for c in requests} == {"/sse", "/messages/"}, requests
+    assert {c["authorization"] for c in requests} == {"Bearer upstream-secret-gamma"}
+    tokens = [mcp_world[k] for k in ["alice", "bob", "va", "admin"]]
+    assert not any(t in json.dumps(calls(record)) for t in tokens)
+    # Others are refused as for any server.
+    api = mcp_world["api"]
+    api.ok("POST", "/api/v1/users", {"email": "erin@example.com"})
+    erin = mcp_world["pat"]("erin@example.com")
+    with pytest.raises(Exception):
+        run(list_and_call(gw, "gamma", erin, "add", {"a": 1, "b": 1}))
+    r = httpx2.post(f"{gw}/mcp/gamma", headers={"authorization": f"Bearer {erin}"},
+                    json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "mcp_server_access_denied", r.text
+    assert "upstream-secret" not in json.dumps(api.ok("GET", "/api/v1/mcp-servers/gamma"))

@@ -58,6 +58,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
+/// A JSON body that the handler answers even when it does not parse (as [`Body`] would refuse it), with its
+/// size in bytes for the request log (`None` when it could not be read).
+pub struct Counted<T> {
+    pub parsed: Result<T, ApiError>,
+    pub bytes: Option<u64>,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Counted<T> {
+    type Rejection = std::convert::Infallible;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = match Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Ok(Counted { parsed: Err(ApiError::TooLarge), bytes: None })
+            }
+            Err(e) => return Ok(Counted { parsed: Err(ApiError::invalid("body", e.body_text())), bytes: None }),
+        };
+        Ok(Counted { parsed: parse_json(&bytes), bytes: Some(bytes.len() as u64) })
+    }
+}
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {

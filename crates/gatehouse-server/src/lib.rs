@@ -18,6 +18,7 @@ pub mod identity;
 pub mod json_errors;
 pub mod limits;
 pub mod log_fields;
+pub mod log_sizes;
 pub mod manifest;
 pub mod mcp;
 pub mod net;

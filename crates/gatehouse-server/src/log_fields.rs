@@ -246,6 +246,8 @@ mod tests {
             completion: None,
             cost_usd: None,
             refused_by: Some("c".repeat(1000)),
+            request_bytes: None,
+            response_bytes: None,
         }
     }
 

@@ -137,6 +137,12 @@ pub struct RequestLog {
     pub cost_usd: Option<f64>,
     /// The gateway control that refused the request, as `<config>/<rule>`; `None` when none did.
     pub refused_by: Option<String>,
+    /// The request's size in bytes: a model call's body, an MCP tool call's JSON-RPC message. `None` when
+    /// not known, and for rows logged before sizes were stored.
+    pub request_bytes: Option<u64>,
+    /// The answer's size in bytes: the body sent (a stream's events as they went out), an MCP tool call's
+    /// answer message. `None` when nothing was answered or for rows logged before sizes were stored.
+    pub response_bytes: Option<u64>,
 }
 
 /// Which request logs to read (or sum up). Conditions that are set must all hold. Rows come newest first

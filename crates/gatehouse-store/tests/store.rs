@@ -983,6 +983,8 @@ fn request(n: i64, subject: &str, model: &str, status: u16) -> RequestLog {
         // Quarters: sums of them are exact in floating point, whatever order a database adds them in.
         cost_usd: (status < 400).then_some(0.25 * n as f64),
         refused_by: (status == 429).then(|| "limits/per-user".to_owned()),
+        request_bytes: (n % 4 != 0).then_some(100 * n as u64),
+        response_bytes: (status < 400 && n % 5 != 0).then_some(1_000 * n as u64),
     }
 }
 
@@ -1016,6 +1018,34 @@ async fn request_logs_round_trip_without_a_version_bump() {
         want.reverse();
         assert_eq!(got.iter().map(|(_, l)| l.clone()).collect::<Vec<_>>(), want, "{}", b.label);
         assert!(got.windows(2).all(|w| w[0].0 > w[1].0), "{}: newest first", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn request_log_sizes_round_trip() {
+    for b in backends().await {
+        let sized = |n: i64, request_bytes, response_bytes| RequestLog {
+            request_bytes,
+            response_bytes,
+            ..request(n, "user:a@example.com", "mcp-server/tool", 200)
+        };
+        // Past 32 bits, zero, and unknown.
+        let logs = [sized(1, Some(5_000_000_000), Some(0)), sized(2, None, Some(7)), sized(3, Some(1), None)];
+        b.store().append_request_logs(&logs).await.unwrap();
+        // A row as a release before sizes were stored wrote it: no sizes.
+        b.execute(
+            "INSERT INTO request_logs (at, subject, token_id, model, route, status, latency_us) \
+             VALUES (4000000000, 'user:old@example.com', 'tok', 'oa/gpt', 'chat', 200, 5)",
+        )
+        .await;
+        let got = requests(&b, all_requests()).await;
+        let got: Vec<RequestLog> = got.into_iter().map(|(_, l)| l).collect();
+        assert_eq!(got.len(), 4, "{}", b.label);
+        assert_eq!((got[0].request_bytes, got[0].response_bytes), (None, None), "{}", b.label);
+        let mut want = logs.to_vec();
+        want.reverse();
+        assert_eq!(got[1..], want[..], "{}", b.label);
         b.finish().await;
     }
 }

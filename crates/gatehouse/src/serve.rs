@@ -170,6 +170,8 @@ mod tests {
             completion: None,
             cost_usd: None,
             refused_by: None,
+            request_bytes: None,
+            response_bytes: None,
         }
     }
 

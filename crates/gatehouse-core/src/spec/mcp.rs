@@ -54,6 +54,37 @@ pub enum McpAuth {
         #[serde(serialize_with = "expose_secret_map")]
         headers: BTreeMap<String, Secret<String>>,
     },
+    /// OAuth 2.0 client credentials (RFC 6749 §4.4): the gateway gets an access token from `token_url`,
+    /// keeps it until shortly before it expires, and sends it as `Authorization: Bearer <token>`.
+    Oauth2ClientCredentials(OAuth2ClientCredentials),
+}
+
+/// The client-credentials grant's settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2ClientCredentials {
+    pub token_url: HttpUrl,
+    pub client_id: String,
+    #[serde(serialize_with = "expose_secret")]
+    pub client_secret: Secret<String>,
+    /// Space-separated scopes asked for; none: the token endpoint's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The API the token is for, for token endpoints that need it (`audience`, as Auth0 and others take it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// How the client authenticates to the token endpoint: HTTP Basic (the default, which every server
+    /// must accept) or `client_id` and `client_secret` in the form body (RFC 6749 §2.3.1).
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAuth {
+    #[default]
+    Basic,
+    Body,
 }
 
 /// A whole `mcp-server/remote` manifest (without `type`). Not Serialize, for the same reason as
@@ -154,8 +185,35 @@ impl McpAuth {
                 }
                 Ok(())
             }
+            McpAuth::Oauth2ClientCredentials(c) => {
+                check_plain("client_id", &c.client_id, true)?;
+                check_header_value("client_secret", &c.client_secret)?;
+                if let Some(scope) = &c.scope {
+                    check_plain("scope", scope, false)?;
+                }
+                match &c.audience {
+                    Some(audience) => check_plain("audience", audience, false),
+                    None => Ok(()),
+                }
+            }
         }
     }
+}
+
+/// A value sent in a form: not empty, no control characters, at most 1024 bytes; with `token`, no spaces
+/// either.
+fn check_plain(field: &str, v: &str, token: bool) -> Result<(), FieldError> {
+    if v.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if v.chars().any(|c| c.is_control() || (token && c.is_whitespace())) {
+        let what = if token { "spaces or control characters" } else { "control characters" };
+        return Err(FieldError::new(field, format!("must not contain {what}")));
+    }
+    if v.len() > 1024 {
+        return Err(FieldError::new(field, "must be at most 1024 bytes"));
+    }
+    Ok(())
 }
 
 /// Header values may hold spaces (`Basic abc`), but never CR or LF (header injection) or other controls.
@@ -237,6 +295,51 @@ mod tests {
         );
         let minimal = parse(json!({"name": "x", "url": "http://127.0.0.1:3000/mcp"})).unwrap();
         assert!(minimal.auth.is_none() && minimal.spec.description.is_empty());
+    }
+
+    #[test]
+    fn oauth2_client_credentials() {
+        let auth = json!({"type": "oauth2-client-credentials", "token_url": "https://auth.example.com/oauth/token",
+                          "client_id": "gatehouse", "client_secret": "cs-very-secret", "scope": "tools:read tools:call"});
+        let m = with(json!({"auth": auth}));
+        m.validate(&world()).unwrap();
+        let Some(McpAuth::Oauth2ClientCredentials(c)) = &m.auth else { panic!("{:?}", m.auth) };
+        assert_eq!(c.client_auth, ClientAuth::Basic);
+        assert_eq!(c.audience, None);
+        assert!(!format!("{m:?}").contains("cs-very-secret"));
+        // Sealed as given (with the default client authentication), and read back the same.
+        let mut expected = auth.clone();
+        expected["client_auth"] = json!("basic");
+        let sealed = serde_json::to_value(&m.auth).unwrap();
+        assert_eq!(sealed, expected);
+        assert_eq!(serde_json::from_value::<McpAuth>(sealed).unwrap(), m.auth.clone().unwrap());
+        let e = parse(json!({"name": "x", "url": "http://h/mcp", "auth": {"type": "oauth2-client-credentials",
+            "token_url": "https://a/t", "client_id": "c", "client_secret": "s", "grant": "x"}}))
+        .unwrap_err();
+        assert!(e.to_string().starts_with("unknown field `grant`"), "{e}");
+        let e = parse(json!({"name": "x", "url": "http://h/mcp", "auth": {"type": "oauth2-client-credentials",
+            "token_url": "ftp://a/t", "client_id": "c", "client_secret": "s"}}))
+        .unwrap_err();
+        assert!(e.to_string().contains("must start with http:// or https://"), "{e}");
+        let e = parse(json!({"name": "x", "url": "http://h/mcp", "auth": {"type": "oauth2-client-credentials",
+            "token_url": "https://a/t", "client_id": "c"}}))
+        .unwrap_err();
+        assert!(e.to_string().starts_with("missing field `client_secret`"), "{e}");
+        let w = world();
+        let bad = |patch: Value| {
+            let mut a = auth.clone();
+            for (k, x) in patch.as_object().unwrap() {
+                a[k] = x.clone();
+            }
+            with(json!({"auth": a})).validate(&w)
+        };
+        bad(json!({"client_auth": "body", "audience": "https://api.example.com"})).unwrap();
+        fails_at(bad(json!({"client_id": ""})), "auth.client_id");
+        fails_at(bad(json!({"client_id": "a b"})), "auth.client_id");
+        fails_at(bad(json!({"client_secret": " "})), "auth.client_secret");
+        fails_at(bad(json!({"client_secret": "a\r\nb"})), "auth.client_secret");
+        fails_at(bad(json!({"scope": "a\nb"})), "auth.scope");
+        fails_at(bad(json!({"audience": "x".repeat(1025)})), "auth.audience");
     }
 
     #[test]

@@ -44,7 +44,10 @@ pub use gateway::{
     LoadBalancingRule, McpToolRef, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig,
     RoutingStrategy, When,
 };
-pub use mcp::{check_tool_names, McpAuth, McpServerManifest, McpServerSpec, McpTransport, MAX_TOOL_NAME};
+pub use mcp::{
+    check_tool_names, ClientAuth, McpAuth, McpServerManifest, McpServerSpec, McpTransport, OAuth2ClientCredentials,
+    MAX_TOOL_NAME,
+};
 pub use mcp_virtual::{McpVirtualSpec, VirtualTool};
 pub use pricing::ModelPricing;
 pub use provider::{

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::HttpBody;
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use gatehouse_core::limits::{Called, Estimate, Measure, RequestFacts};
@@ -28,6 +29,7 @@ use super::stream::{sse_response, Item};
 use crate::error::ApiError;
 use crate::limits::{Admission, Outcome};
 use crate::log_fields::BodyBuffer;
+use crate::log_sizes::{counted, AnswerBytes, StreamedBytes};
 use crate::state::{App, Published};
 
 /// The status logged for a call whose client went away before it was answered (nginx's convention).
@@ -95,6 +97,9 @@ pub struct Call {
     admission: Option<Admission>,
     /// `<config>/<rule>` of the limit that refused the call.
     refused_by: Option<String>,
+    /// The request body's size; the whole answer's, or, for a stream, its count as it leaves.
+    request_bytes: Option<u64>,
+    response_bytes: AnswerBytes,
 }
 
 impl Call {
@@ -126,7 +131,14 @@ impl Call {
             metadata: metadata.map_err(Some),
             admission: None,
             refused_by: None,
+            request_bytes: None,
+            response_bytes: AnswerBytes::Known(None),
         }
+    }
+
+    pub fn request_bytes(mut self, bytes: Option<u64>) -> Call {
+        self.request_bytes = bytes;
+        self
     }
 
     /// Runs the phases on `request` (or answers the error its parsing gave) and answers.
@@ -289,6 +301,7 @@ impl Call {
                 }
                 self.control_headers(&mut resp);
                 self.status = Some(resp.status().as_u16());
+                self.response_bytes = AnswerBytes::Known(resp.body().size_hint().exact());
                 resp
             }
             Answer::Stream(chunks, encoder) => {
@@ -299,9 +312,11 @@ impl Call {
                 }
                 let mut headers = Response::default();
                 self.control_headers(&mut headers);
+                let counter = StreamedBytes::new(&self.app);
+                self.response_bytes = AnswerBytes::Streamed(counter.clone());
                 let mut resp = sse_response(chunks, encoder, self);
                 resp.headers_mut().extend(headers.into_parts().0.headers);
-                resp
+                counted(resp, counter)
             }
         }
     }
@@ -309,6 +324,7 @@ impl Call {
     fn refuse(mut self, e: ApiError) -> Response {
         let resp = e.into_response();
         self.status = Some(resp.status().as_u16());
+        self.response_bytes = AnswerBytes::Known(resp.body().size_hint().exact());
         resp
     }
 
@@ -353,6 +369,8 @@ impl Call {
                 (Some(_) | None, _) => None,
             },
             refused_by: self.refused_by.take(),
+            request_bytes: self.request_bytes,
+            response_bytes: self.response_bytes.known(),
         }
     }
 }
@@ -362,6 +380,10 @@ impl Drop for Call {
     fn drop(&mut self) {
         self.settle();
         let entry = self.entry();
-        self.app.log_request(entry);
+        match &self.response_bytes {
+            // A stream's entry waits for its last bytes to be counted.
+            AnswerBytes::Streamed(counter) => counter.park(entry),
+            AnswerBytes::Known(_) => self.app.log_request(entry),
+        }
     }
 }

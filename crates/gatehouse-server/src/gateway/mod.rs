@@ -25,8 +25,7 @@ use serde_json::json;
 use self::call::{Call, GatewayRoute};
 use self::dispatch::Request;
 use self::metadata::Meta;
-use crate::error::ApiError;
-use crate::extract::{Body, Caller, View};
+use crate::extract::{Caller, Counted, View};
 use crate::state::App;
 
 /// The gateway's routes, outside `/api/v1`; the auth middleware of the whole router covers them.
@@ -39,8 +38,9 @@ pub fn routes() -> Router<App> {
         .route("/v1/messages", post(messages))
 }
 
-/// A body that does not parse is answered by the call too, so that it is logged like any other refusal.
-type Parsed<T> = Result<Body<T>, ApiError>;
+/// A body that does not parse is answered by the call too, so that it is logged like any other refusal; its
+/// size goes to the log either way.
+type Parsed<T> = Counted<T>;
 
 /// OpenAI Chat Completions (`stream: true` for server-sent events). `model` is `<provider-account>/<model>`;
 /// a model the caller may not use, or that does not exist, is the same 403.
@@ -55,7 +55,10 @@ pub async fn chat_completions(
     Meta(meta): Meta,
     body: Parsed<ChatRequest>,
 ) -> Response {
-    Call::new(app, view, p, meta, GatewayRoute::Chat).run(body.map(|Body(r)| Request::Chat(r))).await
+    Call::new(app, view, p, meta, GatewayRoute::Chat)
+        .request_bytes(body.bytes)
+        .run(body.parsed.map(Request::Chat))
+        .await
 }
 
 /// OpenAI legacy Completions; served through the chat API for Anthropic and Bedrock accounts.
@@ -68,7 +71,10 @@ pub async fn completions(
     Meta(meta): Meta,
     body: Parsed<CompletionRequest>,
 ) -> Response {
-    Call::new(app, view, p, meta, GatewayRoute::Completions).run(body.map(|Body(r)| Request::Completions(r))).await
+    Call::new(app, view, p, meta, GatewayRoute::Completions)
+        .request_bytes(body.bytes)
+        .run(body.parsed.map(Request::Completions))
+        .await
 }
 
 /// OpenAI Embeddings, for OpenAI-shaped accounts.
@@ -81,7 +87,10 @@ pub async fn embeddings(
     Meta(meta): Meta,
     body: Parsed<EmbeddingRequest>,
 ) -> Response {
-    Call::new(app, view, p, meta, GatewayRoute::Embeddings).run(body.map(|Body(r)| Request::Embeddings(r))).await
+    Call::new(app, view, p, meta, GatewayRoute::Embeddings)
+        .request_bytes(body.bytes)
+        .run(body.parsed.map(Request::Embeddings))
+        .await
 }
 
 /// Only the models the caller may use, in OpenAI's list shape. A read: not a call, not logged.
@@ -105,5 +114,8 @@ pub async fn messages(
     Meta(meta): Meta,
     body: Parsed<MessagesRequest>,
 ) -> Response {
-    Call::new(app, view, p, meta, GatewayRoute::Messages).run(body.map(|Body(r)| Request::Messages(r))).await
+    Call::new(app, view, p, meta, GatewayRoute::Messages)
+        .request_bytes(body.bytes)
+        .run(body.parsed.map(Request::Messages))
+        .await
 }

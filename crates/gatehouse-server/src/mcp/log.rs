@@ -1,5 +1,5 @@
 //! Every `tools/call` in the request log: route `mcp`, model `<server>/<tool>` (the server and tool as the
-//! caller named them), the caller, status, latency. Like the model gateway's `Call`, an entry is written
+//! caller named them), the caller, status, latency, the sizes of the call and of its answer. Like the model gateway's `Call`, an entry is written
 //! once, when the call is dropped: answered, refused, failed, or left unanswered (499).
 
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::gateway::call::CLIENT_CLOSED;
 use crate::gateway::log::micros;
+use crate::log_sizes::json_len;
 use crate::state::{App, Published};
 
 pub const ROUTE: &str = "mcp";
@@ -32,6 +33,9 @@ pub struct ToolCall {
     answer: Option<String>,
     /// `<config>/<rule>` of the rate limit that refused the call.
     refused_by: Option<String>,
+    /// The call's JSON-RPC message and its answer, in bytes (as compact JSON).
+    request_bytes: u64,
+    response_bytes: Option<u64>,
 }
 
 impl ToolCall {
@@ -53,6 +57,8 @@ impl ToolCall {
             arguments: arguments.flatten(),
             answer: None,
             refused_by: None,
+            request_bytes: json_len(message),
+            response_bytes: None,
         }
     }
 
@@ -66,6 +72,7 @@ impl ToolCall {
     pub fn answered(&mut self, message: &Value) {
         self.upstream = self.upstream_started.map(|s| s.elapsed());
         self.status = Some(if message.get("error").is_some() { 502 } else { 200 });
+        self.response_bytes = Some(json_len(message));
         if self.app.config.log_bodies {
             self.answer = message.get("result").or_else(|| message.get("error")).map(Value::to_string);
         }
@@ -109,6 +116,8 @@ impl Drop for ToolCall {
             // Tool calls have no price.
             cost_usd: None,
             refused_by: self.refused_by.take(),
+            request_bytes: Some(self.request_bytes),
+            response_bytes: self.response_bytes,
         };
         self.app.log_request(entry);
     }

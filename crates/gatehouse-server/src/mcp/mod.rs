@@ -11,9 +11,12 @@ pub mod discovery;
 pub mod jsonrpc;
 pub mod limits;
 pub mod log;
+pub mod oauth;
 pub mod relay;
 pub mod remote;
 pub mod session;
+pub mod sse;
+pub mod sse_remote;
 pub mod table;
 pub mod upstream;
 pub mod virtual_server;
@@ -26,6 +29,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use gatehouse_core::spec::McpTransport;
 use gatehouse_core::token::Principal;
 use gatehouse_core::{Action, Resource, ResourceKind, Subject};
 use serde_json::Value;
@@ -140,8 +144,10 @@ pub async fn post(
         return json_answer(StatusCode::BAD_REQUEST, vec![answer], false, None);
     }
     // Without a session header, a remote server is reached without a session (MCP's sessionless protocol
-    // era, where each request carries its own version); a virtual server needs one.
-    let sessionless = !headers.contains_key(upstream::SESSION_HEADER) && matches!(server, Server::Remote(_));
+    // era, where each request carries its own version); a virtual server, or one reached over HTTP+SSE
+    // (whose event stream is the session), needs one.
+    let sessionless = !headers.contains_key(upstream::SESSION_HEADER)
+        && matches!(&server, Server::Remote(r) if r.transport() == McpTransport::StreamableHttp);
     let session = if initialize || sessionless {
         None
     } else {
@@ -152,7 +158,10 @@ pub async fn post(
     };
     let cx = Context { app, view, principal: p, headers, name };
     match server {
-        Server::Remote(r) => remote::post(cx, r, session, body).await,
+        Server::Remote(r) => match r.transport() {
+            McpTransport::StreamableHttp => remote::post(cx, r, session, body).await,
+            McpTransport::Sse => sse_remote::post(cx, r, session, body).await,
+        },
         Server::Virtual(v) => virtual_server::post(cx, v, session, body).await,
     }
 }
@@ -202,7 +211,10 @@ pub async fn open_stream(
     };
     let cx = Context { app, view, principal: p, headers, name };
     match server {
-        Server::Remote(r) => remote::get(cx, r, session).await,
+        Server::Remote(r) => match r.transport() {
+            McpTransport::StreamableHttp => remote::get(cx, r, session).await,
+            McpTransport::Sse => sse_remote::get(cx, r, session).await,
+        },
         Server::Virtual(_) => {
             ApiError::MethodNotAllowed("a virtual MCP server sends no messages of its own".into()).into_response()
         }

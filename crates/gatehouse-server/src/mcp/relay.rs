@@ -66,7 +66,7 @@ impl Exchange {
                 }
             }
         }
-        redact(m, self.remote.secrets())
+        redact(m, &self.remote.secrets())
     }
 
     /// Every call still waiting ends with `status` (the upstream failed, or stopped answering).
@@ -134,7 +134,7 @@ impl Relay {
         let data = match serde_json::from_str::<Value>(&ev.data) {
             Ok(m) => self.ex.rewrite(m).to_string(),
             // Not JSON: passed on as text, still masked.
-            Err(_) => match redact(Value::String(ev.data), self.ex.remote.secrets()) {
+            Err(_) => match redact(Value::String(ev.data), &self.ex.remote.secrets()) {
                 Value::String(s) => s,
                 _ => String::new(),
             },
@@ -209,7 +209,12 @@ pub fn stream(
             r.step().await;
         }
     });
-    let mut resp = Body::from_stream(body).into_response();
+    event_stream(Body::from_stream(body), session)
+}
+
+/// An event stream answer to the client, with the session header.
+pub fn event_stream(body: Body, session: Option<&str>) -> Response {
+    let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert("content-type", HeaderValue::from_static("text/event-stream"));
     h.insert("cache-control", HeaderValue::from_static("no-cache"));

@@ -28,11 +28,21 @@ pub fn tool_refused(id: Value, tool: &str, server: &str) -> Value {
     )
 }
 
-pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>>, body: Body) -> Response {
+/// A client's messages, sorted: what the gateway answers itself, and what goes upstream (with the
+/// exchange that will filter and log its answers).
+pub struct Sorted {
+    pub local: Vec<Value>,
+    pub forward: Vec<Value>,
+    pub ex: Exchange,
+}
+
+/// Tool calls of tools the manifest does not enable are answered here and never forwarded; every other
+/// message goes upstream, tool calls logged and `tools/list` answers to be filtered.
+pub async fn sort(cx: &Context, remote: &Arc<Remote>, messages: Vec<Value>) -> Sorted {
     let mut local = Vec::new();
     let mut forward = Vec::new();
     let mut ex = Exchange { remote: remote.clone(), lists: HashSet::new(), calls: HashMap::new() };
-    for m in body.messages {
+    for m in messages {
         if jsonrpc::is_request(&m) {
             let key = jsonrpc::id_key(&m).unwrap_or_default();
             match jsonrpc::method(&m) {
@@ -60,6 +70,11 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
         }
         forward.push(m);
     }
+    Sorted { local, forward, ex }
+}
+
+pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>>, body: Body) -> Response {
+    let Sorted { local, forward, mut ex } = sort(&cx, &remote, body.messages).await;
     let session_id = cx.session_id();
     if forward.is_empty() {
         return json_answer(StatusCode::OK, local, body.batch, session_id.as_deref());
@@ -68,7 +83,7 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
     let payload = if body.batch { Value::Array(forward.clone()) } else { forward[0].clone() };
     let fwd = Forwarded::from_headers(&cx.headers);
     let sent = async {
-        let rb = upstream::request(&cx.app, &remote, Method::POST, upstream_session.as_deref(), &fwd)?;
+        let rb = upstream::request(&cx.app, &remote, Method::POST, upstream_session.as_deref(), &fwd).await?;
         upstream::send(&cx.app, &remote, rb.json(&payload), upstream_session.is_some()).await
     };
     let resp = match sent.await {
@@ -126,14 +141,18 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
 
 /// An upstream that failed: each forwarded request gets a JSON-RPC error saying how, under the failure's
 /// HTTP status; an upstream that forgot the session ends the gateway's too (404: the client starts anew).
-fn failed(cx: &Context, ex: &mut Exchange, f: &Failure, forward: &[Value], local: Vec<Value>, batch: bool) -> Response {
+pub fn failed(
+    cx: &Context,
+    ex: &mut Exchange,
+    f: &Failure,
+    forward: &[Value],
+    local: Vec<Value>,
+    batch: bool,
+) -> Response {
     ex.end_all(f.status().as_u16());
     tracing::warn!(server = %cx.name, error = %f, "an MCP request failed upstream");
     if let Failure::SessionGone { .. } = f {
-        if let Some(id) = cx.session_id() {
-            cx.app.mcp_sessions.close(&id);
-        }
-        return ApiError::NotFound(NotFound::McpSession).into_response();
+        return session_gone(cx);
     }
     let mut answers: Vec<Value> =
         forward.iter().filter(|m| jsonrpc::is_request(m)).map(|m| f.to_jsonrpc(jsonrpc::id_of(m))).collect();
@@ -153,17 +172,12 @@ pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Res
         fwd.protocol = session.protocol();
     }
     let sent = async {
-        let rb = upstream::request(&cx.app, &remote, Method::GET, upstream_session.as_deref(), &fwd)?;
+        let rb = upstream::request(&cx.app, &remote, Method::GET, upstream_session.as_deref(), &fwd).await?;
         upstream::send(&cx.app, &remote, rb, upstream_session.is_some()).await
     };
     let resp = match sent.await {
         Ok(r) => r,
-        Err(Failure::SessionGone { .. }) => {
-            if let Some(id) = cx.session_id() {
-                cx.app.mcp_sessions.close(&id);
-            }
-            return ApiError::NotFound(NotFound::McpSession).into_response();
-        }
+        Err(Failure::SessionGone { .. }) => return session_gone(&cx),
         Err(f) => return (f.status(), axum::Json(f.to_jsonrpc(Value::Null))).into_response(),
     };
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
@@ -183,11 +197,22 @@ pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Res
     }
 }
 
+/// The upstream ended the session: the gateway's ends too, and the client is told it does not exist (404),
+/// to start a new one.
+pub fn session_gone(cx: &Context) -> Response {
+    if let Some(id) = cx.session_id() {
+        cx.app.mcp_sessions.close(&id);
+    }
+    ApiError::NotFound(NotFound::McpSession).into_response()
+}
+
 /// Ends the upstream sessions held for `session`, best effort (a server may not offer DELETE).
 pub async fn end_upstreams(cx: &Context, session: &Session) {
+    // Closing a server's event stream is how an HTTP+SSE session ends.
+    session.close_links();
     for (server, id) in session.upstreams() {
         let Some(remote) = cx.view.mcp.remote(&server) else { continue };
-        let Ok(rb) = upstream::request(&cx.app, remote, Method::DELETE, Some(&id), &Forwarded::default()) else {
+        let Ok(rb) = upstream::request(&cx.app, remote, Method::DELETE, Some(&id), &Forwarded::default()).await else {
             continue;
         };
         if let Err(f) = upstream::send(&cx.app, remote, rb, true).await {

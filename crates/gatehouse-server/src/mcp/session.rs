@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use gatehouse_core::token::Principal;
 
+use super::sse::Link;
 use crate::state::Published;
 
 /// Sessions kept at most; beyond this the least recently used one is dropped.
@@ -38,6 +39,9 @@ pub struct Session {
     pub protocol: Mutex<Option<String>>,
     /// Upstream server name to the session id it gave (None: it gave none, or not initialized yet).
     upstream: Mutex<HashMap<String, Option<String>>>,
+    /// Upstream server name to the open event stream of a server reached over HTTP+SSE: the stream is the
+    /// upstream session, and closes when this session is dropped.
+    links: Mutex<HashMap<String, Arc<Link>>>,
     last_used: Mutex<Instant>,
 }
 
@@ -68,6 +72,30 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// The live SSE link with `server`, if one is open.
+    pub fn link(&self, server: &str) -> Option<Arc<Link>> {
+        self.links.lock().ok()?.get(server).filter(|l| !l.ended()).cloned()
+    }
+
+    pub fn set_link(&self, server: &str, link: Arc<Link>) {
+        if let Ok(mut m) = self.links.lock() {
+            m.insert(server.to_owned(), link);
+        }
+    }
+
+    pub fn forget_link(&self, server: &str) {
+        if let Ok(mut m) = self.links.lock() {
+            m.remove(server);
+        }
+    }
+
+    /// Closes every SSE link (the upstream sessions of servers reached over HTTP+SSE).
+    pub fn close_links(&self) {
+        if let Ok(mut m) = self.links.lock() {
+            m.clear();
+        }
+    }
+
     pub fn protocol(&self) -> Option<String> {
         self.protocol.lock().ok()?.clone()
     }
@@ -92,6 +120,7 @@ impl Sessions {
             owner,
             protocol: Mutex::new(None),
             upstream: Mutex::new(HashMap::new()),
+            links: Mutex::new(HashMap::new()),
             last_used: Mutex::new(Instant::now()),
         });
         if let Ok(mut map) = self.map.lock() {

@@ -12,6 +12,7 @@ use gatehouse_core::spec::{McpAuth, McpServerSpec, McpTransport, McpVirtualSpec}
 use gatehouse_core::ResourceKind;
 use gatehouse_core::Snapshot;
 
+use super::oauth::TokenSource;
 use crate::crypto::SecretKey;
 
 /// A remote server as the gateway calls it.
@@ -23,7 +24,9 @@ pub struct Remote {
     /// names the server, never a value).
     headers: Result<Vec<(HeaderName, HeaderValue)>, String>,
     /// Every credential value, so that an upstream echoing one back does not hand it to a caller.
-    secrets: Vec<String>,
+    secrets: Arc<[String]>,
+    /// Where its access tokens come from, for OAuth2 client credentials.
+    oauth: Option<TokenSource>,
 }
 
 impl Remote {
@@ -39,8 +42,16 @@ impl Remote {
         self.headers.as_deref().map_err(Clone::clone)
     }
 
-    pub fn secrets(&self) -> &[String] {
-        &self.secrets
+    /// Every credential value, the current access token included.
+    pub fn secrets(&self) -> Arc<[String]> {
+        match &self.oauth {
+            Some(o) => o.secrets(),
+            None => self.secrets.clone(),
+        }
+    }
+
+    pub fn oauth(&self) -> Option<&TokenSource> {
+        self.oauth.as_ref()
     }
 }
 
@@ -121,15 +132,23 @@ fn compile_remote(record: &Arc<ResourceRecord>, spec: &McpServerSpec, key: &Secr
             return None;
         }
     };
-    let (headers, secrets) = match open(record, key) {
+    let (headers, secrets, oauth) = match open(record, key) {
         Ok(Some(auth)) => {
             let secrets = secret_values(&auth);
-            (auth_headers(&auth).map_err(|e| format!("MCP server {}: {e}", spec.name)), secrets)
+            match &auth {
+                McpAuth::Oauth2ClientCredentials(c) => match TokenSource::new(spec.name.as_str(), c) {
+                    Ok(source) => (Ok(Vec::new()), secrets, Some(source)),
+                    Err(e) => (Err(e), secrets, None),
+                },
+                McpAuth::Bearer { .. } | McpAuth::Headers { .. } => {
+                    (auth_headers(&auth).map_err(|e| format!("MCP server {}: {e}", spec.name)), secrets, None)
+                }
+            }
         }
-        Ok(None) => (Ok(Vec::new()), Vec::new()),
-        Err(e) => (Err(e), Vec::new()),
+        Ok(None) => (Ok(Vec::new()), Vec::new(), None),
+        Err(e) => (Err(e), Vec::new(), None),
     };
-    Some(Remote { record: record.clone(), spec: spec.clone(), url, headers, secrets })
+    Some(Remote { record: record.clone(), spec: spec.clone(), url, headers, secrets: secrets.into(), oauth })
 }
 
 fn open(record: &ResourceRecord, key: &SecretKey) -> Result<Option<McpAuth>, String> {
@@ -142,6 +161,7 @@ fn open(record: &ResourceRecord, key: &SecretKey) -> Result<Option<McpAuth>, Str
         .map_err(|e| format!("{resource}: stored credentials are unreadable: {e}"))
 }
 
+/// The fixed headers of `auth` (none for OAuth2, whose token is fetched per request).
 fn auth_headers(auth: &McpAuth) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
     let sensitive = |v: &str| {
         let mut v = HeaderValue::from_str(v).map_err(|_| "a stored header value is not valid".to_owned())?;
@@ -159,6 +179,7 @@ fn auth_headers(auth: &McpAuth) -> Result<Vec<(HeaderName, HeaderValue)>, String
                 Ok((name, sensitive(value.expose())?))
             })
             .collect(),
+        McpAuth::Oauth2ClientCredentials(_) => Ok(Vec::new()),
     }
 }
 
@@ -167,6 +188,7 @@ fn secret_values(auth: &McpAuth) -> Vec<String> {
     let values: Vec<String> = match auth {
         McpAuth::Bearer { token } => vec![token.expose().clone()],
         McpAuth::Headers { headers } => headers.values().map(|v| v.expose().clone()).collect(),
+        McpAuth::Oauth2ClientCredentials(c) => vec![c.client_secret.expose().clone()],
     };
     values.into_iter().filter(|v| v.len() >= 6).collect()
 }

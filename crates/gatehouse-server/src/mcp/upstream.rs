@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, Method, StatusCode};
 use futures_util::StreamExt;
 use gatehouse_providers::openai::SseDecoder;
@@ -31,6 +32,9 @@ pub enum Failure {
     Status { server: String, status: u16 },
     #[error("MCP server {server} answered something that is not MCP: {detail}")]
     Garbage { server: String, detail: String },
+    /// No access token could be had from the server's OAuth2 token endpoint.
+    #[error("MCP server {server} could not get an access token: {detail}")]
+    Token { server: String, detail: String },
     /// The upstream no longer knows the session (HTTP 404): the client must start a new one.
     #[error("MCP server {server} ended the session")]
     SessionGone { server: String },
@@ -45,6 +49,7 @@ impl Failure {
             Failure::Credentials(_)
             | Failure::Unreachable { .. }
             | Failure::Status { .. }
+            | Failure::Token { .. }
             | Failure::Garbage { .. } => StatusCode::BAD_GATEWAY,
         }
     }
@@ -54,6 +59,7 @@ impl Failure {
             Failure::Credentials(_) => "upstream_credentials_unreadable",
             Failure::Unreachable { .. } | Failure::Status { .. } => "upstream_failed",
             Failure::Timeout { .. } => "upstream_timeout",
+            Failure::Token { .. } => "upstream_auth_failed",
             Failure::Garbage { .. } => "upstream_malformed",
             Failure::SessionGone { .. } => "session_not_found",
         }
@@ -84,18 +90,35 @@ impl Forwarded {
 }
 
 /// A request to `remote` with its credentials, the upstream session and what the client forwarded.
-pub fn request(
+pub async fn request(
     app: &App,
     remote: &Remote,
     method: Method,
     session: Option<&str>,
     fwd: &Forwarded,
 ) -> Result<reqwest::RequestBuilder, Failure> {
-    let mut rb = app.http.request(method, remote.url.clone());
+    request_to(app, remote, remote.url.clone(), method, session, fwd).await
+}
+
+/// A request to `url` of `remote` (the server's own URL, or the message endpoint its SSE stream named).
+pub async fn request_to(
+    app: &App,
+    remote: &Remote,
+    url: reqwest::Url,
+    method: Method,
+    session: Option<&str>,
+    fwd: &Forwarded,
+) -> Result<reqwest::RequestBuilder, Failure> {
+    // A GET asks for the server's event stream; a POST takes an answer as JSON or as a stream.
+    let accept = if method == Method::GET { "text/event-stream" } else { "application/json, text/event-stream" };
+    let mut rb = app.http.request(method, url);
     for (name, value) in remote.headers().map_err(Failure::Credentials)? {
         rb = rb.header(name, value);
     }
-    rb = rb.header("accept", "application/json, text/event-stream");
+    if let Some(source) = remote.oauth() {
+        rb = rb.header(AUTHORIZATION, source.header(app).await?);
+    }
+    rb = rb.header("accept", accept);
     if let Some(s) = session {
         rb = rb.header(SESSION_HEADER, s);
     }
@@ -111,6 +134,8 @@ pub fn request(
 /// Sends under the first-byte timeout. A 404 on a request that carried a session means the upstream
 /// forgot it; any other status outside 2xx is a failure (its body is not read: it may echo credentials).
 /// 405 is returned as it is, for a GET stream or a DELETE the server does not offer.
+///
+/// A server with OAuth2 credentials that refuses the token (401) gets the request once more, with a new one.
 pub async fn send(
     app: &App,
     remote: &Remote,
@@ -118,11 +143,14 @@ pub async fn send(
     with_session: bool,
 ) -> Result<reqwest::Response, Failure> {
     let server = remote.name().to_owned();
-    let resp = match tokio::time::timeout(app.config.upstream_first_byte_timeout, rb.send()).await {
-        Err(_) => return Err(Failure::Timeout { server }),
-        Ok(Err(e)) => return Err(transport(&server, e)),
-        Ok(Ok(r)) => r,
-    };
+    let req = rb.build().map_err(|e| transport(&server, e))?;
+    let again = remote.oauth().and_then(|_| req.try_clone());
+    let mut resp = execute(app, &server, req).await?;
+    if let (StatusCode::UNAUTHORIZED, Some(source), Some(mut again)) = (resp.status(), remote.oauth(), again) {
+        let fresh = source.renew(app, again.headers().get(AUTHORIZATION)).await?;
+        again.headers_mut().insert(AUTHORIZATION, fresh);
+        resp = execute(app, &server, again).await?;
+    }
     let status = resp.status();
     if status.is_success() || status == StatusCode::METHOD_NOT_ALLOWED {
         return Ok(resp);
@@ -133,12 +161,34 @@ pub async fn send(
     Err(Failure::Status { server, status: status.as_u16() })
 }
 
+/// Sends under the first-byte timeout.
+async fn execute(app: &App, server: &str, req: reqwest::Request) -> Result<reqwest::Response, Failure> {
+    match tokio::time::timeout(app.config.upstream_first_byte_timeout, app.http.execute(req)).await {
+        Err(_) => Err(Failure::Timeout { server: server.to_owned() }),
+        Ok(Err(e)) => Err(transport(server, e)),
+        Ok(Ok(r)) => Ok(r),
+    }
+}
+
 pub fn transport(server: &str, e: reqwest::Error) -> Failure {
     let e = e.without_url();
     if e.is_timeout() {
-        Failure::Timeout { server: server.to_owned() }
-    } else {
-        Failure::Unreachable { server: server.to_owned(), detail: e.to_string() }
+        return Failure::Timeout { server: server.to_owned() };
+    }
+    Failure::Unreachable { server: server.to_owned(), detail: what_failed(&e) }
+}
+
+/// What a request error was. reqwest says only "error sending request"; what happened is at the end of its
+/// chain of causes (with no URL: that is only in reqwest's own error, which the caller has stripped).
+pub fn what_failed(e: &reqwest::Error) -> String {
+    let mut root: &dyn std::error::Error = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    match (e.is_connect(), root.to_string()) {
+        (true, cause) => format!("could not connect: {cause}"),
+        (false, cause) if cause != e.to_string() => format!("{e}: {cause}"),
+        (false, _) => e.to_string(),
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use gatehouse_core::spec::McpTransport;
 use serde_json::{json, Value};
 
 use super::jsonrpc::{self, Body};
@@ -109,7 +110,7 @@ pub async fn compose(cx: &Context, v: &Virtual, s: &Session) -> (Vec<Value>, Vec
         tools = wrapped["result"]["tools"].as_array().cloned().unwrap_or_default();
         for exposed in v.tools.iter().filter(|t| t.server == server) {
             if let Some(tool) = tools.iter().find(|t| t["name"] == exposed.tool.as_str()) {
-                let mut tool = redact(tool.clone(), remote.secrets());
+                let mut tool = redact(tool.clone(), &remote.secrets());
                 tool["name"] = Value::String(exposed.name.clone());
                 out.push(tool);
             }
@@ -161,7 +162,7 @@ async fn call(cx: &Context, v: &Virtual, s: &Session, m: &Value) -> Value {
         Ok(mut answer) => {
             log.answered(&answer);
             answer["id"] = id;
-            redact(answer, remote.secrets())
+            redact(answer, &remote.secrets())
         }
         Err(f) => {
             log.ended(f.status().as_u16());
@@ -173,6 +174,10 @@ async fn call(cx: &Context, v: &Virtual, s: &Session, m: &Value) -> Value {
 /// One request to `remote` in the session the gateway holds with it for `s`, opened on first use. An
 /// upstream that forgot its session gets a new one, once.
 async fn exchange(cx: &Context, remote: &Remote, s: &Session, m: &Value) -> Result<Value, Failure> {
+    match remote.transport() {
+        McpTransport::StreamableHttp => {}
+        McpTransport::Sse => return super::sse_remote::exchange(cx, remote, s, m).await,
+    }
     for _ in 0..2 {
         let upstream_session = match s.upstream(remote.name()) {
             Some(id) => id,
@@ -183,7 +188,7 @@ async fn exchange(cx: &Context, remote: &Remote, s: &Session, m: &Value) -> Resu
             }
         };
         let fwd = Forwarded { protocol: s.protocol(), last_event_id: None };
-        let rb = upstream::request(&cx.app, remote, Method::POST, upstream_session.as_deref(), &fwd)?;
+        let rb = upstream::request(&cx.app, remote, Method::POST, upstream_session.as_deref(), &fwd).await?;
         match upstream::send(&cx.app, remote, rb.json(m), upstream_session.is_some()).await {
             Ok(resp) => return upstream::response_to(&cx.app, remote.name(), resp, &m["id"]).await,
             Err(Failure::SessionGone { .. }) => s.forget_upstream(remote.name()),
@@ -196,17 +201,22 @@ async fn exchange(cx: &Context, remote: &Remote, s: &Session, m: &Value) -> Resu
 /// Opens an upstream session: `initialize`, then `notifications/initialized`. Returns the upstream's id.
 async fn initialize(cx: &Context, remote: &Remote, s: &Session) -> Result<Option<String>, Failure> {
     let version = s.protocol().unwrap_or_else(|| PROTOCOL_VERSIONS[0].to_owned());
-    let init = json!({"jsonrpc": "2.0", "id": "gatehouse-init", "method": "initialize", "params": {
-        "protocolVersion": version, "capabilities": {},
-        "clientInfo": {"name": "gatehouse", "version": env!("CARGO_PKG_VERSION")}}});
-    let rb = upstream::request(&cx.app, remote, Method::POST, None, &Forwarded::default())?;
+    let init = init_message(&version);
+    let rb = upstream::request(&cx.app, remote, Method::POST, None, &Forwarded::default()).await?;
     let resp = upstream::send(&cx.app, remote, rb.json(&init), false).await?;
     let id = upstream::session_of(&resp);
     let answer = upstream::response_to(&cx.app, remote.name(), resp, &init["id"]).await?;
     let agreed = answer.pointer("/result/protocolVersion").and_then(Value::as_str).map(str::to_owned);
     let fwd = Forwarded { protocol: agreed.or(Some(version)), last_event_id: None };
     let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    let rb = upstream::request(&cx.app, remote, Method::POST, id.as_deref(), &fwd)?;
+    let rb = upstream::request(&cx.app, remote, Method::POST, id.as_deref(), &fwd).await?;
     upstream::send(&cx.app, remote, rb.json(&note), id.is_some()).await?;
     Ok(id)
+}
+
+/// The gateway's own `initialize`, as the client of a remote server behind a virtual one.
+pub fn init_message(version: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": "gatehouse-init", "method": "initialize", "params": {
+        "protocolVersion": version, "capabilities": {},
+        "clientInfo": {"name": "gatehouse", "version": env!("CARGO_PKG_VERSION")}}})
 }

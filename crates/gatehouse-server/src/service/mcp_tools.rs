@@ -86,7 +86,7 @@ pub async fn list(app: &App, caller: &Principal, name: &str) -> Result<McpToolsO
             let mut wrapped = serde_json::json!({"result": {"tools": tools}});
             filter_tools(&mut wrapped, |t| r.spec.enables(t));
             tools = wrapped["result"]["tools"].as_array().cloned().unwrap_or_default();
-            tools.into_iter().map(|t| redact(t, r.secrets())).collect::<Vec<Value>>()
+            tools.into_iter().map(|t| redact(t, &r.secrets())).collect::<Vec<Value>>()
         }),
         Server::Virtual(v) => {
             let (tools, mut failures) = virtual_server::compose(&cx, v, &session).await;
@@ -119,6 +119,7 @@ fn upstream_error(f: Failure) -> ApiError {
         | Failure::Unreachable { .. }
         | Failure::Status { .. }
         | Failure::Garbage { .. }
+        | Failure::Token { .. }
         | Failure::SessionGone { .. } => ApiError::BadGateway(f.to_string()),
     }
 }

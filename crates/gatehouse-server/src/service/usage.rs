@@ -72,6 +72,10 @@ pub struct RequestLogOut {
     /// Present only when the server stores bodies (`log_bodies`, off by default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completion: Option<String>,
+    /// The request's size in bytes (a model call's body, an MCP tool call's message); null when unknown.
+    pub request_bytes: Option<u64>,
+    /// The answer's size in bytes as sent (a stream's events); null when nothing was answered or unknown.
+    pub response_bytes: Option<u64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -161,6 +165,8 @@ pub async fn request_logs(app: &App, p: &Principal, q: RequestLogQuery) -> Resul
             request_id: l.request_id,
             prompt: l.prompt,
             completion: l.completion,
+            request_bytes: l.request_bytes,
+            response_bytes: l.response_bytes,
         })
         .collect();
     Ok(RequestLogPage { requests, next_before_id })

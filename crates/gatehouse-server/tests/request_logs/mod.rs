@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::common::gateway::{chat_body, gateway_world, post_raw};
 use crate::common::TestServer;
 
+mod sizes;
 mod stored_costs;
 
 /// A gateway request as the gateway would log it, with bodies (which the server drops unless configured).
@@ -29,6 +30,8 @@ fn gateway_request(s: &TestServer, subject: &str, model: &str, status: u16, toke
         completion: Some("a secret answer".to_owned()),
         cost_usd: None,
         refused_by: None,
+        request_bytes: Some(1_234),
+        response_bytes: Some(5_678),
     }
 }
 
@@ -371,6 +374,8 @@ async fn graceful_shutdown_drains_the_request_log_and_the_spend_ledger() {
         completion: None,
         cost_usd: None,
         refused_by: None,
+        request_bytes: Some(1_234),
+        response_bytes: Some(5_678),
     };
     for _ in 0..3 {
         app.log_request(entry.clone());

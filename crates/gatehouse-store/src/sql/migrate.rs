@@ -14,6 +14,7 @@ const SQLITE: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/sqlite/0005_identities.sql")),
     (6, include_str!("../../migrations/sqlite/0006_key_derivation.sql")),
     (7, include_str!("../../migrations/sqlite/0007_spend.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_sizes.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -23,6 +24,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/postgres/0005_identities.sql")),
     (6, include_str!("../../migrations/postgres/0006_key_derivation.sql")),
     (7, include_str!("../../migrations/postgres/0007_spend.sql")),
+    (8, include_str!("../../migrations/postgres/0008_sizes.sql")),
 ];
 
 /// How many migrations a database has once migrated: the same on both databases.

@@ -10,8 +10,8 @@ use crate::{RequestLog, RequestLogFilter, StoreError, UsageRow};
 
 const COLUMNS: &str = "at, subject, token_id, virtual_account, model, route, status, latency_us, \
                        upstream_latency_us, input_tokens, output_tokens, request_id, prompt, completion, subject_id, \
-                       cost_usd, refused_by";
-const PER_ROW: usize = 17;
+                       cost_usd, refused_by, request_bytes, response_bytes";
+const PER_ROW: usize = 19;
 
 /// Rows per INSERT: full chunks share one prepared statement, and a chunk stays far below both databases'
 /// limits on bound parameters (SQLite 32766, Postgres 65535).
@@ -57,7 +57,9 @@ pub(crate) async fn insert(conn: &mut AnyConnection, dialect: Dialect, logs: &[R
                 .bind(l.completion.as_deref())
                 .bind(l.subject_id.as_deref())
                 .bind(l.cost_usd)
-                .bind(l.refused_by.as_deref());
+                .bind(l.refused_by.as_deref())
+                .bind(l.request_bytes.map(size_to_db))
+                .bind(l.response_bytes.map(size_to_db));
         }
         query.execute(&mut *conn).await?;
     }
@@ -138,6 +140,15 @@ pub(crate) async fn read(pool: &AnyPool, filter: &RequestLogFilter) -> Result<Ve
     rows.iter().map(|r| Ok((r.try_get("id")?, row(r)?))).collect()
 }
 
+/// Sizes are u64 in Rust and signed 64-bit in both databases; no real size comes near the limit.
+fn size_to_db(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn size_from_db(n: Option<i64>) -> Result<Option<u64>, StoreError> {
+    n.map(|n| u64::try_from(n).map_err(|_| corrupt(format!("request log size {n}")))).transpose()
+}
+
 fn row(r: &AnyRow) -> Result<RequestLog, StoreError> {
     let status: i64 = r.try_get("status")?;
     Ok(RequestLog {
@@ -158,6 +169,8 @@ fn row(r: &AnyRow) -> Result<RequestLog, StoreError> {
         completion: r.try_get("completion")?,
         cost_usd: r.try_get("cost_usd")?,
         refused_by: r.try_get("refused_by")?,
+        request_bytes: size_from_db(r.try_get("request_bytes")?)?,
+        response_bytes: size_from_db(r.try_get("response_bytes")?)?,
     })
 }
 
