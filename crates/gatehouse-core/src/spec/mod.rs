@@ -40,7 +40,8 @@ pub use agent::{AgentSpec, FreeForm};
 pub use gateway::{
     metadata_key, AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule, BudgetUnit, GatewayControlKind,
     GatewayControlSpec, Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig,
-    LoadBalancingRule, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig, RoutingStrategy, When,
+    LoadBalancingRule, ParamKind, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig,
+    RoutingStrategy, When, DEFAULT_FALLBACK_STATUS_CODES, OVERRIDABLE_PARAMS,
 };
 pub use mcp::{check_tool_names, McpAuth, McpServerManifest, McpServerSpec, McpTransport, MAX_TOOL_NAME};
 pub use mcp_virtual::{McpVirtualSpec, VirtualTool};

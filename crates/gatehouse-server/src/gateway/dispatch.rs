@@ -25,6 +25,7 @@ use crate::error::ApiError;
 use crate::state::App;
 
 /// A parsed gateway request, one variant per route that calls an upstream.
+#[derive(Clone)]
 pub enum Request {
     Chat(ChatRequest),
     Completions(CompletionRequest),

@@ -126,6 +126,49 @@ pub(super) fn check_status_codes(field: &str, codes: &[u16]) -> Result<(), Field
     no_duplicates(codes.iter().enumerate().map(|(i, c)| (format!("{field}[{i}]"), c)))
 }
 
+/// The longest time-to-first-token timeout: past it the gateway's own first-byte timeout decides.
+pub(super) const MAX_TTFT_TIMEOUT_MS: u64 = 600_000;
+
+pub(super) fn check_ttft(field: &str, ms: Option<u64>) -> Result<(), FieldError> {
+    match ms {
+        Some(ms) if ms == 0 || ms > MAX_TTFT_TIMEOUT_MS => {
+            Err(FieldError::new(field, format!("must be 1 to {MAX_TTFT_TIMEOUT_MS} milliseconds")))
+        }
+        Some(_) | None => Ok(()),
+    }
+}
+
+/// Only the parameters of `OVERRIDABLE_PARAMS`, each of its kind: anything else could change what the
+/// request is (its model, its messages, whether it streams).
+pub(super) fn check_override_params(
+    field: &str,
+    params: &BTreeMap<String, serde_json::Value>,
+) -> Result<(), FieldError> {
+    for (k, v) in params {
+        let at = format!("{field}.{k}");
+        let Some((_, kind)) = OVERRIDABLE_PARAMS.iter().find(|(name, _)| name == k) else {
+            let names: Vec<&str> = OVERRIDABLE_PARAMS.iter().map(|(n, _)| *n).collect();
+            return Err(FieldError::new(at, format!("cannot be overridden (allowed: {})", names.join(", "))));
+        };
+        let ok = match kind {
+            ParamKind::Number => v.is_number(),
+            ParamKind::Count => v.as_u64().is_some_and(|n| n >= 1 && n <= u64::from(u32::MAX)),
+            ParamKind::Stop => {
+                v.is_string() || v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|s| s.is_string()))
+            }
+        };
+        if !ok {
+            let what = match kind {
+                ParamKind::Number => "a number",
+                ParamKind::Count => "a whole number from 1",
+                ParamKind::Stop => "a string or a list of strings",
+            };
+            return Err(FieldError::new(at, format!("must be {what}")));
+        }
+    }
+    Ok(())
+}
+
 impl LoadBalancingRule {
     /// Paths are relative to the rule.
     pub(super) fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
@@ -164,7 +207,12 @@ impl LoadBalancingRule {
             if let Some(codes) = &t.fallback_status_codes {
                 check_status_codes(&at("fallback_status_codes"), codes)?;
             }
+            if let Some(params) = &t.override_params {
+                check_override_params(&at("override_params"), params)?;
+            }
+            check_ttft(&at("ttft_timeout_ms"), t.ttft_timeout_ms)?;
         }
+        check_ttft("ttft_timeout_ms", self.ttft_timeout_ms)?;
         no_duplicates(
             targets.iter().enumerate().map(|(i, t)| (format!("load_balance_targets[{i}].target"), &t.target)),
         )?;
