@@ -81,6 +81,13 @@ impl crate::spec::Lookup for SnapshotLookup<'_> {
     fn model_exists(&self, account: &str, model: &str) -> bool {
         self.0.resources().model(&format!("{account}/{model}")).is_some()
     }
+    fn model_is_virtual(&self, account: &str, _model: &str) -> bool {
+        let r = Resource::new(crate::model::ResourceKind::ProviderAccount, account);
+        matches!(
+            self.0.resources().get(&r).map(|rec| &rec.spec),
+            Some(crate::resource::ResourceSpec::ProviderAccount(p)) if p.kind() == crate::spec::ProviderKind::VirtualModel
+        )
+    }
 }
 
 fn subject_exists(s: &Snapshot, subject: &Subject) -> bool {

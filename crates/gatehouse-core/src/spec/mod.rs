@@ -38,17 +38,18 @@ use crate::secret::Secret;
 
 pub use agent::{AgentSpec, FreeForm};
 pub use gateway::{
-    metadata_key, AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule, BudgetUnit, GatewayControlKind,
-    GatewayControlSpec, Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig,
-    LoadBalancingRule, ParamKind, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig,
-    RoutingStrategy, When, DEFAULT_FALLBACK_STATUS_CODES, OVERRIDABLE_PARAMS,
+    check_targets, check_ttft, metadata_key, AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule,
+    BudgetUnit, GatewayControlKind, GatewayControlSpec, Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget,
+    LoadBalancingConfig, LoadBalancingRule, ParamKind, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig,
+    RetryConfig, RoutingStrategy, When, DEFAULT_FALLBACK_STATUS_CODES, OVERRIDABLE_PARAMS,
 };
 pub use mcp::{check_tool_names, McpAuth, McpServerManifest, McpServerSpec, McpTransport, MAX_TOOL_NAME};
 pub use mcp_virtual::{McpVirtualSpec, VirtualTool};
 pub use pricing::ModelPricing;
 pub use provider::{
     ApiKeyAuth, AwsBedrockAccount, AwsBedrockAuth, AzureOpenAiAccount, ModelSpec, ModelType, OpenAiCompatibleAccount,
-    OpenAiCompatibleAuth, ProviderAccountManifest, ProviderAccountSpec, ProviderAuth, ProviderKind, StandardAccount,
+    OpenAiCompatibleAuth, ProviderAccountManifest, ProviderAccountSpec, ProviderAuth, ProviderKind, RoutingConfig,
+    StandardAccount, VirtualModelAccount, VirtualStrategy,
 };
 
 /// A spec failed validation: the field (a path like `models[2].authorized_subjects[0]`) and why.
@@ -60,6 +61,10 @@ pub trait Lookup {
     fn subject_exists(&self, s: &Subject) -> bool;
     /// Whether `<account>/<model>` is a configured model.
     fn model_exists(&self, account: &str, model: &str) -> bool;
+    /// Whether `<account>/<model>` is a virtual model (which routes, and cannot be routed to).
+    fn model_is_virtual(&self, _account: &str, _model: &str) -> bool {
+        false
+    }
 }
 
 /// A per-resource grant as a manifest writes it: `{subject: team:ml-platform, role: provider-account-user}`.

@@ -158,7 +158,7 @@ impl Call {
             return Err(e.take().unwrap_or_else(|| ApiError::Internal("metadata error taken twice".into())));
         }
         self.resolve(&request)?;
-        self.route();
+        self.route()?;
         self.admit(&request).await?;
         self.check_input(&request)?;
         let answer = self.dispatch(request).await?;
@@ -195,18 +195,37 @@ impl Call {
         }
     }
 
-    /// Route: the first load-balancing rule that names the requested model decides which real models the
-    /// call may go to, and in which order.
-    fn route(&mut self) {
-        let Some(target) = &self.target else { return };
+    /// Route: a virtual model's routing, or the first load-balancing rule that names the requested model,
+    /// decides which real models the call may go to, and in which order.
+    fn route(&mut self) -> Result<(), ApiError> {
+        let Some(target) = &self.target else { return Ok(()) };
+        let caller = self.principal.subject.to_string();
+        if target.is_virtual() {
+            let name = target.name.clone();
+            let Some(routing) = self.view.routes.virtual_model(&name) else {
+                return Err(ApiError::BadGateway(format!("virtual model {name} has no routing")));
+            };
+            let route_type = self.route.model_type();
+            // Only the targets that serve this route; none: the client asked for what it does not offer.
+            let steps: Vec<Step> = plan(routing, &self.app.routing, self.app.now(), &caller)
+                .into_iter()
+                .filter(|s| super::resolve::routed(&self.view, &s.served, &name, route_type).is_some())
+                .collect();
+            if steps.is_empty() {
+                return Err(ApiError::invalid("model", format!("{name} routes to no {route_type} model")));
+            }
+            self.steps = steps;
+            self.routed_by = Some(format!("virtual-model:{name}"));
+            return Ok(());
+        }
         let teams = self.teams();
         let empty = BTreeMap::new();
         let metadata = self.metadata.as_ref().unwrap_or(&empty);
         let facts = Facts { subject: &self.principal.subject, teams: &teams, model: &target.name, metadata };
-        let Some(routing) = self.view.routes.matching(&facts) else { return };
-        let caller = self.principal.subject.to_string();
+        let Some(routing) = self.view.routes.matching(&facts) else { return Ok(()) };
         self.steps = plan(routing, &self.app.routing, self.app.now(), &caller);
         self.routed_by = Some(format!("load-balancing:{}", routing.source));
+        Ok(())
     }
 
     /// The model the call is charged on: the first target a routed call goes to (its price is corrected to

@@ -36,6 +36,11 @@ impl Target {
         self.account.kind()
     }
 
+    /// A model of a `provider-account/virtual-model`, which is routed, never called.
+    pub fn is_virtual(&self) -> bool {
+        self.kind() == ProviderKind::VirtualModel
+    }
+
     pub fn model(&self) -> &ModelSpec {
         &self.model.spec
     }
@@ -88,7 +93,8 @@ pub fn resolve(
     let (account, found) = view.gateway.model(model).ok_or_else(|| refused(principal, model))?;
     let target =
         Target { name: model.to_owned(), served: model.to_owned(), account: account.clone(), model: found.clone() };
-    if !target.model().types.contains(&route_type) {
+    // A virtual model serves what its targets serve: the route phase finds those that serve this route.
+    if !target.is_virtual() && !target.model().types.contains(&route_type) {
         let types: Vec<String> = target.model().types.iter().map(|t| t.to_string()).collect();
         return Err(ApiError::invalid(
             "model",
@@ -104,7 +110,7 @@ pub fn routed(view: &Published, served: &str, named: &str, route_type: ModelType
     let (account, found) = view.gateway.model(served)?;
     let target =
         Target { name: named.to_owned(), served: served.to_owned(), account: account.clone(), model: found.clone() };
-    target.model().types.contains(&route_type).then_some(target)
+    (!target.is_virtual() && target.model().types.contains(&route_type)).then_some(target)
 }
 
 /// Every `<account>/<model>` `subject` may use, sorted, with its account.

@@ -3,11 +3,13 @@
 //! targets; a request no rule matches goes to the model it named, once, as before. The table is compiled
 //! with each published view; the choice among targets is made per request (`plan`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use gatehouse_core::resource::ResourceSpec;
-use gatehouse_core::spec::{GatewayControlSpec, LoadBalanceTarget, RetryConfig, RoutingStrategy, When};
+use gatehouse_core::spec::{
+    GatewayControlSpec, LoadBalanceTarget, ProviderAccountSpec, RetryConfig, RoutingStrategy, When,
+};
 use gatehouse_core::{ResourceKind, Snapshot, Subject};
 use time::OffsetDateTime;
 
@@ -45,10 +47,12 @@ struct Rule {
     routing: Routing,
 }
 
-/// Every load-balancing rule of a view, configs in name order, rules in their order.
+/// Every load-balancing rule of a view, configs in name order, rules in their order; and every virtual
+/// model's routing, by `<group>/<name>`.
 #[derive(Default)]
 pub struct RouteTable {
     rules: Vec<Rule>,
+    virtual_models: HashMap<String, Routing>,
 }
 
 /// What a rule's `when` is matched against.
@@ -77,7 +81,28 @@ impl RouteTable {
                 });
             }
         }
-        RouteTable { rules }
+        let mut virtual_models = HashMap::new();
+        for record in snapshot.resources().of_kind(ResourceKind::ProviderAccount) {
+            let ResourceSpec::ProviderAccount(ProviderAccountSpec::VirtualModel(v)) = &record.spec else { continue };
+            for m in &v.models {
+                let Some(r) = &m.routing_config else { continue };
+                let name = format!("{}/{}", v.name, m.name);
+                let routing = Routing {
+                    source: name.clone(),
+                    strategy: r.strategy.routing(),
+                    targets: r.targets.clone(),
+                    ttft_timeout_ms: r.ttft_timeout_ms,
+                    sticky: r.sticky == Some(true),
+                };
+                virtual_models.insert(name, routing);
+            }
+        }
+        RouteTable { rules, virtual_models }
+    }
+
+    /// The routing of the virtual model `<group>/<name>`.
+    pub fn virtual_model(&self, name: &str) -> Option<&Routing> {
+        self.virtual_models.get(name)
     }
 
     /// The first rule that names the model and whose other conditions hold. A rule without models routes

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::{check_description, check_subjects, no_duplicates, Collaborator, FieldError, Lookup, ModelRef, RuleId};
 use crate::ids::ResourceName;
 use crate::model::{Resource, ResourceKind, Subject};
-pub use validation::metadata_key;
+pub use validation::{check_targets, check_ttft, metadata_key};
 
 /// The manifest `type` of a gateway control.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

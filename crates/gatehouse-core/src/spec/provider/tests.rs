@@ -166,8 +166,6 @@ fn unknown_and_missing_fields_are_rejected() {
             json!({"models": [{"name": "m", "model_id": "m", "types": ["image"]}]}),
             "unknown variant `image`",
         ),
-        (ProviderKind::OpenAi, json!({"models": [{"name": "m", "types": ["chat"]}]}), "missing field `model_id`"),
-        (ProviderKind::OpenAi, json!({"models": [{"name": "m", "model_id": "m"}]}), "missing field `types`"),
         (
             ProviderKind::OpenAi,
             json!({"models": [{"name": "m", "model_id": "m", "types": ["chat"],
@@ -184,6 +182,12 @@ fn unknown_and_missing_fields_are_rejected() {
         (ProviderKind::AzureOpenAi, json!({"region": "us-east-1"}), "unknown field `region`"),
         (ProviderKind::OpenAiCompatible, json!({"base_url": null}), "invalid type: null"),
     ];
+    // A real model without `model_id` or `types` reads (virtual models have neither) and fails validation.
+    let w = world();
+    let no_id = manifest(ProviderKind::OpenAi, json!({"name": "acct", "models": [{"name": "m", "types": ["chat"]}]}));
+    fails_at(no_id.unwrap().validate(&w), "models[0].model_id");
+    let no_types = manifest(ProviderKind::OpenAi, json!({"name": "acct", "models": [{"name": "m", "model_id": "m"}]}));
+    fails_at(no_types.unwrap().validate(&w), "models[0].types");
     for (kind, patch, expected) in cases {
         let mut v = required(kind);
         for (k, x) in patch.as_object().unwrap() {
@@ -216,6 +220,7 @@ fn required(kind: ProviderKind) -> Value {
             json!({"name": "acct", "endpoint": "https://x.openai.azure.com", "api_version": "2024-10-21"})
         }
         ProviderKind::OpenAiCompatible => json!({"name": "acct", "base_url": "http://127.0.0.1:8000/v1"}),
+        ProviderKind::VirtualModel => json!({"name": "acct"}),
     }
 }
 
