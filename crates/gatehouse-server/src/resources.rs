@@ -221,7 +221,7 @@ mod tests {
     fn the_expected_types_are_listed_as_before() {
         assert_eq!(
             one_of(ProviderKind::ALL.iter().map(|k| k.as_str())),
-            "openai, anthropic, aws-bedrock, azure-openai or openai-compatible"
+            "openai, anthropic, aws-bedrock, azure-openai, openai-compatible or virtual-model"
         );
         assert_eq!(
             one_of(GatewayControlKind::ALL.iter().map(|k| k.manifest_type())),
