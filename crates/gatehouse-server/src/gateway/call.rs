@@ -253,7 +253,17 @@ impl Call {
         let empty = BTreeMap::new();
         let metadata = self.metadata.as_ref().unwrap_or(&empty);
         let facts = RequestFacts { subject: &self.principal.subject, teams: &teams, model: &model, metadata };
-        let charges = limits.charges(&facts);
+        let mut charges = limits.charges(&facts);
+        // A routed call also counts against the rules of the name its caller used (a virtual model, or the
+        // model a load-balancing rule spreads): a limit set on that name holds whichever target serves.
+        if let Some(named) = self.target.as_ref().map(|t| t.name.clone()).filter(|n| *n != model) {
+            let facts = RequestFacts { subject: &self.principal.subject, teams: &teams, model: &named, metadata };
+            for c in limits.charges(&facts) {
+                if !charges.iter().any(|x| x.counter == c.counter) {
+                    charges.push(c);
+                }
+            }
+        }
         if charges.is_empty() {
             return Ok(());
         }

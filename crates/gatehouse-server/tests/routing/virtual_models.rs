@@ -137,3 +137,42 @@ async fn bad_virtual_models_are_refused_and_targets_cannot_be_deleted_under_them
     assert_eq!(s.delete("/api/v1/provider-accounts/vm", &s.admin).await.status, 204);
     assert_eq!(s.delete("/api/v1/provider-accounts/other", &s.admin).await.status, 204);
 }
+
+#[tokio::test]
+async fn limits_hold_on_the_virtual_name_and_on_the_target_that_serves() {
+    let s = TestServer::start().await;
+    let (_mock, usr) = world(&s).await;
+    let r = apply(
+        &s,
+        group(
+            "vm",
+            json!([{"name": "p", "routing_config": {"type": "priority", "targets": [
+        {"target": "up/b"}]}}]),
+        ),
+    )
+    .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let r = apply(
+        &s,
+        json!({"type": "gateway-rate-limiting-config", "name": "rl", "rules": [
+        {"id": "virtual", "when": {"models": ["vm/p"]}, "limit_to": 2, "unit": "requests_per_minute"}]}),
+    )
+    .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    for _ in 0..2 {
+        assert_eq!(chat(&s, &usr, chat_body("vm/p", false)).await.status(), 200);
+    }
+    let r = chat(&s, &usr, chat_body("vm/p", false)).await;
+    assert_eq!(r.status(), 429);
+    // The target's own rules count the calls routed to it.
+    let r = apply(
+        &s,
+        json!({"type": "gateway-rate-limiting-config", "name": "rl", "rules": [
+        {"id": "target", "when": {"models": ["up/b"]}, "limit_to": 1, "unit": "requests_per_minute"}]}),
+    )
+    .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    s.advance(61);
+    assert_eq!(chat(&s, &usr, chat_body("vm/p", false)).await.status(), 200);
+    assert_eq!(chat(&s, &usr, chat_body("up/b", false)).await.status(), 429);
+}
