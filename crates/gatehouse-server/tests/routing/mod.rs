@@ -195,6 +195,30 @@ async fn a_retry_can_succeed_on_the_same_target() {
 }
 
 #[tokio::test]
+async fn an_unreachable_target_falls_back() {
+    let s = TestServer::start().await;
+    let (mock, usr) = world(&s).await;
+    // Nothing listens on the discard port.
+    let dead = json!({"type": "openai-compatible", "name": "dead", "base_url": "http://127.0.0.1:9/v1",
+        "auth": {"api_key": "sk-dead"}, "models": [{"name": "m", "model_id": "mock-dead", "types": ["chat"]}]});
+    assert_eq!(s.post("/api/v1/provider-accounts", &s.admin, dead).await.status, 201);
+    balance(
+        &s,
+        json!({"id": "p", "when": {"models": ["up/a"]}, "type": "priority-based-routing",
+        "load_balance_targets": [target("dead/m", json!({})), target("up/b", json!({"priority": 1}))]}),
+    )
+    .await;
+    let r = chat(&s, &usr, chat_body("up/a", false)).await;
+    assert_eq!((r.status().as_u16(), resolved(&r)), (200, "up/b".to_owned()));
+    assert_eq!(asked(&mock), ["mock-b"]);
+    let rows = logged(&s, 3).await;
+    assert!(
+        rows.iter().any(|r| r["route"] == "chat:attempt" && r["model"] == "dead/m" && r["status"] == 502),
+        "{rows:?}"
+    );
+}
+
+#[tokio::test]
 async fn only_fallback_statuses_and_candidates_fall_back() {
     let s = TestServer::start().await;
     let (mock, usr) = world(&s).await;
