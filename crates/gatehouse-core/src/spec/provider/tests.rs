@@ -376,3 +376,40 @@ fn what_the_engine_is_told() {
     assert_eq!(c.spec.base_url().map(|u| u.as_str()), Some("http://127.0.0.1:11434/v1"));
     assert_eq!(spec(ProviderKind::OpenAi, json!({})).spec.collaborators().len(), 3);
 }
+
+#[test]
+fn virtual_model_rules() {
+    let w = world();
+    let group = |models: Value| {
+        manifest(ProviderKind::VirtualModel, json!({"name": "smart", "models": models})).unwrap().validate(&w)
+    };
+    let routing = |r: Value| group(json!([{"name": "chat", "routing_config": r}]));
+    let weight = json!({"type": "weight", "sticky": true, "targets": [
+        {"target": "openai-main/gpt-4o", "weight": 70}, {"target": "anthropic-main/claude-3-5-sonnet", "weight": 30}]});
+    assert!(routing(weight).is_ok());
+    let msg = fails_at(
+        routing(json!({"type": "weight", "targets": [{"target": "openai-main/gpt-4o", "weight": 70}]})),
+        "models[0].routing_config.targets",
+    );
+    assert_eq!(msg, "weights add up to 70, not 100");
+    let msg = fails_at(
+        routing(json!({"type": "priority", "targets": [{"target": "openai-main/gpt-4o", "weight": 100}]})),
+        "models[0].routing_config.targets[0].weight",
+    );
+    assert_eq!(msg, "is used only by weight");
+    fails_at(routing(json!({"type": "priority", "targets": []})), "models[0].routing_config.targets");
+    fails_at(
+        routing(json!({"type": "latency", "sticky": true, "targets": [{"target": "openai-main/gpt-4o"}]})),
+        "models[0].routing_config.sticky",
+    );
+    fails_at(group(json!([{"name": "chat"}])), "models[0].routing_config");
+    let real_fields = json!([{"name": "chat", "model_id": "gpt-4o",
+        "routing_config": {"type": "priority", "targets": [{"target": "openai-main/gpt-4o"}]}}]);
+    fails_at(group(real_fields), "models[0].model_id");
+    // A virtual model group takes no credentials; a real model takes no routing.
+    let e = manifest(ProviderKind::VirtualModel, json!({"name": "smart", "auth": {"api_key": "k"}})).unwrap_err();
+    assert!(e.to_string().starts_with("unknown field `auth`"), "{e}");
+    let mut m = model("m");
+    m["routing_config"] = json!({"type": "priority", "targets": [{"target": "openai-main/gpt-4o"}]});
+    fails_at(spec(ProviderKind::OpenAi, json!({"models": [m]})).validate(&w), "models[0].routing_config");
+}
