@@ -207,7 +207,8 @@ pub fn render(snap: &Snapshot, rec: &ResourceRecord, manifest: bool) -> Value {
         out.insert("collaborators".into(), serde_json::to_value(collaborators).unwrap_or(Value::Null));
     }
     // Only an object that names where credentials go holds any.
-    if !manifest && rec.spec.destination().is_some() {
+    let is_virtual = matches!(&rec.spec, ResourceSpec::ProviderAccount(p) if p.kind() == ProviderKind::VirtualModel);
+    if !manifest && rec.spec.destination().is_some() && !is_virtual {
         out.insert("auth_configured".into(), Value::Bool(rec.sealed_auth.is_some()));
     }
     Value::Object(out)
