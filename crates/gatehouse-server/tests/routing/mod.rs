@@ -22,7 +22,7 @@ pub(crate) async fn world(s: &TestServer) -> (MockHandle, String) {
         {"name": "bad", "model_id": "bad-fail-503", "types": ["chat"]},
         {"name": "flaky", "model_id": "flaky-fail-503x2", "types": ["chat"]},
         {"name": "refusing", "model_id": "r-fail-400", "types": ["chat"]},
-        {"name": "slow", "model_id": "s-slow-1500ms", "types": ["chat"]},
+        {"name": "slow", "model_id": "s-slow-3000ms", "types": ["chat"]},
         {"name": "lagging", "model_id": "l-slow-200ms", "types": ["chat"]},
         {"name": "cut", "model_id": "c-drip-20ms-cut-3", "types": ["chat"]}
     ]);
@@ -279,8 +279,8 @@ async fn streams_fall_back_before_their_first_byte_only() {
     let r = chat(&s, &usr, chat_body("up/slow", true)).await;
     assert_eq!((r.status().as_u16(), resolved(&r)), (200, "up/b".to_owned()));
     assert!(stream_text(&r.text().await.unwrap()).1);
-    assert!(started.elapsed() < std::time::Duration::from_millis(1400), "{:?}", started.elapsed());
-    assert_eq!(asked(&mock), ["s-slow-1500ms", "mock-b"]);
+    assert!(started.elapsed() < std::time::Duration::from_millis(2500), "{:?}", started.elapsed());
+    assert_eq!(asked(&mock), ["s-slow-3000ms", "mock-b"]);
 
     // Cut after its first bytes reached the client: no fallback can take them back.
     mock.clear();
