@@ -35,6 +35,8 @@ fn upstream<'a>(account: &'a ProviderAccountSpec, m: &'a ModelSpec) -> &'a str {
         | ProviderAccountSpec::Anthropic(_)
         | ProviderAccountSpec::AwsBedrock(_)
         | ProviderAccountSpec::OpenAiCompatible(_) => m.model_id.as_str(),
+        // A virtual model calls no upstream model of its own: it is itself.
+        ProviderAccountSpec::VirtualModel(_) => m.name.as_str(),
     }
 }
 

@@ -111,6 +111,7 @@ impl ResourceSpec {
                 ProviderAccountSpec::AwsBedrock(a) => &mut a.collaborators,
                 ProviderAccountSpec::AzureOpenAi(a) => &mut a.collaborators,
                 ProviderAccountSpec::OpenAiCompatible(a) => &mut a.collaborators,
+                ProviderAccountSpec::VirtualModel(a) => &mut a.collaborators,
             },
             ResourceSpec::McpServer(m) => &mut m.collaborators,
             ResourceSpec::McpVirtual(m) => &mut m.collaborators,
@@ -157,10 +158,8 @@ impl ResourceSpec {
     pub fn model_refs(&self) -> Vec<&ModelRef> {
         match self {
             ResourceSpec::GatewayControl(g) => g.model_refs(),
-            ResourceSpec::ProviderAccount(_)
-            | ResourceSpec::McpServer(_)
-            | ResourceSpec::McpVirtual(_)
-            | ResourceSpec::Agent(_) => Vec::new(),
+            ResourceSpec::ProviderAccount(p) => p.model_refs(),
+            ResourceSpec::McpServer(_) | ResourceSpec::McpVirtual(_) | ResourceSpec::Agent(_) => Vec::new(),
         }
     }
 }
@@ -278,7 +277,9 @@ impl ResourceIndex {
 
     /// Gateway controls that name a model of `account` (or, with `model`, that one model).
     pub fn controls_naming(&self, account: &str, model: Option<&str>) -> Vec<&ResourceName> {
+        // Virtual models name the real models they route to, as controls do.
         self.of_kind(ResourceKind::GatewayControls)
+            .chain(self.of_kind(ResourceKind::ProviderAccount))
             .filter(|rec| {
                 rec.spec.model_refs().iter().any(|m| {
                     let s = m.to_string();

@@ -148,6 +148,8 @@ impl ManifestType {
         ManifestType::ProviderAccount(ProviderKind::AwsBedrock),
         ManifestType::ProviderAccount(ProviderKind::AzureOpenAi),
         ManifestType::ProviderAccount(ProviderKind::OpenAiCompatible),
+        // After the real accounts: a virtual model routes to their models.
+        ManifestType::ProviderAccount(ProviderKind::VirtualModel),
         ManifestType::McpServer,
         ManifestType::McpVirtual,
         ManifestType::Agent,

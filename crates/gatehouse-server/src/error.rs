@@ -73,6 +73,10 @@ pub enum ApiError {
     /// The upstream provider did not answer in time.
     #[error("{0}")]
     GatewayTimeout(String),
+    /// The upstream provider answered with an error status (`status`); the client sees a 502 like any other
+    /// upstream failure, and routing reads the status to decide on retries and fallbacks.
+    #[error("{message}")]
+    UpstreamStatus { status: u16, message: String },
 }
 
 /// Why a request is not authenticated: one code each. An unknown token and a wrong secret share one
@@ -308,7 +312,8 @@ impl ApiError {
             | ApiError::UnsupportedMediaType(_)
             | ApiError::Internal(_)
             | ApiError::BadGateway(_)
-            | ApiError::GatewayTimeout(_)) => e,
+            | ApiError::GatewayTimeout(_)
+            | ApiError::UpstreamStatus { .. }) => e,
         }
     }
 
@@ -332,7 +337,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request_error"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
-            ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream_error"),
+            ApiError::BadGateway(_) | ApiError::UpstreamStatus { .. } => (StatusCode::BAD_GATEWAY, "upstream_error"),
             ApiError::GatewayTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_error"),
         };
         (status, kind, self.code())
@@ -360,7 +365,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Internal(_) => "internal_error",
-            ApiError::BadGateway(_) => "upstream_failed",
+            ApiError::BadGateway(_) | ApiError::UpstreamStatus { .. } => "upstream_failed",
             ApiError::GatewayTimeout(_) => "upstream_timeout",
         }
     }
@@ -388,7 +393,8 @@ impl ApiError {
             | ApiError::UnsupportedMediaType(_)
             | ApiError::Internal(_)
             | ApiError::BadGateway(_)
-            | ApiError::GatewayTimeout(_) => None,
+            | ApiError::GatewayTimeout(_)
+            | ApiError::UpstreamStatus { .. } => None,
         }
     }
 
@@ -423,7 +429,8 @@ impl ApiError {
             | ApiError::UnsupportedMediaType(_)
             | ApiError::Internal(_)
             | ApiError::BadGateway(_)
-            | ApiError::GatewayTimeout(_) => Vec::new(),
+            | ApiError::GatewayTimeout(_)
+            | ApiError::UpstreamStatus { .. } => Vec::new(),
         }
     }
 }

@@ -207,7 +207,8 @@ pub fn render(snap: &Snapshot, rec: &ResourceRecord, manifest: bool) -> Value {
         out.insert("collaborators".into(), serde_json::to_value(collaborators).unwrap_or(Value::Null));
     }
     // Only an object that names where credentials go holds any.
-    if !manifest && rec.spec.destination().is_some() {
+    let is_virtual = matches!(&rec.spec, ResourceSpec::ProviderAccount(p) if p.kind() == ProviderKind::VirtualModel);
+    if !manifest && rec.spec.destination().is_some() && !is_virtual {
         out.insert("auth_configured".into(), Value::Bool(rec.sealed_auth.is_some()));
     }
     Value::Object(out)
@@ -221,7 +222,7 @@ mod tests {
     fn the_expected_types_are_listed_as_before() {
         assert_eq!(
             one_of(ProviderKind::ALL.iter().map(|k| k.as_str())),
-            "openai, anthropic, aws-bedrock, azure-openai or openai-compatible"
+            "openai, anthropic, aws-bedrock, azure-openai, openai-compatible or virtual-model"
         );
         assert_eq!(
             one_of(GatewayControlKind::ALL.iter().map(|k| k.manifest_type())),

@@ -29,6 +29,8 @@ pub struct Published {
     pub limits: gatehouse_core::limits::LimitsTable,
     /// The MCP servers, compiled the same way.
     pub mcp: crate::mcp::table::McpTable,
+    /// Load-balancing rules and virtual models.
+    pub routes: crate::gateway::route::RouteTable,
 }
 
 /// Where random bytes come from; passed in so tests can be deterministic.
@@ -172,6 +174,8 @@ pub struct AppState {
     pub alerts: crate::limits::alerts::Fired,
     /// The MCP gateway's sessions (in memory: a restart ends them, and clients start new ones).
     pub mcp_sessions: crate::mcp::session::Sessions,
+    /// Routing's memory of each target: failures in a row, cool-downs, recent latency.
+    pub routing: crate::gateway::health::Health,
 }
 
 pub type App = Arc<AppState>;
@@ -203,6 +207,7 @@ impl AppState {
             signin: crate::signin_throttle::SigninThrottle::new(config.signin_throttle.clone()),
             connections: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),
             mcp_sessions: Default::default(),
+            routing: Default::default(),
             http,
             published: ArcSwap::from_pointee(compile(loaded_version, crate::identity::snapshot(loaded), &key, None)),
             store,
@@ -460,7 +465,8 @@ fn compile(version: i64, snapshot: Snapshot, key: &SecretKey, previous: Option<&
     let gateway = GatewayTable::compile(&snapshot, key, previous.map(|p| &p.gateway));
     let mcp = crate::mcp::table::McpTable::compile(&snapshot, key, previous.map(|p| &p.mcp));
     let limits = gatehouse_core::limits::LimitsTable::compile(&snapshot);
-    Published { version, snapshot: Arc::new(snapshot), gateway, mcp, limits }
+    let routes = crate::gateway::route::RouteTable::compile(&snapshot);
+    Published { version, snapshot: Arc::new(snapshot), gateway, mcp, limits, routes }
 }
 
 /// Background work: flush token use times and pick up external changes, until the app is dropped; and the

@@ -20,6 +20,7 @@ mod persistence;
 mod request_logs;
 mod resources;
 mod roles;
+mod routing;
 mod security_limits;
 mod security_logs;
 mod security_signin;

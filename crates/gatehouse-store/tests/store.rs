@@ -1117,6 +1117,14 @@ async fn usage_is_summed_per_subject_and_model() {
             request(6, "user:b@example.com", "oa/gpt", 200),
             // Logged before costs were stored: its tokens are summed apart, for a report to price.
             RequestLog { cost_usd: None, ..request(7, "user:b@example.com", "oa/gpt", 200) },
+            // One upstream attempt of a routed call: beside its call's row, not a request of its own.
+            RequestLog {
+                route: "chat:attempt".into(),
+                input_tokens: None,
+                output_tokens: None,
+                cost_usd: None,
+                ..request(8, "user:a@example.com", "oa/gpt", 503)
+            },
         ];
         b.store().append_request_logs(&logs).await.unwrap();
         let row = |subject: &str, model: &str, requests, errors, input, output, latency| UsageRow {

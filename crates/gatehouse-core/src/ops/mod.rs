@@ -85,6 +85,13 @@ impl crate::spec::Lookup for SnapshotLookup<'_> {
         let rec = self.0.resources().get(&crate::model::Resource::new(crate::model::ResourceKind::McpServer, name))?;
         crate::spec::McpTools::of(&rec.spec)
     }
+    fn model_is_virtual(&self, account: &str, _model: &str) -> bool {
+        let r = Resource::new(crate::model::ResourceKind::ProviderAccount, account);
+        matches!(
+            self.0.resources().get(&r).map(|rec| &rec.spec),
+            Some(crate::resource::ResourceSpec::ProviderAccount(p)) if p.kind() == crate::spec::ProviderKind::VirtualModel
+        )
+    }
 }
 
 fn subject_exists(s: &Snapshot, subject: &Subject) -> bool {

@@ -39,10 +39,10 @@ use crate::secret::Secret;
 
 pub use agent::{AgentSpec, FreeForm};
 pub use gateway::{
-    metadata_key, AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule, BudgetUnit, GatewayControlKind,
-    GatewayControlSpec, Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig,
-    LoadBalancingRule, McpToolRef, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig,
-    RoutingStrategy, When,
+    check_targets, check_ttft, metadata_key, AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule,
+    BudgetUnit, GatewayControlKind, GatewayControlSpec, Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget,
+    LoadBalancingConfig, LoadBalancingRule, McpToolRef, ParamKind, PiiEntity, RateLimitRule, RateLimitUnit,
+    RateLimitingConfig, RetryConfig, RoutingStrategy, When, DEFAULT_FALLBACK_STATUS_CODES, OVERRIDABLE_PARAMS,
 };
 pub use mcp::{
     check_tool_names, ClientAuth, McpAuth, McpServerManifest, McpServerSpec, McpTransport, OAuth2ClientCredentials,
@@ -52,7 +52,8 @@ pub use mcp_virtual::{McpVirtualSpec, VirtualTool};
 pub use pricing::ModelPricing;
 pub use provider::{
     ApiKeyAuth, AwsBedrockAccount, AwsBedrockAuth, AzureOpenAiAccount, ModelSpec, ModelType, OpenAiCompatibleAccount,
-    OpenAiCompatibleAuth, ProviderAccountManifest, ProviderAccountSpec, ProviderAuth, ProviderKind, StandardAccount,
+    OpenAiCompatibleAuth, ProviderAccountManifest, ProviderAccountSpec, ProviderAuth, ProviderKind, RoutingConfig,
+    StandardAccount, VirtualModelAccount, VirtualStrategy,
 };
 
 /// A spec failed validation: the field (a path like `models[2].authorized_subjects[0]`) and why.
@@ -66,6 +67,10 @@ pub trait Lookup {
     fn model_exists(&self, account: &str, model: &str) -> bool;
     /// The MCP server (remote or virtual) `name`, if it exists: which of its tools a rule may name.
     fn mcp_server(&self, name: &str) -> Option<McpTools>;
+    /// Whether `<account>/<model>` is a virtual model (which routes, and cannot be routed to).
+    fn model_is_virtual(&self, _account: &str, _model: &str) -> bool {
+        false
+    }
 }
 
 /// The tools of an MCP server that a gateway control may name.

@@ -22,9 +22,11 @@ use gatehouse_core::Subject;
 use gatehouse_store::RequestLog;
 use time::OffsetDateTime;
 
+use super::attempt::{self, Attempt};
 use super::dispatch::{self, Answer, Request};
 use super::log::{count, keep, micros, Usage};
 use super::resolve::{resolve, Target};
+use super::route::{plan, Facts, Step};
 use super::stream::{sse_response, Item};
 use crate::error::ApiError;
 use crate::limits::{Admission, Outcome};
@@ -100,7 +102,16 @@ pub struct Call {
     /// The request body's size; the whole answer's, or, for a stream, its count as it leaves.
     request_bytes: Option<u64>,
     response_bytes: AnswerBytes,
+    /// A routed call's targets in the order they are tried (empty: the resolved target, once), and what
+    /// routed it.
+    steps: Vec<Step>,
+    routed_by: Option<String>,
+    /// Every upstream attempt of a routed call, each logged as a row of its own.
+    attempts: Vec<Attempt>,
 }
+
+/// The header naming the real model that served: `<account>/<model>`.
+pub const RESOLVED_MODEL: &str = "x-gatehouse-resolved-model";
 
 impl Call {
     /// The call of an authenticated request (the authenticate phase has run: `principal` and `view` come
@@ -133,6 +144,9 @@ impl Call {
             refused_by: None,
             request_bytes: None,
             response_bytes: AnswerBytes::Known(None),
+            steps: Vec::new(),
+            routed_by: None,
+            attempts: Vec::new(),
         }
     }
 
@@ -156,6 +170,7 @@ impl Call {
             return Err(e.take().unwrap_or_else(|| ApiError::Internal("metadata error taken twice".into())));
         }
         self.resolve(&request)?;
+        self.route()?;
         self.admit(&request).await?;
         self.check_input(&request)?;
         let answer = self.dispatch(request).await?;
@@ -179,15 +194,9 @@ impl Call {
         Ok(())
     }
 
-    /// Admit: whether the call may go ahead now under the rate limits and budgets that match it. Tokens and
-    /// cost are reserved as an estimate, corrected when the call settles (on drop).
-    async fn admit(&mut self, request: &Request) -> Result<(), ApiError> {
-        let limits = &self.view.limits;
-        if limits.is_empty() {
-            return Ok(());
-        }
-        let Some(target) = &self.target else { return Ok(()) };
-        let teams: Vec<String> = match &self.principal.subject {
+    /// The teams the caller is in, in the request's view.
+    fn teams(&self) -> Vec<String> {
+        match &self.principal.subject {
             Subject::User(e) => self
                 .view
                 .snapshot
@@ -195,23 +204,86 @@ impl Call {
                 .map(|u| u.member_of.iter().map(|t| t.to_string()).collect())
                 .unwrap_or_default(),
             Subject::Team(_) | Subject::VirtualAccount(_) => Vec::new(),
-        };
+        }
+    }
+
+    /// Route: a virtual model's routing, or the first load-balancing rule that names the requested model,
+    /// decides which real models the call may go to, and in which order.
+    fn route(&mut self) -> Result<(), ApiError> {
+        let Some(target) = &self.target else { return Ok(()) };
+        let caller = self.principal.subject.to_string();
+        if target.is_virtual() {
+            let name = target.name.clone();
+            let Some(routing) = self.view.routes.virtual_model(&name) else {
+                return Err(ApiError::BadGateway(format!("virtual model {name} has no routing")));
+            };
+            let route_type = self.route.model_type();
+            // Only the targets that serve this route; none: the client asked for what it does not offer.
+            let steps: Vec<Step> = plan(routing, &self.app.routing, self.app.now(), &caller)
+                .into_iter()
+                .filter(|s| super::resolve::routed(&self.view, &s.served, &name, route_type).is_some())
+                .collect();
+            if steps.is_empty() {
+                return Err(ApiError::invalid("model", format!("{name} routes to no {route_type} model")));
+            }
+            self.steps = steps;
+            self.routed_by = Some(format!("virtual-model:{name}"));
+            return Ok(());
+        }
+        let teams = self.teams();
         let empty = BTreeMap::new();
         let metadata = self.metadata.as_ref().unwrap_or(&empty);
-        let facts = RequestFacts {
-            subject: &self.principal.subject,
-            teams: &teams,
-            call: Called::Model(&target.name),
-            metadata,
-        };
-        let charges = limits.charges(&facts);
+        let facts = Facts { subject: &self.principal.subject, teams: &teams, model: &target.name, metadata };
+        let Some(routing) = self.view.routes.matching(&facts) else { return Ok(()) };
+        self.steps = plan(routing, &self.app.routing, self.app.now(), &caller);
+        self.routed_by = Some(format!("load-balancing:{}", routing.source));
+        Ok(())
+    }
+
+    /// The model the call is charged on: the first target a routed call goes to (its price is corrected to
+    /// the one that served when it settles).
+    fn charged_model(&self) -> Option<(String, Option<(f64, f64)>)> {
+        let price = |p: &gatehouse_core::spec::ModelPricing| (p.input_per_million_tokens, p.output_per_million_tokens);
+        match self.steps.first() {
+            Some(step) => {
+                let pricing = self.view.gateway.model(&step.served).and_then(|(_, m)| m.pricing().map(price));
+                Some((step.served.clone(), pricing))
+            }
+            None => self.target.as_ref().map(|t| (t.name.clone(), t.pricing().map(price))),
+        }
+    }
+
+    /// Admit: whether the call may go ahead now under the rate limits and budgets that match it. Tokens and
+    /// cost are reserved as an estimate, corrected when the call settles (on drop).
+    async fn admit(&mut self, request: &Request) -> Result<(), ApiError> {
+        let limits = &self.view.limits;
+        if limits.is_empty() {
+            return Ok(());
+        }
+        let Some((model, pricing)) = self.charged_model() else { return Ok(()) };
+        let teams = self.teams();
+        let empty = BTreeMap::new();
+        let metadata = self.metadata.as_ref().unwrap_or(&empty);
+        let facts =
+            RequestFacts { subject: &self.principal.subject, teams: &teams, call: Called::Model(&model), metadata };
+        let mut charges = limits.charges(&facts);
+        // A routed call also counts against the rules of the name its caller used (a virtual model, or the
+        // model a load-balancing rule spreads): a limit set on that name holds whichever target serves.
+        if let Some(named) = self.target.as_ref().map(|t| t.name.clone()).filter(|n| *n != model) {
+            let facts =
+                RequestFacts { subject: &self.principal.subject, teams: &teams, call: Called::Model(&named), metadata };
+            for c in limits.charges(&facts) {
+                if !charges.iter().any(|x| x.counter == c.counter) {
+                    charges.push(c);
+                }
+            }
+        }
         if charges.is_empty() {
             return Ok(());
         }
         if !metadata.is_empty() {
             self.app.limiter.note_metadata(&self.principal.subject, &charges, metadata, limits.metadata_keys());
         }
-        let pricing = target.pricing().map(|p| (p.input_per_million_tokens, p.output_per_million_tokens));
         let counts_tokens = charges.iter().any(|c| c.rule.measure != Measure::Requests);
         let estimate = if counts_tokens { request.estimate() } else { Estimate::default() };
         match self.app.limiter.admit(self.app.now(), charges, estimate, pricing).await {
@@ -234,6 +306,23 @@ impl Call {
             for (name, value) in a.headers(self.app.now()) {
                 resp.headers_mut().insert(name, value);
             }
+        }
+        if let Some(routed_by) = &self.routed_by {
+            let applied = crate::limits::admission::APPLIED;
+            let value = match resp.headers().get(applied).and_then(|v| v.to_str().ok()) {
+                Some(before) => format!("{before}, {routed_by}"),
+                None => routed_by.clone(),
+            };
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                resp.headers_mut().insert(applied, v);
+            }
+        }
+    }
+
+    /// The header naming the model that served an answer.
+    fn resolved_header(&self, resp: &mut Response) {
+        if let Some(v) = self.target.as_ref().and_then(|t| HeaderValue::from_str(&t.served).ok()) {
+            resp.headers_mut().insert(RESOLVED_MODEL, v);
         }
     }
 
@@ -268,10 +357,32 @@ impl Call {
     /// Dispatch: the request to the upstream. The plan is one attempt on the resolved target; retries and
     /// fallbacks extend the plan here, each attempt through the same upstream interface.
     async fn dispatch(&mut self, request: Request) -> Result<Answer, ApiError> {
+        if !self.steps.is_empty() {
+            return self.dispatch_routed(request).await;
+        }
         let Some(target) = &self.target else {
             return Err(ApiError::Internal("a gateway call was dispatched before it was resolved".into()));
         };
         let answer = dispatch::dispatch(&self.app, target, request).await?;
+        if let Answer::Whole(_, upstream) = &answer {
+            self.upstream = Some(*upstream);
+        }
+        Ok(answer)
+    }
+
+    /// A routed call: its steps in order, with retries and fallbacks (see `attempt`). The target that
+    /// served becomes the call's: its price is the call's.
+    async fn dispatch_routed(&mut self, request: Request) -> Result<Answer, ApiError> {
+        let named = request.model().to_owned();
+        let (steps, view) = (std::mem::take(&mut self.steps), self.view.clone());
+        let route_type = self.route.model_type();
+        let result = attempt::run(&self.app, &view, &named, route_type, &steps, &request, &mut self.attempts).await;
+        self.steps = steps;
+        let (answer, served) = result?;
+        if let Some(a) = &mut self.admission {
+            a.reprice(served.pricing().map(|p| (p.input_per_million_tokens, p.output_per_million_tokens)));
+        }
+        self.target = Some(served);
         if let Answer::Whole(_, upstream) = &answer {
             self.upstream = Some(*upstream);
         }
@@ -300,6 +411,7 @@ impl Call {
                     resp.headers_mut().insert("server-timing", v);
                 }
                 self.control_headers(&mut resp);
+                self.resolved_header(&mut resp);
                 self.status = Some(resp.status().as_u16());
                 self.response_bytes = AnswerBytes::Known(resp.body().size_hint().exact());
                 resp
@@ -314,6 +426,7 @@ impl Call {
                 self.control_headers(&mut headers);
                 let counter = StreamedBytes::new(&self.app);
                 self.response_bytes = AnswerBytes::Streamed(counter.clone());
+                self.resolved_header(&mut headers);
                 let mut resp = sse_response(chunks, encoder, self);
                 resp.headers_mut().extend(headers.into_parts().0.headers);
                 counted(resp, counter)
@@ -322,7 +435,10 @@ impl Call {
     }
 
     fn refuse(mut self, e: ApiError) -> Response {
-        let resp = e.into_response();
+        let mut resp = e.into_response();
+        if self.routed_by.is_some() {
+            self.control_headers(&mut resp);
+        }
         self.status = Some(resp.status().as_u16());
         self.response_bytes = AnswerBytes::Known(resp.body().size_hint().exact());
         resp
@@ -380,6 +496,30 @@ impl Drop for Call {
     fn drop(&mut self) {
         self.settle();
         let entry = self.entry();
+        // Each attempt of a routed call is a row of its own, on the model it tried, routed as
+        // `<route>:attempt`: the call's own row stays the one that counts (its tokens, its cost).
+        let attempts: Vec<RequestLog> = std::mem::take(&mut self.attempts)
+            .into_iter()
+            .map(|a| RequestLog {
+                model: a.served,
+                route: format!("{}:attempt", entry.route),
+                status: a.status,
+                latency_us: micros(a.latency),
+                upstream_latency_us: Some(micros(a.latency)),
+                input_tokens: None,
+                output_tokens: None,
+                prompt: None,
+                completion: None,
+                cost_usd: None,
+                refused_by: None,
+                request_bytes: None,
+                response_bytes: None,
+                ..entry.clone()
+            })
+            .collect();
+        for row in attempts {
+            self.app.log_request(row);
+        }
         match &self.response_bytes {
             // A stream's entry waits for its last bytes to be counted.
             AnswerBytes::Streamed(counter) => counter.park(entry),

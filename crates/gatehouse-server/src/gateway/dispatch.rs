@@ -25,6 +25,7 @@ use crate::error::ApiError;
 use crate::state::App;
 
 /// A parsed gateway request, one variant per route that calls an upstream.
+#[derive(Clone)]
 pub enum Request {
     Chat(ChatRequest),
     Completions(CompletionRequest),
@@ -134,6 +135,8 @@ impl Provider {
             ProviderKind::OpenAi | ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi => Provider::OpenAiShaped,
             ProviderKind::Anthropic => Provider::Anthropic,
             ProviderKind::AwsBedrock => Provider::Bedrock,
+            // Never dispatched (calls to it are routed to its targets); its models have no URLs, a 502.
+            ProviderKind::VirtualModel => Provider::OpenAiShaped,
         }
     }
 }

@@ -5,11 +5,14 @@
 //! differences between providers live behind one interface ([`dispatch`]); the accounts it calls are
 //! compiled once per published version ([`table`]); transport is in [`upstream`], streaming in [`stream`].
 
+pub mod attempt;
 pub mod call;
 pub mod dispatch;
+pub mod health;
 pub mod log;
 pub mod metadata;
 pub mod resolve;
+pub mod route;
 pub mod stream;
 pub mod table;
 pub mod upstream;

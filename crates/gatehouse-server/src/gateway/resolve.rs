@@ -15,8 +15,10 @@ use crate::state::Published;
 /// A model the caller may use, resolved once in the request's view. Holds the compiled account, so a
 /// concurrent edit of the account cannot change the destination half-way through a request.
 pub struct Target {
-    /// `<account>/<model>`, as the client named it and as answers name it.
+    /// `<account>/<model>` (or a virtual model), as the client named it and as answers name it.
     pub name: String,
+    /// `<account>/<model>` of the real model the request goes to: `name` unless it was routed.
+    pub served: String,
     account: Arc<Account>,
     model: Arc<Model>,
 }
@@ -32,6 +34,11 @@ impl Target {
 
     pub fn kind(&self) -> ProviderKind {
         self.account.kind()
+    }
+
+    /// A model of a `provider-account/virtual-model`, which is routed, never called.
+    pub fn is_virtual(&self) -> bool {
+        self.kind() == ProviderKind::VirtualModel
     }
 
     pub fn model(&self) -> &ModelSpec {
@@ -84,8 +91,10 @@ pub fn resolve(
         return Err(refused(principal, model));
     }
     let (account, found) = view.gateway.model(model).ok_or_else(|| refused(principal, model))?;
-    let target = Target { name: model.to_owned(), account: account.clone(), model: found.clone() };
-    if !target.model().types.contains(&route_type) {
+    let target =
+        Target { name: model.to_owned(), served: model.to_owned(), account: account.clone(), model: found.clone() };
+    // A virtual model serves what its targets serve: the route phase finds those that serve this route.
+    if !target.is_virtual() && !target.model().types.contains(&route_type) {
         let types: Vec<String> = target.model().types.iter().map(|t| t.to_string()).collect();
         return Err(ApiError::invalid(
             "model",
@@ -93,6 +102,15 @@ pub fn resolve(
         ));
     }
     Ok(target)
+}
+
+/// The real model `served` as a target of a request for `named`, without an access check: routing to it
+/// was decided by whoever configured the routing. `None` when it is gone or does not serve the route.
+pub fn routed(view: &Published, served: &str, named: &str, route_type: ModelType) -> Option<Target> {
+    let (account, found) = view.gateway.model(served)?;
+    let target =
+        Target { name: named.to_owned(), served: served.to_owned(), account: account.clone(), model: found.clone() };
+    (!target.is_virtual() && target.model().types.contains(&route_type)).then_some(target)
 }
 
 /// Every `<account>/<model>` `subject` may use, sorted, with its account.

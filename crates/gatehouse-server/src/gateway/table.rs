@@ -175,6 +175,7 @@ fn open(record: &ResourceRecord, spec: &ProviderAccountSpec, key: &SecretKey) ->
 /// The text of each URL the account's provider offers for `model`.
 fn url_text(spec: &ProviderAccountSpec, model: &ModelSpec, endpoint: Endpoint) -> Option<String> {
     match spec {
+        ProviderAccountSpec::VirtualModel(_) => None,
         ProviderAccountSpec::AzureOpenAi(a) => {
             let deployment = a.deployments.get(&model.name).map(String::as_str).unwrap_or(&model.model_id);
             let endpoint_base = a.base_url.as_ref().unwrap_or(&a.endpoint);

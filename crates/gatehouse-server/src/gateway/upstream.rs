@@ -149,7 +149,10 @@ pub async fn send(app: &App, rb: RequestBuilder) -> Result<reqwest::Response, Ap
         return Ok(resp);
     }
     let body = resp.bytes().await.unwrap_or_default();
-    Err(ApiError::BadGateway(format!("the upstream provider answered {status}: {}", provider_message(&body))))
+    Err(ApiError::UpstreamStatus {
+        status: status.as_u16(),
+        message: format!("the upstream provider answered {status}: {}", provider_message(&body)),
+    })
 }
 
 /// The message of an error body in OpenAI's or Anthropic's (`error.message`) or Bedrock's (`message`) shape.

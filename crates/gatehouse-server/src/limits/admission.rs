@@ -275,6 +275,12 @@ impl Limiter {
 }
 
 impl Admission {
+    /// The price the call settles at: a routed call is charged at the model that served it, which may
+    /// not be the one its reservation was priced at.
+    pub fn reprice(&mut self, pricing: Option<(f64, f64)>) {
+        self.pricing = pricing;
+    }
+
     /// `x-gatehouse-applied-controls`: `<kind>:<config>/<rule>` for every counter charged, `;exceeded` on
     /// those over their limit that could not refuse (audit mode), `;unchecked` when the counters were
     /// down and the gateway failed open. OpenAI's `x-ratelimit-*` for the tightest rate limit per measure.

@@ -178,8 +178,11 @@ fn row(r: &AnyRow) -> Result<RequestLog, StoreError> {
 /// BIGINT columns to NUMERIC, which the Any driver cannot decode. COALESCE because a group whose rows all
 /// lack token counts sums to NULL; the cost stays NULL when no row has one, which is how a report tells
 /// "unpriced" from "free".
-pub(super) const SUMS: &str = "COUNT(*) AS requests, \
-     CAST(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
+///
+/// Rows routed `<route>:attempt` record one upstream attempt of a routed call, beside the call's own row:
+/// they are not requests of their own (and carry no tokens or cost).
+pub(super) const SUMS: &str = "CAST(SUM(CASE WHEN route LIKE '%:attempt' THEN 0 ELSE 1 END) AS BIGINT) AS requests, \
+     CAST(SUM(CASE WHEN status >= 400 AND route NOT LIKE '%:attempt' THEN 1 ELSE 0 END) AS BIGINT) AS errors, \
      CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT) AS input_tokens, \
      CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT) AS output_tokens, \
      SUM(cost_usd) AS cost_usd, \
@@ -189,7 +192,7 @@ pub(super) const SUMS: &str = "COUNT(*) AS requests, \
 pub(crate) async fn usage(pool: &AnyPool, filter: &RequestLogFilter) -> Result<Vec<UsageRow>, StoreError> {
     let Some((where_sql, params)) = conditions(filter)? else { return Ok(Vec::new()) };
     let sql = format!(
-        "SELECT subject, model, {SUMS}, CAST(SUM(latency_us) AS BIGINT) AS total_latency_us \
+        "SELECT subject, model, {SUMS}, CAST(SUM(CASE WHEN route LIKE '%:attempt' THEN 0 ELSE latency_us END) AS BIGINT) AS total_latency_us \
          FROM request_logs{where_sql} GROUP BY subject, model ORDER BY subject, model"
     );
     let rows = bind_all(sqlx::query(&sql).persistent(persistent(filter)), &params).fetch_all(pool).await?;

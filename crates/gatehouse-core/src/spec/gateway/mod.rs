@@ -16,7 +16,7 @@ use super::{check_description, check_subjects, no_duplicates, Collaborator, Fiel
 use crate::ids::ResourceName;
 use crate::model::{Resource, ResourceKind, Subject};
 pub use mcp_ref::McpToolRef;
-pub use validation::metadata_key;
+pub use validation::{check_targets, check_ttft, metadata_key};
 
 /// The manifest `type` of a gateway control.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -319,6 +319,16 @@ pub struct RetryConfig {
     pub on_status_codes: Vec<u16>,
 }
 
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            attempts: RetryConfig::default_attempts(),
+            delay_ms: RetryConfig::default_delay_ms(),
+            on_status_codes: RetryConfig::default_status_codes(),
+        }
+    }
+}
+
 impl RetryConfig {
     // The usual gateway defaults: a couple of quick retries on rate limiting and transient server errors.
     fn default_attempts() -> u32 {
@@ -347,12 +357,55 @@ pub struct LoadBalanceTarget {
     /// Answers from this target that send the request on to the next one; `None`: the gateway's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_status_codes: Option<Vec<u16>>,
+    /// Whether a request that failed on another target may fall back to this one; `None`: yes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_candidate: Option<bool>,
+    /// Request parameters set on the request this target is sent (see `OVERRIDABLE_PARAMS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub override_params: Option<BTreeMap<String, serde_json::Value>>,
+    /// How long this target may take to its first byte (a whole answer: to its end) before the request
+    /// falls back; `None`: the rule's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_timeout_ms: Option<u64>,
 }
 
 impl LoadBalanceTarget {
     pub fn priority(&self) -> u32 {
         self.priority.unwrap_or(0)
     }
+
+    pub fn fallback_candidate(&self) -> bool {
+        self.fallback_candidate.unwrap_or(true)
+    }
+
+    /// The status codes that fall back to the next target.
+    pub fn fallback_status_codes(&self) -> Vec<u16> {
+        self.fallback_status_codes.clone().unwrap_or_else(|| DEFAULT_FALLBACK_STATUS_CODES.to_vec())
+    }
+}
+
+/// The answers that send a request on to the next target when a target does not say otherwise.
+pub const DEFAULT_FALLBACK_STATUS_CODES: [u16; 7] = [401, 403, 404, 429, 500, 502, 503];
+
+/// The request parameters `override_params` may set, with what each must be.
+pub const OVERRIDABLE_PARAMS: [(&str, ParamKind); 7] = [
+    ("temperature", ParamKind::Number),
+    ("top_p", ParamKind::Number),
+    ("presence_penalty", ParamKind::Number),
+    ("frequency_penalty", ParamKind::Number),
+    ("max_tokens", ParamKind::Count),
+    ("seed", ParamKind::Count),
+    ("stop", ParamKind::Stop),
+];
+
+/// What an overridable parameter's value must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    Number,
+    /// A whole number from 1 up.
+    Count,
+    /// A string or a list of strings.
+    Stop,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -364,6 +417,9 @@ pub struct LoadBalancingRule {
     #[serde(rename = "type")]
     pub strategy: RoutingStrategy,
     pub load_balance_targets: Vec<LoadBalanceTarget>,
+    /// The time-to-first-token timeout of targets without their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_timeout_ms: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

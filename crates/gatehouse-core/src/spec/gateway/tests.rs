@@ -366,6 +366,19 @@ fn load_balancing_rules() {
         target(1, 0, "fallback_status_codes", json!([99])),
         "rules[1].load_balance_targets[0].fallback_status_codes[0]",
     );
+    // Overrides: only sampling and length parameters, each of its kind.
+    let params = |p: Value| target(1, 0, "override_params", p);
+    assert!(params(json!({"temperature": 0.2, "max_tokens": 64, "stop": ["\n"], "seed": 7})).is_ok());
+    let msg = fails_at(params(json!({"stream": true})), "rules[1].load_balance_targets[0].override_params.stream");
+    assert!(msg.starts_with("cannot be overridden"), "{msg}");
+    fails_at(params(json!({"max_tokens": 0})), "rules[1].load_balance_targets[0].override_params.max_tokens");
+    fails_at(params(json!({"temperature": "hot"})), "rules[1].load_balance_targets[0].override_params.temperature");
+    fails_at(params(json!({"stop": [1]})), "rules[1].load_balance_targets[0].override_params.stop");
+    // Time-to-first-token timeouts, on a target or a rule.
+    assert!(target(1, 0, "ttft_timeout_ms", json!(600_000)).is_ok());
+    fails_at(target(1, 0, "ttft_timeout_ms", json!(0)), "rules[1].load_balance_targets[0].ttft_timeout_ms");
+    fails_at(check(lb, |v| v["rules"][1]["ttft_timeout_ms"] = json!(600_001)), "rules[1].ttft_timeout_ms");
+    assert!(target(1, 0, "fallback_candidate", json!(false)).is_ok());
 }
 
 #[test]

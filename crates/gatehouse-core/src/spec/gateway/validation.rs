@@ -147,53 +147,120 @@ pub(super) fn check_status_codes(field: &str, codes: &[u16]) -> Result<(), Field
     no_duplicates(codes.iter().enumerate().map(|(i, c)| (format!("{field}[{i}]"), c)))
 }
 
+/// The longest time-to-first-token timeout: past it the gateway's own first-byte timeout decides.
+pub(super) const MAX_TTFT_TIMEOUT_MS: u64 = 600_000;
+
+pub fn check_ttft(field: &str, ms: Option<u64>) -> Result<(), FieldError> {
+    match ms {
+        Some(ms) if ms == 0 || ms > MAX_TTFT_TIMEOUT_MS => {
+            Err(FieldError::new(field, format!("must be 1 to {MAX_TTFT_TIMEOUT_MS} milliseconds")))
+        }
+        Some(_) | None => Ok(()),
+    }
+}
+
+/// Only the parameters of `OVERRIDABLE_PARAMS`, each of its kind: anything else could change what the
+/// request is (its model, its messages, whether it streams).
+pub(super) fn check_override_params(
+    field: &str,
+    params: &BTreeMap<String, serde_json::Value>,
+) -> Result<(), FieldError> {
+    for (k, v) in params {
+        let at = format!("{field}.{k}");
+        let Some((_, kind)) = OVERRIDABLE_PARAMS.iter().find(|(name, _)| name == k) else {
+            let names: Vec<&str> = OVERRIDABLE_PARAMS.iter().map(|(n, _)| *n).collect();
+            return Err(FieldError::new(at, format!("cannot be overridden (allowed: {})", names.join(", "))));
+        };
+        let ok = match kind {
+            ParamKind::Number => v.is_number(),
+            ParamKind::Count => v.as_u64().is_some_and(|n| n >= 1 && n <= u64::from(u32::MAX)),
+            ParamKind::Stop => {
+                v.is_string() || v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|s| s.is_string()))
+            }
+        };
+        if !ok {
+            let what = match kind {
+                ParamKind::Number => "a number",
+                ParamKind::Count => "a whole number from 1",
+                ParamKind::Stop => "a string or a list of strings",
+            };
+            return Err(FieldError::new(at, format!("must be {what}")));
+        }
+    }
+    Ok(())
+}
+
 impl LoadBalancingRule {
     /// Paths are relative to the rule.
     pub(super) fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
-        let targets = &self.load_balance_targets;
-        if targets.is_empty() {
-            return Err(FieldError::new("load_balance_targets", "must list at least one target"));
-        }
-        let weighted = self.strategy == RoutingStrategy::WeightBasedRouting;
-        let prioritized = self.strategy == RoutingStrategy::PriorityBasedRouting;
-        let mut total: u64 = 0;
-        for (i, t) in targets.iter().enumerate() {
-            let at = |f: &str| format!("load_balance_targets[{i}].{f}");
-            check_model(&at("target"), &t.target, world)?;
-            // A weight or priority that the strategy ignores would look as if it did something.
-            match (weighted, t.weight) {
-                (true, None) => return Err(FieldError::new(at("weight"), "is required for weight-based-routing")),
-                (true, Some(w)) if w > 100 => return Err(FieldError::new(at("weight"), "must be 0 to 100")),
-                (true, Some(w)) => total += u64::from(w),
-                (false, Some(_)) => {
-                    return Err(FieldError::new(at("weight"), "is used only by weight-based-routing"));
-                }
-                (false, None) => {}
-            }
-            if !prioritized && t.priority.is_some() {
-                return Err(FieldError::new(at("priority"), "is used only by priority-based-routing"));
-            }
-            if let Some(r) = &t.retry_config {
-                if r.attempts > MAX_RETRY_ATTEMPTS {
-                    return Err(FieldError::new(at("retry_config.attempts"), "must be 0 to 10"));
-                }
-                if r.delay_ms > MAX_RETRY_DELAY_MS {
-                    return Err(FieldError::new(at("retry_config.delay_ms"), "must be at most 60000"));
-                }
-                check_status_codes(&at("retry_config.on_status_codes"), &r.on_status_codes)?;
-            }
-            if let Some(codes) = &t.fallback_status_codes {
-                check_status_codes(&at("fallback_status_codes"), codes)?;
-            }
-        }
-        no_duplicates(
-            targets.iter().enumerate().map(|(i, t)| (format!("load_balance_targets[{i}].target"), &t.target)),
-        )?;
-        if weighted && total != 100 {
-            return Err(FieldError::new("load_balance_targets", format!("weights add up to {total}, not 100")));
-        }
-        Ok(())
+        check_ttft("ttft_timeout_ms", self.ttft_timeout_ms)?;
+        check_targets("load_balance_targets", self.strategy, &self.load_balance_targets, world, STRATEGY_NAMES)
     }
+}
+
+/// The targets of a load-balancing rule or a virtual model (`field` names the list): existing real models,
+/// none twice, each with the settings its strategy uses; weights adding up to 100.
+/// How the manifests name the weight and the priority strategies, for messages.
+pub const STRATEGY_NAMES: [&str; 2] = ["weight-based-routing", "priority-based-routing"];
+
+pub fn check_targets(
+    field: &str,
+    strategy: RoutingStrategy,
+    targets: &[LoadBalanceTarget],
+    world: &dyn Lookup,
+    [weight_name, priority_name]: [&str; 2],
+) -> Result<(), FieldError> {
+    if targets.is_empty() {
+        return Err(FieldError::new(field, "must list at least one target"));
+    }
+    let weighted = strategy == RoutingStrategy::WeightBasedRouting;
+    let prioritized = strategy == RoutingStrategy::PriorityBasedRouting;
+    let mut total: u64 = 0;
+    for (i, t) in targets.iter().enumerate() {
+        let at = |f: &str| format!("{field}[{i}].{f}");
+        check_model(&at("target"), &t.target, world)?;
+        // A virtual model routes; routing to one could loop, and would hide where requests end up.
+        if world.model_is_virtual(t.target.account.as_str(), t.target.model.as_str()) {
+            return Err(FieldError::new(
+                at("target"),
+                format!("{} is a virtual model; targets must be real models", t.target),
+            ));
+        }
+        // A weight or priority that the strategy ignores would look as if it did something.
+        match (weighted, t.weight) {
+            (true, None) => return Err(FieldError::new(at("weight"), format!("is required for {weight_name}"))),
+            (true, Some(w)) if w > 100 => return Err(FieldError::new(at("weight"), "must be 0 to 100")),
+            (true, Some(w)) => total += u64::from(w),
+            (false, Some(_)) => {
+                return Err(FieldError::new(at("weight"), format!("is used only by {weight_name}")));
+            }
+            (false, None) => {}
+        }
+        if !prioritized && t.priority.is_some() {
+            return Err(FieldError::new(at("priority"), format!("is used only by {priority_name}")));
+        }
+        if let Some(r) = &t.retry_config {
+            if r.attempts > MAX_RETRY_ATTEMPTS {
+                return Err(FieldError::new(at("retry_config.attempts"), "must be 0 to 10"));
+            }
+            if r.delay_ms > MAX_RETRY_DELAY_MS {
+                return Err(FieldError::new(at("retry_config.delay_ms"), "must be at most 60000"));
+            }
+            check_status_codes(&at("retry_config.on_status_codes"), &r.on_status_codes)?;
+        }
+        if let Some(codes) = &t.fallback_status_codes {
+            check_status_codes(&at("fallback_status_codes"), codes)?;
+        }
+        if let Some(params) = &t.override_params {
+            check_override_params(&at("override_params"), params)?;
+        }
+        check_ttft(&at("ttft_timeout_ms"), t.ttft_timeout_ms)?;
+    }
+    no_duplicates(targets.iter().enumerate().map(|(i, t)| (format!("{field}[{i}].target"), &t.target)))?;
+    if weighted && total != 100 {
+        return Err(FieldError::new(field, format!("weights add up to {total}, not 100")));
+    }
+    Ok(())
 }
 
 impl GatewayControlSpec {

@@ -12,7 +12,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
     check_collaborators, check_header_secret, check_subjects, expose_secret, expose_secret_opt, grants_on,
-    no_duplicates, split_auth, Collaborator, FieldError, HttpUrl, Lookup, ModelName, ModelPricing,
+    no_duplicates, split_auth, Collaborator, FieldError, HttpUrl, LoadBalanceTarget, Lookup, ModelName, ModelPricing,
+    ModelRef, RoutingStrategy,
 };
 use crate::ids::ResourceName;
 use crate::model::{Grant, Resource, ResourceKind, Subject};
@@ -31,15 +32,19 @@ pub enum ProviderKind {
     AzureOpenAi,
     #[serde(rename = "openai-compatible")]
     OpenAiCompatible,
+    /// Not a provider: models that route to real models of other accounts (`routing_config`).
+    #[serde(rename = "virtual-model")]
+    VirtualModel,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 5] = [
+    pub const ALL: [ProviderKind; 6] = [
         ProviderKind::OpenAi,
         ProviderKind::Anthropic,
         ProviderKind::AwsBedrock,
         ProviderKind::AzureOpenAi,
         ProviderKind::OpenAiCompatible,
+        ProviderKind::VirtualModel,
     ];
 
     /// `openai`, `anthropic`, `aws-bedrock`, `azure-openai` or `openai-compatible`.
@@ -50,6 +55,7 @@ impl ProviderKind {
             ProviderKind::AwsBedrock => "aws-bedrock",
             ProviderKind::AzureOpenAi => "azure-openai",
             ProviderKind::OpenAiCompatible => "openai-compatible",
+            ProviderKind::VirtualModel => "virtual-model",
         }
     }
 
@@ -61,6 +67,7 @@ impl ProviderKind {
             ProviderKind::AwsBedrock => "provider-account/aws-bedrock",
             ProviderKind::AzureOpenAi => "provider-account/azure-openai",
             ProviderKind::OpenAiCompatible => "provider-account/openai-compatible",
+            ProviderKind::VirtualModel => "provider-account/virtual-model",
         }
     }
 
@@ -77,7 +84,7 @@ impl ProviderKind {
     /// Whether creating an account of this kind needs `auth`. An OpenAI-compatible server (vLLM, Ollama, a
     /// local proxy) often takes no key at all.
     pub const fn auth_required(self) -> bool {
-        !matches!(self, ProviderKind::OpenAiCompatible)
+        !matches!(self, ProviderKind::OpenAiCompatible | ProviderKind::VirtualModel)
     }
 }
 
@@ -123,7 +130,11 @@ impl fmt::Display for ModelType {
 pub struct ModelSpec {
     pub name: ModelName,
     /// The provider's own id, sent upstream: `gpt-4o`, `anthropic.claude-3-5-sonnet-20241022-v2:0`, an ARN...
+    /// Empty (and absent from manifests) for a virtual model.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub model_id: String,
+    /// Required of real models; a virtual model serves the types its targets serve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<ModelType>,
     /// When set, only these subjects may use this model, instead of everyone with use of the account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +142,54 @@ pub struct ModelSpec {
     /// What the provider charges, for the cost in usage reports; none when unknown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricing: Option<ModelPricing>,
+    /// A virtual model's routing (and only a virtual model's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_config: Option<RoutingConfig>,
+}
+
+/// How a virtual model chooses among its targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VirtualStrategy {
+    Weight,
+    Priority,
+    Latency,
+}
+
+impl VirtualStrategy {
+    pub fn routing(self) -> RoutingStrategy {
+        match self {
+            VirtualStrategy::Weight => RoutingStrategy::WeightBasedRouting,
+            VirtualStrategy::Priority => RoutingStrategy::PriorityBasedRouting,
+            VirtualStrategy::Latency => RoutingStrategy::LatencyBasedRouting,
+        }
+    }
+}
+
+/// A virtual model's `routing_config`: its targets (real models of other accounts), as load-balancing rules
+/// have them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingConfig {
+    #[serde(rename = "type")]
+    pub strategy: VirtualStrategy,
+    pub targets: Vec<LoadBalanceTarget>,
+    /// Weight only: the same caller goes to the same target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_timeout_ms: Option<u64>,
+}
+
+/// A `provider-account/virtual-model`: a group of virtual models, called as `<group>/<name>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualModelAccount {
+    pub name: ResourceName,
+    #[serde(default)]
+    pub models: Vec<ModelSpec>,
+    #[serde(default)]
+    pub collaborators: Vec<Collaborator>,
 }
 
 /// The fields of `openai` and `anthropic` accounts, which have no settings of their own.
@@ -202,6 +261,7 @@ pub enum ProviderAccountSpec {
     AwsBedrock(AwsBedrockAccount),
     AzureOpenAi(AzureOpenAiAccount),
     OpenAiCompatible(OpenAiCompatibleAccount),
+    VirtualModel(VirtualModelAccount),
 }
 
 /// The credentials of a provider account. Debug prints `****` for every value; Serialize writes the values
@@ -291,6 +351,11 @@ impl ProviderAccountManifest {
                     auth: auth.map(ProviderAuth::OpenAiCompatible),
                 }
             }
+            // No credentials: an `auth` field is an unknown field.
+            ProviderKind::VirtualModel => ProviderAccountManifest {
+                spec: ProviderAccountSpec::VirtualModel(VirtualModelAccount::deserialize(d)?),
+                auth: None,
+            },
         })
     }
 }
@@ -303,6 +368,7 @@ macro_rules! each_account {
             ProviderAccountSpec::AwsBedrock($a) => $e,
             ProviderAccountSpec::AzureOpenAi($a) => $e,
             ProviderAccountSpec::OpenAiCompatible($a) => $e,
+            ProviderAccountSpec::VirtualModel($a) => $e,
         }
     };
 }
@@ -318,6 +384,7 @@ impl ProviderAccountSpec {
             ProviderKind::OpenAiCompatible => {
                 ProviderAccountSpec::OpenAiCompatible(OpenAiCompatibleAccount::deserialize(d)?)
             }
+            ProviderKind::VirtualModel => ProviderAccountSpec::VirtualModel(VirtualModelAccount::deserialize(d)?),
         })
     }
 
@@ -328,6 +395,7 @@ impl ProviderAccountSpec {
             ProviderAccountSpec::AwsBedrock(_) => ProviderKind::AwsBedrock,
             ProviderAccountSpec::AzureOpenAi(_) => ProviderKind::AzureOpenAi,
             ProviderAccountSpec::OpenAiCompatible(_) => ProviderKind::OpenAiCompatible,
+            ProviderAccountSpec::VirtualModel(_) => ProviderKind::VirtualModel,
         }
     }
 
@@ -346,6 +414,7 @@ impl ProviderAccountSpec {
             ProviderAccountSpec::AwsBedrock(a) => a.base_url.as_ref(),
             ProviderAccountSpec::AzureOpenAi(a) => a.base_url.as_ref(),
             ProviderAccountSpec::OpenAiCompatible(a) => Some(&a.base_url),
+            ProviderAccountSpec::VirtualModel(_) => None,
         }
     }
 
@@ -360,7 +429,8 @@ impl ProviderAccountSpec {
             ProviderAccountSpec::AzureOpenAi(a) => out.push(("endpoint", Some(a.endpoint.as_str()))),
             ProviderAccountSpec::OpenAi(_)
             | ProviderAccountSpec::Anthropic(_)
-            | ProviderAccountSpec::OpenAiCompatible(_) => {}
+            | ProviderAccountSpec::OpenAiCompatible(_)
+            | ProviderAccountSpec::VirtualModel(_) => {}
         }
         out
     }
@@ -379,6 +449,15 @@ impl ProviderAccountSpec {
 
     pub fn collaborators(&self) -> &[Collaborator] {
         each_account!(self, a => &a.collaborators)
+    }
+
+    /// The real models a virtual model group routes to, which must not disappear under it.
+    pub fn model_refs(&self) -> Vec<&ModelRef> {
+        self.models()
+            .iter()
+            .filter_map(|m| m.routing_config.as_ref())
+            .flat_map(|r| r.targets.iter().map(|t| &t.target))
+            .collect()
     }
 
     /// `provider-account:<name>`.
@@ -406,6 +485,9 @@ impl ProviderAuth {
             ProviderKind::AwsBedrock => ProviderAuth::AwsBedrock(AwsBedrockAuth::deserialize(d)?),
             ProviderKind::AzureOpenAi => ProviderAuth::AzureOpenAi(ApiKeyAuth::deserialize(d)?),
             ProviderKind::OpenAiCompatible => ProviderAuth::OpenAiCompatible(OpenAiCompatibleAuth::deserialize(d)?),
+            ProviderKind::VirtualModel => {
+                return Err(serde::de::Error::custom("virtual models have no credentials"));
+            }
         })
     }
 

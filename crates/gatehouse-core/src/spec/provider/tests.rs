@@ -166,8 +166,6 @@ fn unknown_and_missing_fields_are_rejected() {
             json!({"models": [{"name": "m", "model_id": "m", "types": ["image"]}]}),
             "unknown variant `image`",
         ),
-        (ProviderKind::OpenAi, json!({"models": [{"name": "m", "types": ["chat"]}]}), "missing field `model_id`"),
-        (ProviderKind::OpenAi, json!({"models": [{"name": "m", "model_id": "m"}]}), "missing field `types`"),
         (
             ProviderKind::OpenAi,
             json!({"models": [{"name": "m", "model_id": "m", "types": ["chat"],
@@ -184,6 +182,12 @@ fn unknown_and_missing_fields_are_rejected() {
         (ProviderKind::AzureOpenAi, json!({"region": "us-east-1"}), "unknown field `region`"),
         (ProviderKind::OpenAiCompatible, json!({"base_url": null}), "invalid type: null"),
     ];
+    // A real model without `model_id` or `types` reads (virtual models have neither) and fails validation.
+    let w = world();
+    let no_id = manifest(ProviderKind::OpenAi, json!({"name": "acct", "models": [{"name": "m", "types": ["chat"]}]}));
+    fails_at(no_id.unwrap().validate(&w), "models[0].model_id");
+    let no_types = manifest(ProviderKind::OpenAi, json!({"name": "acct", "models": [{"name": "m", "model_id": "m"}]}));
+    fails_at(no_types.unwrap().validate(&w), "models[0].types");
     for (kind, patch, expected) in cases {
         let mut v = required(kind);
         for (k, x) in patch.as_object().unwrap() {
@@ -216,6 +220,7 @@ fn required(kind: ProviderKind) -> Value {
             json!({"name": "acct", "endpoint": "https://x.openai.azure.com", "api_version": "2024-10-21"})
         }
         ProviderKind::OpenAiCompatible => json!({"name": "acct", "base_url": "http://127.0.0.1:8000/v1"}),
+        ProviderKind::VirtualModel => json!({"name": "acct"}),
     }
 }
 
@@ -370,4 +375,41 @@ fn what_the_engine_is_told() {
     let c = spec(ProviderKind::OpenAiCompatible, json!({}));
     assert_eq!(c.spec.base_url().map(|u| u.as_str()), Some("http://127.0.0.1:11434/v1"));
     assert_eq!(spec(ProviderKind::OpenAi, json!({})).spec.collaborators().len(), 3);
+}
+
+#[test]
+fn virtual_model_rules() {
+    let w = world();
+    let group = |models: Value| {
+        manifest(ProviderKind::VirtualModel, json!({"name": "smart", "models": models})).unwrap().validate(&w)
+    };
+    let routing = |r: Value| group(json!([{"name": "chat", "routing_config": r}]));
+    let weight = json!({"type": "weight", "sticky": true, "targets": [
+        {"target": "openai-main/gpt-4o", "weight": 70}, {"target": "anthropic-main/claude-3-5-sonnet", "weight": 30}]});
+    assert!(routing(weight).is_ok());
+    let msg = fails_at(
+        routing(json!({"type": "weight", "targets": [{"target": "openai-main/gpt-4o", "weight": 70}]})),
+        "models[0].routing_config.targets",
+    );
+    assert_eq!(msg, "weights add up to 70, not 100");
+    let msg = fails_at(
+        routing(json!({"type": "priority", "targets": [{"target": "openai-main/gpt-4o", "weight": 100}]})),
+        "models[0].routing_config.targets[0].weight",
+    );
+    assert_eq!(msg, "is used only by weight");
+    fails_at(routing(json!({"type": "priority", "targets": []})), "models[0].routing_config.targets");
+    fails_at(
+        routing(json!({"type": "latency", "sticky": true, "targets": [{"target": "openai-main/gpt-4o"}]})),
+        "models[0].routing_config.sticky",
+    );
+    fails_at(group(json!([{"name": "chat"}])), "models[0].routing_config");
+    let real_fields = json!([{"name": "chat", "model_id": "gpt-4o",
+        "routing_config": {"type": "priority", "targets": [{"target": "openai-main/gpt-4o"}]}}]);
+    fails_at(group(real_fields), "models[0].model_id");
+    // A virtual model group takes no credentials; a real model takes no routing.
+    let e = manifest(ProviderKind::VirtualModel, json!({"name": "smart", "auth": {"api_key": "k"}})).unwrap_err();
+    assert!(e.to_string().starts_with("unknown field `auth`"), "{e}");
+    let mut m = model("m");
+    m["routing_config"] = json!({"type": "priority", "targets": [{"target": "openai-main/gpt-4o"}]});
+    fails_at(spec(ProviderKind::OpenAi, json!({"models": [m]})).validate(&w), "models[0].routing_config");
 }

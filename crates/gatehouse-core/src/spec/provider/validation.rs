@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::field::FieldPath;
+use crate::spec::{check_targets, check_ttft};
 
 impl ProviderAccountManifest {
     /// The spec's rules, and the auth's when present (which must be for the same kind).
@@ -20,6 +21,10 @@ impl ProviderAccountManifest {
 
 impl ProviderAccountSpec {
     pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
+        if let ProviderAccountSpec::VirtualModel(v) = self {
+            check_virtual_models(&v.models, world)?;
+            return check_collaborators(self.collaborators(), ResourceKind::ProviderAccount, world);
+        }
         check_models(self.models(), world)?;
         check_collaborators(self.collaborators(), ResourceKind::ProviderAccount, world)?;
         match self {
@@ -37,9 +42,41 @@ impl ProviderAccountSpec {
             }
             ProviderAccountSpec::OpenAi(_)
             | ProviderAccountSpec::Anthropic(_)
-            | ProviderAccountSpec::OpenAiCompatible(_) => Ok(()),
+            | ProviderAccountSpec::OpenAiCompatible(_)
+            | ProviderAccountSpec::VirtualModel(_) => Ok(()),
         }
     }
+}
+
+/// A virtual model has a `routing_config` and nothing a real model has (no `model_id`, `types` or
+/// `pricing`: it serves, and is priced, as the target that serves).
+pub(super) fn check_virtual_models(models: &[ModelSpec], world: &dyn Lookup) -> Result<(), FieldError> {
+    for (i, m) in models.iter().enumerate() {
+        let within = |e: FieldError| e.within(FieldPath::default().key("models").index(i));
+        for (field, set) in
+            [("model_id", !m.model_id.is_empty()), ("types", !m.types.is_empty()), ("pricing", m.pricing.is_some())]
+        {
+            if set {
+                return Err(within(FieldError::new(field, "a virtual model has none: it is its targets'")));
+            }
+        }
+        let Some(r) = &m.routing_config else {
+            return Err(within(FieldError::new("routing_config", "a virtual model needs a routing_config")));
+        };
+        let strategy = r.strategy.routing();
+        let check = || -> Result<(), FieldError> {
+            check_ttft("ttft_timeout_ms", r.ttft_timeout_ms)?;
+            if r.sticky == Some(true) && strategy != RoutingStrategy::WeightBasedRouting {
+                return Err(FieldError::new("sticky", "is used only by weight routing"));
+            }
+            check_targets("targets", strategy, &r.targets, world, ["weight", "priority"])
+        };
+        check().map_err(|e| within(e.within("routing_config")))?;
+        if let Some(list) = &m.authorized_subjects {
+            check_subjects("authorized_subjects", list, world).map_err(within)?;
+        }
+    }
+    no_duplicates(models.iter().enumerate().map(|(i, m)| (format!("models[{i}].name"), &m.name)))
 }
 
 impl ProviderAuth {
@@ -73,6 +110,9 @@ pub(super) fn check_models(models: &[ModelSpec], world: &dyn Lookup) -> Result<(
 }
 
 pub(super) fn check_model(m: &ModelSpec, world: &dyn Lookup) -> Result<(), FieldError> {
+    if m.routing_config.is_some() {
+        return Err(FieldError::new("routing_config", "only models of a provider-account/virtual-model route"));
+    }
     if m.model_id.is_empty() {
         return Err(FieldError::new("model_id", "must not be empty"));
     }

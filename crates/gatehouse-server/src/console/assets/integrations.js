@@ -16,6 +16,7 @@ const KINDS = {
       'aws-bedrock': 'type: provider-account/aws-bedrock\nname: bedrock\nregion: us-east-1\nauth:\n  access_key_id: AKIA...\n  secret_access_key: ...\nmodels:\n  - name: titan\n    model_id: amazon.titan-text-express-v1\n    types: [chat]\ncollaborators: []\n',
       'azure-openai': 'type: provider-account/azure-openai\nname: azure\nendpoint: https://example.openai.azure.com\napi_version: 2024-10-21\nauth:\n  api_key: ...\nmodels:\n  - name: gpt-4o\n    model_id: gpt-4o\n    types: [chat]\ndeployments:\n  gpt-4o: my-gpt-4o-deployment\ncollaborators: []\n',
       'openai-compatible': 'type: provider-account/openai-compatible\nname: vllm\nbase_url: http://127.0.0.1:8000/v1\nmodels:\n  - name: llama\n    model_id: meta-llama/Llama-3.1-8B-Instruct\n    types: [chat, completion]\ncollaborators: []\n',
+      'virtual-model': 'type: provider-account/virtual-model\nname: smart\nmodels:\n  - name: chat\n    routing_config:\n      type: priority\n      targets:\n        - {target: openai-main/gpt-4o, priority: 0}\n        - {target: claude-main/sonnet, priority: 1}\ncollaborators: []\n',
     },
   },
   'mcp-servers': {
@@ -70,8 +71,8 @@ export async function pageResource(main, kind, name) {
   if (kind === 'provider-accounts') {
     main.append(h('h2', null, 'Models'), table([
       { label: 'Model', cell: (m) => h('code', null, `${name}/${m.name}`) },
-      { label: 'Provider id', cell: (m) => m.model_id },
-      { label: 'Types', cell: (m) => badges(m.types) },
+      { label: 'Provider id', cell: (m) => m.model_id || (m.routing_config ? `routes (${m.routing_config.type}) to ${m.routing_config.targets.map((t) => t.target).join(', ')}` : '—') },
+      { label: 'Types', cell: (m) => badges(m.types || []) },
       { label: 'Pricing (USD / 1M tokens)', cell: (m) => (m.pricing ? `in ${m.pricing.input_per_million_tokens} · out ${m.pricing.output_per_million_tokens}` : '—') },
       { label: 'Only for', cell: (m) => (m.authorized_subjects && m.authorized_subjects.length ? badges(m.authorized_subjects) : 'everyone with access') },
     ], rec.models || [], 'No models.'));
