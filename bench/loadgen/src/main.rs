@@ -1,7 +1,7 @@
 //! A closed-loop load generator: N connections, each sending the same POST back to back for a fixed time,
 //! recording every latency. Prints one JSON line: requests/s, errors, and latency percentiles in µs.
 //!
-//! usage: gatehouse-loadgen URL TOKEN BODY_JSON [--connections N] [--seconds S] [--warmup S]
+//! usage: gatehouse-loadgen URL TOKEN BODY_JSON [--connections N] [--seconds S] [--warmup S] [--header NAME:VALUE]...
 
 use std::time::{Duration, Instant};
 
@@ -12,12 +12,15 @@ struct Args {
     connections: usize,
     seconds: u64,
     warmup: u64,
+    /// Sent with every request, e.g. an MCP session id.
+    headers: Vec<(String, String)>,
 }
 
 fn parse() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let mut positional = Vec::new();
     let (mut connections, mut seconds, mut warmup) = (32usize, 10u64, 2u64);
+    let mut headers = Vec::new();
     while let Some(a) = it.next() {
         let mut num = |name: &str| -> Result<u64, String> {
             it.next().ok_or(format!("{name} needs a value"))?.parse().map_err(|e| format!("{name}: {e}"))
@@ -26,13 +29,19 @@ fn parse() -> Result<Args, String> {
             "--connections" => connections = num("--connections")? as usize,
             "--seconds" => seconds = num("--seconds")?,
             "--warmup" => warmup = num("--warmup")?,
+            "--header" => {
+                let h = it.next().ok_or("--header needs a value")?;
+                let (name, value) = h.split_once(':').ok_or("--header: NAME:VALUE")?;
+                headers.push((name.trim().to_owned(), value.trim().to_owned()));
+            }
             _ => positional.push(a),
         }
     }
-    let [url, token, body]: [String; 3] = positional
-        .try_into()
-        .map_err(|_| "usage: gatehouse-loadgen URL TOKEN BODY_JSON [--connections N] [--seconds S] [--warmup S]")?;
-    Ok(Args { url, token, body, connections: connections.max(1), seconds: seconds.max(1), warmup })
+    let [url, token, body]: [String; 3] = positional.try_into().map_err(|_| {
+        "usage: gatehouse-loadgen URL TOKEN BODY_JSON [--connections N] [--seconds S] [--warmup S] \
+             [--header NAME:VALUE]..."
+    })?;
+    Ok(Args { url, token, body, connections: connections.max(1), seconds: seconds.max(1), warmup, headers })
 }
 
 async fn worker(
@@ -50,13 +59,11 @@ async fn worker(
         if t0 >= end {
             break;
         }
-        let r = client
-            .post(&a.url)
-            .bearer_auth(&a.token)
-            .header("content-type", "application/json")
-            .body(a.body.clone())
-            .send()
-            .await;
+        let mut rb = client.post(&a.url).bearer_auth(&a.token).header("content-type", "application/json");
+        for (name, value) in &a.headers {
+            rb = rb.header(name, value);
+        }
+        let r = rb.body(a.body.clone()).send().await;
         let ok = match r {
             Ok(resp) => resp.status().is_success() && resp.bytes().await.is_ok(),
             Err(_) => false,

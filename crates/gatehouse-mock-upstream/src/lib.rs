@@ -21,6 +21,8 @@
 //!
 //! Headers win over model markers. Auth is checked before any control applies, as a real provider would.
 //!
+//! `POST /mcp` is a minimal stateless MCP server (tools `echo` and `add`), for the MCP gateway's benchmark.
+//!
 //! Besides the provider routes the server answers `GET /__mock/stats` (the [`MockStats`] counters),
 //! `GET /__mock/requests` and `DELETE /__mock/requests` (recorded requests), for the binary's users; these
 //! are neither counted nor recorded. Any other path gets a 404 in OpenAI's error shape and is recorded as
@@ -34,6 +36,7 @@ mod body;
 mod controls;
 mod errors;
 pub mod eventstream;
+mod mcp;
 mod openai;
 mod text;
 
@@ -95,6 +98,8 @@ pub enum Endpoint {
     AnthropicMessages,
     BedrockConverse,
     BedrockConverseStream,
+    /// `POST /mcp`: a minimal MCP server (see the `mcp` module).
+    Mcp,
     /// No route matched; answered with 404 but still recorded, so a test can see a misrouted call.
     Unknown,
 }
@@ -462,6 +467,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/messages", post(anthropic::messages))
         .route("/model/{model_id}/converse", post(bedrock::converse))
         .route("/model/{model_id}/converse-stream", post(bedrock::converse_stream))
+        .route("/mcp", post(mcp::post))
         .route("/__mock/stats", get(admin_stats))
         .route("/__mock/requests", get(admin_requests).delete(admin_clear))
         .fallback(unknown)

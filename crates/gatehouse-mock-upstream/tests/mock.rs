@@ -1061,3 +1061,33 @@ async fn concurrent_requests() {
     }
     assert_eq!(m.request_count(), 200);
 }
+
+#[tokio::test]
+async fn mcp_server_lists_and_calls_tools_statelessly() {
+    let m = mock().await;
+    let rpc =
+        |id: i64, method: &str, params: Value| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    let (status, v) =
+        post_json(&m, "/mcp", &[BEARER], rpc(1, "initialize", json!({"protocolVersion": "2025-06-18"}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["result"]["protocolVersion"], "2025-06-18");
+    let (_, v) = post_json(&m, "/mcp", &[BEARER], rpc(2, "tools/list", json!({}))).await;
+    let names: Vec<&str> =
+        v["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["echo", "add"]);
+    let (_, v) =
+        post_json(&m, "/mcp", &[BEARER], rpc(3, "tools/call", json!({"name": "echo", "arguments": {"text": "hi"}})))
+            .await;
+    assert_eq!(v["id"], 3);
+    assert_eq!(v["result"]["content"][0]["text"], "echo: hi");
+    let (_, v) =
+        post_json(&m, "/mcp", &[BEARER], rpc(4, "tools/call", json!({"name": "add", "arguments": {"a": 2, "b": 3}})))
+            .await;
+    assert_eq!(v["result"]["content"][0]["text"], "5");
+    let (_, v) = post_json(&m, "/mcp", &[BEARER], rpc(5, "tools/call", json!({"name": "nope"}))).await;
+    assert_eq!(v["error"]["code"], -32602);
+    let note = post(&m, "/mcp", &[BEARER], json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    assert_eq!(note.status(), 202);
+    assert_eq!(post(&m, "/mcp", &[], rpc(6, "ping", json!({}))).await.status(), 401);
+    assert_eq!(m.requests_to(Endpoint::Mcp).len(), 7);
+}
