@@ -54,7 +54,7 @@ pub async fn sort(cx: &Context, remote: &Arc<Remote>, messages: Vec<Value>) -> S
                         local.push(tool_refused(jsonrpc::id_of(&m), tool, &cx.name));
                         continue;
                     }
-                    if let Err(r) = super::limits::admit(&cx, tool, None).await {
+                    if let Err(r) = super::limits::admit(cx, tool, None).await {
                         call.refused(r.status, r.rule.clone());
                         local.push(r.answer(jsonrpc::id_of(&m)));
                         continue;
