@@ -10,7 +10,7 @@ pub mod tally;
 pub mod window;
 
 use std::collections::{BTreeMap, HashSet};
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use crate::model::Subject;
@@ -80,6 +80,9 @@ pub struct LimitRule {
     when: CompiledWhen,
     /// The unit as written, part of the counter key: changing the unit starts a new count.
     unit: &'static str,
+    /// `<kind>:<config>/<rule>`, as `x-gatehouse-applied-controls` names it on every answer: made once here
+    /// rather than per request.
+    applied: String,
 }
 
 impl LimitRule {
@@ -87,6 +90,15 @@ impl LimitRule {
     pub fn name(&self) -> String {
         format!("{}/{}", self.config, self.rule)
     }
+
+    /// `<kind>:<config>/<rule>`.
+    pub fn applied(&self) -> &str {
+        &self.applied
+    }
+}
+
+fn applied(kind: LimitKind, config: &impl fmt::Display, rule: &impl fmt::Display) -> String {
+    format!("{}:{config}/{rule}", kind.as_str())
 }
 
 #[derive(Debug, Default)]
@@ -160,6 +172,8 @@ pub struct Charge {
 #[derive(Debug, Default)]
 pub struct LimitsTable {
     configs: Vec<Vec<Arc<LimitRule>>>,
+    /// Whether any rule is about a team: only then must a request say which teams its caller is in.
+    names_teams: bool,
 }
 
 impl LimitsTable {
@@ -185,6 +199,7 @@ impl LimitsTable {
                             applies_per: r.rate_limit_applies_per.clone(),
                             when: CompiledWhen::new(&r.when),
                             unit,
+                            applied: applied(LimitKind::RateLimit, &c.name, &r.id),
                         })
                     })
                     .collect(),
@@ -210,6 +225,7 @@ impl LimitsTable {
                             applies_per: r.budget_applies_per.clone(),
                             when: CompiledWhen::new(&r.when),
                             unit,
+                            applied: applied(LimitKind::Budget, &c.name, &r.id),
                         })
                     })
                     .collect(),
@@ -219,7 +235,13 @@ impl LimitsTable {
         }
         // Configs are independent; an order keeps answers (headers, listings) the same from run to run.
         configs.sort_by(|a, b| a.first().map(|r| &r.config).cmp(&b.first().map(|r| &r.config)));
-        LimitsTable { configs }
+        let names_teams = configs.iter().flatten().any(|r| !r.when.teams.is_empty());
+        LimitsTable { configs, names_teams }
+    }
+
+    /// Whether `RequestFacts::teams` can change which rules match; when not, it may be left empty.
+    pub fn names_teams(&self) -> bool {
+        self.names_teams
     }
 
     pub fn is_empty(&self) -> bool {
@@ -296,6 +318,11 @@ pub fn counter_key(rule: &LimitRule, per: &[(AppliesPer, Option<String>)]) -> St
 fn escape(out: &mut String, s: &str) {
     if s == "-" {
         out.push_str("%2D");
+        return;
+    }
+    // Names and most values have nothing to escape: copied whole.
+    if !s.bytes().any(|b| matches!(b, b'%' | b'|' | b'=')) {
+        out.push_str(s);
         return;
     }
     for c in s.chars() {

@@ -175,7 +175,9 @@ impl Call {
             return Ok(());
         }
         let Some(target) = &self.target else { return Ok(()) };
+        // Only looked up when a rule is about a team.
         let teams: Vec<String> = match &self.principal.subject {
+            Subject::User(_) if !limits.names_teams() => Vec::new(),
             Subject::User(e) => self
                 .view
                 .snapshot
