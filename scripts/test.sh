@@ -13,5 +13,5 @@ cargo build -p gatehouse -p gatehouse-mock-upstream
 # Short, bounded smokes of the benchmark scripts; their full runs are reported in closing notes.
 bash bench/manifest_memory.sh --binary target/debug/gatehouse
 bash bench/signin_memory.sh --binary target/debug/gatehouse --concurrency 10 --waves 1
-bash bench/load.sh --debug --seconds 1 --connections 4
+bash bench/load.sh --debug --seconds 1 --connections 4 --controls
 bash bench/mcp_latency.sh --debug --seconds 1 --connections 4

@@ -11,7 +11,7 @@ pub mod window;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use crate::model::Subject;
@@ -81,6 +81,9 @@ pub struct LimitRule {
     when: CompiledWhen,
     /// The unit as written, part of the counter key: changing the unit starts a new count.
     unit: &'static str,
+    /// `<kind>:<config>/<rule>`, as `x-gatehouse-applied-controls` names it on every answer: made once here
+    /// rather than per request.
+    applied: String,
 }
 
 impl LimitRule {
@@ -121,6 +124,15 @@ impl LimitRule {
     pub fn metadata(&self) -> &[(String, String)] {
         &self.when.metadata
     }
+
+    /// `<kind>:<config>/<rule>`.
+    pub fn applied(&self) -> &str {
+        &self.applied
+    }
+}
+
+fn applied(kind: LimitKind, config: &impl fmt::Display, rule: &impl fmt::Display) -> String {
+    format!("{}:{config}/{rule}", kind.as_str())
 }
 
 #[derive(Debug, Default)]
@@ -227,6 +239,8 @@ pub struct LimitsTable {
     configs: Vec<Vec<Arc<LimitRule>>>,
     /// Every metadata key a rule matches on or counts per, sorted.
     metadata_keys: Vec<String>,
+    /// Whether any rule is about a team: only then must a request say which teams its caller is in.
+    names_teams: bool,
 }
 
 impl LimitsTable {
@@ -252,6 +266,7 @@ impl LimitsTable {
                             applies_per: r.rate_limit_applies_per.clone(),
                             when: CompiledWhen::new(&r.when),
                             unit,
+                            applied: applied(LimitKind::RateLimit, &c.name, &r.id),
                         })
                     })
                     .collect(),
@@ -277,6 +292,7 @@ impl LimitsTable {
                             applies_per: r.budget_applies_per.clone(),
                             when: CompiledWhen::new(&r.when),
                             unit,
+                            applied: applied(LimitKind::Budget, &c.name, &r.id),
                         })
                     })
                     .collect(),
@@ -299,12 +315,18 @@ impl LimitsTable {
             .collect();
         metadata_keys.sort_unstable();
         metadata_keys.dedup();
-        LimitsTable { configs, metadata_keys }
+        let names_teams = configs.iter().flatten().any(|r| !r.when.teams.is_empty());
+        LimitsTable { configs, metadata_keys, names_teams }
     }
 
     /// Every metadata key some rule matches on (`when.metadata`) or counts per (`metadata.<key>`), sorted.
     pub fn metadata_keys(&self) -> &[String] {
         &self.metadata_keys
+    }
+
+    /// Whether `RequestFacts::teams` can change which rules match; when not, it may be left empty.
+    pub fn names_teams(&self) -> bool {
+        self.names_teams
     }
 
     pub fn is_empty(&self) -> bool {
@@ -380,6 +402,11 @@ pub fn counter_key(rule: &LimitRule, per: &[(AppliesPer, Option<String>)]) -> St
 fn escape(out: &mut String, s: &str) {
     if s == "-" {
         out.push_str("%2D");
+        return;
+    }
+    // Names and most values have nothing to escape: copied whole.
+    if !s.bytes().any(|b| matches!(b, b'%' | b'|' | b'=')) {
+        out.push_str(s);
         return;
     }
     for c in s.chars() {

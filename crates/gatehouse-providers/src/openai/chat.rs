@@ -47,6 +47,11 @@ impl ChatRequest {
         self.stream_options.as_ref().and_then(|o| o.include_usage) == Some(true)
     }
 
+    /// Asks for a streamed answer's usage (`stream_options.include_usage`), keeping any other option.
+    pub fn ask_stream_usage(&mut self) {
+        self.stream_options.get_or_insert_with(StreamOptions::default).include_usage = Some(true);
+    }
+
     /// The output cap, whichever of the two spellings the client used; the newer one wins.
     pub fn output_limit(&self) -> Option<u32> {
         self.max_completion_tokens.or(self.max_tokens)
@@ -516,6 +521,25 @@ pub struct FunctionCallDelta {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn asking_for_stream_usage_keeps_the_other_stream_options() {
+        let mut req: ChatRequest = serde_json::from_value(json!({
+            "model": "m", "messages": [], "stream": true,
+            "stream_options": {"include_usage": false, "continuous_usage_stats": true}
+        }))
+        .unwrap();
+        assert!(!req.wants_stream_usage());
+        req.ask_stream_usage();
+        assert!(req.wants_stream_usage());
+        assert_eq!(
+            serde_json::to_value(&req).unwrap()["stream_options"],
+            json!({"include_usage": true, "continuous_usage_stats": true})
+        );
+        let mut bare = ChatRequest::default();
+        bare.ask_stream_usage();
+        assert_eq!(serde_json::to_value(&bare).unwrap()["stream_options"], json!({"include_usage": true}));
+    }
 
     #[test]
     fn parses_a_full_request_and_keeps_unknown_fields() {

@@ -33,6 +33,18 @@ pub struct CompletionRequest {
     pub extra: Map<String, Value>,
 }
 
+impl CompletionRequest {
+    /// Whether a streamed answer must end with a usage chunk.
+    pub fn wants_stream_usage(&self) -> bool {
+        self.stream_options.as_ref().and_then(|o| o.include_usage) == Some(true)
+    }
+
+    /// Asks for a streamed answer's usage (`stream_options.include_usage`), keeping any other option.
+    pub fn ask_stream_usage(&mut self) {
+        self.stream_options.get_or_insert_with(StreamOptions::default).include_usage = Some(true);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompletionResponse {
     pub id: String,

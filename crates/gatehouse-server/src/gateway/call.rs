@@ -261,7 +261,8 @@ impl Call {
             return Ok(());
         }
         let Some((model, pricing)) = self.charged_model() else { return Ok(()) };
-        let teams = self.teams();
+        // Only looked up when a rule is about a team.
+        let teams = if limits.names_teams() { self.teams() } else { Vec::new() };
         let empty = BTreeMap::new();
         let metadata = self.metadata.as_ref().unwrap_or(&empty);
         let facts =

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use gatehouse_core::limits::{estimate_input_tokens, Estimate, DEFAULT_OUTPUT_ESTIMATE};
-use gatehouse_core::spec::ProviderKind;
+use gatehouse_core::spec::{ProviderAccountSpec, ProviderKind};
 use gatehouse_providers::anthropic::{
     self, AnthropicStreamToChat, ChatStreamToAnthropic, MessagesRequest, MessagesResponse,
 };
@@ -18,7 +18,7 @@ use gatehouse_providers::openai::{
 };
 
 use super::resolve::Target;
-use super::stream::{chunks, ChunkStream, Decoder, Encoder};
+use super::stream::{chunks, ChunkStream, ClientUsage, Decoder, Encoder};
 use super::table::Endpoint;
 use super::upstream::{self, read_json, send, translate_error};
 use crate::error::ApiError;
@@ -141,14 +141,38 @@ impl Provider {
     }
 }
 
+/// The first Azure OpenAI API version that takes `stream_options`; older ones refuse it as an unknown
+/// parameter (400), so their streams are sent as the client wrote them.
+const AZURE_STREAM_OPTIONS_SINCE: &str = "2024-09-01";
+
+/// Whether an OpenAI-shaped upstream may be asked for a stream's usage (`stream_options.include_usage`).
+fn takes_stream_options(target: &Target) -> bool {
+    match target.account() {
+        // Dated versions compare as strings; the v1 API's words (`preview`, `latest`) are all recent.
+        ProviderAccountSpec::AzureOpenAi(a) => {
+            !a.api_version.starts_with(|c: char| c.is_ascii_digit())
+                || a.api_version.as_str() >= AZURE_STREAM_OPTIONS_SINCE
+        }
+        // A virtual model is never dispatched to itself: routing sends the call to a real target first.
+        ProviderAccountSpec::OpenAi(_)
+        | ProviderAccountSpec::OpenAiCompatible(_)
+        | ProviderAccountSpec::Anthropic(_)
+        | ProviderAccountSpec::AwsBedrock(_)
+        | ProviderAccountSpec::VirtualModel(_) => true,
+    }
+}
+
 /// One attempt at `request` on `target`.
 pub async fn dispatch(app: &App, target: &Target, request: Request) -> Result<Answer, ApiError> {
     let provider = Provider::of(target.kind());
     match request {
-        Request::Chat(req) => Ok(match chat(app, target, provider, req).await? {
-            Chat::Whole(r, upstream) => whole(Whole::Chat(r), upstream),
-            Chat::Stream(s) => Answer::Stream(s, Encoder::Chat),
-        }),
+        Request::Chat(req) => {
+            let usage = ClientUsage::asked(req.wants_stream_usage());
+            Ok(match chat(app, target, provider, req).await? {
+                Chat::Whole(r, upstream) => whole(Whole::Chat(r), upstream),
+                Chat::Stream(s) => Answer::Stream(s, Encoder::Chat(usage)),
+            })
+        }
         Request::Completions(req) => completions(app, target, provider, req).await,
         Request::Embeddings(req) => embeddings(app, target, provider, req).await,
         Request::Messages(req) => messages(app, target, provider, req).await,
@@ -161,15 +185,19 @@ enum Chat {
     Stream(ChunkStream),
 }
 
-/// A chat request to any provider, answered in OpenAI's shape.
+/// A chat request to any provider, answered in OpenAI's shape. A stream always reports its usage (in a
+/// last usage-only chunk), whether or not the client asked for it: limits, budgets and the request log
+/// need it, and the encoder hides it from a client that did not ask.
 async fn chat(app: &App, target: &Target, provider: Provider, mut req: ChatRequest) -> Result<Chat, ApiError> {
     let stream = req.is_stream();
-    let include_usage = req.wants_stream_usage();
     let created = app.now().unix_timestamp();
     let started = Instant::now();
     match provider {
         Provider::OpenAiShaped => {
             target.model_id().clone_into(&mut req.model);
+            if stream && takes_stream_options(target) {
+                req.ask_stream_usage();
+            }
             let resp = send(app, upstream::openai_like(app, target, Endpoint::Chat, &req)?).await?;
             if stream {
                 return Ok(Chat::Stream(chunks(app, resp, Decoder::openai(&target.name, false))));
@@ -182,7 +210,7 @@ async fn chat(app: &App, target: &Target, provider: Provider, mut req: ChatReque
             let areq = anthropic::chat_request_to_anthropic(&req, target.model_id()).map_err(translate_error)?;
             let resp = send(app, upstream::anthropic(app, target, &areq)?).await?;
             if stream {
-                let conv = AnthropicStreamToChat::new(target.name.as_str(), created, include_usage);
+                let conv = AnthropicStreamToChat::new(target.name.as_str(), created, true);
                 return Ok(Chat::Stream(chunks(app, resp, Decoder::Anthropic { sse: SseDecoder::new(), conv })));
             }
             let r: MessagesResponse = read_json(app, resp).await?;
@@ -193,7 +221,7 @@ async fn chat(app: &App, target: &Target, provider: Provider, mut req: ChatReque
             let resp = send(app, upstream::bedrock(app, target, &creq, stream)?).await?;
             let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
             if stream {
-                let conv = ConverseStreamToChat::new(id, target.name.as_str(), created, include_usage);
+                let conv = ConverseStreamToChat::new(id, target.name.as_str(), created, true);
                 let decoder = Decoder::Bedrock { frames: EventStreamDecoder::new(), conv };
                 return Ok(Chat::Stream(chunks(app, resp, decoder)));
             }
@@ -210,14 +238,19 @@ async fn completions(
     provider: Provider,
     mut req: CompletionRequest,
 ) -> Result<Answer, ApiError> {
+    let usage = ClientUsage::asked(req.wants_stream_usage());
     match provider {
         Provider::OpenAiShaped => {
             let stream = req.stream == Some(true);
             target.model_id().clone_into(&mut req.model);
+            if stream && takes_stream_options(target) {
+                req.ask_stream_usage();
+            }
             let started = Instant::now();
             let resp = send(app, upstream::openai_like(app, target, Endpoint::Completions, &req)?).await?;
             if stream {
-                return Ok(Answer::Stream(chunks(app, resp, Decoder::openai(&target.name, true)), Encoder::Completion));
+                let decoder = Decoder::openai(&target.name, true);
+                return Ok(Answer::Stream(chunks(app, resp, decoder), Encoder::Completion(usage)));
             }
             let mut r: CompletionResponse = read_json(app, resp).await?;
             target.name.clone_into(&mut r.model);
@@ -227,7 +260,7 @@ async fn completions(
             let chat_req = openai::completion_request_to_chat(&req).map_err(translate_error)?;
             Ok(match chat(app, target, provider, chat_req).await? {
                 Chat::Whole(r, upstream) => whole(Whole::Completion(openai::chat_response_to_completion(&r)), upstream),
-                Chat::Stream(s) => Answer::Stream(s, Encoder::Completion),
+                Chat::Stream(s) => Answer::Stream(s, Encoder::Completion(usage)),
             })
         }
     }

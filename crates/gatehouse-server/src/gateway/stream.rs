@@ -132,25 +132,63 @@ pub fn chunks(app: &crate::state::App, resp: reqwest::Response, decoder: Decoder
     }))
 }
 
+/// Whether the client sees a stream's usage. The gateway always asks upstreams for it, because limits
+/// and budgets settle with it and the request log records it; a client that did not ask for it
+/// (`stream_options.include_usage`) gets the stream as OpenAI would send it to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientUsage {
+    Shown,
+    Hidden,
+}
+
+impl ClientUsage {
+    pub fn asked(include_usage: bool) -> ClientUsage {
+        if include_usage {
+            ClientUsage::Shown
+        } else {
+            ClientUsage::Hidden
+        }
+    }
+}
+
 /// How items become the client's server-sent events.
 pub enum Encoder {
     /// `chat.completion.chunk`s, then `[DONE]`.
-    Chat,
+    Chat(ClientUsage),
     /// Legacy `text_completion` chunks, then `[DONE]`.
-    Completion,
-    /// Anthropic's Messages events; chat chunks are translated by `conv`.
+    Completion(ClientUsage),
+    /// Anthropic's Messages events (which always carry usage); chat chunks are translated by `conv`.
     Anthropic(Option<Box<ChatStreamToAnthropic>>),
+}
+
+/// Takes the usage off a chunk the client did not ask it on; `false` when nothing is left to send (the
+/// usage-only last chunk).
+fn hide_usage<C>(usage: &mut Option<openai::Usage>, choices: &[C]) -> bool {
+    usage.take().is_none() || !choices.is_empty()
 }
 
 impl Encoder {
     fn items(&mut self, items: Vec<Item>, out: &mut String) {
         for item in items {
             let encoded = match (&mut *self, item) {
-                (Encoder::Chat, Item::Chat(c)) => openai::sse::encode_json(None, &c),
-                (Encoder::Completion, Item::Chat(c)) => {
+                (Encoder::Chat(shown), Item::Chat(mut c)) => {
+                    if *shown == ClientUsage::Hidden && !hide_usage(&mut c.usage, &c.choices) {
+                        continue;
+                    }
+                    openai::sse::encode_json(None, &c)
+                }
+                (Encoder::Completion(shown), Item::Chat(mut c)) => {
+                    if *shown == ClientUsage::Hidden && !hide_usage(&mut c.usage, &c.choices) {
+                        continue;
+                    }
                     openai::sse::encode_json(None, &openai::chat_chunk_to_completion(&c))
                 }
-                (Encoder::Completion, Item::Completion(c)) => openai::sse::encode_json(None, &c),
+                (Encoder::Completion(shown), Item::Completion(mut c)) => {
+                    if *shown == ClientUsage::Hidden && !hide_usage(&mut c.usage, &c.choices) {
+                        continue;
+                    }
+                    openai::sse::encode_json(None, &c)
+                }
                 (Encoder::Anthropic(_), Item::Anthropic(e)) => e.to_sse(),
                 (Encoder::Anthropic(Some(conv)), Item::Chat(c)) => {
                     for e in conv.push(&c) {
@@ -159,7 +197,10 @@ impl Encoder {
                     continue;
                 }
                 // The decoder and encoder are chosen together; other pairs do not occur.
-                _ => continue,
+                (Encoder::Chat(_), Item::Completion(_) | Item::Anthropic(_))
+                | (Encoder::Completion(_), Item::Anthropic(_))
+                | (Encoder::Anthropic(None), Item::Chat(_))
+                | (Encoder::Anthropic(_), Item::Completion(_)) => continue,
             };
             push_ok(out, encoded);
         }
@@ -167,7 +208,7 @@ impl Encoder {
 
     fn end(&mut self) -> String {
         match self {
-            Encoder::Chat | Encoder::Completion => "data: [DONE]\n\n".to_owned(),
+            Encoder::Chat(_) | Encoder::Completion(_) => "data: [DONE]\n\n".to_owned(),
             Encoder::Anthropic(Some(conv)) => {
                 let mut out = String::new();
                 for e in conv.finish() {
@@ -188,7 +229,7 @@ impl Encoder {
                 };
                 ev.to_sse().unwrap_or_default()
             }
-            _ => {
+            Encoder::Chat(_) | Encoder::Completion(_) => {
                 let body = serde_json::json!({"error": {"message": message, "type": "upstream_error", "code": "upstream_failed"}});
                 openai::sse::encode_json(None, &body).unwrap_or_default()
             }

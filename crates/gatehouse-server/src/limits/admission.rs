@@ -261,12 +261,14 @@ impl Limiter {
             }
         }
         drop(corrections);
-        for (i, c) in charges.into_iter().enumerate() {
+        for (i, mut c) in charges.into_iter().enumerate() {
             if c.rule.kind != LimitKind::Budget {
                 continue;
             }
-            settled.spend.push((c.counter.clone(), held[i].slot, actual[i]));
-            if !c.rule.alerts.is_empty() {
+            if c.rule.alerts.is_empty() {
+                settled.spend.push((std::mem::take(&mut c.counter), held[i].slot, actual[i]));
+            } else {
+                settled.spend.push((c.counter.clone(), held[i].slot, actual[i]));
                 settled.alerts.push((c, held[i].slot, used[i]));
             }
         }
@@ -289,22 +291,19 @@ impl Admission {
         if self.charges.is_empty() {
             return out;
         }
-        let applied: Vec<String> = self
-            .charges
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let mark = if self.unchecked {
-                    ";unchecked"
-                } else if self.over.contains(&i) {
-                    ";exceeded"
-                } else {
-                    ""
-                };
-                format!("{}:{}{mark}", c.rule.kind.as_str(), c.rule.name())
-            })
-            .collect();
-        if let Ok(v) = HeaderValue::from_str(&applied.join(", ")) {
+        let mut applied = String::with_capacity(self.charges.iter().map(|c| c.rule.applied().len() + 12).sum());
+        for (i, c) in self.charges.iter().enumerate() {
+            if i > 0 {
+                applied.push_str(", ");
+            }
+            applied.push_str(c.rule.applied());
+            if self.unchecked {
+                applied.push_str(";unchecked");
+            } else if self.over.contains(&i) {
+                applied.push_str(";exceeded");
+            }
+        }
+        if let Ok(v) = HeaderValue::try_from(applied) {
             out.push((HeaderName::from_static(APPLIED), v));
         }
         if self.unchecked {
@@ -317,21 +316,35 @@ impl Admission {
                 .zip(&self.held)
                 .filter(|(c, _)| c.rule.kind == LimitKind::RateLimit && c.decides && c.rule.measure == measure)
                 .min_by_key(|(c, h)| c.rule.limit.saturating_sub(h.used));
-            if let Some((c, h)) = tightest {
-                let m = measure.header_name();
-                let reset = (c.rule.period.expires(h.slot) - now.unix_timestamp()).max(0);
-                for (name, value) in [
-                    (format!("x-ratelimit-limit-{m}"), c.rule.limit.to_string()),
-                    (format!("x-ratelimit-remaining-{m}"), c.rule.limit.saturating_sub(h.used).to_string()),
-                    (format!("x-ratelimit-reset-{m}"), format!("{reset}s")),
-                ] {
-                    if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::from_str(&value)) {
-                        out.push((n, v));
-                    }
-                }
+            let (Some((c, h)), Some([limit, remaining, reset])) = (tightest, ratelimit_headers(measure)) else {
+                continue;
+            };
+            let left = (c.rule.period.expires(h.slot) - now.unix_timestamp()).max(0);
+            out.push((limit, HeaderValue::from(c.rule.limit)));
+            out.push((remaining, HeaderValue::from(c.rule.limit.saturating_sub(h.used))));
+            if let Ok(v) = HeaderValue::try_from(format!("{left}s")) {
+                out.push((reset, v));
             }
         }
         out
+    }
+}
+
+/// OpenAI's `x-ratelimit-limit-*`, `-remaining-*` and `-reset-*` for a rate limit's measure (cost is
+/// for budgets, which answers do not report).
+fn ratelimit_headers(measure: Measure) -> Option<[HeaderName; 3]> {
+    match measure {
+        Measure::Requests => Some([
+            HeaderName::from_static("x-ratelimit-limit-requests"),
+            HeaderName::from_static("x-ratelimit-remaining-requests"),
+            HeaderName::from_static("x-ratelimit-reset-requests"),
+        ]),
+        Measure::Tokens => Some([
+            HeaderName::from_static("x-ratelimit-limit-tokens"),
+            HeaderName::from_static("x-ratelimit-remaining-tokens"),
+            HeaderName::from_static("x-ratelimit-reset-tokens"),
+        ]),
+        Measure::CostNanos => None,
     }
 }
 

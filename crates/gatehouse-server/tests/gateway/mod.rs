@@ -7,6 +7,8 @@ use serde_json::json;
 use crate::common::gateway::{chat_body, gateway_world, post_raw, stream_text};
 use crate::common::TestServer;
 
+mod stream_usage;
+
 #[tokio::test]
 async fn gateway_chat_on_every_provider_for_admin_and_granted_user() {
     let s = TestServer::start().await;

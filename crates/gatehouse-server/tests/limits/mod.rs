@@ -185,6 +185,36 @@ async fn token_limits_reserve_an_estimate_and_settle_with_the_real_usage() {
 }
 
 #[tokio::test]
+async fn token_limits_settle_a_streamed_answer_with_the_usage_the_client_did_not_ask_for() {
+    let s = TestServer::start().await;
+    let (_mock, usr, _) = world(&s, 0).await;
+    control(
+        &s,
+        json!({"type": "gateway-rate-limiting-config", "name": "rl", "rules": [
+        {"id": "tokens", "limit_to": 100, "unit": "tokens_per_minute"}]}),
+    )
+    .await;
+    let mut body = chat("acct/m");
+    body["stream"] = json!(true);
+    let mut ok = 0;
+    for _ in 0..20 {
+        let r = send(&s, &usr, body.clone(), None).await;
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        if status != 200 {
+            assert_eq!(status, 429, "{text}");
+            break;
+        }
+        assert!(text.ends_with("data: [DONE]\n\n") && !text.contains("usage"), "{text}");
+        ok += 1;
+    }
+    // Each stream reserves 36 (its 101-byte body is 26, plus max_tokens 10) and settles at the 9 tokens the
+    // upstream reported (2 in, 7 out): the ninth would need 36 on top of 72 settled. Settled at its
+    // reservation, as a stream without usage would be, the third would already be refused.
+    assert_eq!(ok, 8);
+}
+
+#[tokio::test]
 async fn budgets_count_cost_at_the_price_in_force_and_audit_mode_only_records() {
     let s = TestServer::start().await;
     let (_mock, usr, two) = world(&s, 0).await;
