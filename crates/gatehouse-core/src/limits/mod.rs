@@ -89,8 +89,9 @@ impl LimitRule {
     }
 }
 
+/// A rule's `when`, compiled for matching requests (rate limits, budgets and guardrails alike).
 #[derive(Debug, Default)]
-struct CompiledWhen {
+pub struct CompiledWhen {
     users: HashSet<String>,
     teams: Vec<String>,
     virtual_accounts: HashSet<String>,
@@ -99,7 +100,7 @@ struct CompiledWhen {
 }
 
 impl CompiledWhen {
-    fn new(w: &When) -> CompiledWhen {
+    pub fn new(w: &When) -> CompiledWhen {
         let mut c = CompiledWhen::default();
         for s in &w.subjects {
             match s {
@@ -116,7 +117,7 @@ impl CompiledWhen {
         c
     }
 
-    fn matches(&self, r: &RequestFacts<'_>) -> bool {
+    pub fn matches(&self, r: &RequestFacts<'_>) -> bool {
         let subjects = self.users.is_empty() && self.teams.is_empty() && self.virtual_accounts.is_empty();
         let subject_ok = subjects
             || match r.subject {

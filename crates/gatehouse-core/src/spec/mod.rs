@@ -39,7 +39,7 @@ use crate::secret::Secret;
 pub use agent::{AgentSpec, FreeForm};
 pub use gateway::{
     metadata_key, AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule, BudgetUnit, GatewayControlKind,
-    GatewayControlSpec, Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig,
+    GatewayControlSpec, Guardrail, GuardrailAction, GuardrailRule, GuardrailStrategy, GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig,
     LoadBalancingRule, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig, RoutingStrategy, When,
 };
 pub use mcp::{check_tool_names, McpAuth, McpServerManifest, McpServerSpec, McpTransport, MAX_TOOL_NAME};
