@@ -27,6 +27,8 @@ pub struct Published {
     pub gateway: GatewayTable,
     /// The rate-limiting and budget rules, compiled.
     pub limits: gatehouse_core::limits::LimitsTable,
+    /// The guardrails rules, compiled (patterns and keyword sets included).
+    pub guardrails: crate::guardrails::GuardrailsTable,
     /// The MCP servers, compiled the same way.
     pub mcp: crate::mcp::table::McpTable,
 }
@@ -456,7 +458,8 @@ fn compile(version: i64, snapshot: Snapshot, key: &SecretKey, previous: Option<&
     let gateway = GatewayTable::compile(&snapshot, key, previous.map(|p| &p.gateway));
     let mcp = crate::mcp::table::McpTable::compile(&snapshot, key, previous.map(|p| &p.mcp));
     let limits = gatehouse_core::limits::LimitsTable::compile(&snapshot);
-    Published { version, snapshot: Arc::new(snapshot), gateway, mcp, limits }
+    let guardrails = crate::guardrails::GuardrailsTable::compile(&snapshot);
+    Published { version, snapshot: Arc::new(snapshot), gateway, mcp, limits, guardrails }
 }
 
 /// Background work: flush token use times and pick up external changes, until the app is dropped; and the

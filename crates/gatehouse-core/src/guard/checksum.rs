@@ -19,7 +19,7 @@ pub fn luhn(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Whether the leading digits belong to a card network that issues numbers of this length (Visa,

@@ -106,23 +106,33 @@ pub fn marker(label: &str) -> String {
 /// `text` with each found range replaced by `replace(found)`. Overlapping ranges are merged (the first
 /// one's replacement stands for the union), so nothing of either survives.
 pub fn redact(text: &str, found: &[Found], mut replace: impl FnMut(&Found) -> String) -> String {
-    let mut sorted: Vec<Found> = found.iter().filter(|f| f.start < f.end && f.end <= text.len()).copied().collect();
-    sorted.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+    let ranges: Vec<(usize, usize)> = found.iter().map(|f| (f.start, f.end)).collect();
+    redact_ranges(text, &ranges, |i| replace(&found[i]))
+}
+
+/// `redact` over byte ranges: `replace` gets the index of the range it replaces.
+pub fn redact_ranges(text: &str, ranges: &[(usize, usize)], mut replace: impl FnMut(usize) -> String) -> String {
+    let mut sorted: Vec<(usize, usize, usize)> = ranges
+        .iter()
+        .enumerate()
+        .filter(|(_, (s, e))| s < e && *e <= text.len())
+        .map(|(i, (s, e))| (*s, *e, i))
+        .collect();
+    sorted.sort_by_key(|(s, e, _)| (*s, std::cmp::Reverse(*e)));
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
     let mut i = 0;
     while i < sorted.len() {
-        let first = sorted[i];
-        let mut end = first.end;
+        let (start, mut end, index) = sorted[i];
         i += 1;
-        while i < sorted.len() && sorted[i].start < end {
-            end = end.max(sorted[i].end);
+        while i < sorted.len() && sorted[i].0 < end {
+            end = end.max(sorted[i].1);
             i += 1;
         }
-        let start = first.start.max(at);
+        let start = start.max(at);
         out.push_str(text.get(at..start).unwrap_or_default());
-        out.push_str(&replace(&first));
-        at = end;
+        out.push_str(&replace(index));
+        at = end.max(at);
     }
     out.push_str(text.get(at..).unwrap_or_default());
     out

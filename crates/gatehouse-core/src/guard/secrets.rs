@@ -40,6 +40,11 @@ fn run(b: &[u8], i: usize, ok: impl Fn(u8) -> bool) -> usize {
     b[i.min(b.len())..].iter().take_while(|c| ok(**c)).count()
 }
 
+/// Whether `b[i]` continues a run of key characters (so a key cannot start there).
+fn glued(b: &[u8], i: usize) -> bool {
+    i > 0 && key_char(b[i - 1])
+}
+
 fn after_word_break(b: &[u8], i: usize) -> bool {
     i == 0 || !is_word(b[i - 1])
 }
@@ -70,7 +75,7 @@ fn google(b: &[u8], i: usize) -> Option<(usize, SecretKind)> {
 /// `sk-` and at least 20 key characters with a digit among them: OpenAI (`sk-...`, `sk-proj-...`),
 /// Anthropic (`sk-ant-api03-...`) and the many providers that copied the shape.
 fn api_key(b: &[u8], i: usize) -> Option<usize> {
-    if !starts_with(b, i, b"sk-") || !(i == 0 || !key_char(b[i - 1])) {
+    if !starts_with(b, i, b"sk-") || glued(b, i) {
         return None;
     }
     let n = run(b, i + 3, key_char);
@@ -93,7 +98,7 @@ fn github(b: &[u8], i: usize) -> Option<(usize, SecretKind)> {
         return None;
     }
     let n = run(b, i + 4, is_alnum);
-    (n >= 36 && !b.get(i + 4 + n).is_some_and(|c| *c == b'_')).then_some((i + 4 + n, SecretKind::GithubToken))
+    (n >= 36 && b.get(i + 4 + n).is_none_or(|c| *c != b'_')).then_some((i + 4 + n, SecretKind::GithubToken))
 }
 
 /// Gatehouse's tokens: `gh_pat_`, `gh_va_` or `gh_sess_` and what follows. Anything after the prefix is
@@ -106,7 +111,7 @@ fn gatehouse(b: &[u8], i: usize) -> Option<usize> {
 
 /// `eyJ...` (a base64url JSON header), a payload and a signature, dot-separated.
 fn jwt(b: &[u8], i: usize) -> Option<usize> {
-    if !starts_with(b, i, b"eyJ") || !(i == 0 || !key_char(b[i - 1])) {
+    if !starts_with(b, i, b"eyJ") || glued(b, i) {
         return None;
     }
     let mut j = i;

@@ -26,6 +26,8 @@ use super::log::{count, keep, micros, Usage};
 use super::resolve::{resolve, Target};
 use super::stream::{sse_response, Item};
 use crate::error::ApiError;
+use crate::guardrails::Guard;
+use crate::limits::admission::APPLIED;
 use crate::limits::{Admission, Outcome};
 use crate::log_fields::BodyBuffer;
 use crate::state::{App, Published};
@@ -95,6 +97,8 @@ pub struct Call {
     admission: Option<Admission>,
     /// `<config>/<rule>` of the limit that refused the call.
     refused_by: Option<String>,
+    /// The guardrails that match the call, and what they did (shared with a stream's scanner).
+    guard: Option<Arc<Guard>>,
 }
 
 impl Call {
@@ -126,6 +130,7 @@ impl Call {
             metadata: metadata.map_err(Some),
             admission: None,
             refused_by: None,
+            guard: None,
         }
     }
 
@@ -145,10 +150,10 @@ impl Call {
         }
         self.resolve(&request)?;
         self.admit(&request).await?;
-        self.check_input(&request)?;
+        let mut request = request;
+        self.check_input(&mut request).await?;
         let answer = self.dispatch(request).await?;
-        self.check_output(&answer)?;
-        Ok(answer)
+        self.check_output(answer).await
     }
 
     /// What the log keeps of the request, before anything can refuse it.
@@ -175,15 +180,7 @@ impl Call {
             return Ok(());
         }
         let Some(target) = &self.target else { return Ok(()) };
-        let teams: Vec<String> = match &self.principal.subject {
-            Subject::User(e) => self
-                .view
-                .snapshot
-                .user(e.as_str())
-                .map(|u| u.member_of.iter().map(|t| t.to_string()).collect())
-                .unwrap_or_default(),
-            Subject::Team(_) | Subject::VirtualAccount(_) => Vec::new(),
-        };
+        let teams = self.teams();
         let empty = BTreeMap::new();
         let metadata = self.metadata.as_ref().unwrap_or(&empty);
         let facts = RequestFacts { subject: &self.principal.subject, teams: &teams, model: &target.name, metadata };
@@ -208,11 +205,38 @@ impl Call {
         }
     }
 
-    /// The headers that name the controls applied to the call.
+    /// The teams the caller is in, which a control's `when.subjects` may name.
+    fn teams(&self) -> Vec<String> {
+        match &self.principal.subject {
+            Subject::User(e) => self
+                .view
+                .snapshot
+                .user(e.as_str())
+                .map(|u| u.member_of.iter().map(|t| t.to_string()).collect())
+                .unwrap_or_default(),
+            Subject::Team(_) | Subject::VirtualAccount(_) => Vec::new(),
+        }
+    }
+
+    /// The headers that name the controls applied to the call: one `x-gatehouse-applied-controls`, the
+    /// limits' entries then the guardrails'.
     fn control_headers(&self, resp: &mut Response) {
+        let mut applied = Vec::new();
         if let Some(a) = &self.admission {
             for (name, value) in a.headers(self.app.now()) {
-                resp.headers_mut().insert(name, value);
+                if name == APPLIED {
+                    applied.extend(value.to_str().ok().map(str::to_owned));
+                } else {
+                    resp.headers_mut().insert(name, value);
+                }
+            }
+        }
+        if let Some(g) = &self.guard {
+            applied.extend(crate::guardrails::lock(&g.verdicts()).header_entries());
+        }
+        if let Ok(v) = HeaderValue::from_str(&applied.join(", ")) {
+            if !applied.is_empty() {
+                resp.headers_mut().insert(APPLIED, v);
             }
         }
     }
@@ -240,8 +264,30 @@ impl Call {
         }
     }
 
-    /// Check input: guardrails on the request before it leaves (none yet).
-    fn check_input(&mut self, _request: &Request) -> Result<(), ApiError> {
+    /// Check input: the guardrails that match the call, on the request before it leaves. Redactions
+    /// rewrite the request, so the upstream never sees what they removed; a block costs no upstream call.
+    async fn check_input(&mut self, request: &mut Request) -> Result<(), ApiError> {
+        let table = &self.view.guardrails;
+        if table.is_empty() {
+            return Ok(());
+        }
+        let Some(target) = &self.target else { return Ok(()) };
+        let teams = self.teams();
+        let empty = BTreeMap::new();
+        let metadata = self.metadata.as_ref().unwrap_or(&empty);
+        let facts = RequestFacts { subject: &self.principal.subject, teams: &teams, model: &target.name, metadata };
+        let rules = table.matching(&facts);
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let http = super::upstream::http(&self.app);
+        let guard = Arc::new(Guard::new(rules, http, target.name.clone(), self.principal.subject.to_string()));
+        self.guard = Some(guard.clone());
+        guard.input(request).await?;
+        // The log keeps what was sent upstream.
+        if self.app.config.log_bodies {
+            self.prompt = request.loggable();
+        }
         Ok(())
     }
 
@@ -258,10 +304,19 @@ impl Call {
         Ok(answer)
     }
 
-    /// Check output: guardrails on the answer before the client sees it (none yet; a stream is seen as it
-    /// passes, in `see`).
-    fn check_output(&mut self, _answer: &Answer) -> Result<(), ApiError> {
-        Ok(())
+    /// Check output: the guardrails on the answer before the client sees it; a stream is checked as it
+    /// flows (`scan`).
+    async fn check_output(&mut self, answer: Answer) -> Result<Answer, ApiError> {
+        let Some(guard) = self.guard.clone().filter(|g| g.checks_output()) else { return Ok(answer) };
+        match answer {
+            Answer::Whole(mut whole, upstream) => {
+                // A refused answer still used its tokens: they settle the limits.
+                self.usage = Usage::whole(whole.tokens());
+                guard.output(&mut whole).await?;
+                Ok(Answer::Whole(whole, upstream))
+            }
+            Answer::Stream(chunks, encoder) => Ok(Answer::Stream(super::scan::scan(chunks, guard), encoder)),
+        }
     }
 
     /// Answer: a whole answer with `server-timing: gateway;dur=<ms>` (the time spent here, not upstream),
@@ -299,7 +354,8 @@ impl Call {
     }
 
     fn refuse(mut self, e: ApiError) -> Response {
-        let resp = e.into_response();
+        let mut resp = e.into_response();
+        self.control_headers(&mut resp);
         self.status = Some(resp.status().as_u16());
         resp
     }
@@ -312,9 +368,11 @@ impl Call {
         }
     }
 
-    /// The stream broke off after its headers went out: the gateway's 502.
+    /// The stream broke off after its headers went out: the gateway's 502, or a guardrail's 400 when one
+    /// ended it.
     pub fn failed(&mut self) {
-        self.status = Some(502);
+        let blocked = self.guard.as_ref().is_some_and(|g| crate::guardrails::lock(&g.verdicts()).blocked_by.is_some());
+        self.status = Some(if blocked { 400 } else { 502 });
     }
 
     fn entry(&mut self) -> RequestLog {
@@ -344,7 +402,9 @@ impl Call {
                 (Some(p), Some(input)) => Some(p.cost_usd(count(input), self.usage.output.map(count).unwrap_or(0))),
                 (Some(_) | None, _) => None,
             },
-            refused_by: self.refused_by.take(),
+            refused_by: self.refused_by.take().or_else(|| {
+                self.guard.as_ref().and_then(|g| crate::guardrails::lock(&g.verdicts()).blocked_by.clone())
+            }),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod log;
 pub mod metadata;
 pub mod resolve;
+pub mod scan;
 pub mod stream;
 pub mod table;
 pub mod upstream;
