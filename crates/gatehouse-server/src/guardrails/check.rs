@@ -21,19 +21,21 @@ pub fn compile_pattern(pattern: &str) -> Result<Regex, regex::Error> {
     RegexBuilder::new(pattern).size_limit(PATTERN_SIZE_LIMIT).build()
 }
 
-/// The keywords as one alternation of literals (an Aho-Corasick search underneath).
+/// The keywords as one alternation of literals (an Aho-Corasick search underneath). ASCII keywords match
+/// with ASCII case folding only (not the Kelvin sign for `k`), which is what lets a stream tell whether its
+/// text ends in the beginning of one (`Keywords::pending`).
 pub fn compile_keywords(keywords: &[String], case_sensitive: bool) -> Result<Regex, regex::Error> {
     let alternation: Vec<String> = keywords.iter().map(|k| regex::escape(k)).collect();
     RegexBuilder::new(&alternation.join("|"))
         .case_insensitive(!case_sensitive)
+        .unicode(!keywords.iter().all(|k| k.is_ascii()))
         .size_limit(KEYWORDS_SIZE_LIMIT)
         .build()
 }
 
 /// What a finding-based check looks for.
 pub enum Detector {
-    /// `hold`: the longest a match can be, in bytes (case folding can change a keyword's length).
-    Keywords { re: Regex, hold: usize },
+    Keywords(Keywords),
     Pattern(Regex),
     Pii(Vec<PiiEntity>),
     Secrets,
@@ -52,8 +54,9 @@ pub struct Span {
 impl Detector {
     pub fn find(&self, text: &str, out: &mut Vec<Span>) {
         match self {
-            Detector::Keywords { re, .. } => out.extend(
-                re.find_iter(text).map(|m| Span { start: m.start(), end: m.end(), label: "keyword", detail: "keyword" }),
+            Detector::Keywords(k) => out.extend(
+                k.re.find_iter(text)
+                    .map(|m| Span { start: m.start(), end: m.end(), label: "keyword", detail: "keyword" }),
             ),
             Detector::Pattern(re) => out.extend(
                 re.find_iter(text)
@@ -77,10 +80,54 @@ impl Detector {
     /// stream releases only what lies before it.
     pub fn pending(&self, text: &str) -> usize {
         match self {
-            Detector::Keywords { hold, .. } => back_off(text, *hold),
+            Detector::Keywords(k) => k.pending(text),
             Detector::Pattern(_) => back_off(text, REGEX_HOLD),
             Detector::Pii(_) | Detector::Secrets => guard::pending_start(text),
         }
+    }
+}
+
+/// A keyword set: its automaton, and what a stream needs to know whether its text ends in the beginning of
+/// a keyword.
+pub struct Keywords {
+    re: Regex,
+    /// The longest a match can be, in bytes: a UTF-8 character is at most four, whatever case folding matched.
+    hold: usize,
+    /// The keywords (lower-cased unless case-sensitive), sorted, when all are ASCII; otherwise a stream holds
+    /// `hold` bytes, as it cannot tell.
+    ascii: Option<Vec<Vec<u8>>>,
+    case_sensitive: bool,
+}
+
+impl Keywords {
+    fn new(re: Regex, keywords: &[String], case_sensitive: bool) -> Keywords {
+        let hold = keywords.iter().map(|k| k.chars().count()).max().unwrap_or(0) * 4;
+        let ascii = keywords.iter().all(|k| k.is_ascii()).then(|| {
+            let mut list: Vec<Vec<u8>> = keywords
+                .iter()
+                .map(|k| if case_sensitive { k.as_bytes().to_vec() } else { k.as_bytes().to_ascii_lowercase() })
+                .collect();
+            list.sort();
+            list
+        });
+        Keywords { re, hold, ascii, case_sensitive }
+    }
+
+    /// The start of the longest end of `text` that begins a keyword: only that much is held, so a stream
+    /// of ordinary words is not delayed by the length of the longest keyword.
+    fn pending(&self, text: &str) -> usize {
+        let Some(sorted) = &self.ascii else { return back_off(text, self.hold) };
+        let b = text.as_bytes();
+        let floor = b.len().saturating_sub(self.hold);
+        let tail = if self.case_sensitive { b[floor..].to_vec() } else { b[floor..].to_ascii_lowercase() };
+        for p in 0..tail.len() {
+            let end = &tail[p..];
+            let i = sorted.partition_point(|k| k.as_slice() < end);
+            if sorted.get(i).is_some_and(|k| k.starts_with(end)) {
+                return floor + p;
+            }
+        }
+        b.len()
     }
 }
 
@@ -121,11 +168,10 @@ impl Check {
         let body = match g {
             Guardrail::BlockKeywords { keywords, case_sensitive, action, .. } => {
                 match compile_keywords(keywords, *case_sensitive) {
-                    Ok(re) => {
-                        let longest = keywords.iter().map(|k| k.chars().count()).max().unwrap_or(0);
-                        // A UTF-8 character is at most four bytes, whatever case folding matched.
-                        Body::Find { detector: Detector::Keywords { re, hold: longest * 4 }, action: *action }
-                    }
+                    Ok(re) => Body::Find {
+                        detector: Detector::Keywords(Keywords::new(re, keywords, *case_sensitive)),
+                        action: *action,
+                    },
                     Err(e) => Body::Broken(format!("the keywords do not compile: {e}")),
                 }
             }

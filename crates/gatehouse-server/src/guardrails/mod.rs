@@ -8,6 +8,8 @@
 //! log read.
 
 mod check;
+#[cfg(test)]
+mod tests;
 mod run;
 mod texts;
 mod verdict;
@@ -56,6 +58,11 @@ impl GuardrailsTable {
                 configs.push(c);
             }
         }
+        GuardrailsTable::from_configs(configs)
+    }
+
+    /// The table of these configs, applied in name order.
+    pub fn from_configs(mut configs: Vec<&GuardrailsConfig>) -> GuardrailsTable {
         configs.sort_by(|a, b| a.name.cmp(&b.name));
         let mut rules = Vec::new();
         for c in configs {
