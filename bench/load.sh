@@ -6,23 +6,27 @@
 #   and p99 (on a saturated machine the difference would be queueing, not the gateway's own cost);
 # and the gateway's peak resident memory.
 #
-#   bash bench/load.sh [--seconds S] [--connections N] [--pin] [--debug]
+#   bash bench/load.sh [--seconds S] [--connections N] [--pin] [--debug] [--guardrails]
 #
 # --pin: the gateway on core 1 alone (`taskset -c 1`), the mock upstream and the load generator on core 0, as
 # a gateway deployed with one CPU runs. Access goes through a team's grant, the request log is on.
 # --debug: debug builds, for a quick smoke (the figures mean nothing then).
+# --guardrails: then one guardrails rule (keywords + PII, on input and output) on every call: the latency pass
+# again, and the time to first token of a streamed answer (a word every 20 ms) without and with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=10
 connections=32
 pin=0
 profile=release
+guardrails=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
     --pin) pin=1; shift ;;
     --debug) profile=debug; shift ;;
+    --guardrails) guardrails=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -83,3 +87,23 @@ print(f"summary: {t['rps']:.0f} requests/s through the gateway ({t['errors']} er
 if t["errors"] or lv["errors"]:
     sys.exit("some requests through the gateway failed")
 PY
+
+# --guardrails: the added latency of one guardrails rule, and its cost to the first token of a stream.
+if [ "$guardrails" = 1 ]; then
+  api PUT /api/v1/provider-accounts/mock "" "{\"type\":\"openai-compatible\",\"name\":\"mock\",\"base_url\":\"$mock/v1\",\"models\":[{\"name\":\"gpt\",\"model_id\":\"gpt-4o\",\"types\":[\"chat\"]},{\"name\":\"drip\",\"model_id\":\"gpt-4o-drip-20ms-tokens-24\",\"types\":[\"chat\"]}],\"collaborators\":[{\"subject\":\"team:bench\",\"role\":\"provider-account-user\"}]}" >/dev/null
+  streamed='{"model":"mock/drip","stream":true,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
+  ttft() { "${other_cpu[@]}" "$bin/gatehouse-loadgen" "$gw/v1/chat/completions" "$token" "$streamed" --connections 1 --seconds "$seconds" --first-token; }
+  echo "guardrails (1 connection, ${seconds}s each):"
+  f_off=$(ttft); echo "  time to first token, no guardrails: $f_off"
+  api PUT "/api/v1/apply?dry_run=false" "" '{"type":"gateway-guardrails-config","name":"bench-guardrails","rules":[{"id":"keywords-pii","input_guardrails":[{"type":"block-keywords","keywords":["project falcon","internal only"]},{"type":"pii","action":"redact"}],"output_guardrails":[{"type":"block-keywords","keywords":["project falcon","internal only"]},{"type":"pii","action":"redact"}]}]}' >/dev/null
+  l_guard=$(run "$gw/v1/chat/completions" "$token" mock/gpt 1); echo "  through the gateway with the rule: $l_guard"
+  f_on=$(ttft); echo "  time to first token, with the rule: $f_on"
+  python3 - "$l_via" "$l_guard" "$f_off" "$f_on" <<'PY'
+import json, sys
+lv, lg, fo, fn = (json.loads(a) for a in sys.argv[1:5])
+print(f"guardrails summary: added latency p50 {lg['p50_us'] - lv['p50_us']} us, p99 {lg['p99_us'] - lv['p99_us']} us; "
+      f"time to first token p50 {fo['p50_us']} -> {fn['p50_us']} us, p99 {fo['p99_us']} -> {fn['p99_us']} us")
+if lg["errors"] or fo["errors"] or fn["errors"]:
+    sys.exit("some requests with guardrails failed")
+PY
+fi
