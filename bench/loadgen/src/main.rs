@@ -35,11 +35,9 @@ fn parse() -> Result<Args, String> {
             _ => positional.push(a),
         }
     }
-    let [url, token, body]: [String; 3] = positional
-        .try_into()
-        .map_err(|_| {
-            "usage: gatehouse-loadgen URL TOKEN BODY_JSON [--connections N] [--seconds S] [--warmup S] [--first-token]"
-        })?;
+    let [url, token, body]: [String; 3] = positional.try_into().map_err(|_| {
+        "usage: gatehouse-loadgen URL TOKEN BODY_JSON [--connections N] [--seconds S] [--warmup S] [--first-token]"
+    })?;
     Ok(Args { url, token, body, connections: connections.max(1), seconds: seconds.max(1), warmup, first_token })
 }
 

@@ -471,7 +471,8 @@ async fn completion_reply(s: &Arc<Shared>, call: Call<'_>, headers: &HeaderMap, 
         }
         sse_data(&v)
     };
-    let mut frames: Vec<Bytes> = text::stream_deltas(&reply.text, controls.delta_chars).into_iter().map(|d| chunk(d, Value::Null)).collect();
+    let mut frames: Vec<Bytes> =
+        text::stream_deltas(&reply.text, controls.delta_chars).into_iter().map(|d| chunk(d, Value::Null)).collect();
     frames.push(chunk("", Value::from(finish)));
     if with_usage {
         frames.push(sse_data(&json!({

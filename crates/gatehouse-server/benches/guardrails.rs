@@ -84,10 +84,19 @@ fn main() {
 
     println!("output scanner (Guard::advance), {} MiB of answer text:", text.len() >> 20);
     let configs = [
-        ("pii + secrets, redact", json!([{"type": "pii", "action": "redact"}, {"type": "secrets", "action": "redact"}])),
-        ("keywords + pii, redact", json!([{"type": "block-keywords", "keywords": ["project falcon", "internal only"], "action": "redact"},
-                                          {"type": "pii", "action": "redact"}])),
-        ("block-regex, redact", json!([{"type": "block-regex", "pattern": "(?i)ticket-[0-9]{4,}", "action": "redact"}])),
+        (
+            "pii + secrets, redact",
+            json!([{"type": "pii", "action": "redact"}, {"type": "secrets", "action": "redact"}]),
+        ),
+        (
+            "keywords + pii, redact",
+            json!([{"type": "block-keywords", "keywords": ["project falcon", "internal only"], "action": "redact"},
+                                          {"type": "pii", "action": "redact"}]),
+        ),
+        (
+            "block-regex, redact",
+            json!([{"type": "block-regex", "pattern": "(?i)ticket-[0-9]{4,}", "action": "redact"}]),
+        ),
     ];
     for (name, checks) in configs {
         let g = guard(json!({"name": "bench", "rules": [{"id": "out", "output_guardrails": checks}]}));

@@ -33,7 +33,8 @@ fn luhn_and_card_networks() {
 
 #[test]
 fn iban_check_digits_and_lengths() {
-    for ok in ["DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606", "NL91ABNA0417164300"] {
+    for ok in ["DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606", "NL91ABNA0417164300"]
+    {
         assert!(iban_checksum(ok.as_bytes()), "{ok}");
         assert_eq!(checksum::iban_length([ok.as_bytes()[0], ok.as_bytes()[1]]), Some(ok.len()));
     }
@@ -46,17 +47,33 @@ fn iban_check_digits_and_lengths() {
 fn each_pii_entity_is_found_in_its_usual_shapes() {
     only("write to jane.doe+news@mail.example.co.uk today", "jane.doe+news@mail.example.co.uk", "email");
     only("(jane@example.com).", "jane@example.com", "email");
-    for phone in ["555-123-4567", "(555) 123-4567", "(555)123-4567", "555.123.4567", "1-800-555-0199", "+1 415 555 2671", "+44 20 7946 0958", "+4915112345678"] {
+    for phone in [
+        "555-123-4567",
+        "(555) 123-4567",
+        "(555)123-4567",
+        "555.123.4567",
+        "1-800-555-0199",
+        "+1 415 555 2671",
+        "+44 20 7946 0958",
+        "+4915112345678",
+    ] {
         only(&format!("call {phone} now"), phone, "phone");
     }
     only("call 555-123-4567 2 times", "555-123-4567", "phone");
-    for card in ["4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "3782 822463 10005", "5555555555554444"] {
+    for card in
+        ["4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "3782 822463 10005", "5555555555554444"]
+    {
         only(&format!("card: {card}, thanks"), card, "credit_card");
     }
     only("card 4111 1111 1111 1111 12 25", "4111 1111 1111 1111", "credit_card");
     only("ssn 078-05-1120.", "078-05-1120", "ssn");
     only("ssn 078 05 1120", "078 05 1120", "ssn");
-    for iban in ["DE89370400440532013000", "DE89 3704 0044 0532 0130 00", "GB82 WEST 1234 5698 7654 32", "fr1420041010050500013m02606"] {
+    for iban in [
+        "DE89370400440532013000",
+        "DE89 3704 0044 0532 0130 00",
+        "GB82 WEST 1234 5698 7654 32",
+        "fr1420041010050500013m02606",
+    ] {
         only(&format!("pay to {iban} please"), iban, "iban");
     }
 }
@@ -198,9 +215,8 @@ fn value() -> impl Strategy<Value = String> {
         ("[A-Za-z0-9_-]{12,40}", "[A-Za-z0-9_-]{16,40}").prop_map(|(p, s)| format!("eyJhbGciOiJIUzI1NiJ9.{p}.{s}")),
         "[0-9a-f]{64}".prop_map(|s| format!("gh_va_00112233aabbccdd_{s}")),
         ("[A-Za-z]{4,10}", "[0-9]{4,10}").prop_map(|(a, d)| format!("Bearer {a}{d}")),
-        "[A-Za-z0-9+/]{20,64}".prop_map(|body| format!(
-            "-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----"
-        )),
+        "[A-Za-z0-9+/]{20,64}"
+            .prop_map(|body| format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----")),
     ]
 }
 

@@ -39,8 +39,9 @@ use crate::secret::Secret;
 pub use agent::{AgentSpec, FreeForm};
 pub use gateway::{
     metadata_key, AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule, BudgetUnit, GatewayControlKind,
-    GatewayControlSpec, Guardrail, GuardrailAction, GuardrailRule, GuardrailStrategy, GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig,
-    LoadBalancingRule, PiiEntity, RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig, RoutingStrategy, When,
+    GatewayControlSpec, Guardrail, GuardrailAction, GuardrailRule, GuardrailStrategy, GuardrailsConfig,
+    LoadBalanceTarget, LoadBalancingConfig, LoadBalancingRule, PiiEntity, RateLimitRule, RateLimitUnit,
+    RateLimitingConfig, RetryConfig, RoutingStrategy, When,
 };
 pub use mcp::{check_tool_names, McpAuth, McpServerManifest, McpServerSpec, McpTransport, MAX_TOOL_NAME};
 pub use mcp_virtual::{McpVirtualSpec, VirtualTool};

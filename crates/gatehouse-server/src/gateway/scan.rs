@@ -139,7 +139,10 @@ impl Scanner {
     async fn anthropic(&mut self, e: StreamEvent, out: &mut Vec<Item>) -> Result<(), ApiError> {
         self.shape = Shape::Anthropic;
         match e {
-            StreamEvent::ContentBlockStart { index, content_block: ContentBlock::Text { text, cache_control, citations } } => {
+            StreamEvent::ContentBlockStart {
+                index,
+                content_block: ContentBlock::Text { text, cache_control, citations },
+            } => {
                 let text = self.advance(index, &text, false).await?;
                 let content_block = ContentBlock::Text { text, cache_control, citations };
                 out.push(Item::Anthropic(StreamEvent::ContentBlockStart { index, content_block }));

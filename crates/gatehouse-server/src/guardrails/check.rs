@@ -54,15 +54,18 @@ pub struct Span {
 impl Detector {
     pub fn find(&self, text: &str, out: &mut Vec<Span>) {
         match self {
-            Detector::Keywords(k) => out.extend(
-                k.re.find_iter(text)
-                    .map(|m| Span { start: m.start(), end: m.end(), label: "keyword", detail: "keyword" }),
-            ),
-            Detector::Pattern(re) => out.extend(
-                re.find_iter(text)
-                    .filter(|m| !m.is_empty())
-                    .map(|m| Span { start: m.start(), end: m.end(), label: "pattern", detail: "pattern" }),
-            ),
+            Detector::Keywords(k) => out.extend(k.re.find_iter(text).map(|m| Span {
+                start: m.start(),
+                end: m.end(),
+                label: "keyword",
+                detail: "keyword",
+            })),
+            Detector::Pattern(re) => out.extend(re.find_iter(text).filter(|m| !m.is_empty()).map(|m| Span {
+                start: m.start(),
+                end: m.end(),
+                label: "pattern",
+                detail: "pattern",
+            })),
             Detector::Pii(entities) => {
                 let mut found = Vec::new();
                 guard::find_pii(text, entities, &mut found);
@@ -145,7 +148,10 @@ fn back_off(text: &str, n: usize) -> usize {
 }
 
 pub enum Body {
-    Find { detector: Detector, action: GuardrailAction },
+    Find {
+        detector: Detector,
+        action: GuardrailAction,
+    },
     MaxChars(u64),
     Webhook(Webhook),
     /// A check that does not compile in this build although it was accepted when written: it fails as a

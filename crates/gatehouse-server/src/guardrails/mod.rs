@@ -8,9 +8,9 @@
 //! log read.
 
 mod check;
+mod run;
 #[cfg(test)]
 mod tests;
-mod run;
 mod texts;
 mod verdict;
 mod webhook;
@@ -103,9 +103,8 @@ pub fn validate(config: &GuardrailsConfig) -> Result<(), ApiError> {
                 })?;
             }
             Guardrail::BlockKeywords { keywords, case_sensitive, .. } => {
-                check::compile_keywords(keywords, *case_sensitive).map_err(|e| {
-                    ApiError::invalid(format!("{path}.keywords"), format!("cannot be compiled: {e}"))
-                })?;
+                check::compile_keywords(keywords, *case_sensitive)
+                    .map_err(|e| ApiError::invalid(format!("{path}.keywords"), format!("cannot be compiled: {e}")))?;
             }
             Guardrail::MaxInputChars { .. }
             | Guardrail::RedactPii { .. }

@@ -84,15 +84,7 @@ impl Guard {
         let output_webhooks = || rules.iter().flat_map(|r| &r.output).filter(|c| matches!(c.body, Body::Webhook(_)));
         let holds_all = output_webhooks().any(|c| !c.audit());
         let audits_all = output_webhooks().any(Check::audit);
-        Guard {
-            verdicts: Arc::new(std::sync::Mutex::new(v)),
-            rules,
-            http,
-            model,
-            subject,
-            holds_all,
-            audits_all,
-        }
+        Guard { verdicts: Arc::new(std::sync::Mutex::new(v)), rules, http, model, subject, holds_all, audits_all }
     }
 
     pub fn verdicts(&self) -> SharedVerdicts {
@@ -117,6 +109,10 @@ impl Guard {
     }
 
     async fn whole(&self, hook: Hook, texts: &mut [TextRef<'_>]) -> Result<(), ApiError> {
+        // Token arrays, an embeddings answer: nothing to read, and nothing for a webhook to judge.
+        if texts.is_empty() {
+            return Ok(());
+        }
         for rule in &self.rules {
             let checks = match hook {
                 Hook::Input => &rule.input,

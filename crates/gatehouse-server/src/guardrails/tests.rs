@@ -78,7 +78,9 @@ fn patterns_are_held_for_a_bounded_window() {
 
 #[test]
 fn audit_checks_change_nothing_and_flag() {
-    let g = guard(json!([{"type": "secrets", "action": "redact", "strategy": "audit"}, {"type": "pii", "strategy": "audit"}]));
+    let g = guard(
+        json!([{"type": "secrets", "action": "redact", "strategy": "audit"}, {"type": "pii", "strategy": "audit"}]),
+    );
     let text = "key AKIAIOSFODNN7EXAMPLE for a@example.com";
     assert_eq!(stream(&g, &[text]).unwrap().concat(), text);
     assert_eq!(lock(&g.verdicts()).header_entries(), vec!["guardrail:t/r;flagged"]);

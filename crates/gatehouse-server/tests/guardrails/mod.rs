@@ -106,7 +106,11 @@ fn values() -> Vec<(String, &'static str, &'static str)> {
         (format!("sk-ant-api03-{}", "Xy9_z-Q1w".repeat(5)), "secret", "secrets"),
         (format!("ghp_{}", "aB3".repeat(12)), "secret", "secrets"),
         (format!("AIzaSy{}", "D-1_z".repeat(6) + "abc"), "secret", "secrets"),
-        ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U".into(), "secret", "secrets"),
+        (
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U".into(),
+            "secret",
+            "secrets",
+        ),
         (format!("gh_va_0123456789abcdef_{}", "9f".repeat(32)), "secret", "secrets"),
         (pem.into(), "secret", "secrets"),
     ]
@@ -207,7 +211,10 @@ async fn each_pii_and_secret_class_is_redacted_before_the_upstream_on_every_rout
         assert_eq!(sent.body["messages"][0]["content"], format!("here is [REDACTED:{label}] thanks"));
         assert!(!upstream_bodies(&mock).contains(&in_json(&value)), "{value} reached the upstream");
         // The mock echoes what it got: the answer shows the redaction too.
-        assert!(a.json()["choices"][0]["message"]["content"].as_str().unwrap().contains(&format!("[REDACTED:{label}]")));
+        assert!(a.json()["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("[REDACTED:{label}]")));
     }
     mock.clear();
     let key = "AKIAIOSFODNN7EXAMPLE";
@@ -262,14 +269,19 @@ async fn keywords_patterns_and_input_size() {
     .await;
     let ask = |text: &str| post(&s, &usr, "/v1/chat/completions", chat("oa/gpt", text, false), None);
     let msg = ask("tell me about PROJECT falcon").await.blocked();
-    assert_eq!(msg, "guardrail words/kw blocked the input: the block-keywords check (input_guardrails[0]) found a blocked keyword");
+    assert_eq!(
+        msg,
+        "guardrail words/kw blocked the input: the block-keywords check (input_guardrails[0]) found a blocked keyword"
+    );
     let msg = ask("an Internal memo").await.blocked();
     assert!(msg.contains("(input_guardrails[1]) found a blocked keyword"), "{msg}");
     assert_eq!(ask("an internal memo").await.status, 200, "case-sensitive keywords match only as written");
     let msg = ask("see TICKET-1234").await.blocked();
     assert!(msg.contains("the block-regex check (input_guardrails[3]) found a match of its pattern"), "{msg}");
     let msg = ask(&"x".repeat(101)).await.blocked();
-    assert!(msg.ends_with("the max-input-chars check (input_guardrails[5]) counted 101 characters, over the limit of 100"));
+    assert!(
+        msg.ends_with("the max-input-chars check (input_guardrails[5]) counted 101 characters, over the limit of 100")
+    );
     // Characters, not bytes.
     assert_eq!(ask(&"é".repeat(100)).await.status, 200);
     mock.clear();
@@ -318,7 +330,10 @@ async fn every_matching_rule_applies_and_only_those() {
     );
     let msg = post(&s, &usr, "/v1/chat/completions", chat("oa/gpt", text, false), Some(r#"{"env":"prod"}"#)).await;
     assert!(msg.blocked().starts_with("guardrail b-second/prod blocked the input"));
-    assert_eq!(msg.applied(), "guardrail:a-first/emails;redacted, guardrail:b-second/keys;redacted, guardrail:b-second/prod;blocked");
+    assert_eq!(
+        msg.applied(),
+        "guardrail:a-first/emails;redacted, guardrail:b-second/keys;redacted, guardrail:b-second/prod;blocked"
+    );
     // With rate limits too: one header, the limits' entries first.
     control(
         &s,
@@ -375,8 +390,14 @@ async fn bad_guardrails_are_refused_naming_the_field_and_nothing_is_stored() {
         (one(json!({"type": "pii", "action": "shred"})), "rules[0].input_guardrails[0]"),
         (one(json!({"type": "max-input-chars", "limit": 0})), "rules[0].input_guardrails[0].limit"),
         (one(json!({"type": "webhook", "url": "ftp://guard.example.com"})), "rules[0].input_guardrails[0].url"),
-        (one(json!({"type": "webhook", "url": "https://g.example.com", "timeout_ms": 0})), "rules[0].input_guardrails[0].timeout_ms"),
-        (one(json!({"type": "webhook", "url": "https://g.example.com", "timeout_ms": 60000})), "rules[0].input_guardrails[0].timeout_ms"),
+        (
+            one(json!({"type": "webhook", "url": "https://g.example.com", "timeout_ms": 0})),
+            "rules[0].input_guardrails[0].timeout_ms",
+        ),
+        (
+            one(json!({"type": "webhook", "url": "https://g.example.com", "timeout_ms": 60000})),
+            "rules[0].input_guardrails[0].timeout_ms",
+        ),
         (one(json!({"type": "secrets", "strategy": "sometimes"})), "rules[0].input_guardrails[0]"),
         (
             guardrails("bad", json!([{"id": "r", "output_guardrails": [{"type": "max-input-chars", "limit": 3}]}])),
@@ -390,10 +411,18 @@ async fn bad_guardrails_are_refused_naming_the_field_and_nothing_is_stored() {
         assert_eq!(s.get("/api/v1/gateway-controls/bad", &s.admin).await.status, 404);
     }
     // A value serde refuses inside a guardrail is named at the guardrail, the field in the message.
-    let r = crate::common::apply::apply(&s, &serde_json::to_string(&one(json!({"type": "pii", "entities": ["passport"]}))).unwrap(), false).await;
+    let r = crate::common::apply::apply(
+        &s,
+        &serde_json::to_string(&one(json!({"type": "pii", "entities": ["passport"]}))).unwrap(),
+        false,
+    )
+    .await;
     assert!(r.message().contains("unknown variant `passport`"), "{:?}", r.body);
     // The first form of PII redaction keeps working, IBANs included.
     control(&s, one(json!({"type": "redact-pii", "entities": ["email", "iban"]}))).await;
     let stored = s.get("/api/v1/gateway-controls/bad", &s.admin).await;
-    assert_eq!(stored.body["rules"][0]["input_guardrails"][0], json!({"type": "redact-pii", "entities": ["email", "iban"]}));
+    assert_eq!(
+        stored.body["rules"][0]["input_guardrails"][0],
+        json!({"type": "redact-pii", "entities": ["email", "iban"]})
+    );
 }

@@ -28,7 +28,9 @@ fn completion_text(body: &str) -> String {
     body.lines()
         .filter_map(|l| l.strip_prefix("data: "))
         .filter(|d| *d != "[DONE]")
-        .map(|d| serde_json::from_str::<Value>(d).unwrap()["choices"][0]["text"].as_str().unwrap_or_default().to_owned())
+        .map(|d| {
+            serde_json::from_str::<Value>(d).unwrap()["choices"][0]["text"].as_str().unwrap_or_default().to_owned()
+        })
         .collect()
 }
 
@@ -81,9 +83,17 @@ async fn each_class_is_redacted_in_whole_and_streamed_answers_even_split_across_
     let key = "AKIAIOSFODNN7EXAMPLE";
     let want = "mock reply to: key [REDACTED:secret] ok";
     // Completions, streamed and whole.
-    let a = post(&s, &usr, "/v1/completions", json!({"model": "oa/split", "prompt": format!("key {key} ok"), "stream": true}), None).await;
+    let a = post(
+        &s,
+        &usr,
+        "/v1/completions",
+        json!({"model": "oa/split", "prompt": format!("key {key} ok"), "stream": true}),
+        None,
+    )
+    .await;
     assert_eq!(completion_text(&a.body), want);
-    let a = post(&s, &usr, "/v1/completions", json!({"model": "oa/gpt", "prompt": format!("key {key} ok")}), None).await;
+    let a =
+        post(&s, &usr, "/v1/completions", json!({"model": "oa/gpt", "prompt": format!("key {key} ok")}), None).await;
     assert_eq!(a.json()["choices"][0]["text"], want);
     // Chat translated from Anthropic's stream, and a whole Messages answer.
     let a = post(&s, &usr, "/v1/chat/completions", chat("an/sonnet", &format!("key {key} ok"), true), None).await;

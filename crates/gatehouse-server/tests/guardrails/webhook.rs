@@ -59,7 +59,8 @@ async fn the_webhook_allows_blocks_and_rewrites_input_and_output() {
     let two = json!({"model": "oa/gpt", "messages": [
         {"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}]});
 
-    control(&s, guardrails("ext", json!([{"id": "in", "input_guardrails": [hook(&base, "allow", "enforce", 2000)]}]))).await;
+    control(&s, guardrails("ext", json!([{"id": "in", "input_guardrails": [hook(&base, "allow", "enforce", 2000)]}])))
+        .await;
     let a = call(&s, &usr, "/v1/chat/completions", two.clone(), None).await;
     assert_eq!((a.status, a.applied()), (200, "guardrail:ext/in".to_owned()), "{}", a.body);
     let payload = seen.lock().unwrap().last().cloned().unwrap();
@@ -69,7 +70,8 @@ async fn the_webhook_allows_blocks_and_rewrites_input_and_output() {
                "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello there"}]})
     );
 
-    control(&s, guardrails("ext", json!([{"id": "in", "input_guardrails": [hook(&base, "block", "enforce", 2000)]}]))).await;
+    control(&s, guardrails("ext", json!([{"id": "in", "input_guardrails": [hook(&base, "block", "enforce", 2000)]}])))
+        .await;
     let before = mock.request_count();
     let msg = call(&s, &usr, "/v1/chat/completions", two.clone(), None).await.blocked();
     assert_eq!(
@@ -79,22 +81,37 @@ async fn the_webhook_allows_blocks_and_rewrites_input_and_output() {
     );
     assert_eq!(mock.request_count(), before);
 
-    control(&s, guardrails("ext", json!([{"id": "in", "input_guardrails": [hook(&base, "tag-all", "enforce", 2000)]}]))).await;
+    control(
+        &s,
+        guardrails("ext", json!([{"id": "in", "input_guardrails": [hook(&base, "tag-all", "enforce", 2000)]}])),
+    )
+    .await;
     let a = call(&s, &usr, "/v1/chat/completions", two.clone(), None).await;
     assert_eq!(a.applied(), "guardrail:ext/in;redacted");
     let sent = mock.last_request().unwrap().body["messages"].clone();
     assert_eq!((sent[0]["content"].as_str(), sent[1]["content"].as_str()), (Some("[be brief]"), Some("[hello there]")));
 
     // On the output: the whole answer, and a stream held whole and rewritten at its end.
-    control(&s, guardrails("ext", json!([{"id": "out", "output_guardrails": [hook(&base, "upper", "enforce", 2000)]}]))).await;
+    control(
+        &s,
+        guardrails("ext", json!([{"id": "out", "output_guardrails": [hook(&base, "upper", "enforce", 2000)]}])),
+    )
+    .await;
     let a = call(&s, &usr, "/v1/chat/completions", chat("oa/gpt", "hello there", false), None).await;
     assert_eq!(a.json()["choices"][0]["message"]["content"], "MOCK REPLY TO: HELLO THERE");
     let last = seen.lock().unwrap().last().cloned().unwrap();
     assert_eq!((last["hook"].as_str(), last["messages"][0]["role"].as_str()), (Some("output"), Some("assistant")));
     let a = call(&s, &usr, "/v1/chat/completions", chat("oa/split", "hello there", true), None).await;
     assert_eq!(stream_text(&a.body), ("MOCK REPLY TO: HELLO THERE".to_owned(), true), "{}", a.body);
-    let a = call(&s, &usr, "/v1/messages", json!({"model": "an/sonnet", "max_tokens": 50, "stream": true,
-        "messages": [{"role": "user", "content": "hello there"}]}), None).await;
+    let a = call(
+        &s,
+        &usr,
+        "/v1/messages",
+        json!({"model": "an/sonnet", "max_tokens": 50, "stream": true,
+        "messages": [{"role": "user", "content": "hello there"}]}),
+        None,
+    )
+    .await;
     assert!(a.body.contains("MOCK REPLY TO: HELLO THERE") && a.body.contains("message_stop"), "{}", a.body);
 }
 

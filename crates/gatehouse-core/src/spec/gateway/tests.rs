@@ -149,13 +149,20 @@ fn defaults() {
     let everyone = &g.rules[1];
     assert_eq!(
         everyone.output_guardrails[1],
-        Guardrail::Pii { entities: PiiEntity::ALL.to_vec(), action: GuardrailAction::Block, strategy: GuardrailStrategy::Enforce }
+        Guardrail::Pii {
+            entities: PiiEntity::ALL.to_vec(),
+            action: GuardrailAction::Block,
+            strategy: GuardrailStrategy::Enforce
+        }
     );
     assert_eq!(everyone.input_guardrails[1].strategy(), GuardrailStrategy::Audit);
     assert_eq!(everyone.input_guardrails[2].type_name(), "webhook");
     assert_eq!(
         g.rules[0].output_guardrails[0],
-        Guardrail::RedactPii { entities: vec![PiiEntity::Email, PiiEntity::CreditCard], strategy: GuardrailStrategy::Enforce }
+        Guardrail::RedactPii {
+            entities: vec![PiiEntity::Email, PiiEntity::CreditCard],
+            strategy: GuardrailStrategy::Enforce
+        }
     );
     let paths: Vec<String> = g.guardrails().map(|(p, _)| p).collect();
     assert_eq!(paths[3], "rules[0].output_guardrails[0]");
