@@ -3,7 +3,8 @@
 //! 1. the output scanner (`Guard::advance`, what a streamed answer goes through) over an LLM-like answer cut
 //!    into token-sized pieces and into larger ones: bytes per second and time per piece;
 //! 2. the detectors alone on whole text (`find_pii` + `find_secrets`), bytes per second;
-//! 3. the input hook on a chat request (one rule: keywords + PII), time per request.
+//! 3. the input hook on a chat request and the output hook on a whole answer (one rule: keywords + PII), time
+//!    per call.
 //!
 //! Run: `cargo bench -p gatehouse-server --bench guardrails`. `GATEHOUSE_BENCH_SCALE` (a float, default 1.0)
 //! scales the amount of text.
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 use gatehouse_core::limits::RequestFacts;
 use gatehouse_core::spec::{GuardrailsConfig, PiiEntity};
 use gatehouse_core::Subject;
-use gatehouse_server::gateway::dispatch::Request;
+use gatehouse_server::gateway::dispatch::{Request, Whole};
 use gatehouse_server::guardrails::{Guard, GuardrailsTable, Held};
 use serde_json::json;
 
@@ -146,6 +147,29 @@ fn main() {
             black_box(request);
         }
     });
+    report(&mut samples);
+
+    println!("output hook on a whole chat answer (keywords + pii):");
+    let g = guard(json!({"name": "bench", "rules": [{"id": "out", "output_guardrails": [
+        {"type": "block-keywords", "keywords": ["project falcon", "internal only"]}, {"type": "pii", "action": "redact"}]}]}));
+    let answer = json!({"id": "c", "object": "chat.completion", "created": 0, "model": "mock/gpt",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "mock reply to: Say hello in one short sentence."}}],
+        "usage": {"prompt_tokens": 8, "completion_tokens": 9, "total_tokens": 17}});
+    let mut samples = Vec::with_capacity(rounds);
+    rt.block_on(async {
+        for _ in 0..rounds {
+            let mut whole = Whole::Chat(serde_json::from_value(answer.clone()).unwrap());
+            let t = Instant::now();
+            g.output(&mut whole).await.unwrap();
+            samples.push(t.elapsed().as_nanos() as u64);
+            black_box(whole);
+        }
+    });
+    report(&mut samples);
+}
+
+fn report(samples: &mut [u64]) {
     samples.sort_unstable();
     let pct = |p: f64| samples[((samples.len() - 1) as f64 * p) as usize];
     println!("  p50 {} ns, p99 {} ns, p99.9 {} ns", pct(0.5), pct(0.99), pct(0.999));
