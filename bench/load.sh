@@ -6,7 +6,7 @@
 #   and p99 (on a saturated machine the difference would be queueing, not the gateway's own cost);
 # and the gateway's peak resident memory.
 #
-#   bash bench/load.sh [--seconds S] [--connections N] [--pin] [--debug] [--controls [--redis URL]]
+#   bash bench/load.sh [--seconds S] [--connections N] [--pin] [--debug] [--controls [--redis URL]] [--guardrails]
 #
 # --pin: the gateway on core 1 alone (`taskset -c 1`), the mock upstream and the load generator on core 0, as
 # a gateway deployed with one CPU runs. Access goes through a team's grant, the request log is on.
@@ -17,6 +17,8 @@
 # after this run, and the run deletes its own keys from Redis when it ends.
 # Compare runs of the same session (interleaved), not against figures from another time: see
 # bench/RESULTS-limits.md.
+# --guardrails: then one guardrails rule (keywords + PII, on input and output) on every call: the latency pass
+# again, and the time to first token of a streamed answer (a word every 20 ms) without and with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=10
@@ -25,6 +27,7 @@ pin=0
 profile=release
 controls=0
 redis=
+guardrails=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
     --debug) profile=debug; shift ;;
     --controls) controls=1; shift ;;
     --redis) redis=$2; shift 2 ;;
+    --guardrails) guardrails=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -132,3 +136,36 @@ print("result: " + json.dumps({"controls": mode, "rps": t["rps"], "cpu_us_per_re
 if t["errors"] or lv["errors"]:
     sys.exit("some requests through the gateway failed")
 PY
+
+# --guardrails: the added latency of one guardrails rule, and its cost to the first token of a stream. The
+# gateway's own cost is far below this machine's noise, so passes without and with the rule alternate.
+if [ "$guardrails" = 1 ]; then
+  api PUT /api/v1/provider-accounts/mock "" "{\"type\":\"openai-compatible\",\"name\":\"mock\",\"base_url\":\"$mock/v1\",\"models\":[{\"name\":\"gpt\",\"model_id\":\"gpt-4o\",\"types\":[\"chat\"]},{\"name\":\"drip\",\"model_id\":\"gpt-4o-drip-20ms-tokens-24\",\"types\":[\"chat\"]}],\"collaborators\":[{\"subject\":\"team:bench\",\"role\":\"provider-account-user\"}]}" >/dev/null
+  rule='{"type":"gateway-guardrails-config","name":"bench-guardrails","rules":[{"id":"keywords-pii","input_guardrails":[{"type":"block-keywords","keywords":["project falcon","internal only"]},{"type":"pii","action":"redact"}],"output_guardrails":[{"type":"block-keywords","keywords":["project falcon","internal only"]},{"type":"pii","action":"redact"}]}]}'
+  rule_on() { api PUT "/api/v1/apply?dry_run=false" "" "$rule" >/dev/null; }
+  rule_off() { api DELETE /api/v1/gateway-controls/bench-guardrails >/dev/null; }
+  streamed='{"model":"mock/drip","stream":true,"messages":[{"role":"user","content":"Say hello in one short sentence."}]}'
+  ttft() { "${other_cpu[@]}" "$bin/gatehouse-loadgen" "$gw/v1/chat/completions" "$token" "$streamed" --connections 1 --seconds "$seconds" --first-token; }
+  echo "guardrails (1 connection, ${seconds}s each; without and with the rule, three rounds):"
+  passes=()
+  for round in 1 2 3; do
+    without=$(run "$gw/v1/chat/completions" "$token" mock/gpt 1)
+    rule_on; with=$(run "$gw/v1/chat/completions" "$token" mock/gpt 1); rule_off
+    echo "  round $round without: $without"; echo "  round $round with:    $with"
+    passes+=("$without" "$with")
+  done
+  f_off=$(ttft); echo "  time to first token, without: $f_off"
+  rule_on; f_on=$(ttft); echo "  time to first token, with:    $f_on"
+  python3 - "$f_off" "$f_on" "${passes[@]}" <<'PY'
+import json, statistics, sys
+fo, fn, *passes = (json.loads(a) for a in sys.argv[1:])
+pairs = list(zip(passes[0::2], passes[1::2]))
+d50 = [w["p50_us"] - wo["p50_us"] for wo, w in pairs]
+d99 = [w["p99_us"] - wo["p99_us"] for wo, w in pairs]
+print(f"guardrails summary: added latency p50 {statistics.median(d50)} us (rounds {d50}), "
+      f"p99 {statistics.median(d99)} us (rounds {d99}); "
+      f"time to first token p50 {fo['p50_us']} -> {fn['p50_us']} us, p99 {fo['p99_us']} -> {fn['p99_us']} us")
+if any(p["errors"] for p in passes) or fo["errors"] or fn["errors"]:
+    sys.exit("some requests with guardrails failed")
+PY
+fi

@@ -2,6 +2,10 @@
 //! recording every latency. Prints one JSON line: requests/s, errors, and latency percentiles in µs.
 //!
 //! usage: gatehouse-loadgen URL TOKEN BODY_JSON [--connections N] [--seconds S] [--warmup S] [--header NAME:VALUE]...
+//!        [--first-token]
+//!
+//! `--first-token`: for streamed chat answers, the latency recorded is the time to the first event that
+//! carries text (`"content":"<something>"`), not to the end of the answer.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +18,7 @@ struct Args {
     warmup: u64,
     /// Sent with every request, e.g. an MCP session id.
     headers: Vec<(String, String)>,
+    first_token: bool,
 }
 
 fn parse() -> Result<Args, String> {
@@ -21,6 +26,7 @@ fn parse() -> Result<Args, String> {
     let mut positional = Vec::new();
     let (mut connections, mut seconds, mut warmup) = (32usize, 10u64, 2u64);
     let mut headers = Vec::new();
+    let mut first_token = false;
     while let Some(a) = it.next() {
         let mut num = |name: &str| -> Result<u64, String> {
             it.next().ok_or(format!("{name} needs a value"))?.parse().map_err(|e| format!("{name}: {e}"))
@@ -34,14 +40,24 @@ fn parse() -> Result<Args, String> {
                 let (name, value) = h.split_once(':').ok_or("--header: NAME:VALUE")?;
                 headers.push((name.trim().to_owned(), value.trim().to_owned()));
             }
+            "--first-token" => first_token = true,
             _ => positional.push(a),
         }
     }
     let [url, token, body]: [String; 3] = positional.try_into().map_err(|_| {
         "usage: gatehouse-loadgen URL TOKEN BODY_JSON [--connections N] [--seconds S] [--warmup S] \
-             [--header NAME:VALUE]..."
+             [--header NAME:VALUE]... [--first-token]"
     })?;
-    Ok(Args { url, token, body, connections: connections.max(1), seconds: seconds.max(1), warmup, headers })
+    Ok(Args {
+        url,
+        token,
+        body,
+        connections: connections.max(1),
+        seconds: seconds.max(1),
+        warmup,
+        headers,
+        first_token,
+    })
 }
 
 async fn worker(
@@ -64,11 +80,14 @@ async fn worker(
             rb = rb.header(name, value);
         }
         let r = rb.body(a.body.clone()).send().await;
-        let ok = match r {
-            Ok(resp) => resp.status().is_success() && resp.bytes().await.is_ok(),
-            Err(_) => false,
+        let (ok, dt) = match r {
+            Ok(resp) if a.first_token => match first_text(resp, t0).await {
+                Some(d) => (true, d),
+                None => (false, t0.elapsed()),
+            },
+            Ok(resp) => (resp.status().is_success() && resp.bytes().await.is_ok(), t0.elapsed()),
+            Err(_) => (false, t0.elapsed()),
         };
-        let dt = t0.elapsed();
         if t0 >= warm_until {
             if ok {
                 lat.push(u32::try_from(dt.as_micros()).unwrap_or(u32::MAX));
@@ -78,6 +97,35 @@ async fn worker(
         }
     }
     (lat, errors)
+}
+
+/// Reads a streamed answer to its end; the time (from `t0`, the request's start) at which the first event
+/// with text arrived.
+async fn first_text(mut resp: reqwest::Response, t0: Instant) -> Option<Duration> {
+    if !resp.status().is_success() {
+        return None;
+    }
+    let mut seen = Vec::new();
+    let mut first = None;
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                if first.is_none() {
+                    seen.extend_from_slice(&c);
+                    if has_text(&seen) {
+                        first = Some(t0.elapsed());
+                    }
+                }
+            }
+            Ok(None) => return first,
+            Err(_) => return None,
+        }
+    }
+}
+
+fn has_text(buf: &[u8]) -> bool {
+    let key = b"\"content\":\"";
+    buf.windows(key.len() + 1).any(|w| &w[..key.len()] == key && w[key.len()] != b'"')
 }
 
 fn percentile(sorted: &[u32], p: f64) -> u32 {

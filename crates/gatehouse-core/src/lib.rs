@@ -6,6 +6,7 @@ pub mod decision;
 pub mod engine;
 pub mod explain;
 pub mod field;
+pub mod guard;
 pub mod ids;
 pub mod limits;
 pub mod model;

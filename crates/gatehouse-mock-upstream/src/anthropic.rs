@@ -158,7 +158,7 @@ async fn reply(s: &Arc<Shared>, seq: u64, headers: &HeaderMap, body: &[u8]) -> R
                 "content_block_start",
                 &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
             ));
-            for d in text::deltas(&reply.text) {
+            for d in text::stream_deltas(&reply.text, controls.delta_chars) {
                 frames.push(delta(json!({"type": "text_delta", "text": d})));
             }
         }

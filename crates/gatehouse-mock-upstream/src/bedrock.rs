@@ -162,7 +162,7 @@ async fn reply(
     let mut frames = vec![event("messageStart", json!({"role": "assistant"}), 0)];
     match &tool {
         None => {
-            for d in text::deltas(&reply.text) {
+            for d in text::stream_deltas(&reply.text, controls.delta_chars) {
                 let n = frames.len();
                 frames.push(event("contentBlockDelta", json!({"contentBlockIndex": 0, "delta": {"text": d}}), n));
             }

@@ -11,6 +11,8 @@ pub(crate) struct Controls {
     pub cut_after: Option<usize>,
     pub chunk_delay_ms: u64,
     pub tokens: Option<usize>,
+    /// Stream deltas of at most this many characters instead of one word each.
+    pub delta_chars: Option<usize>,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -72,6 +74,9 @@ impl Controls {
             if let Some((n, _)) = marker(name, "tokens-") {
                 c.tokens = usize::try_from(n).ok();
             }
+            if let Some((n, _)) = marker(name, "split-") {
+                c.delta_chars = usize::try_from(n).ok().filter(|n| *n > 0);
+            }
         }
         // The hot path (no controls at all) pays a handful of failed header lookups and nothing more.
         if let Some(v) = header_num(headers, "x-mock-delay-ms") {
@@ -95,6 +100,9 @@ impl Controls {
         if let Some(v) = header_num(headers, "x-mock-tokens") {
             c.tokens = Some(v);
         }
+        if let Some(v) = header_num::<usize>(headers, "x-mock-delta-chars") {
+            c.delta_chars = Some(v).filter(|n| *n > 0);
+        }
         c
     }
 }
@@ -106,7 +114,8 @@ mod tests {
     #[test]
     fn model_markers() {
         let h = HeaderMap::new();
-        let c = Controls::parse(&h, &["gpt-4o-slow-250ms-drip-10ms-cut-3-tokens-7"]);
+        let c = Controls::parse(&h, &["gpt-4o-slow-250ms-drip-10ms-cut-3-tokens-7-split-4"]);
+        assert_eq!(c.delta_chars, Some(4));
         assert_eq!(c.delay_ms, 250);
         assert_eq!(c.chunk_delay_ms, 10);
         assert_eq!(c.cut_after, Some(3));

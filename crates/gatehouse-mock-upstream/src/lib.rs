@@ -18,6 +18,7 @@
 //! | `x-mock-cut-after: N` | `cut-<N>` | streams: send N events, then drop the connection without the terminating event; non-streaming: send the headers and the first N body bytes, then drop |
 //! | `x-mock-chunk-delay-ms: N` | `drip-<N>ms` | wait N ms between stream events |
 //! | `x-mock-tokens: N` | `tokens-<N>` | make the reply exactly N words (padded with `lorem`) |
+//! | `x-mock-delta-chars: N` | `split-<N>` | streams: text deltas of at most N characters each, instead of one word each |
 //!
 //! Headers win over model markers. Auth is checked before any control applies, as a real provider would.
 //!

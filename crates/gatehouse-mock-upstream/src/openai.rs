@@ -325,7 +325,7 @@ async fn chat_reply(s: &Arc<Shared>, call: Call<'_>, headers: &HeaderMap, body: 
                 "index": 0, "delta": {"role": "assistant", "content": "", "refusal": null},
                 "logprobs": null, "finish_reason": null,
             })));
-            for d in text::deltas(&reply.text) {
+            for d in text::stream_deltas(&reply.text, controls.delta_chars) {
                 frames
                     .push(chunk(json!({"index": 0, "delta": {"content": d}, "logprobs": null, "finish_reason": null})));
             }
@@ -471,7 +471,8 @@ async fn completion_reply(s: &Arc<Shared>, call: Call<'_>, headers: &HeaderMap, 
         }
         sse_data(&v)
     };
-    let mut frames: Vec<Bytes> = text::deltas(&reply.text).into_iter().map(|d| chunk(d, Value::Null)).collect();
+    let mut frames: Vec<Bytes> =
+        text::stream_deltas(&reply.text, controls.delta_chars).into_iter().map(|d| chunk(d, Value::Null)).collect();
     frames.push(chunk("", Value::from(finish)));
     if with_usage {
         frames.push(sse_data(&json!({

@@ -105,6 +105,24 @@ pub(crate) fn deltas(text: &str) -> Vec<&str> {
     out
 }
 
+/// The stream deltas of `text`: one word each, or, with `max_chars`, pieces of at most that many
+/// characters (so that a word arrives split across events).
+pub(crate) fn stream_deltas(text: &str, max_chars: Option<usize>) -> Vec<&str> {
+    let Some(n) = max_chars else { return deltas(text) };
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (count, (i, _)) in text.char_indices().enumerate() {
+        if count > 0 && count % n == 0 {
+            out.push(&text[start..i]);
+            start = i;
+        }
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
 /// Splits a JSON argument string into short fragments, as providers stream tool arguments.
 pub(crate) fn fragments(s: &str, max_bytes: usize) -> Vec<&str> {
     let mut out = Vec::new();
@@ -249,6 +267,8 @@ mod tests {
         assert_eq!(deltas(t).concat(), t);
         assert_eq!(deltas("a b c"), vec!["a", " b", " c"]);
         assert!(deltas("").is_empty());
+        assert_eq!(stream_deltas("abcdé fgh", Some(3)), vec!["abc", "dé ", "fgh"]);
+        assert_eq!(stream_deltas("a b", None), vec!["a", " b"]);
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub enum ApiError {
     /// A gateway control refused: a rate limit reached or a budget spent (429).
     #[error("{0}")]
     OverLimit(Box<crate::limits::OverLimit>),
+    /// A guardrail refused the call's input or output (400).
+    #[error("{0}")]
+    GuardrailBlocked(Box<crate::guardrails::Blocked>),
     /// The limit counters cannot be reached and the gateway fails closed (503).
     #[error("rate limits and budgets cannot be checked right now ({0}); requests are refused rather than let through unchecked")]
     LimitsUnavailable(String),
@@ -304,6 +307,7 @@ impl ApiError {
             | ApiError::TooLarge
             | ApiError::RateLimited { .. }
             | ApiError::OverLimit(_)
+            | ApiError::GuardrailBlocked(_)
             | ApiError::LimitsUnavailable(_)
             | ApiError::InvalidMetadata(_)
             | ApiError::Busy { .. }
@@ -332,7 +336,7 @@ impl ApiError {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
             }
             ApiError::LimitsUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "server_error"),
-            ApiError::InvalidMetadata(_) => INVALID,
+            ApiError::InvalidMetadata(_) | ApiError::GuardrailBlocked(_) => INVALID,
             ApiError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "server_error"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request_error"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request_error"),
@@ -360,6 +364,7 @@ impl ApiError {
             ApiError::OverLimit(o) => o.code(),
             ApiError::LimitsUnavailable(_) => "limits_unavailable",
             ApiError::InvalidMetadata(_) => "invalid_metadata",
+            ApiError::GuardrailBlocked(_) => "guardrail_blocked",
             ApiError::Busy { .. } => "server_busy",
             ApiError::WrongCurrentPassword => "wrong_current_password",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
@@ -387,6 +392,7 @@ impl ApiError {
             | ApiError::TooLarge
             | ApiError::RateLimited { .. }
             | ApiError::OverLimit(_)
+            | ApiError::GuardrailBlocked(_)
             | ApiError::LimitsUnavailable(_)
             | ApiError::Busy { .. }
             | ApiError::MethodNotAllowed(_)
@@ -425,6 +431,7 @@ impl ApiError {
             | ApiError::WrongCurrentPassword
             | ApiError::LimitsUnavailable(_)
             | ApiError::InvalidMetadata(_)
+            | ApiError::GuardrailBlocked(_)
             | ApiError::MethodNotAllowed(_)
             | ApiError::UnsupportedMediaType(_)
             | ApiError::Internal(_)

@@ -14,6 +14,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod gateway;
+pub mod guardrails;
 pub mod identity;
 pub mod json_errors;
 pub mod limits;

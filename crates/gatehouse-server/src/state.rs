@@ -27,6 +27,8 @@ pub struct Published {
     pub gateway: GatewayTable,
     /// The rate-limiting and budget rules, compiled.
     pub limits: gatehouse_core::limits::LimitsTable,
+    /// The guardrails rules, compiled (patterns and keyword sets included).
+    pub guardrails: crate::guardrails::GuardrailsTable,
     /// The MCP servers, compiled the same way.
     pub mcp: crate::mcp::table::McpTable,
     /// Load-balancing rules and virtual models.
@@ -466,7 +468,8 @@ fn compile(version: i64, snapshot: Snapshot, key: &SecretKey, previous: Option<&
     let mcp = crate::mcp::table::McpTable::compile(&snapshot, key, previous.map(|p| &p.mcp));
     let limits = gatehouse_core::limits::LimitsTable::compile(&snapshot);
     let routes = crate::gateway::route::RouteTable::compile(&snapshot);
-    Published { version, snapshot: Arc::new(snapshot), gateway, mcp, limits, routes }
+    let guardrails = crate::guardrails::GuardrailsTable::compile(&snapshot);
+    Published { version, snapshot: Arc::new(snapshot), gateway, mcp, limits, routes, guardrails }
 }
 
 /// Background work: flush token use times and pick up external changes, until the app is dropped; and the

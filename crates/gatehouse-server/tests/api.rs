@@ -12,6 +12,7 @@ mod foundations_catalogue;
 mod foundations_errors;
 mod foundations_pipeline;
 mod gateway;
+mod guardrails;
 mod hygiene;
 mod limits;
 mod limits_api;

@@ -135,8 +135,9 @@ fn applied(kind: LimitKind, config: &impl fmt::Display, rule: &impl fmt::Display
     format!("{}:{config}/{rule}", kind.as_str())
 }
 
+/// A rule's `when`, compiled for matching requests (rate limits, budgets and guardrails alike).
 #[derive(Debug, Default)]
-struct CompiledWhen {
+pub struct CompiledWhen {
     users: HashSet<String>,
     teams: Vec<String>,
     virtual_accounts: HashSet<String>,
@@ -147,7 +148,7 @@ struct CompiledWhen {
 }
 
 impl CompiledWhen {
-    fn new(w: &When) -> CompiledWhen {
+    pub fn new(w: &When) -> CompiledWhen {
         let mut c = CompiledWhen::default();
         for s in &w.subjects {
             match s {
@@ -163,6 +164,11 @@ impl CompiledWhen {
         c.mcp = w.mcp_servers.iter().map(|m| m.to_string()).collect();
         c.metadata = w.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         c
+    }
+
+    /// Whether a `when` holds for `r` (guardrails apply every rule whose `when` holds).
+    pub fn applies(&self, r: &RequestFacts<'_>) -> bool {
+        self.matches(r).is_some()
     }
 
     /// Whether the rule applies to `r`, and if so, what it counts `model` per: the model, or for a tool call

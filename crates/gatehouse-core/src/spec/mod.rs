@@ -40,9 +40,10 @@ use crate::secret::Secret;
 pub use agent::{AgentSpec, FreeForm};
 pub use gateway::{
     check_targets, check_ttft, metadata_key, AppliesPer, BudgetAlerts, BudgetConfig, BudgetMode, BudgetRule,
-    BudgetUnit, GatewayControlKind, GatewayControlSpec, Guardrail, GuardrailRule, GuardrailsConfig, LoadBalanceTarget,
-    LoadBalancingConfig, LoadBalancingRule, McpToolRef, ParamKind, PiiEntity, RateLimitRule, RateLimitUnit,
-    RateLimitingConfig, RetryConfig, RoutingStrategy, When, DEFAULT_FALLBACK_STATUS_CODES, OVERRIDABLE_PARAMS,
+    BudgetUnit, GatewayControlKind, GatewayControlSpec, Guardrail, GuardrailAction, GuardrailRule, GuardrailStrategy,
+    GuardrailsConfig, LoadBalanceTarget, LoadBalancingConfig, LoadBalancingRule, McpToolRef, ParamKind, PiiEntity,
+    RateLimitRule, RateLimitUnit, RateLimitingConfig, RetryConfig, RoutingStrategy, When,
+    DEFAULT_FALLBACK_STATUS_CODES, OVERRIDABLE_PARAMS,
 };
 pub use mcp::{
     check_tool_names, ClientAuth, McpAuth, McpServerManifest, McpServerSpec, McpTransport, OAuth2ClientCredentials,

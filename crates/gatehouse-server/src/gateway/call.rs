@@ -29,6 +29,8 @@ use super::resolve::{resolve, Target};
 use super::route::{plan, Facts, Step};
 use super::stream::{sse_response, Item};
 use crate::error::ApiError;
+use crate::guardrails::Guard;
+use crate::limits::admission::APPLIED;
 use crate::limits::{Admission, Outcome};
 use crate::log_fields::BodyBuffer;
 use crate::log_sizes::{counted, AnswerBytes, StreamedBytes};
@@ -108,6 +110,8 @@ pub struct Call {
     routed_by: Option<String>,
     /// Every upstream attempt of a routed call, each logged as a row of its own.
     attempts: Vec<Attempt>,
+    /// The guardrails that match the call, and what they did (shared with a stream's scanner).
+    guard: Option<Arc<Guard>>,
 }
 
 /// The header naming the real model that served: `<account>/<model>`.
@@ -147,6 +151,7 @@ impl Call {
             steps: Vec::new(),
             routed_by: None,
             attempts: Vec::new(),
+            guard: None,
         }
     }
 
@@ -172,10 +177,10 @@ impl Call {
         self.resolve(&request)?;
         self.route()?;
         self.admit(&request).await?;
-        self.check_input(&request)?;
+        let mut request = request;
+        self.check_input(&mut request).await?;
         let answer = self.dispatch(request).await?;
-        self.check_output(&answer)?;
-        Ok(answer)
+        self.check_output(answer).await
     }
 
     /// What the log keeps of the request, before anything can refuse it.
@@ -301,11 +306,25 @@ impl Call {
         }
     }
 
-    /// The headers that name the controls applied to the call.
+    /// The headers that name the controls applied to the call: one `x-gatehouse-applied-controls`, the
+    /// limits' entries then the guardrails'.
     fn control_headers(&self, resp: &mut Response) {
+        let mut applied = Vec::new();
         if let Some(a) = &self.admission {
             for (name, value) in a.headers(self.app.now()) {
-                resp.headers_mut().insert(name, value);
+                if name == APPLIED {
+                    applied.extend(value.to_str().ok().map(str::to_owned));
+                } else {
+                    resp.headers_mut().insert(name, value);
+                }
+            }
+        }
+        if let Some(g) = &self.guard {
+            applied.extend(crate::guardrails::lock(&g.verdicts()).header_entries());
+        }
+        if let Ok(v) = HeaderValue::from_str(&applied.join(", ")) {
+            if !applied.is_empty() {
+                resp.headers_mut().insert(APPLIED, v);
             }
         }
         if let Some(routed_by) = &self.routed_by {
@@ -350,8 +369,35 @@ impl Call {
         }
     }
 
-    /// Check input: guardrails on the request before it leaves (none yet).
-    fn check_input(&mut self, _request: &Request) -> Result<(), ApiError> {
+    /// Check input: the guardrails that match the call, on the request before it leaves. Redactions
+    /// rewrite the request, so the upstream never sees what they removed; a block costs no upstream call.
+    async fn check_input(&mut self, request: &mut Request) -> Result<(), ApiError> {
+        let table = &self.view.guardrails;
+        if table.is_empty() {
+            return Ok(());
+        }
+        let Some(target) = &self.target else { return Ok(()) };
+        let teams = self.teams();
+        let empty = BTreeMap::new();
+        let metadata = self.metadata.as_ref().unwrap_or(&empty);
+        let facts = RequestFacts {
+            subject: &self.principal.subject,
+            teams: &teams,
+            call: Called::Model(&target.name),
+            metadata,
+        };
+        let rules = table.matching(&facts);
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let http = super::upstream::http(&self.app);
+        let guard = Arc::new(Guard::new(rules, http, target.name.clone(), self.principal.subject.to_string()));
+        self.guard = Some(guard.clone());
+        guard.input(request).await?;
+        // The log keeps what was sent upstream.
+        if self.app.config.log_bodies {
+            self.prompt = request.loggable();
+        }
         Ok(())
     }
 
@@ -390,10 +436,19 @@ impl Call {
         Ok(answer)
     }
 
-    /// Check output: guardrails on the answer before the client sees it (none yet; a stream is seen as it
-    /// passes, in `see`).
-    fn check_output(&mut self, _answer: &Answer) -> Result<(), ApiError> {
-        Ok(())
+    /// Check output: the guardrails on the answer before the client sees it; a stream is checked as it
+    /// flows (`scan`).
+    async fn check_output(&mut self, answer: Answer) -> Result<Answer, ApiError> {
+        let Some(guard) = self.guard.clone().filter(|g| g.checks_output()) else { return Ok(answer) };
+        match answer {
+            Answer::Whole(mut whole, upstream) => {
+                // A refused answer still used its tokens: they settle the limits.
+                self.usage = Usage::whole(whole.tokens());
+                guard.output(&mut whole).await?;
+                Ok(Answer::Whole(whole, upstream))
+            }
+            Answer::Stream(chunks, encoder) => Ok(Answer::Stream(super::scan::scan(chunks, guard), encoder)),
+        }
     }
 
     /// Answer: a whole answer with `server-timing: gateway;dur=<ms>` (the time spent here, not upstream),
@@ -437,9 +492,7 @@ impl Call {
 
     fn refuse(mut self, e: ApiError) -> Response {
         let mut resp = e.into_response();
-        if self.routed_by.is_some() {
-            self.control_headers(&mut resp);
-        }
+        self.control_headers(&mut resp);
         self.status = Some(resp.status().as_u16());
         self.response_bytes = AnswerBytes::Known(resp.body().size_hint().exact());
         resp
@@ -453,9 +506,11 @@ impl Call {
         }
     }
 
-    /// The stream broke off after its headers went out: the gateway's 502.
+    /// The stream broke off after its headers went out: the gateway's 502, or a guardrail's 400 when one
+    /// ended it.
     pub fn failed(&mut self) {
-        self.status = Some(502);
+        let blocked = self.guard.as_ref().is_some_and(|g| crate::guardrails::lock(&g.verdicts()).blocked_by.is_some());
+        self.status = Some(if blocked { 400 } else { 502 });
     }
 
     fn entry(&mut self) -> RequestLog {
@@ -485,7 +540,9 @@ impl Call {
                 (Some(p), Some(input)) => Some(p.cost_usd(count(input), self.usage.output.map(count).unwrap_or(0))),
                 (Some(_) | None, _) => None,
             },
-            refused_by: self.refused_by.take(),
+            refused_by: self.refused_by.take().or_else(|| {
+                self.guard.as_ref().and_then(|g| crate::guardrails::lock(&g.verdicts()).blocked_by.clone())
+            }),
             request_bytes: self.request_bytes,
             response_bytes: self.response_bytes.known(),
         }

@@ -13,6 +13,7 @@ pub mod log;
 pub mod metadata;
 pub mod resolve;
 pub mod route;
+pub mod scan;
 pub mod stream;
 pub mod table;
 pub mod upstream;

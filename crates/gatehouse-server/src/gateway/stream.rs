@@ -230,7 +230,7 @@ impl Encoder {
                 ev.to_sse().unwrap_or_default()
             }
             Encoder::Chat(_) | Encoder::Completion(_) => {
-                let body = serde_json::json!({"error": {"message": message, "type": "upstream_error", "code": "upstream_failed"}});
+                let body = serde_json::json!({"error": {"message": message, "type": e.parts().1, "code": e.code()}});
                 openai::sse::encode_json(None, &body).unwrap_or_default()
             }
         }

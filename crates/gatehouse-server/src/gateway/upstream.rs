@@ -37,8 +37,8 @@ pub fn use_own_client(client: reqwest::Client) {
     OWN_CLIENT.set(Some(client));
 }
 
-/// The client this request calls upstreams with.
-fn http(app: &App) -> reqwest::Client {
+/// The client this request calls upstreams with (and guardrail webhooks).
+pub(crate) fn http(app: &App) -> reqwest::Client {
     OWN_CLIENT.with_borrow(|own| own.clone()).unwrap_or_else(|| app.http.clone())
 }
 

@@ -226,16 +226,65 @@ pub enum PiiEntity {
     Phone,
     CreditCard,
     Ssn,
+    Iban,
 }
 
-impl fmt::Display for PiiEntity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl PiiEntity {
+    pub const ALL: [PiiEntity; 5] =
+        [PiiEntity::Email, PiiEntity::Phone, PiiEntity::CreditCard, PiiEntity::Ssn, PiiEntity::Iban];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
             PiiEntity::Email => "email",
             PiiEntity::Phone => "phone",
             PiiEntity::CreditCard => "credit_card",
             PiiEntity::Ssn => "ssn",
-        })
+            PiiEntity::Iban => "iban",
+        }
+    }
+
+    fn all() -> Vec<PiiEntity> {
+        PiiEntity::ALL.to_vec()
+    }
+}
+
+impl fmt::Display for PiiEntity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a check does with what it finds: refuse the request (or end the answer), or replace each finding
+/// with `[REDACTED:<kind>]` and let the rest through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardrailAction {
+    #[default]
+    Block,
+    Redact,
+}
+
+impl GuardrailAction {
+    fn is_block(&self) -> bool {
+        *self == GuardrailAction::Block
+    }
+}
+
+/// How a guardrail's verdict is enforced. `enforce` blocks (or rewrites) on a violation and blocks when the
+/// guardrail itself fails (a webhook that times out); `enforce_but_ignore_on_error` lets the request through
+/// when the guardrail fails; `audit` records what it would have done and never blocks or changes anything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardrailStrategy {
+    #[default]
+    Enforce,
+    EnforceButIgnoreOnError,
+    Audit,
+}
+
+impl GuardrailStrategy {
+    fn is_enforce(&self) -> bool {
+        *self == GuardrailStrategy::Enforce
     }
 }
 
@@ -243,23 +292,96 @@ impl fmt::Display for PiiEntity {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Guardrail {
+    /// Any of the keywords anywhere in the text (a substring match, case-insensitive unless asked).
     BlockKeywords {
         keywords: Vec<String>,
         #[serde(default)]
         case_sensitive: bool,
+        #[serde(default, skip_serializing_if = "GuardrailAction::is_block")]
+        action: GuardrailAction,
+        #[serde(default, skip_serializing_if = "GuardrailStrategy::is_enforce")]
+        strategy: GuardrailStrategy,
     },
     /// The core cannot compile the pattern (it has no regex engine); the server must, and report a failure
     /// at the path `GuardrailsConfig::regex_patterns` gives.
     BlockRegex {
         pattern: String,
+        #[serde(default, skip_serializing_if = "GuardrailAction::is_block")]
+        action: GuardrailAction,
+        #[serde(default, skip_serializing_if = "GuardrailStrategy::is_enforce")]
+        strategy: GuardrailStrategy,
     },
     /// Input only: a response's length is the model's business, bounded by max_tokens.
     MaxInputChars {
         limit: u64,
+        #[serde(default, skip_serializing_if = "GuardrailStrategy::is_enforce")]
+        strategy: GuardrailStrategy,
     },
+    /// The first form of PII redaction, kept as it was written: `pii` with `action: redact`.
     RedactPii {
         entities: Vec<PiiEntity>,
+        #[serde(default, skip_serializing_if = "GuardrailStrategy::is_enforce")]
+        strategy: GuardrailStrategy,
     },
+    /// Personal data; every entity unless `entities` narrows it.
+    Pii {
+        #[serde(default = "PiiEntity::all")]
+        entities: Vec<PiiEntity>,
+        #[serde(default)]
+        action: GuardrailAction,
+        #[serde(default, skip_serializing_if = "GuardrailStrategy::is_enforce")]
+        strategy: GuardrailStrategy,
+    },
+    /// Credentials: cloud and LLM API keys, tokens, private keys, JWTs, Gatehouse's own tokens.
+    Secrets {
+        #[serde(default)]
+        action: GuardrailAction,
+        #[serde(default, skip_serializing_if = "GuardrailStrategy::is_enforce")]
+        strategy: GuardrailStrategy,
+    },
+    /// An external guardrail: the messages are POSTed to `url` as JSON; it answers allow, block or a
+    /// rewritten text within `timeout_ms`, or the guardrail has failed (see `strategy`).
+    Webhook {
+        url: String,
+        #[serde(default = "Guardrail::default_timeout_ms")]
+        timeout_ms: u64,
+        #[serde(default, skip_serializing_if = "GuardrailStrategy::is_enforce")]
+        strategy: GuardrailStrategy,
+    },
+}
+
+impl Guardrail {
+    pub const DEFAULT_TIMEOUT_MS: u64 = 2_000;
+    pub const MAX_TIMEOUT_MS: u64 = 30_000;
+
+    fn default_timeout_ms() -> u64 {
+        Guardrail::DEFAULT_TIMEOUT_MS
+    }
+
+    pub fn strategy(&self) -> GuardrailStrategy {
+        match self {
+            Guardrail::BlockKeywords { strategy, .. }
+            | Guardrail::BlockRegex { strategy, .. }
+            | Guardrail::MaxInputChars { strategy, .. }
+            | Guardrail::RedactPii { strategy, .. }
+            | Guardrail::Pii { strategy, .. }
+            | Guardrail::Secrets { strategy, .. }
+            | Guardrail::Webhook { strategy, .. } => *strategy,
+        }
+    }
+
+    /// The manifest `type`, as errors and verdicts name the check.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Guardrail::BlockKeywords { .. } => "block-keywords",
+            Guardrail::BlockRegex { .. } => "block-regex",
+            Guardrail::MaxInputChars { .. } => "max-input-chars",
+            Guardrail::RedactPii { .. } => "redact-pii",
+            Guardrail::Pii { .. } => "pii",
+            Guardrail::Secrets { .. } => "secrets",
+            Guardrail::Webhook { .. } => "webhook",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -284,17 +406,25 @@ pub struct GuardrailsConfig {
 }
 
 impl GuardrailsConfig {
-    /// Every `block-regex` pattern with its field path, for the server to compile and to name in an error.
-    pub fn regex_patterns(&self) -> impl Iterator<Item = (String, &str)> {
+    /// Every guardrail with its field path (`rules[0].input_guardrails[1]`).
+    pub fn guardrails(&self) -> impl Iterator<Item = (String, &Guardrail)> {
         self.rules.iter().enumerate().flat_map(|(r, rule)| {
             let input = rule.input_guardrails.iter().enumerate().map(move |(g, x)| ("input_guardrails", g, x));
             let output = rule.output_guardrails.iter().enumerate().map(move |(g, x)| ("output_guardrails", g, x));
-            input.chain(output).filter_map(move |(list, g, x)| match x {
-                Guardrail::BlockRegex { pattern } => {
-                    Some((format!("rules[{r}].{list}[{g}].pattern"), pattern.as_str()))
-                }
-                _ => None,
-            })
+            input.chain(output).map(move |(list, g, x)| (format!("rules[{r}].{list}[{g}]"), x))
+        })
+    }
+
+    /// Every `block-regex` pattern with its field path, for the server to compile and to name in an error.
+    pub fn regex_patterns(&self) -> impl Iterator<Item = (String, &str)> {
+        self.guardrails().filter_map(|(path, g)| match g {
+            Guardrail::BlockRegex { pattern, .. } => Some((format!("{path}.pattern"), pattern.as_str())),
+            Guardrail::BlockKeywords { .. }
+            | Guardrail::MaxInputChars { .. }
+            | Guardrail::RedactPii { .. }
+            | Guardrail::Pii { .. }
+            | Guardrail::Secrets { .. }
+            | Guardrail::Webhook { .. } => None,
         })
     }
 }

@@ -46,6 +46,15 @@ fn guardrails() -> Value {
                 {"type": "max-input-chars", "limit": 20000}
             ],
             "output_guardrails": [{"type": "redact-pii", "entities": ["email", "credit_card"]}]
+        }, {
+            "id": "everyone",
+            "input_guardrails": [
+                {"type": "pii", "entities": ["iban", "ssn"], "action": "redact"},
+                {"type": "secrets", "strategy": "audit"},
+                {"type": "webhook", "url": "https://guard.example.com/check", "timeout_ms": 500,
+                 "strategy": "enforce_but_ignore_on_error"}
+            ],
+            "output_guardrails": [{"type": "secrets", "action": "redact"}, {"type": "pii"}]
         }]
     })
 }
@@ -129,8 +138,35 @@ fn defaults() {
     };
     assert_eq!(
         g.rules[0].input_guardrails[0],
-        Guardrail::BlockKeywords { keywords: vec!["password".into(), "api key".into()], case_sensitive: false }
+        Guardrail::BlockKeywords {
+            keywords: vec!["password".into(), "api key".into()],
+            case_sensitive: false,
+            action: GuardrailAction::Block,
+            strategy: GuardrailStrategy::Enforce,
+        }
     );
+    // Defaults: block, enforce, every PII entity, a 2 s webhook.
+    let everyone = &g.rules[1];
+    assert_eq!(
+        everyone.output_guardrails[1],
+        Guardrail::Pii {
+            entities: PiiEntity::ALL.to_vec(),
+            action: GuardrailAction::Block,
+            strategy: GuardrailStrategy::Enforce
+        }
+    );
+    assert_eq!(everyone.input_guardrails[1].strategy(), GuardrailStrategy::Audit);
+    assert_eq!(everyone.input_guardrails[2].type_name(), "webhook");
+    assert_eq!(
+        g.rules[0].output_guardrails[0],
+        Guardrail::RedactPii {
+            entities: vec![PiiEntity::Email, PiiEntity::CreditCard],
+            strategy: GuardrailStrategy::Enforce
+        }
+    );
+    let paths: Vec<String> = g.guardrails().map(|(p, _)| p).collect();
+    assert_eq!(paths[3], "rules[0].output_guardrails[0]");
+    assert_eq!(paths[6], "rules[1].input_guardrails[2]");
     let patterns: Vec<(String, &str)> = g.regex_patterns().collect();
     assert_eq!(patterns, [("rules[0].input_guardrails[1].pattern".to_owned(), "(?i)sk-[a-z0-9]{20,}")]);
     let c = parse(GatewayControlKind::RateLimiting, rate_limits()).unwrap();
@@ -314,6 +350,40 @@ fn guardrail_rules() {
     );
     assert_eq!(msg, "max-input-chars applies to input_guardrails only");
     assert!(rule0(g, "output_guardrails", json!([{"type": "block-keywords", "keywords": ["x"]}])).is_ok());
+    fails_at(
+        input(json!({"type": "block-keywords", "keywords": ["x".repeat(257)]})),
+        "rules[0].input_guardrails[0].keywords[0]",
+    );
+    fails_at(input(json!({"type": "pii", "entities": []})), "rules[0].input_guardrails[0].entities");
+    fails_at(input(json!({"type": "pii", "entities": ["iban", "iban"]})), "rules[0].input_guardrails[0].entities[1]");
+    let webhook = |url: &str, timeout: Value| input(json!({"type": "webhook", "url": url, "timeout_ms": timeout}));
+    assert!(webhook("http://127.0.0.1:9000/guard", json!(30000)).is_ok());
+    for url in ["ftp://guard.example.com", "guard.example.com/x", "https://user:pw@guard.example.com"] {
+        fails_at(webhook(url, json!(100)), "rules[0].input_guardrails[0].url");
+    }
+    for t in [json!(0), json!(30001)] {
+        let msg = fails_at(webhook("https://guard.example.com", t), "rules[0].input_guardrails[0].timeout_ms");
+        assert_eq!(msg, "must be 1 to 30000 milliseconds");
+    }
+}
+
+#[test]
+fn guardrail_fields_that_do_not_parse() {
+    let g = GatewayControlKind::Guardrails;
+    let bad = [
+        (json!({"type": "pii", "entities": ["passport"]}), "unknown variant `passport`"),
+        (json!({"type": "pii", "action": "mask"}), "unknown variant `mask`"),
+        (json!({"type": "secrets", "strategy": "warn"}), "unknown variant `warn`"),
+        (json!({"type": "secrets", "kinds": ["aws"]}), "unknown field `kinds`"),
+        (json!({"type": "webhook"}), "missing field `url`"),
+        (json!({"type": "webhook", "url": "https://x.example", "timeout_ms": -1}), "invalid value"),
+    ];
+    for (guardrail, expected) in bad {
+        let mut v = guardrails();
+        v["rules"][0]["input_guardrails"] = json!([guardrail]);
+        let e = parse(g, v).unwrap_err().to_string();
+        assert!(e.contains(expected), "{guardrail}: {e}");
+    }
 }
 
 #[test]

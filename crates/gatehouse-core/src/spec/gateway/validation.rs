@@ -83,6 +83,11 @@ pub(super) fn check_applies_per(field: &str, list: &[AppliesPer]) -> Result<(), 
     no_duplicates(list.iter().enumerate().map(|(i, a)| (format!("{field}[{i}]"), a)))
 }
 
+/// Keyword lists are compiled into one automaton per guardrail, and a streamed answer holds back as many
+/// characters as the longest keyword: both stay small.
+const MAX_KEYWORDS: usize = 1000;
+const MAX_KEYWORD_CHARS: usize = 256;
+
 impl Guardrail {
     /// Paths are relative to the guardrail.
     pub(super) fn validate(&self, input: bool) -> Result<(), FieldError> {
@@ -91,14 +96,23 @@ impl Guardrail {
                 if keywords.is_empty() {
                     return Err(FieldError::new("keywords", "must list at least one keyword"));
                 }
+                if keywords.len() > MAX_KEYWORDS {
+                    return Err(FieldError::new("keywords", format!("must list at most {MAX_KEYWORDS} keywords")));
+                }
                 for (i, k) in keywords.iter().enumerate() {
                     if k.trim().is_empty() {
                         return Err(FieldError::new(format!("keywords[{i}]"), "must not be empty"));
                     }
+                    if k.chars().count() > MAX_KEYWORD_CHARS {
+                        return Err(FieldError::new(
+                            format!("keywords[{i}]"),
+                            format!("must be at most {MAX_KEYWORD_CHARS} characters"),
+                        ));
+                    }
                 }
                 no_duplicates(keywords.iter().enumerate().map(|(i, k)| (format!("keywords[{i}]"), k)))
             }
-            Guardrail::BlockRegex { pattern } => {
+            Guardrail::BlockRegex { pattern, .. } => {
                 if pattern.is_empty() {
                     return Err(FieldError::new("pattern", "must not be empty"));
                 }
@@ -108,7 +122,7 @@ impl Guardrail {
                 }
                 Ok(())
             }
-            Guardrail::MaxInputChars { limit } => {
+            Guardrail::MaxInputChars { limit, .. } => {
                 if !input {
                     return Err(FieldError::new("type", "max-input-chars applies to input_guardrails only"));
                 }
@@ -117,14 +131,25 @@ impl Guardrail {
                 }
                 Ok(())
             }
-            Guardrail::RedactPii { entities } => {
+            Guardrail::RedactPii { entities, .. } | Guardrail::Pii { entities, .. } => {
                 if entities.is_empty() {
                     return Err(FieldError::new(
                         "entities",
-                        "must list at least one of email, phone, credit_card, ssn",
+                        "must list at least one of email, phone, credit_card, ssn, iban",
                     ));
                 }
                 no_duplicates(entities.iter().enumerate().map(|(i, e)| (format!("entities[{i}]"), e)))
+            }
+            Guardrail::Secrets { .. } => Ok(()),
+            Guardrail::Webhook { url, timeout_ms, .. } => {
+                super::super::http_url(url).map_err(|m| FieldError::new("url", m))?;
+                if !(1..=Guardrail::MAX_TIMEOUT_MS).contains(timeout_ms) {
+                    return Err(FieldError::new(
+                        "timeout_ms",
+                        format!("must be 1 to {} milliseconds", Guardrail::MAX_TIMEOUT_MS),
+                    ));
+                }
+                Ok(())
             }
         }
     }
