@@ -75,9 +75,16 @@ fn a_rate_limit_config_applies_its_first_matching_rule_only() {
     assert_eq!(c[0].rule.measure, Measure::Tokens);
     assert_eq!(c[0].counter, "rate-limit|rl|by-project|tokens_per_hour|metadata.project=a%7Cb%3Dc|model=openai/gpt-4o");
     assert_eq!(c[0].rule.applied(), "rate-limit:rl/by-project");
-    let escaped = t.charges(&facts(&alice, &[], "openai/gpt-4o", &BTreeMap::from([
-        ("env".to_owned(), "prod".to_owned()), ("project".to_owned(), "100%".to_owned())])));
-    assert_eq!(escaped[0].counter, "rate-limit|rl|by-project|tokens_per_hour|metadata.project=100%25|model=openai/gpt-4o");
+    let escaped = t.charges(&facts(
+        &alice,
+        &[],
+        "openai/gpt-4o",
+        &BTreeMap::from([("env".to_owned(), "prod".to_owned()), ("project".to_owned(), "100%".to_owned())]),
+    ));
+    assert_eq!(
+        escaped[0].counter,
+        "rate-limit|rl|by-project|tokens_per_hour|metadata.project=100%25|model=openai/gpt-4o"
+    );
     // A rule names a team: requests must say their caller's teams. Budgets here name none.
     assert!(t.names_teams());
     assert!(!table(vec![budgets()]).names_teams());
