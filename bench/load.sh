@@ -6,7 +6,7 @@
 #   and p99 (on a saturated machine the difference would be queueing, not the gateway's own cost);
 # and the gateway's peak resident memory.
 #
-#   bash bench/load.sh [--seconds S] [--connections N] [--pin] [--debug] [--controls [--redis URL]] [--guardrails]
+#   bash bench/load.sh [--seconds S] [--connections N] [--pin] [--debug] [--controls [--redis URL] [--ab N]] [--guardrails]
 #
 # --pin: the gateway on core 1 alone (`taskset -c 1`), the mock upstream and the load generator on core 0, as
 # a gateway deployed with one CPU runs. Access goes through a team's grant, the request log is on.
@@ -15,6 +15,8 @@
 # request, both so high that nothing is refused: every request is admitted, counted and settled.
 # --redis URL: their counters in Redis (GATEHOUSE_REDIS_URL) instead of in process. The controls are named
 # after this run, and the run deletes its own keys from Redis when it ends.
+# --ab N: instead, N rounds in one gateway process, each a pass without and a pass with the controls (in
+# alternating order), throughput and latency: paired differences that drift on a shared machine cancels.
 # Compare runs of the same session (interleaved), not against figures from another time: see
 # bench/RESULTS-limits.md.
 # --guardrails: then one guardrails rule (keywords + PII, on input and output) on every call: the latency pass
@@ -28,6 +30,7 @@ profile=release
 controls=0
 redis=
 guardrails=0
+ab=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
@@ -37,10 +40,11 @@ while [ $# -gt 0 ]; do
     --controls) controls=1; shift ;;
     --redis) redis=$2; shift 2 ;;
     --guardrails) guardrails=1; shift ;;
+    --ab) ab=$2; shift 2 ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-if [ -n "$redis" ] && [ "$controls" = 0 ]; then echo "--redis needs --controls" >&2; exit 2; fi
+if { [ -n "$redis" ] || [ "$ab" != 0 ]; } && [ "$controls" = 0 ]; then echo "--redis and --ab need --controls" >&2; exit 2; fi
 run_id=$(python3 -c 'import secrets; print(secrets.token_hex(4))')
 
 if [ "$profile" = release ]; then
@@ -91,8 +95,9 @@ token=$(api POST /api/v1/personal-access-tokens "$session" '{"name":"bench"}' | 
 
 body='{"model":"%s","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16}'
 mode=none
-if [ "$controls" = 1 ]; then
-  mode=in-process; [ -n "$redis" ] && mode=redis
+[ "$controls" = 1 ] && mode=in-process
+[ -n "$redis" ] && mode=redis
+controls_on() {
   api PUT /api/v1/apply "" "[
     {\"type\":\"gateway-rate-limiting-config\",\"name\":\"bench-rl-$run_id\",\"rules\":[
       {\"id\":\"per-user\",\"limit_to\":1000000000,\"unit\":\"requests_per_minute\",\"rate_limit_applies_per\":[\"user\"]}]},
@@ -100,13 +105,62 @@ if [ "$controls" = 1 ]; then
       {\"id\":\"monthly\",\"limit_to\":1000000,\"unit\":\"cost_per_month\"}]}]" >/dev/null
   applied=$(curl -s -o /dev/null -D - "$gw/v1/chat/completions" -H "authorization: Bearer $token" \
     -H 'content-type: application/json' -d "$(printf "$body" mock/gpt)" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-gatehouse-applied-controls" {print $2}')
-  echo "controls ($mode counters): $applied"
   case "$applied" in *rate-limit:bench-rl-*) ;; *) echo "the rate limit did not apply" >&2; exit 1 ;; esac
   case "$applied" in *budget:bench-budget-*) ;; *) echo "the budget did not apply" >&2; exit 1 ;; esac
+}
+controls_off() {
+  api DELETE "/api/v1/gateway-controls/bench-rl-$run_id" >/dev/null || true
+  api DELETE "/api/v1/gateway-controls/bench-budget-$run_id" >/dev/null || true
+}
+if [ "$controls" = 1 ]; then
+  controls_on
+  echo "controls ($mode counters): $applied"
+  [ "$ab" != 0 ] && controls_off
 fi
 run() { "${other_cpu[@]}" "$bin/gatehouse-loadgen" "$1" "$2" "$(printf "$body" "$3")" --connections "$4" --seconds "$seconds"; }
 ticks() { awk '{print $14 + $15}' "/proc/$gw_pid/stat"; }
 logged() { api GET "/api/v1/usage" | python3 -c 'import json,sys; print(sum(r["requests"] for r in json.load(sys.stdin)["usage"]))'; }
+if [ "$ab" != 0 ]; then
+  echo "A/B in one gateway, $ab rounds of ${seconds}s passes: throughput ($connections connections) and latency (1)"
+  pairs=()
+  for r in $(seq "$ab"); do
+    order="off on"; [ $((r % 2)) = 0 ] && order="on off"
+    for c in $connections 1; do
+      for state in $order; do
+        if [ "$state" = on ]; then controls_on; else controls_off; fi
+        out=$(run "$gw/v1/chat/completions" "$token" mock/gpt "$c")
+        echo "  round $r, $c connection(s), controls $state: $out"
+        pairs+=("$r $c $state $out")
+      done
+    done
+  done
+  controls_off
+  printf '%s\n' "${pairs[@]}" | python3 -c '
+import json, statistics, sys
+runs = {}
+for line in sys.stdin:
+    r, c, state, out = line.split(" ", 3)
+    runs[(int(r), int(c), state)] = json.loads(out)
+    if runs[(int(r), int(c), state)]["errors"]:
+        sys.exit("some requests through the gateway failed")
+rounds = sorted({k[0] for k in runs})
+conns = sorted({k[1] for k in runs}, reverse=True)
+summary = {"controls": sys.argv[1], "rounds": len(rounds)}
+for c in conns:
+    on = [runs[(r, c, "on")] for r in rounds]
+    off = [runs[(r, c, "off")] for r in rounds]
+    if c > 1:
+        summary["rps_ratio_median"] = round(statistics.median(a["rps"] / b["rps"] for a, b in zip(on, off)), 3)
+        summary["rps_off_median"] = statistics.median(b["rps"] for b in off)
+    else:
+        for p in ("p50_us", "p99_us"):
+            summary[f"added_{p}_median"] = statistics.median(a[p] - b[p] for a, b in zip(on, off))
+            summary[f"added_{p}_each"] = [a[p] - b[p] for a, b in zip(on, off)]
+        summary["p50_us_off_median"] = statistics.median(b["p50_us"] for b in off)
+print("ab: " + json.dumps(summary))
+' "$mode"
+  exit 0
+fi
 # Let the set-up's requests reach the request log before counting from here.
 sleep 1; ticks0=$(ticks); logged0=$(logged)
 echo "throughput ($connections connections, ${seconds}s each):"
