@@ -116,7 +116,7 @@ async fn a_block_in_a_stream_ends_it_with_an_error_event() {
     assert!(!done, "{}", a.body);
     assert!(!a.body.contains("AKIA") && !a.body.contains("thanks"), "{}", a.body);
     assert!("mock reply to: here is ".starts_with(&text) && !text.is_empty(), "{text:?}");
-    let last = a.body.lines().filter_map(|l| l.strip_prefix("data: ")).last().unwrap();
+    let last = a.body.lines().filter_map(|l| l.strip_prefix("data: ")).next_back().unwrap();
     let err: Value = serde_json::from_str(last).unwrap();
     assert_eq!(err["error"]["code"], "guardrail_blocked", "{err}");
     assert_eq!(err["error"]["type"], "invalid_request_error");
