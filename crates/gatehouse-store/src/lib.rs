@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use gatehouse_core::{Change, Email, Secret, TokenId, World};
 use time::OffsetDateTime;
 
+pub mod copy;
 mod sql;
 pub mod testing;
 

@@ -47,6 +47,17 @@ enum Command {
     },
     /// Print the running server's configuration as multi-document YAML manifests (credentials left out).
     Export,
+    /// Apply the schema to the configured database (`--database-url`) and exit, printing its version.
+    Migrate,
+    /// Copy a whole deployment (every table) from one database into another, empty one, migrated first.
+    Copy {
+        /// The database to copy from, at this binary's schema version: `sqlite://PATH` or `postgres://...`.
+        #[arg(long)]
+        from: String,
+        /// The database to copy into; it must be empty (it may have been migrated).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,6 +103,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Apply { file, dry_run } => apply(settings, file, dry_run).await,
         Command::Export => export(settings).await,
+        Command::Migrate => migrate(&settings.database_url).await,
+        Command::Copy { from, to } => copy(&from, &to).await,
     }
 }
 
@@ -181,6 +194,35 @@ fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+async fn migrate(url: &str) -> anyhow::Result<()> {
+    let m = gatehouse_store::copy::migrate(url).await?;
+    match m.before == m.version {
+        true => println!("schema version {} (up to date)", m.version),
+        false => println!("schema version {} (migrated from {})", m.version, m.before),
+    }
+    Ok(())
+}
+
+async fn copy(from: &str, to: &str) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let report = gatehouse_store::copy::copy(from, to).await?;
+    for (table, rows) in &report.tables {
+        println!("{table}: {rows} rows");
+    }
+    for (table, column, pos) in &report.counters {
+        println!("{table}.{column}: next id after {pos}");
+    }
+    let rows: u64 = report.tables.iter().map(|(_, n)| n).sum();
+    println!(
+        "copied {rows} rows in {} tables at schema version {} to {} in {:.1?}",
+        report.tables.len(),
+        report.schema_version,
+        redact_url(to),
+        started.elapsed()
+    );
+    Ok(())
 }
 
 fn client_token(settings: &config::Resolved) -> anyhow::Result<String> {

@@ -53,6 +53,10 @@ impl SqlStore {
         Ok(SqlStore { pool, dialect })
     }
 
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Waits for connections in use to be returned, then closes them all.
     pub async fn close(&self) {
         self.pool.close().await;
