@@ -332,3 +332,21 @@ async fn a_sqlite_deployment_copied_to_postgres_answers_the_same() {
     assert_eq!(records(&admin_two).await.0, records_before.0);
     drop(two);
 }
+
+#[test]
+fn migrate_and_copy_name_a_database_they_cannot_reach_without_its_password() {
+    let started = std::time::Instant::now();
+    let url = "postgres://gatehouse:hunter2-secret@127.0.0.1:1/gatehouse";
+    for args in [vec!["--database-url", url, "migrate"], vec!["copy", "--from", url, "--to", "sqlite://unused.db"]] {
+        let out = gatehouse(&args);
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("cannot open the") && err.contains("postgres://gatehouse:****@127.0.0.1:1/gatehouse"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
+    assert!(!std::path::Path::new("unused.db").exists(), "nothing is created when the source cannot be read");
+}
