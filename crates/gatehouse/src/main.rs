@@ -62,8 +62,16 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `migrate` and `copy` print what they did; the driver's notices ("already exists, skipping") and
+    // slow-statement warnings about a copy's long reads would only bury it.
+    let default_filter = match cli.command {
+        Command::Migrate | Command::Copy { .. } => "info,sqlx=error",
+        Command::Serve | Command::Bootstrap { .. } | Command::Apply { .. } | Command::Export => "info",
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_filter.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     // One thread: `serve` runs the requests on runtimes of its own, one per core, and keeps this one for

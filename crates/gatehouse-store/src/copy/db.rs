@@ -200,19 +200,39 @@ impl Db {
                 q.execute(c).await?;
             }
             Db::Postgres(c) => {
-                let tuples: Vec<String> = rows.iter().map(|_| tuple(&mut n, true)).collect();
+                // One array per column, whatever the number of rows: a statement with tens of thousands of
+                // parameters costs Postgres more to parse and plan than to insert its rows.
+                let arrays: Vec<String> = table
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, col)| format!("${}::{}[]", i + 1, pg_array(col)))
+                    .collect();
+                let casts: Vec<String> = table
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, col)| format!("CAST(u.a{i} AS {})", col.sql_type))
+                    .collect();
+                let aliases: Vec<String> = (0..table.columns.len()).map(|i| format!("a{i}")).collect();
                 // Explicit values for identity columns too: ids are kept.
-                sql.push_str(&format!(" OVERRIDING SYSTEM VALUE VALUES {}", tuples.join(", ")));
+                sql.push_str(&format!(
+                    " OVERRIDING SYSTEM VALUE SELECT {} FROM UNNEST({}) AS u({})",
+                    casts.join(", "),
+                    arrays.join(", "),
+                    aliases.join(", ")
+                ));
+                let mut columns: Vec<Vec<Value>> = vec![Vec::with_capacity(rows.len()); table.columns.len()];
+                for row in rows {
+                    for (i, v) in row.into_iter().enumerate() {
+                        if let Some(col) = columns.get_mut(i) {
+                            col.push(v);
+                        }
+                    }
+                }
                 let mut q = sqlx::query(&sql);
-                for v in rows.into_iter().flatten() {
-                    q = match v {
-                        Value::Null => q.bind(None::<String>),
-                        Value::Bool(b) => q.bind(b),
-                        Value::Int(i) => q.bind(i),
-                        Value::Float(f) => q.bind(f),
-                        Value::Text(s) => q.bind(s),
-                        Value::Bytes(b) => q.bind(b),
-                    };
+                for (values, col) in columns.into_iter().zip(&table.columns) {
+                    q = bind_array(q, &col.class, values)?;
                 }
                 q.execute(c).await?;
             }
@@ -220,15 +240,55 @@ impl Db {
         Ok(())
     }
 
-    /// How many values one insert statement may carry.
-    pub(crate) fn max_parameters(&self) -> usize {
+    /// How many rows of `columns` columns one insert statement carries.
+    pub(crate) fn batch_rows(&self, columns: usize) -> usize {
         match self {
             // SQLITE_MAX_VARIABLE_NUMBER is 32766 since 3.32; stay well below.
-            Db::Sqlite(_) => 30_000,
-            // The protocol counts parameters in 16 bits.
-            Db::Postgres(_) => 60_000,
+            Db::Sqlite(_) => (30_000 / columns.max(1)).clamp(1, 500),
+            // One parameter per column (an array), however many rows.
+            Db::Postgres(_) => 5_000,
         }
     }
+}
+
+/// The element type of the array a Postgres column's values are sent in.
+fn pg_array(col: &Column) -> &'static str {
+    match col.class {
+        Class::Bool => "bool",
+        Class::Int => "int8",
+        Class::Float => "float8",
+        Class::Bytes => "bytea",
+        Class::Text | Class::Dynamic | Class::Other(_) => "text",
+    }
+}
+
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds one column's values (already converted to its class) as one array.
+fn bind_array<'q>(q: PgQuery<'q>, class: &Class, values: Vec<Value>) -> Result<PgQuery<'q>, sqlx::Error> {
+    fn each<T>(values: Vec<Value>, f: impl Fn(Value) -> Option<T>) -> Result<Vec<Option<T>>, sqlx::Error> {
+        values
+            .into_iter()
+            .map(|v| match v {
+                Value::Null => Ok(None),
+                other => {
+                    let kind = other.kind();
+                    f(other).map(Some).ok_or_else(|| {
+                        sqlx::Error::Encode(format!("a {kind} value in a column of another type").into())
+                    })
+                }
+            })
+            .collect()
+    }
+    Ok(match class {
+        Class::Bool => q.bind(each(values, |v| if let Value::Bool(b) = v { Some(b) } else { None })?),
+        Class::Int => q.bind(each(values, |v| if let Value::Int(i) = v { Some(i) } else { None })?),
+        Class::Float => q.bind(each(values, |v| if let Value::Float(f) = v { Some(f) } else { None })?),
+        Class::Bytes => q.bind(each(values, |v| if let Value::Bytes(b) = v { Some(b) } else { None })?),
+        Class::Text | Class::Dynamic | Class::Other(_) => {
+            q.bind(each(values, |v| if let Value::Text(s) = v { Some(s) } else { None })?)
+        }
+    })
 }
 
 fn sqlite_value(v: SqliteValueRef<'_>) -> Result<Value, sqlx::Error> {

@@ -228,7 +228,7 @@ async fn fill(
     for name in order {
         let (Some(st), Some(tt)) = (source_schema.get(name), target_schema.get(name)) else { continue };
         let read = aligned(st, tt);
-        let batch = (target.max_parameters() / tt.columns.len().max(1)).clamp(1, 500);
+        let batch = target.batch_rows(tt.columns.len());
         let n =
             source.read_rows(&read, batch, &mut Sink::Insert { db: target, table: tt }).await.map_err(|e| match e {
                 CopyError::Database(source) => CopyError::Table { table: name.clone(), source },
