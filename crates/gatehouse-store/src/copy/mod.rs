@@ -250,16 +250,19 @@ fn aligned(source: &Table, target: &Table) -> Table {
     Table { columns, ..source.clone() }
 }
 
-/// Every row of every table (the bookkeeping one aside), by table, in primary-key order, as read: what a
-/// test compares two databases with.
+/// Every row of every table (the bookkeeping one aside), by table, in primary-key order, with the columns
+/// in name order (the two dialects may order them differently), as read: what a test compares two
+/// databases with.
 pub async fn contents(url: &str) -> Result<BTreeMap<String, Vec<Vec<Value>>>, CopyError> {
     let mut db = open("", url).await?;
     db.execute(begin_read(&db)).await?;
     let schema = schema::read(&mut db).await?;
     let mut out = BTreeMap::new();
     for table in schema.values() {
+        let mut table = table.clone();
+        table.columns.sort_by(|a, b| a.name.cmp(&b.name));
         let mut rows = Vec::new();
-        db.read_rows(table, 1000, &mut Sink::Collect(&mut rows)).await?;
+        db.read_rows(&table, 1000, &mut Sink::Collect(&mut rows)).await?;
         out.insert(table.name.clone(), rows);
     }
     db.execute("COMMIT").await?;
@@ -276,3 +279,13 @@ pub async fn tables(url: &str) -> Result<Schema, CopyError> {
 }
 
 mod counters;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_hidden_in_urls() {
+        assert_eq!(super::redacted("postgres://u:secret@h:5432/db"), "postgres://u:****@h:5432/db");
+        assert_eq!(super::redacted("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redacted("sqlite:///var/lib/g.db"), "sqlite:///var/lib/g.db");
+    }
+}
