@@ -67,6 +67,28 @@ INSERT INTO limit_alerts (counter, period_start, threshold, fired_at) VALUES
     ('budget:money/month', 1700000000, 80, 1700000000123456789);
 "#;
 
+/// Rows for tables and columns that migrations made on other branches add (MCP sessions, guardrail
+/// verdicts, the change log), run only where the schema has them, so that merging those migrations does not
+/// wait on this file. `table` or `table.column`.
+const IF_PRESENT: &[(&str, &str)] = &[
+    (
+        "mcp_sessions",
+        "INSERT INTO mcp_sessions (id_hash, server, owner_subject, owner_identity, protocol, upstreams, created_at, last_used) \
+         VALUES ('9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', 'tools', 'user:alice@example.com', \
+                 '0123456789abcdef0123456789abcdef', '2025-06-18', '{\"up\":\"s-1\",\"other\":null}', 1700000000000000001, 1700000000000000002), \
+                ('60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752', 'tools', 'virtualaccount:ci', NULL, NULL, '{}', 1, 2)",
+    ),
+    (
+        "request_logs.guardrails",
+        "UPDATE request_logs SET guardrails = '[{\"config\":\"pii\",\"rule\":\"email\",\"outcome\":\"redacted\",\"count\":2}]' WHERE id = 7",
+    ),
+    (
+        "change_log",
+        "INSERT INTO change_log (version, at, changes) VALUES (41, 1700000000000000041, '[]'), \
+         (42, 1700000000000000042, '[{\"PutTeam\":{\"name\":\"ops\"}}]')",
+    ),
+];
+
 type Contents = BTreeMap<String, Vec<Vec<Value>>>;
 
 /// A migrated SQLite deployment holding `FIXTURE`.
@@ -75,6 +97,16 @@ async fn source() -> TestDatabase {
     copy::migrate(&db.url).await.unwrap();
     let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
     sqlx::raw_sql(FIXTURE).execute(&mut conn).await.unwrap();
+    let schema = copy::tables(&db.url).await.unwrap();
+    for (what, sql) in IF_PRESENT {
+        let present = match what.split_once('.') {
+            Some((t, c)) => schema.get(t).is_some_and(|t| t.column(c).is_some()),
+            None => schema.contains_key(*what),
+        };
+        if present {
+            sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        }
+    }
     conn.close().await.unwrap();
     db
 }
