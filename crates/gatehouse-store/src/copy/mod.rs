@@ -238,6 +238,8 @@ async fn fill(
         if written != n as i64 {
             return Err(CopyError::CountMismatch { table: name.clone(), read: n, written });
         }
+        // On stderr as it goes: a large request log takes a while, and nothing is committed until the end.
+        tracing::info!(table = %name, rows = n, "table copied (committed once every table is)");
         tables.push((name.clone(), n));
     }
     let counters = counters::carry(source, target, source_schema, target_schema, order).await?;
