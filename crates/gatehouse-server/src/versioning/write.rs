@@ -11,6 +11,8 @@ use super::{merge_patch, strip_read_only, Current, IfMatch, Kind};
 use crate::error::ApiError;
 use crate::state::App;
 
+/// The object in a state, if it exists there.
+pub type CurrentIn<'a> = dyn Fn(&Snapshot) -> Option<Current> + Send + Sync + 'a;
 /// Whether the caller may read the object, in a given state.
 pub type MayRead<'a> = dyn Fn(&Snapshot, OffsetDateTime) -> Result<(), ApiError> + Send + Sync + 'a;
 /// The operations that make the object what a body (read-only fields removed) describes, against a state.
@@ -21,8 +23,7 @@ pub struct Item<'a> {
     pub kind: Kind,
     /// The key, as the path names it (already checked).
     pub name: &'a str,
-    /// The object in a state, if it exists there.
-    pub current: Box<dyn Fn(&Snapshot) -> Option<Current> + Send + Sync + 'a>,
+    pub current: Box<CurrentIn<'a>>,
     pub may_read: Box<MayRead<'a>>,
     pub build: Box<Build<'a>>,
 }

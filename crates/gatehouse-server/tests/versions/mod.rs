@@ -309,3 +309,28 @@ async fn a_stale_write_reveals_the_current_version_only_to_a_reader() {
     assert!(!stale.message().contains(&current) && !stale.message().contains("description"), "{}", stale.message());
     assert!(stale.headers.get("etag").is_none());
 }
+
+/// The OpenAPI document describes versions on every collection item: `ETag` on reads, `If-Match` and 412
+/// on writes, and `PATCH` with a merge patch.
+#[tokio::test]
+async fn the_openapi_document_describes_versions_and_patch() {
+    let s = TestServer::start().await;
+    let doc = s.get("/openapi.json", &s.admin).await.body;
+    for c in cases() {
+        let key = if c.coll == "users" { "{email}" } else { "{name}" };
+        let path = format!("/api/v1/{}/{key}", c.coll);
+        let item = &doc["paths"][&path];
+        assert!(item["get"]["responses"]["200"]["headers"]["ETag"].is_object(), "{path}: GET has no ETag: {item}");
+        for m in ["put", "patch", "delete"] {
+            let params = item[m]["parameters"].as_array().unwrap_or_else(|| panic!("{path} {m}: no parameters"));
+            assert!(params.iter().any(|p| p["name"] == "If-Match" && p["in"] == "header"), "{path} {m}: no If-Match");
+            assert!(item[m]["responses"]["412"].is_object(), "{path} {m}: no 412");
+        }
+        assert!(
+            item["patch"]["requestBody"]["content"]["application/merge-patch+json"].is_object(),
+            "{path}: PATCH takes a merge patch: {}",
+            item["patch"]
+        );
+        assert!(item["patch"]["responses"]["415"].is_object(), "{path}");
+    }
+}
