@@ -206,3 +206,23 @@ test('deleting: confirmed first, and a refusal (a team that still owns a virtual
   await expect(page.getByRole('heading', { level: 1, name: 'Teams' })).toBeVisible();
   expect((await api('GET', `/api/v1/teams/${team}`, admin())).status).toBe(404);
 });
+
+test('an edit over someone else\'s change is refused with a reload message, and loses nothing', async ({ page }) => {
+  const team = unique('edited');
+  await ok('POST', '/api/v1/teams', admin(), { name: team, description: 'first' });
+  await signIn(page, 'admin@example.com', 'admin-password-1');
+  await page.goto(`${base()}/#/access/teams/${team}`);
+  await expect(page.getByRole('heading', { level: 1, name: team })).toBeVisible();
+  // Someone else changes the team while the page is open.
+  await ok('PUT', `/api/v1/teams/${team}`, admin(), { name: team, description: 'changed elsewhere' });
+  await page.getByLabel('Description').fill('mine');
+  await page.getByRole('button', { name: 'Save description' }).click();
+  await expect(page.getByText('Changed by someone else since you opened it')).toBeVisible();
+  expect((await ok('GET', `/api/v1/teams/${team}`, admin())).description).toBe('changed elsewhere');
+  // Reloaded, the edit goes through.
+  await page.reload();
+  await expect(page.getByLabel('Description')).toHaveValue('changed elsewhere');
+  await page.getByLabel('Description').fill('mine');
+  await page.getByRole('button', { name: 'Save description' }).click();
+  await expect.poll(async () => (await ok('GET', `/api/v1/teams/${team}`, admin())).description).toBe('mine');
+});

@@ -140,6 +140,13 @@ impl SecretKey {
     }
 }
 
+/// What tells one sealing of credentials from another without depending on what they hold: the format
+/// byte and the random nonce, fresh for every sealing. An object's version covers this, so replacing its
+/// credentials changes it, while nothing of the credential (nor a digest of it) enters the version.
+pub fn sealing_id(sealed: &[u8]) -> &[u8] {
+    &sealed[..sealed.len().min(1 + NONCE_LEN)]
+}
+
 fn open_with(cipher: &XChaCha20Poly1305, context: &str, sealed: &[u8]) -> Result<Secret<Vec<u8>>, SealError> {
     if sealed.len() < 1 + NONCE_LEN + 16 || sealed[0] != VERSION {
         return Err(SealError::Format);

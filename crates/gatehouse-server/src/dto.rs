@@ -28,6 +28,9 @@ pub struct UserOut {
     pub active: bool,
     pub teams: Vec<String>,
     pub manages: Vec<String>,
+    /// The object's version, as the `ETag` header gives it (quoted); read-only: ignored when sent back.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub etag: String,
 }
 
 impl UserOut {
@@ -40,6 +43,7 @@ impl UserOut {
             active: u.user.active,
             teams: u.member_of.iter().map(|t| t.to_string()).collect(),
             manages: u.manages.iter().map(|t| t.to_string()).collect(),
+            etag: String::new(),
         })
     }
 }
@@ -63,6 +67,9 @@ pub struct TeamOut {
     pub description: String,
     pub managers: Vec<String>,
     pub members: Vec<String>,
+    /// The object's version, as the `ETag` header gives it (quoted); read-only: ignored when sent back.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub etag: String,
 }
 
 impl From<&Team> for TeamOut {
@@ -72,6 +79,7 @@ impl From<&Team> for TeamOut {
             description: t.description.clone(),
             managers: t.managers.iter().map(|e| e.to_string()).collect(),
             members: t.members.iter().map(|e| e.to_string()).collect(),
+            etag: String::new(),
         }
     }
 }
@@ -97,6 +105,9 @@ pub struct RoleOut {
     pub builtin: bool,
     pub editable: bool,
     pub deletable: bool,
+    /// The object's version, as the `ETag` header gives it (quoted); read-only: ignored when sent back.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub etag: String,
 }
 
 impl From<&Role> for RoleOut {
@@ -109,6 +120,7 @@ impl From<&Role> for RoleOut {
             builtin: r.builtin.is_some(),
             editable: !r.is_admin(),
             deletable: r.builtin.is_none(),
+            etag: String::new(),
         }
     }
 }
@@ -133,6 +145,9 @@ pub struct VirtualAccountOut {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<OffsetDateTime>,
+    /// The object's version, as the `ETag` header gives it (quoted); read-only: ignored when sent back.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub etag: String,
 }
 
 impl From<&VirtualAccount> for VirtualAccountOut {
@@ -142,6 +157,7 @@ impl From<&VirtualAccount> for VirtualAccountOut {
             owner_team: v.owner_team.to_string(),
             description: v.description.clone(),
             expires_at: v.expires_at,
+            etag: String::new(),
         }
     }
 }
@@ -319,3 +335,15 @@ impl From<Permission> for PermissionOut {
         }
     }
 }
+
+macro_rules! versioned {
+    ($($t:ty),*) => {$(
+        impl crate::versioning::Versioned for $t {
+            fn etag_field(&mut self) -> &mut String {
+                &mut self.etag
+            }
+        }
+    )*};
+}
+
+versioned!(UserOut, TeamOut, RoleOut, VirtualAccountOut);

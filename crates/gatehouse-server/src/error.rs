@@ -80,6 +80,9 @@ pub enum ApiError {
     /// upstream failure, and routing reads the status to decide on retries and fallbacks.
     #[error("{message}")]
     UpstreamStatus { status: u16, message: String },
+    /// A write's `If-Match` did not hold: the object changed (or is gone) since the caller read it (412).
+    #[error("{0}")]
+    PreconditionFailed(Box<crate::versioning::Stale>),
 }
 
 /// Why a request is not authenticated: one code each. An unknown token and a wrong secret share one
@@ -317,7 +320,8 @@ impl ApiError {
             | ApiError::Internal(_)
             | ApiError::BadGateway(_)
             | ApiError::GatewayTimeout(_)
-            | ApiError::UpstreamStatus { .. }) => e,
+            | ApiError::UpstreamStatus { .. }
+            | ApiError::PreconditionFailed(_)) => e,
         }
     }
 
@@ -343,6 +347,7 @@ impl ApiError {
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
             ApiError::BadGateway(_) | ApiError::UpstreamStatus { .. } => (StatusCode::BAD_GATEWAY, "upstream_error"),
             ApiError::GatewayTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_error"),
+            ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "conflict_error"),
         };
         (status, kind, self.code())
     }
@@ -372,6 +377,7 @@ impl ApiError {
             ApiError::Internal(_) => "internal_error",
             ApiError::BadGateway(_) | ApiError::UpstreamStatus { .. } => "upstream_failed",
             ApiError::GatewayTimeout(_) => "upstream_timeout",
+            ApiError::PreconditionFailed(_) => "precondition_failed",
         }
     }
 
@@ -400,7 +406,8 @@ impl ApiError {
             | ApiError::Internal(_)
             | ApiError::BadGateway(_)
             | ApiError::GatewayTimeout(_)
-            | ApiError::UpstreamStatus { .. } => None,
+            | ApiError::UpstreamStatus { .. }
+            | ApiError::PreconditionFailed(_) => None,
         }
     }
 
@@ -419,6 +426,10 @@ impl ApiError {
             ApiError::OverLimit(o) => o.headers(),
             ApiError::Busy { retry_after } => vec![(axum::http::header::RETRY_AFTER, retry_after.to_string())],
             ApiError::Within { error, .. } => error.headers(),
+            // The current version, for a client that may read it, to retry against.
+            ApiError::PreconditionFailed(s) => {
+                s.current.iter().map(|e| (axum::http::header::ETAG, e.as_str().to_owned())).collect()
+            }
             ApiError::Refused(_)
             | ApiError::Unauthenticated(_)
             | ApiError::Forbidden(_)

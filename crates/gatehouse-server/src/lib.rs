@@ -34,6 +34,7 @@ pub mod signin_throttle;
 pub mod spend_ledger;
 pub mod state;
 pub mod token_use;
+pub mod versioning;
 pub mod yaml_scan;
 
 use axum::extract::DefaultBodyLimit;
@@ -79,16 +80,19 @@ pub fn router(app: App) -> Router {
         .route("/authz/checks", post(meta::checks))
         .route("/authz/subjects/{subject}/access", get(explain::subject_access))
         .route("/users", get(users::list).post(users::create))
-        .route("/users/{email}", get(users::get).put(users::replace).delete(users::delete))
+        .route("/users/{email}", get(users::get).put(users::replace).patch(users::patch).delete(users::delete))
         .route("/users/{email}/password", post(users::set_password))
         .route("/teams", get(teams::list).post(teams::create))
-        .route("/teams/{name}", get(teams::get).put(teams::replace).delete(teams::delete))
+        .route("/teams/{name}", get(teams::get).put(teams::replace).patch(teams::patch).delete(teams::delete))
         .route("/roles", get(roles::list).post(roles::create))
-        .route("/roles/{name}", get(roles::get).put(roles::replace).delete(roles::delete))
+        .route("/roles/{name}", get(roles::get).put(roles::replace).patch(roles::patch).delete(roles::delete))
         .route("/virtual-accounts", get(virtual_accounts::list).post(virtual_accounts::create))
         .route(
             "/virtual-accounts/{name}",
-            get(virtual_accounts::get).put(virtual_accounts::replace).delete(virtual_accounts::delete),
+            get(virtual_accounts::get)
+                .put(virtual_accounts::replace)
+                .patch(virtual_accounts::patch)
+                .delete(virtual_accounts::delete),
         )
         .route("/virtual-accounts/{name}/tokens", get(tokens::list_va_tokens).post(tokens::create_va_token))
         .route("/virtual-accounts/{name}/tokens/{id}", axum::routing::delete(tokens::revoke_va_token))

@@ -39,6 +39,7 @@ impl Modify for BearerAuth {
         crate::apply::apply, crate::apply::export, routes::explain::provider_account_access,
         routes::mcp_tools::list,
         routes::meta::checks,
+        routes::users::patch, routes::teams::patch, routes::roles::patch, routes::virtual_accounts::patch,
         routes::usage_series::series, routes::limits::limits,
     )
 )]

@@ -28,3 +28,4 @@ mod security_signin;
 mod security_writes;
 mod teams;
 mod tokens;
+mod versions;

@@ -2,7 +2,7 @@
 //! `service::resources`), four mounts.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde_json::Value;
 
@@ -11,41 +11,17 @@ use crate::extract::{Body, Caller};
 use crate::resources::Collection;
 use crate::service::resources as service;
 use crate::state::App;
+use crate::versioning::merge_patch::MergePatch;
+use crate::versioning::{ETag, IfMatch, IfMatchHeader};
 
 async fn list(app: App, p: gatehouse_core::token::Principal, coll: Collection) -> Json<Vec<Value>> {
     Json(service::list(&app, &p.subject, coll))
 }
 
-async fn get(
-    app: App,
-    p: gatehouse_core::token::Principal,
-    coll: Collection,
-    name: String,
-) -> Result<Json<Value>, ApiError> {
-    service::get(&app, &p.subject, coll, &name).map(Json)
-}
+type Versioned = (HeaderMap, Json<Value>);
 
-/// Creates (`create`) or replaces; the key in the path must match the body's name.
-async fn put(
-    app: App,
-    p: gatehouse_core::token::Principal,
-    coll: Collection,
-    path_name: Option<String>,
-    body: Value,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let status = if path_name.is_none() { StatusCode::CREATED } else { StatusCode::OK };
-    let out = service::put(&app, &p.subject, coll, path_name.as_deref(), body).await?;
-    Ok((status, Json(out)))
-}
-
-async fn delete(
-    app: App,
-    p: gatehouse_core::token::Principal,
-    coll: Collection,
-    name: String,
-) -> Result<StatusCode, ApiError> {
-    service::delete(&app, &p.subject, coll, &name).await?;
-    Ok(StatusCode::NO_CONTENT)
+fn versioned((body, etag): (Value, ETag)) -> Versioned {
+    (etag.header(), Json(body))
 }
 
 macro_rules! mount {
@@ -60,46 +36,68 @@ macro_rules! mount {
                     .route(&format!("/{}", coll.collection()), axum::routing::get(list).post(create))
                     .route(
                         &format!("/{}/{{name}}", coll.collection()),
-                        axum::routing::get(get).put(replace).delete(delete),
+                        axum::routing::get(get).put(replace).patch(patch).delete(delete),
                     )
             }
 
             #[derive(utoipa::OpenApi)]
-            #[openapi(paths(list, create, get, replace, delete))]
+            #[openapi(paths(list, create, get, replace, patch, delete))]
             pub struct Doc;
 
-            /// Those the caller may read (the collection's read permission, tenant-wide or by a grant).
+            /// Those the caller may read (the collection's read permission, tenant-wide or by a grant), each
+            /// with its version in `etag`.
             #[utoipa::path(get, path = $list_path, tag = $tag, responses((status = 200, body = [Object])))]
             pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<Value>> {
                 super::list(app, p, $coll).await
             }
 
             /// Creates one; collaborators in the body become grants. Credentials are stored encrypted and
-            /// never returned.
+            /// never returned. Read-only fields of an object read back (`auth_configured`, `etag`) are
+            /// accepted and ignored.
             #[utoipa::path(post, path = $list_path, tag = $tag, request_body = Object,
-                responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-            pub async fn create(State(app): State<App>, Caller(p): Caller, Body(b): Body<Value>) -> Result<(StatusCode, Json<Value>), ApiError> {
-                super::put(app, p, $coll, None, b).await
+                responses((status = 201, body = Object, headers(("ETag" = String, description = "the new object's version"))),
+                          (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+            pub async fn create(State(app): State<App>, Caller(p): Caller, Body(b): Body<Value>) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
+                let (headers, body) = versioned(service::create(&app, &p.subject, $coll, b).await?);
+                Ok((StatusCode::CREATED, headers, body))
             }
 
             #[utoipa::path(get, path = $item_path, tag = $tag,
-                responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-            pub async fn get(State(app): State<App>, Caller(p): Caller, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
-                super::get(app, p, $coll, name).await
+                responses((status = 200, body = Object, headers(("ETag" = String, description = "the object's version, for If-Match"))),
+                          (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+            pub async fn get(State(app): State<App>, Caller(p): Caller, Path(name): Path<String>) -> Result<Versioned, ApiError> {
+                service::get(&app, &p.subject, $coll, &name).map(versioned)
             }
 
             /// Replaces one. Without `auth`, the stored credentials are kept, unless the body changes where they
             /// would be sent (a provider account's type, `base_url`, `endpoint` or `region`; an MCP server's `url`).
-            #[utoipa::path(put, path = $item_path, tag = $tag, request_body = Object,
-                responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-            pub async fn replace(State(app): State<App>, Caller(p): Caller, Path(name): Path<String>, Body(b): Body<Value>) -> Result<Json<Value>, ApiError> {
-                super::put(app, p, $coll, Some(name), b).await.map(|(_, j)| j)
+            /// With `If-Match`, only if the object is still at that version (else 412); read-only fields of an
+            /// object read back (`auth_configured`, `etag`) are accepted and ignored.
+            #[utoipa::path(put, path = $item_path, tag = $tag, request_body = Object, params(IfMatchHeader),
+                responses((status = 200, body = Object, headers(("ETag" = String, description = "the object's new version"))),
+                          (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+                          (status = 409, body = ErrorBody), (status = 412, body = ErrorBody)))]
+            pub async fn replace(State(app): State<App>, Caller(p): Caller, if_match: IfMatch, Path(name): Path<String>, Body(b): Body<Value>) -> Result<Versioned, ApiError> {
+                service::replace(&app, &p.subject, $coll, &name, &if_match, b).await.map(versioned)
             }
 
-            #[utoipa::path(delete, path = $item_path, tag = $tag,
-                responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-            pub async fn delete(State(app): State<App>, Caller(p): Caller, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
-                super::delete(app, p, $coll, name).await
+            /// Changes some fields: a JSON merge patch (RFC 7396) applied to the object as a read shows it, then
+            /// checked exactly like a `PUT` of the result.
+            #[utoipa::path(patch, path = $item_path, tag = $tag, params(IfMatchHeader),
+                request_body(content = Object, content_type = "application/merge-patch+json"),
+                responses((status = 200, body = Object, headers(("ETag" = String, description = "the object's new version"))),
+                          (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+                          (status = 409, body = ErrorBody), (status = 412, body = ErrorBody), (status = 415, body = ErrorBody)))]
+            pub async fn patch(State(app): State<App>, Caller(p): Caller, if_match: IfMatch, Path(name): Path<String>, MergePatch(m): MergePatch) -> Result<Versioned, ApiError> {
+                service::patch(&app, &p.subject, $coll, &name, &if_match, m).await.map(versioned)
+            }
+
+            #[utoipa::path(delete, path = $item_path, tag = $tag, params(IfMatchHeader),
+                responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+                          (status = 412, body = ErrorBody)))]
+            pub async fn delete(State(app): State<App>, Caller(p): Caller, if_match: IfMatch, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+                service::delete(&app, &p.subject, $coll, &name, &if_match).await?;
+                Ok(StatusCode::NO_CONTENT)
             }
         }
     };

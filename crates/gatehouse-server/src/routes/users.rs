@@ -1,7 +1,8 @@
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use gatehouse_core::{Email, Op, Permission, Resource, Secret, Subject, TokenKind, TokenOwner};
+use gatehouse_core::{Email, Op, Permission, Resource, Secret, Snapshot, Subject, TokenKind, TokenOwner, User};
+use serde_json::Value;
 
 use super::{can, require};
 use crate::client::ClientIp;
@@ -11,16 +12,35 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, Caller};
 use crate::passwords;
 use crate::state::App;
+use crate::versioning::merge_patch::MergePatch;
+use crate::versioning::write::{self, Item};
+use crate::versioning::{self, Current, IfMatch, IfMatchHeader, USER};
 
 fn email(s: &str) -> Result<Email, ApiError> {
     Email::new(s).map_err(|e| ApiError::invalid("email", e.to_string()))
 }
 
-fn readable(app: &App, caller: &Subject, e: &Email) -> Result<(), ApiError> {
+fn may_read(s: &Snapshot, caller: &Subject, e: &Email, now: time::OffsetDateTime) -> Result<(), ApiError> {
     if caller == &Subject::User(e.clone()) {
         return Ok(());
     }
-    require(&app.snapshot(), caller, Permission::UserList, &Resource::user(e), app.now())
+    require(s, caller, Permission::UserList, &Resource::user(e), now)
+}
+
+fn current(s: &Snapshot, e: &Email) -> Option<Current> {
+    UserOut::from_snapshot(s, e.as_str()).map(|o| Current::of_typed(&o))
+}
+
+/// A body (read-only fields removed) as a user; every failure names the field.
+fn parse(body: Value) -> Result<User, ApiError> {
+    convert::user(versioning::parse_body::<UserBody>(body)?)
+}
+
+/// The user as stored in `s`, with its version (body and `ETag` header).
+fn answer(s: &Snapshot, e: &Email) -> Result<(HeaderMap, Json<UserOut>), ApiError> {
+    let out = UserOut::from_snapshot(s, e.as_str()).ok_or_else(|| ApiError::Internal("user vanished".into()))?;
+    let (out, etag) = versioning::stamp(out);
+    Ok((etag.header(), Json(out)))
 }
 
 /// Users the caller may read: all with `user:list`, else only themself.
@@ -35,19 +55,22 @@ pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<UserOut
                 || can(&s, &p.subject, Permission::UserList, &Resource::user(&u.user.email), now)
         })
         .filter_map(|u| UserOut::from_snapshot(&s, u.user.email.as_str()))
+        .map(|u| versioning::stamp(u).0)
         .collect();
     out.sort_by(|a, b| a.email.cmp(&b.email));
     Json(out)
 }
 
+/// Read-only fields of a user read back (`teams`, `manages`, `etag`) are accepted and ignored.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = UserBody,
-    responses((status = 201, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = UserOut, headers(("ETag" = String, description = "the new user's version"))),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(app): State<App>,
     Caller(p): Caller,
-    Body(b): Body<UserBody>,
-) -> Result<(StatusCode, Json<UserOut>), ApiError> {
-    let user = convert::user(b)?;
+    Body(b): Body<Value>,
+) -> Result<(StatusCode, HeaderMap, Json<UserOut>), ApiError> {
+    let user = parse(versioning::strip_read_only(b, USER.read_only))?;
     let key = user.email.clone();
     let s = app
         .write(&p.subject, vec![Op::PutUser(user)], |s| match s.user(key.as_str()) {
@@ -55,43 +78,91 @@ pub async fn create(
             None => Ok(()),
         })
         .await?;
-    let out = UserOut::from_snapshot(&s, key.as_str()).ok_or_else(|| ApiError::Internal("user vanished".into()))?;
-    Ok((StatusCode::CREATED, Json(out)))
+    let (headers, out) = answer(&s, &key)?;
+    Ok((StatusCode::CREATED, headers, out))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{email}", tag = "users",
-    responses((status = 200, body = UserOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get(State(app): State<App>, Caller(p): Caller, Path(e): Path<String>) -> Result<Json<UserOut>, ApiError> {
-    let e = email(&e)?;
-    readable(&app, &p.subject, &e)?;
-    UserOut::from_snapshot(&app.snapshot(), e.as_str()).map(Json).ok_or_else(|| ApiError::not_found("user", &e))
-}
-
-#[utoipa::path(put, path = "/api/v1/users/{email}", tag = "users", request_body = UserBody,
-    responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn replace(
+    responses((status = 200, body = UserOut, headers(("ETag" = String, description = "the user's version, for If-Match"))),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
     State(app): State<App>,
     Caller(p): Caller,
     Path(e): Path<String>,
-    Body(b): Body<UserBody>,
-) -> Result<Json<UserOut>, ApiError> {
+) -> Result<(HeaderMap, Json<UserOut>), ApiError> {
     let e = email(&e)?;
-    let user = convert::user(b)?;
-    convert::same_key("email", e.as_str(), user.email.as_str())?;
-    let s = app
-        .write(&p.subject, vec![Op::PutUser(user)], |s| match s.user(e.as_str()) {
-            Some(_) => Ok(()),
-            None => Err(ApiError::not_found("user", &e)),
-        })
-        .await?;
-    UserOut::from_snapshot(&s, e.as_str()).map(Json).ok_or_else(|| ApiError::Internal("user vanished".into()))
+    let s = app.snapshot();
+    may_read(&s, &p.subject, &e, app.now())?;
+    if s.user(e.as_str()).is_none() {
+        return Err(ApiError::not_found("user", &e));
+    }
+    answer(&s, &e)
 }
 
-#[utoipa::path(delete, path = "/api/v1/users/{email}", tag = "users",
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete(State(app): State<App>, Caller(p): Caller, Path(e): Path<String>) -> Result<StatusCode, ApiError> {
+/// The write path's view of one user.
+fn item<'a>(caller: &'a Subject, e: &'a Email) -> Item<'a> {
+    Item {
+        kind: USER,
+        name: e.as_str(),
+        current: Box::new(move |s| current(s, e)),
+        may_read: Box::new(move |s, now| may_read(s, caller, e, now)),
+        build: Box::new(move |_, body, _| {
+            let user = parse(body)?;
+            convert::same_key("email", e.as_str(), user.email.as_str())?;
+            Ok(vec![Op::PutUser(user)])
+        }),
+    }
+}
+
+/// Replaces a user. With `If-Match`, only if the user is still at that version (else 412); read-only
+/// fields of a user read back are accepted and ignored.
+#[utoipa::path(put, path = "/api/v1/users/{email}", tag = "users", request_body = UserBody, params(IfMatchHeader),
+    responses((status = 200, body = UserOut, headers(("ETag" = String, description = "the user's new version"))),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 412, body = ErrorBody)))]
+pub async fn replace(
+    State(app): State<App>,
+    Caller(p): Caller,
+    if_match: IfMatch,
+    Path(e): Path<String>,
+    Body(b): Body<Value>,
+) -> Result<(HeaderMap, Json<UserOut>), ApiError> {
     let e = email(&e)?;
-    app.write(&p.subject, vec![Op::DeleteUser(e)], |_| Ok(())).await?;
+    let s = write::replace(&app, &p.subject, &item(&p.subject, &e), &if_match, b).await?;
+    answer(&s, &e)
+}
+
+/// Changes some fields of a user: a JSON merge patch (RFC 7396) applied to the user as a read shows it,
+/// then checked exactly like a `PUT` of the result.
+#[utoipa::path(patch, path = "/api/v1/users/{email}", tag = "users", params(IfMatchHeader),
+    request_body(content = Object, content_type = "application/merge-patch+json"),
+    responses((status = 200, body = UserOut, headers(("ETag" = String, description = "the user's new version"))),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 412, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn patch(
+    State(app): State<App>,
+    Caller(p): Caller,
+    if_match: IfMatch,
+    Path(e): Path<String>,
+    MergePatch(m): MergePatch,
+) -> Result<(HeaderMap, Json<UserOut>), ApiError> {
+    let e = email(&e)?;
+    let s = write::patch(&app, &p.subject, &item(&p.subject, &e), &if_match, m).await?;
+    answer(&s, &e)
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{email}", tag = "users", params(IfMatchHeader),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 412, body = ErrorBody)))]
+pub async fn delete(
+    State(app): State<App>,
+    Caller(p): Caller,
+    if_match: IfMatch,
+    Path(e): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let e = email(&e)?;
+    let ops = vec![Op::DeleteUser(e.clone())];
+    write::delete(&app, &p.subject, &item(&p.subject, &e), &if_match, ops).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,7 +1,8 @@
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use gatehouse_core::{Op, Permission, Resource, VaName};
+use gatehouse_core::{Op, Permission, Resource, Snapshot, Subject, VaName};
+use serde_json::Value;
 
 use super::{can, require};
 use crate::convert;
@@ -9,15 +10,49 @@ use crate::dto::{VirtualAccountBody, VirtualAccountOut};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Body, Caller};
 use crate::state::App;
+use crate::versioning::merge_patch::MergePatch;
+use crate::versioning::write::{self, Item};
+use crate::versioning::{self, Current, IfMatch, IfMatchHeader, VIRTUAL_ACCOUNT};
 
 pub fn name(s: &str) -> Result<VaName, ApiError> {
     VaName::new(s).map_err(|e| ApiError::invalid("name", e.to_string()))
 }
 
-fn out(s: &gatehouse_core::Snapshot, n: &VaName) -> Result<Json<VirtualAccountOut>, ApiError> {
-    s.virtual_account(n.as_str())
-        .map(|v| Json(VirtualAccountOut::from(&**v)))
-        .ok_or_else(|| ApiError::not_found("virtual account", n))
+fn current(s: &Snapshot, n: &VaName) -> Option<Current> {
+    s.virtual_account(n.as_str()).map(|x| Current::of_typed(&VirtualAccountOut::from(&**x)))
+}
+
+fn may_read(s: &Snapshot, caller: &Subject, n: &VaName, now: time::OffsetDateTime) -> Result<(), ApiError> {
+    require(s, caller, Permission::VirtualAccountRead, &Resource::virtual_account(n), now)
+}
+
+/// The object as stored in `s`, with its version (body and `ETag` header).
+fn out(s: &Snapshot, n: &VaName) -> Result<(HeaderMap, Json<VirtualAccountOut>), ApiError> {
+    let x = s.virtual_account(n.as_str()).ok_or_else(|| ApiError::not_found("virtual account", n))?;
+    let (o, etag) = versioning::stamp(VirtualAccountOut::from(&**x));
+    Ok((etag.header(), Json(o)))
+}
+
+/// A body (read-only fields removed) as the object; every failure names the field.
+fn parse(body: Value) -> Result<Op, ApiError> {
+    Ok(Op::PutVirtualAccount(convert::virtual_account(versioning::parse_body::<VirtualAccountBody>(body)?)?))
+}
+
+/// The write path's view of one object.
+fn item<'a>(caller: &'a Subject, n: &'a VaName) -> Item<'a> {
+    Item {
+        kind: VIRTUAL_ACCOUNT,
+        name: n.as_str(),
+        current: Box::new(move |s| current(s, n)),
+        may_read: Box::new(move |s, now| may_read(s, caller, n, now)),
+        build: Box::new(move |_, body, _| {
+            let op = parse(body)?;
+            if let Op::PutVirtualAccount(x) = &op {
+                convert::same_key("name", n.as_str(), x.name.as_str())?;
+            }
+            Ok(vec![op])
+        }),
+    }
 }
 
 /// Virtual accounts the caller may read (tenant-wide, or those of the teams they manage).
@@ -27,68 +62,99 @@ pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<Virtual
     let now = app.now();
     let mut v: Vec<VirtualAccountOut> = s
         .virtual_accounts()
-        .filter(|v| can(&s, &p.subject, Permission::VirtualAccountRead, &Resource::virtual_account(&v.name), now))
-        .map(|v| VirtualAccountOut::from(&**v))
+        .filter(|x| can(&s, &p.subject, Permission::VirtualAccountRead, &Resource::virtual_account(&x.name), now))
+        .map(|x| versioning::stamp(VirtualAccountOut::from(&**x)).0)
         .collect();
     v.sort_by(|a, b| a.name.cmp(&b.name));
     Json(v)
 }
 
+/// Read-only fields of an object read back (`etag`) are accepted and ignored.
 #[utoipa::path(post, path = "/api/v1/virtual-accounts", tag = "virtual-accounts", request_body = VirtualAccountBody,
-    responses((status = 201, body = VirtualAccountOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = VirtualAccountOut, headers(("ETag" = String, description = "the new object's version"))),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(app): State<App>,
     Caller(p): Caller,
-    Body(b): Body<VirtualAccountBody>,
-) -> Result<(StatusCode, Json<VirtualAccountOut>), ApiError> {
-    let va = convert::virtual_account(b)?;
-    let key = va.name.clone();
+    Body(b): Body<Value>,
+) -> Result<(StatusCode, HeaderMap, Json<VirtualAccountOut>), ApiError> {
+    let op = parse(versioning::strip_read_only(b, VIRTUAL_ACCOUNT.read_only))?;
+    let Op::PutVirtualAccount(x) = &op else { return Err(ApiError::Internal("unexpected operation".into())) };
+    let key = x.name.clone();
     let s = app
-        .write(&p.subject, vec![Op::PutVirtualAccount(va)], |s| match s.virtual_account(key.as_str()) {
+        .write(&p.subject, vec![op], |s| match s.virtual_account(key.as_str()) {
             Some(_) => Err(ApiError::already_exists("virtual account", &key)),
             None => Ok(()),
         })
         .await?;
-    Ok((StatusCode::CREATED, out(&s, &key)?))
+    let (headers, body) = out(&s, &key)?;
+    Ok((StatusCode::CREATED, headers, body))
 }
 
 #[utoipa::path(get, path = "/api/v1/virtual-accounts/{name}", tag = "virtual-accounts",
-    responses((status = 200, body = VirtualAccountOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = VirtualAccountOut, headers(("ETag" = String, description = "the object's version, for If-Match"))),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(app): State<App>,
     Caller(p): Caller,
     Path(n): Path<String>,
-) -> Result<Json<VirtualAccountOut>, ApiError> {
+) -> Result<(HeaderMap, Json<VirtualAccountOut>), ApiError> {
     let n = name(&n)?;
     let s = app.snapshot();
-    require(&s, &p.subject, Permission::VirtualAccountRead, &Resource::virtual_account(&n), app.now())?;
+    may_read(&s, &p.subject, &n, app.now())?;
     out(&s, &n)
 }
 
-#[utoipa::path(put, path = "/api/v1/virtual-accounts/{name}", tag = "virtual-accounts", request_body = VirtualAccountBody,
-    responses((status = 200, body = VirtualAccountOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// Replaces a virtual account.
+/// With `If-Match`, only if the object is still at that version (else 412); read-only fields of an
+/// object read back are accepted and ignored.
+#[utoipa::path(put, path = "/api/v1/virtual-accounts/{name}", tag = "virtual-accounts", request_body = VirtualAccountBody, params(IfMatchHeader),
+    responses((status = 200, body = VirtualAccountOut, headers(("ETag" = String, description = "the object's new version"))),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 412, body = ErrorBody)))]
 pub async fn replace(
     State(app): State<App>,
     Caller(p): Caller,
+    if_match: IfMatch,
     Path(n): Path<String>,
-    Body(b): Body<VirtualAccountBody>,
-) -> Result<Json<VirtualAccountOut>, ApiError> {
+    Body(b): Body<Value>,
+) -> Result<(HeaderMap, Json<VirtualAccountOut>), ApiError> {
     let n = name(&n)?;
-    let va = convert::virtual_account(b)?;
-    convert::same_key("name", n.as_str(), va.name.as_str())?;
-    let s = app
-        .write(&p.subject, vec![Op::PutVirtualAccount(va)], |s| match s.virtual_account(n.as_str()) {
-            Some(_) => Ok(()),
-            None => Err(ApiError::not_found("virtual account", &n)),
-        })
-        .await?;
+    let s = write::replace(&app, &p.subject, &item(&p.subject, &n), &if_match, b).await?;
+    out(&s, &n)
+}
+
+/// Changes some fields: a JSON merge patch (RFC 7396) applied to the object as a read shows it, then
+/// checked exactly like a `PUT` of the result.
+#[utoipa::path(patch, path = "/api/v1/virtual-accounts/{name}", tag = "virtual-accounts", params(IfMatchHeader),
+    request_body(content = Object, content_type = "application/merge-patch+json"),
+    responses((status = 200, body = VirtualAccountOut, headers(("ETag" = String, description = "the object's new version"))),
+              (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 412, body = ErrorBody), (status = 415, body = ErrorBody)))]
+pub async fn patch(
+    State(app): State<App>,
+    Caller(p): Caller,
+    if_match: IfMatch,
+    Path(n): Path<String>,
+    MergePatch(m): MergePatch,
+) -> Result<(HeaderMap, Json<VirtualAccountOut>), ApiError> {
+    let n = name(&n)?;
+    let s = write::patch(&app, &p.subject, &item(&p.subject, &n), &if_match, m).await?;
     out(&s, &n)
 }
 
 /// Deletes the account and revokes all of its tokens.
-#[utoipa::path(delete, path = "/api/v1/virtual-accounts/{name}", tag = "virtual-accounts",
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(app): State<App>, Caller(p): Caller, Path(n): Path<String>) -> Result<StatusCode, ApiError> {
-    app.write(&p.subject, vec![Op::DeleteVirtualAccount(name(&n)?)], |_| Ok(())).await?;
+#[utoipa::path(delete, path = "/api/v1/virtual-accounts/{name}", tag = "virtual-accounts", params(IfMatchHeader),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 412, body = ErrorBody)))]
+pub async fn delete(
+    State(app): State<App>,
+    Caller(p): Caller,
+    if_match: IfMatch,
+    Path(n): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let n = name(&n)?;
+    let ops = vec![Op::DeleteVirtualAccount(n.clone())];
+    write::delete(&app, &p.subject, &item(&p.subject, &n), &if_match, ops).await?;
     Ok(StatusCode::NO_CONTENT)
 }

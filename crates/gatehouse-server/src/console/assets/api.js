@@ -15,10 +15,14 @@ export class ApiError extends Error {
   }
 }
 
+export const STALE = 'Changed by someone else since you opened it — reload to see the current version, then make your change again.';
+
 /** Calls the API with the session cookie; every request but a GET carries the session's CSRF token. */
 export async function api(method, path, body, opts = {}) {
   const headers = { accept: 'application/json' };
   if (method !== 'GET') headers['x-csrf-token'] = state.csrf || '';
+  // The version the object was read at: a write over someone else's change is refused (412), not lost.
+  if (opts.ifMatch) headers['if-match'] = opts.ifMatch;
   let payload;
   if (body !== undefined) {
     if (opts.contentType) { payload = body; headers['content-type'] = opts.contentType; }
@@ -30,6 +34,7 @@ export async function api(method, path, body, opts = {}) {
   if (text) { try { data = JSON.parse(text); } catch { data = text; } }
   if (!r.ok) {
     const err = new ApiError(r.status, data);
+    if (err.code === 'precondition_failed') err.message = STALE;
     if (r.status === 401 && !opts.quiet) signedOut(err);
     throw err;
   }

@@ -128,7 +128,8 @@ async function collaboratorsForm(kind, rec, decision) {
   ], async (f) => {
     const body = { ...rec, collaborators: rows };
     delete body.auth_configured;
-    await api('PUT', `/api/v1/${kind}/${enc(rec.name)}`, body);
+    const saved = await api('PUT', `/api/v1/${kind}/${enc(rec.name)}`, body, { ifMatch: rec.etag });
+    rec.etag = saved.etag;
     announce('Collaborators saved');
     flash(f, 'ok', 'Collaborators saved.');
   }, 'Save collaborators');

@@ -74,7 +74,7 @@ export async function pageRole(main, name) {
   ], async (f) => {
     const body = { name: creating ? val(f, 'name') : role.name, display_name: val(f, 'display_name'), description: val(f, 'description'),
       permissions: [...f.querySelectorAll('input[name=perm]:checked')].map((c) => c.value) };
-    const saved = creating ? await api('POST', '/api/v1/roles', body) : await api('PUT', `/api/v1/roles/${enc(role.name)}`, body);
+    const saved = creating ? await api('POST', '/api/v1/roles', body) : await api('PUT', `/api/v1/roles/${enc(role.name)}`, body, { ifMatch: role.etag });
     announce(`Role ${saved.name} saved`);
     go(`#/access/roles/${enc(saved.name)}`);
   }, creating ? 'Create Role' : 'Save role');

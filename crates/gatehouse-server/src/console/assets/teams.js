@@ -33,7 +33,7 @@ export async function pageTeam(main, name) {
   const [t, users, [canManage, canDelete]] = await Promise.all([get(`/api/v1/teams/${enc(name)}`), get('/api/v1/users').catch(() => []),
     checks([['team:manage', `team:${name}`], ['team:delete', `team:${name}`]])]);
   const save = (patch) => api('PUT', `/api/v1/teams/${enc(name)}`,
-    { name: t.name, description: t.description, managers: t.managers, members: t.members, ...patch });
+    { name: t.name, description: t.description, managers: t.managers, members: t.members, ...patch }, { ifMatch: t.etag });
   const desc = form([field('Description', h('textarea', { name: 'description', rows: 2 }, t.description))], async (f) => {
     await save({ description: val(f, 'description') });
     announce('Team saved');

@@ -57,7 +57,7 @@ export async function pageUser(main, email) {
   main.append(h('div', { class: 'panel' }, facts));
 
   const put = (patch) => api('PUT', `/api/v1/users/${enc(email)}`,
-    { email: u.email, display_name: u.display_name, role: u.role, active: u.active, ...patch });
+    { email: u.email, display_name: u.display_name, role: u.role, active: u.active, ...patch }, { ifMatch: u.etag });
   const edit = form([
     field('Display name', input({ name: 'display_name', value: u.display_name })),
     field('Role', roleSelect(roles, u.role), 'each user holds exactly one'),
