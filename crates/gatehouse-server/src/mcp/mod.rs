@@ -7,6 +7,8 @@
 //! carries the server's stored credentials and never the caller's ([`upstream`]); what comes back is
 //! filtered, logged and, in streams, checked again per message ([`relay`]). See docs/mcp.md.
 
+pub mod checks;
+pub mod controls;
 pub mod discovery;
 pub mod jsonrpc;
 pub mod limits;
@@ -156,14 +158,17 @@ pub async fn post(
             Err(e) => return e.into_response(),
         }
     };
-    let cx = Context { app, view, principal: p, headers, name };
-    match server {
+    let controls = controls::Controls::default();
+    let cx = Context { app, view, principal: p, headers, name, controls: controls.clone() };
+    let mut resp = match server {
         Server::Remote(r) => match r.transport() {
             McpTransport::StreamableHttp => remote::post(cx, r, session, body).await,
             McpTransport::Sse => sse_remote::post(cx, r, session, body).await,
         },
         Server::Virtual(v) => virtual_server::post(cx, v, session, body).await,
-    }
+    };
+    controls.apply(&mut resp);
+    resp
 }
 
 /// What every handler needs of the request.
@@ -174,6 +179,8 @@ pub struct Context {
     pub headers: HeaderMap,
     /// The server as the caller named it.
     pub name: String,
+    /// The limits and guardrails that applied to the request's tool calls, for the answer's headers.
+    pub controls: controls::Controls,
 }
 
 impl Context {
@@ -209,7 +216,7 @@ pub async fn open_stream(
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let cx = Context { app, view, principal: p, headers, name };
+    let cx = Context { app, view, principal: p, headers, name, controls: Default::default() };
     match server {
         Server::Remote(r) => match r.transport() {
             McpTransport::StreamableHttp => remote::get(cx, r, session).await,
@@ -236,7 +243,7 @@ pub async fn end_session(
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let cx = Context { app, view, principal: p, headers, name };
+    let cx = Context { app, view, principal: p, headers, name, controls: Default::default() };
     if let Some(id) = cx.session_id() {
         cx.app.mcp_sessions.close(&id);
     }

@@ -55,14 +55,14 @@ pub struct Exchange {
 
 impl Exchange {
     /// One message from the upstream, as the client may see it.
-    pub fn rewrite(&mut self, mut m: Value) -> Value {
+    pub async fn rewrite(&mut self, mut m: Value) -> Value {
         if jsonrpc::is_response(&m) {
             if let Some(k) = jsonrpc::id_key(&m) {
                 if self.lists.remove(&k) {
                     filter_tools(&mut m, |name| self.remote.spec.enables(name));
                 }
                 if let Some(mut call) = self.calls.remove(&k) {
-                    call.answered(&m);
+                    m = super::checks::output(&mut call, m).await;
                 }
             }
         }
@@ -130,9 +130,9 @@ struct Relay {
 }
 
 impl Relay {
-    fn event(&mut self, ev: SseEvent) {
+    async fn event(&mut self, ev: SseEvent) {
         let data = match serde_json::from_str::<Value>(&ev.data) {
-            Ok(m) => self.ex.rewrite(m).to_string(),
+            Ok(m) => self.ex.rewrite(m).await.to_string(),
             // Not JSON: passed on as text, still masked.
             Err(_) => match redact(Value::String(ev.data), &self.ex.remote.secrets()) {
                 Value::String(s) => s,
@@ -156,7 +156,7 @@ impl Relay {
         match next {
             None => {
                 if let Some(ev) = self.sse.finish() {
-                    self.event(ev);
+                    self.event(ev).await;
                 }
                 self.done = true;
                 self.ex.end_all(502);
@@ -170,7 +170,7 @@ impl Relay {
                         self.ex.end_all(403);
                         return;
                     }
-                    self.event(ev);
+                    self.event(ev).await;
                 }
             }
         }

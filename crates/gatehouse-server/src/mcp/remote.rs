@@ -42,21 +42,25 @@ pub async fn sort(cx: &Context, remote: &Arc<Remote>, messages: Vec<Value>) -> S
     let mut local = Vec::new();
     let mut forward = Vec::new();
     let mut ex = Exchange { remote: remote.clone(), lists: HashSet::new(), calls: HashMap::new() };
-    for m in messages {
+    for mut m in messages {
         if jsonrpc::is_request(&m) {
             let key = jsonrpc::id_key(&m).unwrap_or_default();
             match jsonrpc::method(&m) {
                 Some("tools/call") => {
                     let mut call = ToolCall::new(&cx.app, &cx.view, &cx.principal, &cx.name, &m);
-                    let tool = jsonrpc::tool_name(&m).unwrap_or("");
-                    if !remote.spec.enables(tool) {
+                    let tool = jsonrpc::tool_name(&m).unwrap_or("").to_owned();
+                    if !remote.spec.enables(&tool) {
                         call.ended(403);
-                        local.push(tool_refused(jsonrpc::id_of(&m), tool, &cx.name));
+                        local.push(tool_refused(jsonrpc::id_of(&m), &tool, &cx.name));
                         continue;
                     }
-                    if let Err(r) = super::limits::admit(cx, tool, None).await {
+                    if let Err(r) = super::limits::admit(cx, &tool, None).await {
                         call.refused(r.status, r.rule.clone());
                         local.push(r.answer(jsonrpc::id_of(&m)));
+                        continue;
+                    }
+                    if let Err(answer) = super::checks::input(cx, &mut call, &mut m, &tool, None).await {
+                        local.push(answer);
                         continue;
                     }
                     call.sent();
@@ -122,10 +126,14 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
         Kind::Empty => json_answer(StatusCode::OK, local, body.batch, session_id.as_deref()),
         Kind::Json => match upstream::read_json(&cx.app, remote.name(), resp).await {
             Ok(v) => {
-                let mut answers: Vec<Value> = match v {
-                    Value::Array(items) => items.into_iter().map(|m| ex.rewrite(m)).collect(),
-                    other => vec![ex.rewrite(other)],
+                let items = match v {
+                    Value::Array(items) => items,
+                    other => vec![other],
                 };
+                let mut answers = Vec::with_capacity(items.len() + local.len());
+                for m in items {
+                    answers.push(ex.rewrite(m).await);
+                }
                 answers.extend(local);
                 ex.end_all(502);
                 json_answer(StatusCode::OK, answers, body.batch, session_id.as_deref())

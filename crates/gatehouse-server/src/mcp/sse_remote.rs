@@ -125,7 +125,7 @@ async fn collect(
             let Some(k) = jsonrpc::id_key(&m).filter(|_| jsonrpc::is_response(&m)) else { continue };
             if let Some(i) = left.iter().position(|(key, _)| *key == k) {
                 left.swap_remove(i);
-                answers.push(ex.rewrite(m));
+                answers.push(ex.rewrite(m).await);
             }
         }
         None
@@ -172,7 +172,7 @@ impl Answering {
                         self.left.retain(|(key, _)| *key != k);
                     }
                 }
-                let m = self.ex.rewrite(m);
+                let m = self.ex.rewrite(m).await;
                 self.pending.push_back(relay::encode(None, Some("message"), &m.to_string()));
                 self.done = self.left.is_empty();
             }
@@ -226,7 +226,7 @@ pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Res
         if !guard.allowed() {
             return None;
         }
-        let bytes = relay::encode(None, Some("message"), &ex.rewrite(m).to_string());
+        let bytes = relay::encode(None, Some("message"), &ex.rewrite(m).await.to_string());
         Some((Ok::<Bytes, std::io::Error>(bytes), (rx, ex, guard)))
     });
     relay::event_stream(HttpBody::from_stream(body), cx.session_id().as_deref())

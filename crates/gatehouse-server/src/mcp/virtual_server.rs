@@ -156,12 +156,17 @@ async fn call(cx: &Context, v: &Virtual, s: &Session, m: &Value) -> Value {
         return r.answer(id);
     }
     let mut upstream_call = m.clone();
+    if let Err(answer) =
+        super::checks::input(cx, &mut log, &mut upstream_call, name, Some((&exposed.server, &exposed.tool))).await
+    {
+        return answer;
+    }
     upstream_call["params"]["name"] = Value::String(exposed.tool.clone());
     log.sent();
     match exchange(cx, remote, s, &upstream_call).await {
         Ok(mut answer) => {
-            log.answered(&answer);
             answer["id"] = id;
+            let answer = super::checks::output(&mut log, answer).await;
             redact(answer, &remote.secrets())
         }
         Err(f) => {

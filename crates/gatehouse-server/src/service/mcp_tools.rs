@@ -79,6 +79,7 @@ pub async fn list(app: &App, caller: &Principal, name: &str) -> Result<McpToolsO
         principal: caller.clone(),
         headers: Default::default(),
         name: name.to_owned(),
+        controls: Default::default(),
     };
     let (session_id, session) = cx.open_session();
     let listed = match &server {

@@ -1,6 +1,7 @@
 //! The MCP gateway (`/mcp/<server>`) against a real Streamable HTTP upstream served here, which records
 //! every request it gets.
 
+mod guard;
 mod limits;
 mod tools;
 
