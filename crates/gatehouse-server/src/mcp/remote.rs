@@ -2,7 +2,7 @@
 //! (JSON or a stream, as the upstream chose), with tool calls of tools the manifest does not enable
 //! answered by the gateway and never sent.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::jsonrpc::{self, Body};
 use super::log::ToolCall;
-use super::relay::{self, Exchange};
+use super::relay::{self, Exchange, Listing};
 use super::session::Session;
 use super::table::Remote;
 use super::upstream::{self, Failure, Forwarded, Kind};
@@ -28,6 +28,44 @@ pub fn tool_refused(id: Value, tool: &str, server: &str) -> Value {
     )
 }
 
+/// The error a request for a resource or prompt the caller may not have gets: the same whether it exists
+/// or not.
+pub fn not_available(id: Value, what: &str, name: &str, server: &str) -> Value {
+    jsonrpc::error(
+        id,
+        jsonrpc::INVALID_PARAMS,
+        format!("{what} {name} is not available on MCP server {server}"),
+        &format!("{what}_not_available"),
+    )
+}
+
+/// The gateway's refusal of a request that names a resource or prompt the manifest does not enable
+/// (reading, subscribing, getting, or completing an argument of it).
+fn unavailable(m: &Value, method: &str, remote: &Remote, server: &str) -> Option<Value> {
+    let param = |p: &str| m.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let spec = &remote.spec;
+    let (what, name, ok) = match method {
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+            let uri = param("/params/uri");
+            ("resource", uri, spec.enables_resource(uri))
+        }
+        "prompts/get" => {
+            let name = param("/params/name");
+            ("prompt", name, spec.enables_prompt(name))
+        }
+        "completion/complete" => match param("/params/ref/type") {
+            "ref/prompt" => ("prompt", param("/params/ref/name"), spec.enables_prompt(param("/params/ref/name"))),
+            "ref/resource" => {
+                let uri = param("/params/ref/uri");
+                ("resource", uri, spec.enables_template(uri) || spec.enables_resource(uri))
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    (!ok).then(|| not_available(jsonrpc::id_of(m), what, name, server))
+}
+
 /// A client's messages, sorted: what the gateway answers itself, and what goes upstream (with the
 /// exchange that will filter and log its answers).
 pub struct Sorted {
@@ -41,7 +79,7 @@ pub struct Sorted {
 pub async fn sort(cx: &Context, remote: &Arc<Remote>, messages: Vec<Value>) -> Sorted {
     let mut local = Vec::new();
     let mut forward = Vec::new();
-    let mut ex = Exchange { remote: remote.clone(), lists: HashSet::new(), calls: HashMap::new() };
+    let mut ex = Exchange { remote: remote.clone(), lists: HashMap::new(), calls: HashMap::new() };
     for mut m in messages {
         if jsonrpc::is_request(&m) {
             let key = jsonrpc::id_key(&m).unwrap_or_default();
@@ -66,10 +104,16 @@ pub async fn sort(cx: &Context, remote: &Arc<Remote>, messages: Vec<Value>) -> S
                     call.sent();
                     ex.calls.insert(key, call);
                 }
-                Some("tools/list") => {
-                    ex.lists.insert(key);
+                Some(method) => {
+                    if let Some(refused) = unavailable(&m, method, remote, &cx.name) {
+                        local.push(refused);
+                        continue;
+                    }
+                    if let Some(listing) = Listing::of(method) {
+                        ex.lists.insert(key, listing);
+                    }
                 }
-                _ => {}
+                None => {}
             }
         }
         forward.push(m);
@@ -194,7 +238,7 @@ pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Res
     }
     match upstream::kind_of(remote.name(), &resp) {
         Ok(Kind::Stream) => {
-            let ex = Exchange { remote: remote.clone(), lists: HashSet::new(), calls: HashMap::new() };
+            let ex = Exchange { remote: remote.clone(), lists: HashMap::new(), calls: HashMap::new() };
             // A server's stream may stay quiet for long: no per-message timeout.
             relay::stream(resp, ex, cx.guard(), Vec::new(), None, cx.session_id().as_deref())
         }

@@ -5,7 +5,7 @@
 //! has no stream of its own open, the server's own messages), else as JSON. The client's GET gets the
 //! server's own messages. Filtering, logging and masking are the same as for Streamable HTTP servers.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -220,7 +220,7 @@ pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Res
     let Some(rx) = session.link(remote.name()).and_then(|l| l.listen()) else {
         return remote::session_gone(&cx);
     };
-    let ex = Exchange { remote, lists: HashSet::new(), calls: HashMap::new() };
+    let ex = Exchange { remote, lists: HashMap::new(), calls: HashMap::new() };
     let body = stream::unfold((rx, ex, cx.guard()), |(mut rx, mut ex, guard)| async move {
         let m = rx.recv().await?;
         if !guard.allowed() {

@@ -1,7 +1,8 @@
 //! Virtual servers: the gateway is the MCP server. It answers `initialize` and `ping` itself, lists the
 //! chosen tools under their own names, and calls each through its remote server, in an upstream session it
 //! opens per remote server on the client session's behalf. Only `tools/list` and `tools/call` (with
-//! `initialize`, `ping` and notifications) are served; answers are always whole JSON.
+//! `initialize`, `ping` and notifications) are served, and empty lists of resources and prompts; answers
+//! are always whole JSON.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use serde_json::{json, Value};
 use super::jsonrpc::{self, Body};
 use super::log::ToolCall;
 use super::relay::{filter_tools, redact};
-use super::remote::tool_refused;
+use super::remote::{not_available, tool_refused};
 use super::session::Session;
 use super::table::{Remote, Virtual};
 use super::upstream::{self, Failure, Forwarded};
@@ -58,6 +59,18 @@ pub async fn post(cx: Context, v: Arc<Virtual>, session: Option<Arc<Session>>, b
                 Some(s) => call(&cx, &v, s, m).await,
                 None => no_session(id),
             },
+            // A virtual server exposes tools only: it has no resources or prompts to list, and none to read.
+            Some("resources/list") => jsonrpc::result(id, json!({"resources": []})),
+            Some("resources/templates/list") => jsonrpc::result(id, json!({"resourceTemplates": []})),
+            Some("prompts/list") => jsonrpc::result(id, json!({"prompts": []})),
+            Some("resources/read" | "resources/subscribe" | "resources/unsubscribe") => {
+                let uri = m.pointer("/params/uri").and_then(Value::as_str).unwrap_or("");
+                not_available(id, "resource", uri, &cx.name)
+            }
+            Some("prompts/get") => {
+                let name = m.pointer("/params/name").and_then(Value::as_str).unwrap_or("");
+                not_available(id, "prompt", name, &cx.name)
+            }
             Some(other) => jsonrpc::error(
                 id,
                 jsonrpc::METHOD_NOT_FOUND,
