@@ -149,10 +149,14 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
         Some(_) => session_id,
         None if !initialize => None,
         None => {
-            let (id, s) = cx.open_session();
-            s.set_upstream(remote.name(), upstream::session_of(&resp));
-            s.set_protocol(fwd.protocol.clone());
-            Some(id)
+            let upstream = (remote.name().to_owned(), upstream::session_of(&resp));
+            match cx.open_session(fwd.protocol.clone(), Some(upstream)).await {
+                Ok((id, _)) => Some(id),
+                Err(e) => {
+                    ex.end_all(500);
+                    return e.into_response();
+                }
+            }
         }
     };
     let kind = match upstream::kind_of(remote.name(), &resp) {
@@ -204,7 +208,13 @@ pub fn failed(
     ex.end_all(f.status().as_u16());
     tracing::warn!(server = %cx.name, error = %f, "an MCP request failed upstream");
     if let Failure::SessionGone { .. } = f {
-        return session_gone(cx);
+        if let Some(id) = cx.session_id() {
+            // Gone here at once; from the store off the request path.
+            cx.app.mcp_sessions.forget(&id);
+            let app = cx.app.clone();
+            tokio::spawn(async move { app.mcp_sessions.close(&app, &id).await });
+        }
+        return ApiError::NotFound(NotFound::McpSession).into_response();
     }
     let mut answers: Vec<Value> =
         forward.iter().filter(|m| jsonrpc::is_request(m)).map(|m| f.to_jsonrpc(jsonrpc::id_of(m))).collect();
@@ -229,7 +239,7 @@ pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Res
     };
     let resp = match sent.await {
         Ok(r) => r,
-        Err(Failure::SessionGone { .. }) => return session_gone(&cx),
+        Err(Failure::SessionGone { .. }) => return session_gone(&cx).await,
         Err(f) => return (f.status(), axum::Json(f.to_jsonrpc(Value::Null))).into_response(),
     };
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
@@ -251,9 +261,9 @@ pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Res
 
 /// The upstream ended the session: the gateway's ends too, and the client is told it does not exist (404),
 /// to start a new one.
-pub fn session_gone(cx: &Context) -> Response {
+pub async fn session_gone(cx: &Context) -> Response {
     if let Some(id) = cx.session_id() {
-        cx.app.mcp_sessions.close(&id);
+        cx.app.mcp_sessions.close(&cx.app, &id).await;
     }
     ApiError::NotFound(NotFound::McpSession).into_response()
 }

@@ -35,11 +35,12 @@ pub async fn post(cx: Context, v: Arc<Virtual>, session: Option<Arc<Session>>, b
         let id = jsonrpc::id_of(m);
         let answer = match jsonrpc::method(m) {
             Some("initialize") => {
-                let (sid, s) = cx.open_session();
                 let asked = m.pointer("/params/protocolVersion").and_then(Value::as_str);
                 let version = asked.filter(|a| PROTOCOL_VERSIONS.contains(a)).unwrap_or(PROTOCOL_VERSIONS[0]);
-                s.set_protocol(Some(version.to_owned()));
-                session_id = Some(sid);
+                match cx.open_session(Some(version.to_owned()), None).await {
+                    Ok((sid, _)) => session_id = Some(sid),
+                    Err(e) => return e.into_response(),
+                }
                 jsonrpc::result(
                     id,
                     json!({
@@ -202,6 +203,10 @@ async fn exchange(cx: &Context, remote: &Remote, s: &Session, m: &Value) -> Resu
             None => {
                 let id = initialize(cx, remote, s).await?;
                 s.set_upstream(remote.name(), id.clone());
+                // Shared with the other replicas, so that they use this upstream session too.
+                if let Err(e) = cx.app.mcp_sessions.save(&cx.app, s).await {
+                    tracing::warn!(error = %e, "sharing an MCP session's upstream session failed");
+                }
                 id
             }
         };

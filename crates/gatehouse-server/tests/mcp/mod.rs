@@ -3,6 +3,7 @@
 
 mod guard;
 mod limits;
+mod replicas;
 mod resources;
 mod tools;
 
