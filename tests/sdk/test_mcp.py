@@ -297,7 +297,7 @@ def test_resources_and_prompts_follow_the_tools_rule(mcp_world):
             async with ClientSession(read, write) as s:
                 await s.initialize()
                 resources = sorted(str(r.uri) for r in (await s.list_resources()).resources)
-                templates = sorted(t.uriTemplate for t in (await s.list_resource_templates()).resourceTemplates)
+                templates = sorted(t.uri_template for t in (await s.list_resource_templates()).resource_templates)
                 prompts = sorted(p.name for p in (await s.list_prompts()).prompts)
                 readme = (await s.read_resource("docs://readme")).contents[0].text
                 profile = (await s.read_resource("users://7/profile")).contents[0].text
@@ -361,8 +361,14 @@ def test_guardrails_on_tool_arguments_and_results(mcp_world):
         assert "guardrail tool-guard/echo blocked the output" in message, message
         assert "plan" not in message
 
-        logs = api.ok("GET", "/api/v1/request-logs?limit=50")["requests"]
-        blocked = [r for r in logs if r["model"] == "guarded/echo" and r.get("refused_by") == "tool-guard/echo"]
+        # The request log is written in batches: wait for the last one.
+        deadline = time.time() + 10
+        while True:
+            logs = api.ok("GET", "/api/v1/request-logs?limit=50")["requests"]
+            blocked = [r for r in logs if r["model"] == "guarded/echo" and r.get("refused_by") == "tool-guard/echo"]
+            if len(blocked) >= 2 or time.time() > deadline:
+                break
+            time.sleep(0.2)
         assert len(blocked) == 2 and all(r["status"] == 400 for r in blocked), blocked
     finally:
         api.ok("DELETE", "/api/v1/gateway-controls/tool-guard")
