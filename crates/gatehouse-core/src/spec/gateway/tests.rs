@@ -500,10 +500,11 @@ fn mcp_server_rules() {
     // Guardrails check tool calls too, but a rule checks models or tools, not both.
     let gr = GatewayControlKind::Guardrails;
     assert!(check(gr, |v| v["rules"][0]["when"] = json!({"mcp_servers": ["github/search_issues"]})).is_ok());
-    fails_at(
-        check(gr, |v| v["rules"][0]["when"]["mcp_servers"] = json!(["no-such-server"])),
-        "rules[0].when.mcp_servers",
+    let msg = fails_at(
+        check(gr, |v| v["rules"][0]["when"] = json!({"mcp_servers": ["no-such-server"]})),
+        "rules[0].when.mcp_servers[0]",
     );
+    assert!(msg.contains("does not exist"), "{msg}");
     let msg = fails_at(
         check(gr, |v| v["rules"][0]["when"] = json!({"models": ["openai-main/gpt-4o"], "mcp_servers": ["github"]})),
         "rules[0].when.models",
