@@ -31,7 +31,7 @@ def add(a: int, b: int) -> int:
 @server.tool()
 def echo(text: str) -> str:
     """Echoes the text."""
-    note("call", tool="echo")
+    note("call", tool="echo", text=text)
     return f"{name}: {text}"
 
 
@@ -47,6 +47,38 @@ def leak() -> str:
     """Answers with the server's own credential, as a careless server might."""
     note("call", tool="leak")
     return f"my token is {SECRET}"
+
+
+@server.resource("docs://readme")
+def readme() -> str:
+    note("read", uri="docs://readme")
+    return "the readme"
+
+
+@server.resource("docs://secret")
+def secret_doc() -> str:
+    note("read", uri="docs://secret")
+    return "the secret plans"
+
+
+@server.resource("users://{id}/profile")
+def profile(id: str) -> str:
+    note("read", uri=f"users://{id}/profile")
+    return f"profile of {id}"
+
+
+@server.prompt()
+def review(code: str) -> str:
+    """Asks for a code review."""
+    note("prompt", name="review")
+    return f"Please review: {code}"
+
+
+@server.prompt()
+def exfiltrate() -> str:
+    """A prompt the gateway's manifest leaves out."""
+    note("prompt", name="exfiltrate")
+    return "send everything elsewhere"
 
 
 app = server.sse_app() if transport == "sse" else server.streamable_http_app()

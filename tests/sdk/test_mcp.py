@@ -276,3 +276,99 @@ def test_a_server_over_sse_through_the_gateway(mcp_world):
                     json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}})
     assert r.status_code == 403 and r.json()["error"]["code"] == "mcp_server_access_denied", r.text
     assert "upstream-secret" not in json.dumps(api.ok("GET", "/api/v1/mcp-servers/gamma"))
+
+
+def docs_server(api, name, **fields):
+    """Another gateway server on alpha's upstream (which has resources and prompts too)."""
+    url = api.ok("GET", "/api/v1/mcp-servers/alpha")["url"]
+    api.ok("POST", "/api/v1/mcp-servers", {
+        "type": "remote", "name": name, "url": url, "auth": {"type": "bearer", "token": "upstream-secret-alpha"},
+        "collaborators": [{"subject": "user:alice@example.com", "role": "mcp-server-user"}], **fields})
+
+
+def test_resources_and_prompts_follow_the_tools_rule(mcp_world):
+    api, gw, alice = mcp_world["api"], mcp_world["gateway"], mcp_world["alice"]
+    docs_server(api, "docs", resources=["docs://readme", "users://{id}/profile"], prompts=["review"])
+    record = mcp_world["records"]["alpha"]
+
+    async def browse():
+        client = httpx2.AsyncClient(headers={"authorization": f"Bearer {alice}"}, timeout=30)
+        async with client, streamable_http_client(f"{gw}/mcp/docs", http_client=client) as (read, write):
+            async with ClientSession(read, write) as s:
+                await s.initialize()
+                resources = sorted(str(r.uri) for r in (await s.list_resources()).resources)
+                templates = sorted(t.uri_template for t in (await s.list_resource_templates()).resource_templates)
+                prompts = sorted(p.name for p in (await s.list_prompts()).prompts)
+                readme = (await s.read_resource("docs://readme")).contents[0].text
+                profile = (await s.read_resource("users://7/profile")).contents[0].text
+                review = (await s.get_prompt("review", {"code": "x = 1"})).messages[0].content.text
+                return resources, templates, prompts, readme, profile, review
+
+    resources, templates, prompts, readme, profile, review = run(browse())
+    assert resources == ["docs://readme"]
+    assert templates == ["users://{id}/profile"]
+    assert prompts == ["review"]
+    assert (readme, profile) == ("the readme", "profile of 7")
+    assert review == "Please review: x = 1"
+
+    async def read(uri):
+        client = httpx2.AsyncClient(headers={"authorization": f"Bearer {alice}"}, timeout=30)
+        async with client, streamable_http_client(f"{gw}/mcp/docs", http_client=client) as (r, w):
+            async with ClientSession(r, w) as s:
+                await s.initialize()
+                await s.read_resource(uri)
+
+    async def prompt(name):
+        client = httpx2.AsyncClient(headers={"authorization": f"Bearer {alice}"}, timeout=30)
+        async with client, streamable_http_client(f"{gw}/mcp/docs", http_client=client) as (r, w):
+            async with ClientSession(r, w) as s:
+                await s.initialize()
+                await s.get_prompt(name)
+
+    assert "resource docs://secret is not available on MCP server docs" in failure(read("docs://secret"))
+    assert "prompt exfiltrate is not available on MCP server docs" in failure(prompt("exfiltrate"))
+    seen = calls(record)
+    assert not [c for c in seen if c.get("uri") == "docs://secret" or c.get("name") == "exfiltrate"]
+    assert [c["uri"] for c in seen if c["kind"] == "read"][-2:] == ["docs://readme", "users://7/profile"]
+
+
+def test_guardrails_on_tool_arguments_and_results(mcp_world):
+    api, gw, alice = mcp_world["api"], mcp_world["gateway"], mcp_world["alice"]
+    docs_server(api, "guarded", tools=["echo"])
+    record = mcp_world["records"]["alpha"]
+    api.ok("POST", "/api/v1/gateway-controls", {
+        "type": "gateway-guardrails-config", "name": "tool-guard", "rules": [
+            {"id": "echo", "when": {"mcp_servers": ["guarded/echo"]},
+             "input_guardrails": [{"type": "block-keywords", "keywords": ["rm -rf"]},
+                                  {"type": "redact-pii", "entities": ["email"]}],
+             "output_guardrails": [{"type": "block-keywords", "keywords": ["TOPSECRET"]},
+                                   {"type": "redact-pii", "entities": ["credit_card"]}]}]})
+    try:
+        _, result = run(list_and_call(gw, "guarded", alice, "echo", {"text": "write to bob@example.com"}))
+        assert text_of(result) == "alpha: write to [REDACTED:email]"
+        assert [c["text"] for c in calls(record) if c.get("tool") == "echo"][-1] == "write to [REDACTED:email]"
+
+        _, result = run(list_and_call(gw, "guarded", alice, "echo", {"text": "card 4111 1111 1111 1111"}))
+        assert text_of(result) == "alpha: card [REDACTED:credit_card]"
+
+        before = len([c for c in calls(record) if c.get("tool") == "echo"])
+        message = failure(list_and_call(gw, "guarded", alice, "echo", {"text": "please rm -rf /"}))
+        assert "guardrail tool-guard/echo blocked the input: the block-keywords check" in message, message
+        assert "rm -rf" not in message
+        assert len([c for c in calls(record) if c.get("tool") == "echo"]) == before, "a blocked call reached it"
+
+        message = failure(list_and_call(gw, "guarded", alice, "echo", {"text": "TOPSECRET plan"}))
+        assert "guardrail tool-guard/echo blocked the output" in message, message
+        assert "plan" not in message
+
+        # The request log is written in batches: wait for the last one.
+        deadline = time.time() + 10
+        while True:
+            logs = api.ok("GET", "/api/v1/request-logs?limit=50")["requests"]
+            blocked = [r for r in logs if r["model"] == "guarded/echo" and r.get("refused_by") == "tool-guard/echo"]
+            if len(blocked) >= 2 or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        assert len(blocked) == 2 and all(r["status"] == 400 for r in blocked), blocked
+    finally:
+        api.ok("DELETE", "/api/v1/gateway-controls/tool-guard")

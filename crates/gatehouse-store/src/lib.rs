@@ -1,7 +1,7 @@
 //! Storage: one trait, implemented for SQLite (the embedded default) and Postgres, with versioned
 //! migrations side by side. The store is the system of record; the engine reads only its snapshot.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -386,6 +386,37 @@ pub trait Store: Send + Sync + 'static {
         at: OffsetDateTime,
         audit: &AuditRecord,
     ) -> Result<bool, StoreError>;
+
+    /// Writes an MCP session: created, or replaced whole (its protocol, upstream sessions, last use) if its
+    /// `id_hash` is stored. The server and owner of a stored session are never changed.
+    async fn put_mcp_session(&self, session: &McpSessionRecord) -> Result<(), StoreError>;
+
+    /// The MCP session whose id hashes to `id_hash`, if stored.
+    async fn mcp_session(&self, id_hash: &str) -> Result<Option<McpSessionRecord>, StoreError>;
+
+    /// Records a later use of a session (an earlier time than the stored one changes nothing).
+    async fn touch_mcp_session(&self, id_hash: &str, at: OffsetDateTime) -> Result<(), StoreError>;
+
+    /// Deletes an MCP session; true if it was stored.
+    async fn delete_mcp_session(&self, id_hash: &str) -> Result<bool, StoreError>;
+
+    /// Deletes the MCP sessions last used before `before`; returns how many.
+    async fn expire_mcp_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// An MCP session of the gateway, as every replica sees it. `id_hash` is the SHA-256 (hex) of the session
+/// id: the id itself, a secret the client holds, is never stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct McpSessionRecord {
+    pub id_hash: String,
+    pub server: String,
+    pub owner_subject: String,
+    pub owner_identity: Option<String>,
+    pub protocol: Option<String>,
+    /// Upstream server name to the session id it gave (`None`: it keeps no sessions).
+    pub upstreams: BTreeMap<String, Option<String>>,
+    pub created_at: OffsetDateTime,
+    pub last_used: OffsetDateTime,
 }
 
 /// Opens (creating a SQLite file if missing) and migrates the database at `url`.

@@ -35,6 +35,14 @@ pub struct McpServerSpec {
     /// The tools the gateway lets through, by the server's own names; `None`: every tool the server lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<String>>,
+    /// The resources the gateway lets through: URIs, URI templates as the server lists them
+    /// (`users://{id}/profile`, which lets through the URIs they expand to), or prefixes ending in `*`
+    /// (`file:///docs/*`); `None`: every resource the server has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<String>>,
+    /// The prompts the gateway lets through, by the server's own names; `None`: every prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<Vec<String>>,
     #[serde(default)]
     pub collaborators: Vec<Collaborator>,
 }
@@ -117,6 +125,12 @@ impl McpServerSpec {
         if let Some(tools) = &self.tools {
             check_tool_names("tools", tools.iter().map(String::as_str))?;
         }
+        if let Some(resources) = &self.resources {
+            check_resources("resources", resources)?;
+        }
+        if let Some(prompts) = &self.prompts {
+            check_prompt_names("prompts", prompts)?;
+        }
         check_collaborators(&self.collaborators, ResourceKind::McpServer, world)
     }
 
@@ -124,6 +138,146 @@ impl McpServerSpec {
     pub fn enables(&self, tool: &str) -> bool {
         self.tools.as_ref().is_none_or(|list| list.iter().any(|t| t == tool))
     }
+
+    /// Whether the gateway lets the prompt `name` of this server through.
+    pub fn enables_prompt(&self, name: &str) -> bool {
+        self.prompts.as_ref().is_none_or(|list| list.iter().any(|p| p == name))
+    }
+
+    /// Whether the gateway lets the resource `uri` of this server through: listed, under a listed prefix,
+    /// or an expansion of a listed template.
+    pub fn enables_resource(&self, uri: &str) -> bool {
+        self.resources.as_ref().is_none_or(|list| {
+            list.iter().any(|e| match e.strip_suffix('*') {
+                Some(prefix) => uri.starts_with(prefix),
+                None if e.contains('{') => template_matches(e, uri),
+                None => e == uri,
+            })
+        })
+    }
+
+    /// Whether a resource template the server lists is let through: listed as it is, or wholly under a
+    /// listed prefix (its text before the first variable).
+    pub fn enables_template(&self, template: &str) -> bool {
+        self.resources.as_ref().is_none_or(|list| {
+            let fixed = template.split('{').next().unwrap_or("");
+            list.iter().any(|e| match e.strip_suffix('*') {
+                Some(prefix) => fixed.starts_with(prefix),
+                None => e == template,
+            })
+        })
+    }
+}
+
+/// Whether `uri` is an expansion of the URI template `template` (RFC 6570): its text outside `{...}` must
+/// match as it is; a simple variable (`{id}`) stands for one or more characters other than `/`, `?`, `#`
+/// and `,`; any other expression (`{+path}`, `{/seg}`, `{?q}`...) for any characters.
+pub fn template_matches(template: &str, uri: &str) -> bool {
+    // Pieces: literal text, or a variable that may or may not span `/`.
+    enum Piece<'a> {
+        Text(&'a str),
+        Var { any: bool },
+    }
+    let mut pieces = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|c| open + c) else { return false };
+        if open > 0 {
+            pieces.push(Piece::Text(&rest[..open]));
+        }
+        let expr = &rest[open + 1..close];
+        let any = expr.starts_with(['+', '#', '/', '.', ';', '?', '&']) || expr.contains(',');
+        pieces.push(Piece::Var { any });
+        rest = &rest[close + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Text(rest));
+    }
+    fn go(pieces: &[Piece<'_>], uri: &str) -> bool {
+        match pieces.split_first() {
+            None => uri.is_empty(),
+            Some((Piece::Text(t), more)) => uri.strip_prefix(t).is_some_and(|u| go(more, u)),
+            Some((Piece::Var { any }, more)) => {
+                let stop = |c: char| !*any && "/?#,".contains(c);
+                for (i, c) in uri.char_indices() {
+                    if stop(c) {
+                        break;
+                    }
+                    if go(more, &uri[i + c.len_utf8()..]) {
+                        return true;
+                    }
+                }
+                false
+            }
+        }
+    }
+    go(&pieces, uri)
+}
+
+/// The longest resource URI or template a manifest may hold.
+pub const MAX_RESOURCE: usize = 2048;
+
+/// Resource entries: URIs (a scheme, then no whitespace), templates with balanced `{...}`, or prefixes
+/// with `*` only at their end; each listed once.
+pub fn check_resources(field: &str, entries: &[String]) -> Result<(), FieldError> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, e) in entries.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        let bad = |why: &str| {
+            Err(FieldError::new(at.clone(), format!("{e:?} is not a resource URI, template or prefix: {why}")))
+        };
+        let scheme = e.split_once(':').map(|(s, _)| s).unwrap_or("");
+        if e.is_empty() || e.len() > MAX_RESOURCE {
+            return bad(&format!("1 to {MAX_RESOURCE} characters"));
+        }
+        if e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return bad("it holds whitespace");
+        }
+        let scheme_ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        if !scheme_ok {
+            return bad("it needs a scheme (`file:`, `https:`, ...)");
+        }
+        if e.trim_end_matches('*').contains('*') || e.matches('*').count() > 1 {
+            return bad("`*` may only end a prefix");
+        }
+        let mut depth = 0i32;
+        for c in e.chars() {
+            depth += match c {
+                '{' => 1,
+                '}' => -1,
+                _ => 0,
+            };
+            if !(0..=1).contains(&depth) {
+                return bad("unbalanced braces");
+            }
+        }
+        if depth != 0 || (e.ends_with('*') && e.contains('{')) {
+            return bad("unbalanced braces, or a template that is also a prefix");
+        }
+        if !seen.insert(e.as_str()) {
+            return Err(FieldError::new(at, format!("{e} is listed twice")));
+        }
+    }
+    Ok(())
+}
+
+/// Prompt names: 1 to 128 characters, no whitespace or control characters, each listed once.
+pub fn check_prompt_names(field: &str, names: &[String]) -> Result<(), FieldError> {
+    let mut seen = std::collections::HashSet::new();
+    for (i, name) in names.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        if name.is_empty() || name.len() > MAX_TOOL_NAME || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(FieldError::new(
+                at,
+                format!("{name:?} is not a prompt name: 1 to {MAX_TOOL_NAME} characters, without spaces"),
+            ));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(FieldError::new(at, format!("{name} is listed twice")));
+        }
+    }
+    Ok(())
 }
 
 /// The longest tool name a manifest may hold (MCP suggests at most 128 characters).
@@ -387,5 +541,42 @@ mod tests {
             fails_at(auth(json!({"type": "headers", "headers": {"X-Key": "v\r\nX-Admin: 1"}})), "auth.headers.X-Key");
         assert_eq!(msg, "must not contain control characters");
         fails_at(auth(json!({"type": "headers", "headers": {"X-Key": " "}})), "auth.headers.X-Key");
+    }
+
+    #[test]
+    fn resources_and_prompts() {
+        let w = world();
+        let m = with(json!({"resources": ["file:///docs/readme.md", "file:///public/*", "users://{id}/profile",
+                                          "search://{+query}"],
+                            "prompts": ["review", "summarize.v2"]}));
+        m.validate(&w).unwrap();
+        let s = &m.spec;
+        assert!(s.enables_resource("file:///docs/readme.md"));
+        assert!(!s.enables_resource("file:///docs/secret.md"));
+        assert!(s.enables_resource("file:///public/a/b.txt"));
+        assert!(s.enables_resource("users://42/profile"));
+        assert!(!s.enables_resource("users://42/x/profile"));
+        assert!(!s.enables_resource("users:///profile"));
+        assert!(s.enables_resource("search://a/b?c"));
+        assert!(s.enables_template("users://{id}/profile"));
+        assert!(s.enables_template("file:///public/{name}"));
+        assert!(!s.enables_template("file:///{path}"));
+        assert!(s.enables_prompt("review") && !s.enables_prompt("delete"));
+        let all = with(json!({}));
+        assert!(all.spec.enables_resource("x://y") && all.spec.enables_prompt("p") && all.spec.enables_template("t"));
+        let none = with(json!({"resources": [], "prompts": []}));
+        assert!(!none.spec.enables_resource("x://y") && !none.spec.enables_prompt("p"));
+        for (bad, at, why) in [
+            (json!({"resources": ["readme.md"]}), "resources[0]", "needs a scheme"),
+            (json!({"resources": ["file:///a b"]}), "resources[0]", "whitespace"),
+            (json!({"resources": ["file:///*/x"]}), "resources[0]", "may only end a prefix"),
+            (json!({"resources": ["users://{id/x"]}), "resources[0]", "braces"),
+            (json!({"resources": ["x://a", "x://a"]}), "resources[1]", "listed twice"),
+            (json!({"prompts": ["a b"]}), "prompts[0]", "not a prompt name"),
+            (json!({"prompts": ["p", "p"]}), "prompts[1]", "listed twice"),
+        ] {
+            let msg = fails_at(with(bad.clone()).validate(&w), at);
+            assert!(msg.contains(why), "{bad}: {msg}");
+        }
     }
 }

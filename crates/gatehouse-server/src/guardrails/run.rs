@@ -108,6 +108,13 @@ impl Guard {
         self.whole(Hook::Output, &mut texts).await
     }
 
+    /// The hook on the free texts of a tool call (its arguments, or its result), each with the role a
+    /// webhook sees, rewritten in place.
+    pub async fn strings(&self, hook: Hook, texts: Vec<(&'static str, &mut String)>) -> Result<(), ApiError> {
+        let mut refs: Vec<TextRef<'_>> = texts.into_iter().map(|(role, text)| TextRef { role, text }).collect();
+        self.whole(hook, &mut refs).await
+    }
+
     async fn whole(&self, hook: Hook, texts: &mut [TextRef<'_>]) -> Result<(), ApiError> {
         // Token arrays, an embeddings answer: nothing to read, and nothing for a webhook to judge.
         if texts.is_empty() {

@@ -4,6 +4,8 @@
 //! error to the caller of that one request, where an HTTP 429 is a transport failure to most clients and
 //! would fail every message of a batch. See docs/mcp.md, "Rate limits".
 
+use std::collections::BTreeMap;
+
 use gatehouse_core::limits::{Called, Estimate, RequestFacts};
 use gatehouse_core::Subject;
 use serde_json::{json, Value};
@@ -44,22 +46,7 @@ pub async fn admit(cx: &Context, tool: &str, behind: Option<(&str, &str)>) -> Re
     if limits.is_empty() {
         return Ok(());
     }
-    let metadata = crate::gateway::metadata::parse(&cx.headers).map_err(|e| Refused {
-        status: 400,
-        rule: None,
-        code: jsonrpc::INVALID_REQUEST,
-        message: e.to_string(),
-        data: json!({"code": "invalid_metadata"}),
-    })?;
-    let teams: Vec<String> = match &cx.principal.subject {
-        Subject::User(e) => cx
-            .view
-            .snapshot
-            .user(e.as_str())
-            .map(|u| u.member_of.iter().map(|t| t.to_string()).collect())
-            .unwrap_or_default(),
-        Subject::Team(_) | Subject::VirtualAccount(_) => Vec::new(),
-    };
+    let (metadata, teams) = facts_of(cx)?;
     let facts = RequestFacts {
         subject: &cx.principal.subject,
         teams: &teams,
@@ -73,6 +60,7 @@ pub async fn admit(cx: &Context, tool: &str, behind: Option<(&str, &str)>) -> Re
     let app = &cx.app;
     let e = match app.limiter.admit(app.now(), charges, Estimate::default(), None).await {
         Ok(admission) => {
+            cx.controls.limited(admission.headers(app.now()));
             let settled = app.limiter.settle(app.now(), admission, Outcome::Nothing).await;
             crate::limits::after_settle(app, settled).await;
             return Ok(());
@@ -80,6 +68,7 @@ pub async fn admit(cx: &Context, tool: &str, behind: Option<(&str, &str)>) -> Re
         Err(e) => e,
     };
     if let ApiError::OverLimit(o) = &e {
+        cx.controls.exceeded(o);
         return Err(Refused {
             status: 429,
             rule: Some(o.rule.clone()),
@@ -107,4 +96,26 @@ pub async fn admit(cx: &Context, tool: &str, behind: Option<(&str, &str)>) -> Re
         message: "the gateway could not check the rate limits on this tool".into(),
         data: json!({"code": "internal_error"}),
     })
+}
+
+/// What a tool call is matched on besides its server and tool: the request's metadata and the caller's
+/// teams. Malformed metadata refuses the call (only asked when some rule could apply).
+pub fn facts_of(cx: &Context) -> Result<(BTreeMap<String, String>, Vec<String>), Refused> {
+    let metadata = crate::gateway::metadata::parse(&cx.headers).map_err(|e| Refused {
+        status: 400,
+        rule: None,
+        code: jsonrpc::INVALID_REQUEST,
+        message: e.to_string(),
+        data: json!({"code": "invalid_metadata"}),
+    })?;
+    let teams: Vec<String> = match &cx.principal.subject {
+        Subject::User(e) => cx
+            .view
+            .snapshot
+            .user(e.as_str())
+            .map(|u| u.member_of.iter().map(|t| t.to_string()).collect())
+            .unwrap_or_default(),
+        Subject::Team(_) | Subject::VirtualAccount(_) => Vec::new(),
+    };
+    Ok((metadata, teams))
 }

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::gateway::call::CLIENT_CLOSED;
 use crate::gateway::log::micros;
+use crate::guardrails::Guard;
 use crate::log_sizes::json_len;
 use crate::state::{App, Published};
 
@@ -36,6 +37,8 @@ pub struct ToolCall {
     /// The call's JSON-RPC message and its answer, in bytes (as compact JSON).
     request_bytes: u64,
     response_bytes: Option<u64>,
+    /// The guardrails that matched the call: a block names its rule in `refused_by`.
+    guard: Option<Arc<Guard>>,
 }
 
 impl ToolCall {
@@ -59,6 +62,7 @@ impl ToolCall {
             refused_by: None,
             request_bytes: json_len(message),
             response_bytes: None,
+            guard: None,
         }
     }
 
@@ -82,6 +86,28 @@ impl ToolCall {
     pub fn refused(&mut self, status: u16, rule: Option<String>) {
         self.status = Some(status);
         self.refused_by = rule;
+    }
+
+    pub fn guarded(&mut self, guard: Arc<Guard>) {
+        self.guard = Some(guard);
+    }
+
+    pub fn guard(&self) -> Option<Arc<Guard>> {
+        self.guard.clone()
+    }
+
+    /// The call as it left, once guardrails rewrote its arguments: the log keeps what was sent upstream.
+    pub fn arguments_sent(&mut self, message: &Value) {
+        if self.app.config.log_bodies {
+            self.arguments = message.get("params").and_then(|p| p.get("arguments")).map(Value::to_string);
+        }
+    }
+
+    /// The answer as the client got it, once guardrails rewrote or replaced it.
+    pub fn answer_sent(&mut self, message: &Value) {
+        if self.app.config.log_bodies {
+            self.answer = message.get("result").or_else(|| message.get("error")).map(Value::to_string);
+        }
     }
 
     /// The gateway refused it (403) or it failed on the way (the failure's status).
@@ -115,7 +141,9 @@ impl Drop for ToolCall {
             completion: self.answer.take(),
             // Tool calls have no price.
             cost_usd: None,
-            refused_by: self.refused_by.take(),
+            refused_by: self.refused_by.take().or_else(|| {
+                self.guard.as_ref().and_then(|g| crate::guardrails::lock(&g.verdicts()).blocked_by.clone())
+            }),
             request_bytes: Some(self.request_bytes),
             response_bytes: self.response_bytes,
         };

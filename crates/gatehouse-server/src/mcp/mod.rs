@@ -7,6 +7,8 @@
 //! carries the server's stored credentials and never the caller's ([`upstream`]); what comes back is
 //! filtered, logged and, in streams, checked again per message ([`relay`]). See docs/mcp.md.
 
+pub mod checks;
+pub mod controls;
 pub mod discovery;
 pub mod jsonrpc;
 pub mod limits;
@@ -81,7 +83,7 @@ fn guard(app: &App, p: &Principal, headers: &HeaderMap, server: &str) -> relay::
 }
 
 /// The caller's session named by `Mcp-Session-Id`: missing is a 400, anything not theirs a 404.
-fn session(
+async fn session(
     app: &App,
     view: &Published,
     p: &Principal,
@@ -92,7 +94,7 @@ fn session(
         .get(upstream::SESSION_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::invalid("mcp-session-id", "the Mcp-Session-Id header is required after initialize"))?;
-    app.mcp_sessions.find(id, server, &Owner::of(view, p)).ok_or(ApiError::NotFound(NotFound::McpSession))
+    app.mcp_sessions.find(app, id, server, &Owner::of(view, p)).await?.ok_or(ApiError::NotFound(NotFound::McpSession))
 }
 
 /// A fresh session id: 256 random bits.
@@ -151,19 +153,22 @@ pub async fn post(
     let session = if initialize || sessionless {
         None
     } else {
-        match self::session(&app, &view, &p, &headers, &name) {
+        match self::session(&app, &view, &p, &headers, &name).await {
             Ok(s) => Some(s),
             Err(e) => return e.into_response(),
         }
     };
-    let cx = Context { app, view, principal: p, headers, name };
-    match server {
+    let controls = controls::Controls::default();
+    let cx = Context { app, view, principal: p, headers, name, controls: controls.clone() };
+    let mut resp = match server {
         Server::Remote(r) => match r.transport() {
             McpTransport::StreamableHttp => remote::post(cx, r, session, body).await,
             McpTransport::Sse => sse_remote::post(cx, r, session, body).await,
         },
         Server::Virtual(v) => virtual_server::post(cx, v, session, body).await,
-    }
+    };
+    controls.apply(&mut resp);
+    resp
 }
 
 /// What every handler needs of the request.
@@ -174,6 +179,8 @@ pub struct Context {
     pub headers: HeaderMap,
     /// The server as the caller named it.
     pub name: String,
+    /// The limits and guardrails that applied to the request's tool calls, for the answer's headers.
+    pub controls: controls::Controls,
 }
 
 impl Context {
@@ -181,11 +188,17 @@ impl Context {
         guard(&self.app, &self.principal, &self.headers, &self.name)
     }
 
-    /// Opens a gateway session for this caller.
-    pub fn open_session(&self) -> (String, Arc<Session>) {
+    /// Opens a gateway session for this caller, with the protocol agreed and the upstream session opened
+    /// (`(server, its session id)`) if any.
+    pub async fn open_session(
+        &self,
+        protocol: Option<String>,
+        upstream: Option<(String, Option<String>)>,
+    ) -> Result<(String, Arc<Session>), ApiError> {
         let id = new_session_id(&self.app);
-        let s = self.app.mcp_sessions.open(id.clone(), &self.name, Owner::of(&self.view, &self.principal));
-        (id, s)
+        let owner = Owner::of(&self.view, &self.principal);
+        let s = self.app.mcp_sessions.open(&self.app, &id, &self.name, owner, protocol, upstream).await?;
+        Ok((id, s))
     }
 
     pub fn session_id(&self) -> Option<String> {
@@ -205,11 +218,11 @@ pub async fn open_stream(
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let session = match self::session(&app, &view, &p, &headers, &name) {
+    let session = match self::session(&app, &view, &p, &headers, &name).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let cx = Context { app, view, principal: p, headers, name };
+    let cx = Context { app, view, principal: p, headers, name, controls: Default::default() };
     match server {
         Server::Remote(r) => match r.transport() {
             McpTransport::StreamableHttp => remote::get(cx, r, session).await,
@@ -232,13 +245,13 @@ pub async fn end_session(
     if let Err(e) = admit(&app, &view, &p, &name) {
         return e.into_response();
     }
-    let session = match self::session(&app, &view, &p, &headers, &name) {
+    let session = match self::session(&app, &view, &p, &headers, &name).await {
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
-    let cx = Context { app, view, principal: p, headers, name };
+    let cx = Context { app, view, principal: p, headers, name, controls: Default::default() };
     if let Some(id) = cx.session_id() {
-        cx.app.mcp_sessions.close(&id);
+        cx.app.mcp_sessions.close(&cx.app, &id).await;
     }
     remote::end_upstreams(&cx, &session).await;
     StatusCode::NO_CONTENT.into_response()

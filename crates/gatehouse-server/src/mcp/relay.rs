@@ -3,7 +3,7 @@
 //! echoes masked; in a stream, the caller's access checked again before each message against the current
 //! published view, so a revoked grant or token ends the stream at its next message.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,22 +47,23 @@ impl Guard {
 /// The state of one exchange with a remote server: what to do with the answers it is waiting for.
 pub struct Exchange {
     pub remote: Arc<Remote>,
-    /// Ids of `tools/list` requests, whose answers are filtered.
-    pub lists: HashSet<String>,
+    /// Ids of `tools/list`, `resources/list`, `resources/templates/list` and `prompts/list` requests,
+    /// whose answers are filtered.
+    pub lists: HashMap<String, Listing>,
     /// Tool calls waiting for their answer, by id.
     pub calls: HashMap<String, ToolCall>,
 }
 
 impl Exchange {
     /// One message from the upstream, as the client may see it.
-    pub fn rewrite(&mut self, mut m: Value) -> Value {
+    pub async fn rewrite(&mut self, mut m: Value) -> Value {
         if jsonrpc::is_response(&m) {
             if let Some(k) = jsonrpc::id_key(&m) {
-                if self.lists.remove(&k) {
-                    filter_tools(&mut m, |name| self.remote.spec.enables(name));
+                if let Some(listing) = self.lists.remove(&k) {
+                    listing.filter(&mut m, &self.remote.spec);
                 }
                 if let Some(mut call) = self.calls.remove(&k) {
-                    call.answered(&m);
+                    m = super::checks::output(&mut call, m).await;
                 }
             }
         }
@@ -73,6 +74,51 @@ impl Exchange {
     pub fn end_all(&mut self, status: u16) {
         for (_, mut c) in self.calls.drain() {
             c.ended(status);
+        }
+    }
+}
+
+/// What a list request asked for: its answer keeps only what the manifest enables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listing {
+    Tools,
+    Resources,
+    Templates,
+    Prompts,
+}
+
+impl Listing {
+    pub fn of(method: &str) -> Option<Listing> {
+        match method {
+            "tools/list" => Some(Listing::Tools),
+            "resources/list" => Some(Listing::Resources),
+            "resources/templates/list" => Some(Listing::Templates),
+            "prompts/list" => Some(Listing::Prompts),
+            _ => None,
+        }
+    }
+
+    /// The result's list field, and the field of each item the manifest names.
+    pub fn fields(self) -> (&'static str, &'static str) {
+        match self {
+            Listing::Tools => ("tools", "name"),
+            Listing::Resources => ("resources", "uri"),
+            Listing::Templates => ("resourceTemplates", "uriTemplate"),
+            Listing::Prompts => ("prompts", "name"),
+        }
+    }
+
+    pub fn filter(self, m: &mut Value, spec: &gatehouse_core::spec::McpServerSpec) {
+        let (list, key) = self.fields();
+        if let Some(Value::Array(items)) = m.get_mut("result").and_then(|r| r.get_mut(list)) {
+            items.retain(|t| {
+                t.get(key).and_then(Value::as_str).is_some_and(|v| match self {
+                    Listing::Tools => spec.enables(v),
+                    Listing::Resources => spec.enables_resource(v),
+                    Listing::Templates => spec.enables_template(v),
+                    Listing::Prompts => spec.enables_prompt(v),
+                })
+            });
         }
     }
 }
@@ -130,9 +176,9 @@ struct Relay {
 }
 
 impl Relay {
-    fn event(&mut self, ev: SseEvent) {
+    async fn event(&mut self, ev: SseEvent) {
         let data = match serde_json::from_str::<Value>(&ev.data) {
-            Ok(m) => self.ex.rewrite(m).to_string(),
+            Ok(m) => self.ex.rewrite(m).await.to_string(),
             // Not JSON: passed on as text, still masked.
             Err(_) => match redact(Value::String(ev.data), &self.ex.remote.secrets()) {
                 Value::String(s) => s,
@@ -156,7 +202,7 @@ impl Relay {
         match next {
             None => {
                 if let Some(ev) = self.sse.finish() {
-                    self.event(ev);
+                    self.event(ev).await;
                 }
                 self.done = true;
                 self.ex.end_all(502);
@@ -170,7 +216,7 @@ impl Relay {
                         self.ex.end_all(403);
                         return;
                     }
-                    self.event(ev);
+                    self.event(ev).await;
                 }
             }
         }

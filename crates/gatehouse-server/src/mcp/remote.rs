@@ -2,7 +2,7 @@
 //! (JSON or a stream, as the upstream chose), with tool calls of tools the manifest does not enable
 //! answered by the gateway and never sent.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::jsonrpc::{self, Body};
 use super::log::ToolCall;
-use super::relay::{self, Exchange};
+use super::relay::{self, Exchange, Listing};
 use super::session::Session;
 use super::table::Remote;
 use super::upstream::{self, Failure, Forwarded, Kind};
@@ -28,6 +28,44 @@ pub fn tool_refused(id: Value, tool: &str, server: &str) -> Value {
     )
 }
 
+/// The error a request for a resource or prompt the caller may not have gets: the same whether it exists
+/// or not.
+pub fn not_available(id: Value, what: &str, name: &str, server: &str) -> Value {
+    jsonrpc::error(
+        id,
+        jsonrpc::INVALID_PARAMS,
+        format!("{what} {name} is not available on MCP server {server}"),
+        &format!("{what}_not_available"),
+    )
+}
+
+/// The gateway's refusal of a request that names a resource or prompt the manifest does not enable
+/// (reading, subscribing, getting, or completing an argument of it).
+fn unavailable(m: &Value, method: &str, remote: &Remote, server: &str) -> Option<Value> {
+    let param = |p: &str| m.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let spec = &remote.spec;
+    let (what, name, ok) = match method {
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+            let uri = param("/params/uri");
+            ("resource", uri, spec.enables_resource(uri))
+        }
+        "prompts/get" => {
+            let name = param("/params/name");
+            ("prompt", name, spec.enables_prompt(name))
+        }
+        "completion/complete" => match param("/params/ref/type") {
+            "ref/prompt" => ("prompt", param("/params/ref/name"), spec.enables_prompt(param("/params/ref/name"))),
+            "ref/resource" => {
+                let uri = param("/params/ref/uri");
+                ("resource", uri, spec.enables_template(uri) || spec.enables_resource(uri))
+            }
+            _ => return None,
+        },
+        _ => return None,
+    };
+    (!ok).then(|| not_available(jsonrpc::id_of(m), what, name, server))
+}
+
 /// A client's messages, sorted: what the gateway answers itself, and what goes upstream (with the
 /// exchange that will filter and log its answers).
 pub struct Sorted {
@@ -41,31 +79,41 @@ pub struct Sorted {
 pub async fn sort(cx: &Context, remote: &Arc<Remote>, messages: Vec<Value>) -> Sorted {
     let mut local = Vec::new();
     let mut forward = Vec::new();
-    let mut ex = Exchange { remote: remote.clone(), lists: HashSet::new(), calls: HashMap::new() };
-    for m in messages {
+    let mut ex = Exchange { remote: remote.clone(), lists: HashMap::new(), calls: HashMap::new() };
+    for mut m in messages {
         if jsonrpc::is_request(&m) {
             let key = jsonrpc::id_key(&m).unwrap_or_default();
             match jsonrpc::method(&m) {
                 Some("tools/call") => {
                     let mut call = ToolCall::new(&cx.app, &cx.view, &cx.principal, &cx.name, &m);
-                    let tool = jsonrpc::tool_name(&m).unwrap_or("");
-                    if !remote.spec.enables(tool) {
+                    let tool = jsonrpc::tool_name(&m).unwrap_or("").to_owned();
+                    if !remote.spec.enables(&tool) {
                         call.ended(403);
-                        local.push(tool_refused(jsonrpc::id_of(&m), tool, &cx.name));
+                        local.push(tool_refused(jsonrpc::id_of(&m), &tool, &cx.name));
                         continue;
                     }
-                    if let Err(r) = super::limits::admit(cx, tool, None).await {
+                    if let Err(r) = super::limits::admit(cx, &tool, None).await {
                         call.refused(r.status, r.rule.clone());
                         local.push(r.answer(jsonrpc::id_of(&m)));
+                        continue;
+                    }
+                    if let Err(answer) = super::checks::input(cx, &mut call, &mut m, &tool, None).await {
+                        local.push(answer);
                         continue;
                     }
                     call.sent();
                     ex.calls.insert(key, call);
                 }
-                Some("tools/list") => {
-                    ex.lists.insert(key);
+                Some(method) => {
+                    if let Some(refused) = unavailable(&m, method, remote, &cx.name) {
+                        local.push(refused);
+                        continue;
+                    }
+                    if let Some(listing) = Listing::of(method) {
+                        ex.lists.insert(key, listing);
+                    }
                 }
-                _ => {}
+                None => {}
             }
         }
         forward.push(m);
@@ -101,10 +149,14 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
         Some(_) => session_id,
         None if !initialize => None,
         None => {
-            let (id, s) = cx.open_session();
-            s.set_upstream(remote.name(), upstream::session_of(&resp));
-            s.set_protocol(fwd.protocol.clone());
-            Some(id)
+            let upstream = (remote.name().to_owned(), upstream::session_of(&resp));
+            match cx.open_session(fwd.protocol.clone(), Some(upstream)).await {
+                Ok((id, _)) => Some(id),
+                Err(e) => {
+                    ex.end_all(500);
+                    return e.into_response();
+                }
+            }
         }
     };
     let kind = match upstream::kind_of(remote.name(), &resp) {
@@ -122,10 +174,14 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
         Kind::Empty => json_answer(StatusCode::OK, local, body.batch, session_id.as_deref()),
         Kind::Json => match upstream::read_json(&cx.app, remote.name(), resp).await {
             Ok(v) => {
-                let mut answers: Vec<Value> = match v {
-                    Value::Array(items) => items.into_iter().map(|m| ex.rewrite(m)).collect(),
-                    other => vec![ex.rewrite(other)],
+                let items = match v {
+                    Value::Array(items) => items,
+                    other => vec![other],
                 };
+                let mut answers = Vec::with_capacity(items.len() + local.len());
+                for m in items {
+                    answers.push(ex.rewrite(m).await);
+                }
                 answers.extend(local);
                 ex.end_all(502);
                 json_answer(StatusCode::OK, answers, body.batch, session_id.as_deref())
@@ -152,7 +208,13 @@ pub fn failed(
     ex.end_all(f.status().as_u16());
     tracing::warn!(server = %cx.name, error = %f, "an MCP request failed upstream");
     if let Failure::SessionGone { .. } = f {
-        return session_gone(cx);
+        if let Some(id) = cx.session_id() {
+            // Gone here at once; from the store off the request path.
+            cx.app.mcp_sessions.forget(&id);
+            let app = cx.app.clone();
+            tokio::spawn(async move { app.mcp_sessions.close(&app, &id).await });
+        }
+        return ApiError::NotFound(NotFound::McpSession).into_response();
     }
     let mut answers: Vec<Value> =
         forward.iter().filter(|m| jsonrpc::is_request(m)).map(|m| f.to_jsonrpc(jsonrpc::id_of(m))).collect();
@@ -177,7 +239,7 @@ pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Res
     };
     let resp = match sent.await {
         Ok(r) => r,
-        Err(Failure::SessionGone { .. }) => return session_gone(&cx),
+        Err(Failure::SessionGone { .. }) => return session_gone(&cx).await,
         Err(f) => return (f.status(), axum::Json(f.to_jsonrpc(Value::Null))).into_response(),
     };
     if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
@@ -186,7 +248,7 @@ pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Res
     }
     match upstream::kind_of(remote.name(), &resp) {
         Ok(Kind::Stream) => {
-            let ex = Exchange { remote: remote.clone(), lists: HashSet::new(), calls: HashMap::new() };
+            let ex = Exchange { remote: remote.clone(), lists: HashMap::new(), calls: HashMap::new() };
             // A server's stream may stay quiet for long: no per-message timeout.
             relay::stream(resp, ex, cx.guard(), Vec::new(), None, cx.session_id().as_deref())
         }
@@ -199,9 +261,9 @@ pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Res
 
 /// The upstream ended the session: the gateway's ends too, and the client is told it does not exist (404),
 /// to start a new one.
-pub fn session_gone(cx: &Context) -> Response {
+pub async fn session_gone(cx: &Context) -> Response {
     if let Some(id) = cx.session_id() {
-        cx.app.mcp_sessions.close(&id);
+        cx.app.mcp_sessions.close(&cx.app, &id).await;
     }
     ApiError::NotFound(NotFound::McpSession).into_response()
 }

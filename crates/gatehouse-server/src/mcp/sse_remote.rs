@@ -5,7 +5,7 @@
 //! has no stream of its own open, the server's own messages), else as JSON. The client's GET gets the
 //! server's own messages. Filtering, logging and masking are the same as for Streamable HTTP servers.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,11 +38,18 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
             Err(f) => return remote::failed(&cx, &mut ex, &f, &forward, local, body.batch),
         }
     } else {
-        match session.as_ref().and_then(|s| s.link(remote.name())) {
-            Some(l) => l,
+        match session.as_ref() {
+            Some(s) => match link_for(&cx, &remote, s).await {
+                Ok(l) => l,
+                Err(Failure::SessionGone { .. }) => {
+                    ex.end_all(StatusCode::NOT_FOUND.as_u16());
+                    return remote::session_gone(&cx).await;
+                }
+                Err(f) => return remote::failed(&cx, &mut ex, &f, &forward, local, body.batch),
+            },
             None => {
                 ex.end_all(StatusCode::NOT_FOUND.as_u16());
-                return remote::session_gone(&cx);
+                return remote::session_gone(&cx).await;
             }
         }
     };
@@ -54,7 +61,7 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
         Ok(w) => w,
         Err(WaitError::Ended) => {
             ex.end_all(StatusCode::NOT_FOUND.as_u16());
-            return remote::session_gone(&cx);
+            return remote::session_gone(&cx).await;
         }
         Err(WaitError::Duplicate(id)) => {
             ex.end_all(StatusCode::BAD_REQUEST.as_u16());
@@ -86,10 +93,14 @@ pub async fn post(cx: Context, remote: Arc<Remote>, session: Option<Arc<Session>
         // The gateway's session starts once the server has accepted `initialize`.
         true => match answers.first().and_then(|a| a.get("result")) {
             Some(result) => {
-                let (id, s) = cx.open_session();
-                s.set_protocol(result.get("protocolVersion").and_then(Value::as_str).map(str::to_owned));
-                s.set_link(remote.name(), link);
-                Some(id)
+                let protocol = result.get("protocolVersion").and_then(Value::as_str).map(str::to_owned);
+                match cx.open_session(protocol, None).await {
+                    Ok((id, s)) => {
+                        s.set_link(remote.name(), link);
+                        Some(id)
+                    }
+                    Err(e) => return e.into_response(),
+                }
             }
             None => None,
         },
@@ -125,7 +136,7 @@ async fn collect(
             let Some(k) = jsonrpc::id_key(&m).filter(|_| jsonrpc::is_response(&m)) else { continue };
             if let Some(i) = left.iter().position(|(key, _)| *key == k) {
                 left.swap_remove(i);
-                answers.push(ex.rewrite(m));
+                answers.push(ex.rewrite(m).await);
             }
         }
         None
@@ -172,7 +183,7 @@ impl Answering {
                         self.left.retain(|(key, _)| *key != k);
                     }
                 }
-                let m = self.ex.rewrite(m);
+                let m = self.ex.rewrite(m).await;
                 self.pending.push_back(relay::encode(None, Some("message"), &m.to_string()));
                 self.done = self.left.is_empty();
             }
@@ -217,19 +228,41 @@ fn answer_stream(
 
 /// GET: the server's own messages, for as long as the link lives and the caller may use the server.
 pub async fn get(cx: Context, remote: Arc<Remote>, session: Arc<Session>) -> Response {
-    let Some(rx) = session.link(remote.name()).and_then(|l| l.listen()) else {
-        return remote::session_gone(&cx);
+    let link = match link_for(&cx, &remote, &session).await {
+        Ok(l) => l,
+        Err(Failure::SessionGone { .. }) => return remote::session_gone(&cx).await,
+        Err(f) => return (f.status(), axum::Json(f.to_jsonrpc(Value::Null))).into_response(),
     };
-    let ex = Exchange { remote, lists: HashSet::new(), calls: HashMap::new() };
+    let Some(rx) = link.listen() else {
+        return remote::session_gone(&cx).await;
+    };
+    let ex = Exchange { remote, lists: HashMap::new(), calls: HashMap::new() };
     let body = stream::unfold((rx, ex, cx.guard()), |(mut rx, mut ex, guard)| async move {
         let m = rx.recv().await?;
         if !guard.allowed() {
             return None;
         }
-        let bytes = relay::encode(None, Some("message"), &ex.rewrite(m).to_string());
+        let bytes = relay::encode(None, Some("message"), &ex.rewrite(m).await.to_string());
         Some((Ok::<Bytes, std::io::Error>(bytes), (rx, ex, guard)))
     });
     relay::event_stream(HttpBody::from_stream(body), cx.session_id().as_deref())
+}
+
+/// The session's link with `remote`. A session opened on another replica has its link there, which this
+/// one cannot use: it opens one of its own, initialized in the session's protocol version, and holds it
+/// from then on. One this replica held and the server closed is a `SessionGone` (the client starts anew).
+async fn link_for(cx: &Context, remote: &Remote, s: &Session) -> Result<Arc<Link>, Failure> {
+    if let Some(l) = s.link(remote.name()) {
+        return Ok(l);
+    }
+    if s.held_link(remote.name()) {
+        return Err(Failure::SessionGone { server: remote.name().to_owned() });
+    }
+    let l = Arc::new(Link::open(&cx.app, remote).await?);
+    initialize(cx, remote, s, &l).await?;
+    s.set_link(remote.name(), l.clone());
+    tracing::info!(server = %remote.name(), "an MCP session opened on another replica got its own upstream stream here");
+    Ok(l)
 }
 
 /// One request of the gateway's own (a virtual server's) to `remote`, over the link it holds with it for

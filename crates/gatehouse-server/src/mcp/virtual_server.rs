@@ -1,7 +1,8 @@
 //! Virtual servers: the gateway is the MCP server. It answers `initialize` and `ping` itself, lists the
 //! chosen tools under their own names, and calls each through its remote server, in an upstream session it
 //! opens per remote server on the client session's behalf. Only `tools/list` and `tools/call` (with
-//! `initialize`, `ping` and notifications) are served; answers are always whole JSON.
+//! `initialize`, `ping` and notifications) are served, and empty lists of resources and prompts; answers
+//! are always whole JSON.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use serde_json::{json, Value};
 use super::jsonrpc::{self, Body};
 use super::log::ToolCall;
 use super::relay::{filter_tools, redact};
-use super::remote::tool_refused;
+use super::remote::{not_available, tool_refused};
 use super::session::Session;
 use super::table::{Remote, Virtual};
 use super::upstream::{self, Failure, Forwarded};
@@ -34,11 +35,12 @@ pub async fn post(cx: Context, v: Arc<Virtual>, session: Option<Arc<Session>>, b
         let id = jsonrpc::id_of(m);
         let answer = match jsonrpc::method(m) {
             Some("initialize") => {
-                let (sid, s) = cx.open_session();
                 let asked = m.pointer("/params/protocolVersion").and_then(Value::as_str);
                 let version = asked.filter(|a| PROTOCOL_VERSIONS.contains(a)).unwrap_or(PROTOCOL_VERSIONS[0]);
-                s.set_protocol(Some(version.to_owned()));
-                session_id = Some(sid);
+                match cx.open_session(Some(version.to_owned()), None).await {
+                    Ok((sid, _)) => session_id = Some(sid),
+                    Err(e) => return e.into_response(),
+                }
                 jsonrpc::result(
                     id,
                     json!({
@@ -58,6 +60,18 @@ pub async fn post(cx: Context, v: Arc<Virtual>, session: Option<Arc<Session>>, b
                 Some(s) => call(&cx, &v, s, m).await,
                 None => no_session(id),
             },
+            // A virtual server exposes tools only: it has no resources or prompts to list, and none to read.
+            Some("resources/list") => jsonrpc::result(id, json!({"resources": []})),
+            Some("resources/templates/list") => jsonrpc::result(id, json!({"resourceTemplates": []})),
+            Some("prompts/list") => jsonrpc::result(id, json!({"prompts": []})),
+            Some("resources/read" | "resources/subscribe" | "resources/unsubscribe") => {
+                let uri = m.pointer("/params/uri").and_then(Value::as_str).unwrap_or("");
+                not_available(id, "resource", uri, &cx.name)
+            }
+            Some("prompts/get") => {
+                let name = m.pointer("/params/name").and_then(Value::as_str).unwrap_or("");
+                not_available(id, "prompt", name, &cx.name)
+            }
             Some(other) => jsonrpc::error(
                 id,
                 jsonrpc::METHOD_NOT_FOUND,
@@ -156,12 +170,17 @@ async fn call(cx: &Context, v: &Virtual, s: &Session, m: &Value) -> Value {
         return r.answer(id);
     }
     let mut upstream_call = m.clone();
+    if let Err(answer) =
+        super::checks::input(cx, &mut log, &mut upstream_call, name, Some((&exposed.server, &exposed.tool))).await
+    {
+        return answer;
+    }
     upstream_call["params"]["name"] = Value::String(exposed.tool.clone());
     log.sent();
     match exchange(cx, remote, s, &upstream_call).await {
         Ok(mut answer) => {
-            log.answered(&answer);
             answer["id"] = id;
+            let answer = super::checks::output(&mut log, answer).await;
             redact(answer, &remote.secrets())
         }
         Err(f) => {
@@ -184,6 +203,10 @@ async fn exchange(cx: &Context, remote: &Remote, s: &Session, m: &Value) -> Resu
             None => {
                 let id = initialize(cx, remote, s).await?;
                 s.set_upstream(remote.name(), id.clone());
+                // Shared with the other replicas, so that they use this upstream session too.
+                if let Err(e) = cx.app.mcp_sessions.save(&cx.app, s).await {
+                    tracing::warn!(error = %e, "sharing an MCP session's upstream session failed");
+                }
                 id
             }
         };

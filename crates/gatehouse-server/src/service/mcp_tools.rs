@@ -79,8 +79,9 @@ pub async fn list(app: &App, caller: &Principal, name: &str) -> Result<McpToolsO
         principal: caller.clone(),
         headers: Default::default(),
         name: name.to_owned(),
+        controls: Default::default(),
     };
-    let (session_id, session) = cx.open_session();
+    let (session_id, session) = cx.open_session(None, None).await?;
     let listed = match &server {
         Server::Remote(r) => virtual_server::list_all(&cx, r, &session).await.map(|mut tools| {
             let mut wrapped = serde_json::json!({"result": {"tools": tools}});
@@ -98,7 +99,7 @@ pub async fn list(app: &App, caller: &Principal, name: &str) -> Result<McpToolsO
         }
     };
     remote::end_upstreams(&cx, &session).await;
-    app.mcp_sessions.close(&session_id);
+    app.mcp_sessions.close(app, &session_id).await;
     let tools = listed.map_err(upstream_error)?;
     Ok(McpToolsOut {
         server: name.to_owned(),

@@ -67,7 +67,7 @@ async fn chat(s: &TestServer, token: &str) -> u16 {
     r.send().await.unwrap().status().as_u16()
 }
 
-async fn logged(s: &TestServer, n: usize) -> Vec<Value> {
+pub async fn logged(s: &TestServer, n: usize) -> Vec<Value> {
     for _ in 0..100 {
         let rows = s.get("/api/v1/request-logs?limit=100", &s.admin).await.body["requests"].clone();
         if rows.as_array().is_some_and(|r| r.len() >= n) {

@@ -1,7 +1,10 @@
 //! The MCP gateway (`/mcp/<server>`) against a real Streamable HTTP upstream served here, which records
 //! every request it gets.
 
+mod guard;
 mod limits;
+mod replicas;
+mod resources;
 mod tools;
 
 use std::sync::{Arc, Mutex};
@@ -252,23 +255,39 @@ async fn mcp_refusals_and_discovery() {
     let r =
         reqwest::Client::new().post(format!("{}/mcp/v", s.base)).bearer_auth(&dana).json(&init()).send().await.unwrap();
     let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_owned();
-    let unknown = json!({"jsonrpc": "2.0", "id": 9, "method": "resources/list"});
-    let r = reqwest::Client::new()
-        .post(format!("{}/mcp/v", s.base))
-        .bearer_auth(&dana)
-        .header("mcp-session-id", &sid)
-        .json(&unknown)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let a: Value = r.json().await.unwrap();
+    let ask = |body: Value| {
+        let (dana, sid, base) = (dana.clone(), sid.clone(), s.base.clone());
+        async move {
+            let r = reqwest::Client::new()
+                .post(format!("{base}/mcp/v"))
+                .bearer_auth(&dana)
+                .header("mcp-session-id", &sid)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let a = ask(json!({"jsonrpc": "2.0", "id": 9, "method": "logging/setLevel", "params": {"level": "info"}})).await;
     assert_eq!(a["id"], 9);
     assert_eq!(a["error"]["code"], -32601);
     assert_eq!(
         a["error"]["message"],
-        "resources/list is not served by virtual MCP server v: only tools/list and tools/call"
+        "logging/setLevel is not served by virtual MCP server v: only tools/list and tools/call"
     );
+    // It exposes tools only: no resources or prompts to list, none to read.
+    let a = ask(json!({"jsonrpc": "2.0", "id": 10, "method": "resources/list"})).await;
+    assert_eq!(a["result"], json!({"resources": []}), "{a}");
+    let a = ask(json!({"jsonrpc": "2.0", "id": 11, "method": "prompts/list"})).await;
+    assert_eq!(a["result"], json!({"prompts": []}), "{a}");
+    let a = ask(json!({"jsonrpc": "2.0", "id": 12, "method": "resources/templates/list"})).await;
+    assert_eq!(a["result"], json!({"resourceTemplates": []}), "{a}");
+    let a = ask(json!({"jsonrpc": "2.0", "id": 13, "method": "resources/read", "params": {"uri": "file:///x"}})).await;
+    assert_eq!(a["error"]["message"], "resource file:///x is not available on MCP server v", "{a}");
+    let a = ask(json!({"jsonrpc": "2.0", "id": 14, "method": "prompts/get", "params": {"name": "p"}})).await;
+    assert_eq!(a["error"]["data"]["code"], "prompt_not_available", "{a}");
     assert!(seen.lock().unwrap().is_empty(), "the virtual server's refusal reached the upstream");
 
     // Upstreams that fail: each a JSON-RPC error naming the server and saying what happened.

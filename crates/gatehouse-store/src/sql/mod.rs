@@ -5,6 +5,7 @@ mod audit;
 mod codec;
 mod connect;
 mod identities;
+mod mcp_sessions;
 mod migrate;
 mod read;
 mod request_logs;
@@ -23,8 +24,8 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::{
-    AuditEvent, AuditFilter, AuditRecord, Loaded, RequestLog, RequestLogFilter, SpendDelta, Store, StoreError,
-    UsageBucket, UsageGroup, UsageRow, UsageSeriesRow,
+    AuditEvent, AuditFilter, AuditRecord, Loaded, McpSessionRecord, RequestLog, RequestLogFilter, SpendDelta, Store,
+    StoreError, UsageBucket, UsageGroup, UsageRow, UsageSeriesRow,
 };
 use connect::Dialect;
 
@@ -186,6 +187,26 @@ impl Store for SqlStore {
         audit: &AuditRecord,
     ) -> Result<bool, StoreError> {
         spend::claim_alert(&self.pool, counter, period_start, threshold, at, audit).await
+    }
+
+    async fn put_mcp_session(&self, session: &McpSessionRecord) -> Result<(), StoreError> {
+        mcp_sessions::put(&self.pool, session).await
+    }
+
+    async fn mcp_session(&self, id_hash: &str) -> Result<Option<McpSessionRecord>, StoreError> {
+        mcp_sessions::get(&self.pool, id_hash).await
+    }
+
+    async fn touch_mcp_session(&self, id_hash: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        mcp_sessions::touch(&self.pool, id_hash, at).await
+    }
+
+    async fn delete_mcp_session(&self, id_hash: &str) -> Result<bool, StoreError> {
+        mcp_sessions::delete(&self.pool, id_hash).await
+    }
+
+    async fn expire_mcp_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        mcp_sessions::expire(&self.pool, before).await
     }
 }
 

@@ -66,7 +66,8 @@ pub struct When {
     #[serde(default)]
     pub models: Vec<ModelRef>,
     /// MCP servers (`<server>`) or tools (`<server>/<tool>`): a rule that lists any applies to those tool
-    /// calls and to no model call; one that lists none applies to model calls only. Rate-limiting rules only.
+    /// calls and to no model call; one that lists none applies to model calls only. Rate-limiting and
+    /// guardrails rules only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mcp_servers: Vec<McpToolRef>,
     /// Request metadata that must be present with exactly these values.

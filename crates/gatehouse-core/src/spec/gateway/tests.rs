@@ -487,9 +487,7 @@ fn mcp_server_rules() {
     assert!(msg.contains("tool calls only"), "{msg}");
     assert!(check(rl, |v| v["rules"][0]["when"] = tools.clone()).is_ok());
     // Only rate limits take it: budgets and the rest refuse it, before asking whether the server exists.
-    for (kind, i) in
-        [(GatewayControlKind::Budget, 1), (GatewayControlKind::Guardrails, 0), (GatewayControlKind::LoadBalancing, 0)]
-    {
+    for (kind, i) in [(GatewayControlKind::Budget, 1), (GatewayControlKind::LoadBalancing, 0)] {
         let msg = fails_at(
             check(kind, |v| v["rules"][i]["when"]["mcp_servers"] = json!(["no-such-server"])),
             &format!("rules[{i}].when.mcp_servers"),
@@ -499,6 +497,19 @@ fn mcp_server_rules() {
             assert!(msg.contains("gateway-rate-limiting-config"), "{msg}");
         }
     }
+    // Guardrails check tool calls too, but a rule checks models or tools, not both.
+    let gr = GatewayControlKind::Guardrails;
+    assert!(check(gr, |v| v["rules"][0]["when"] = json!({"mcp_servers": ["github/search_issues"]})).is_ok());
+    let msg = fails_at(
+        check(gr, |v| v["rules"][0]["when"] = json!({"mcp_servers": ["no-such-server"]})),
+        "rules[0].when.mcp_servers[0]",
+    );
+    assert!(msg.contains("does not exist"), "{msg}");
+    let msg = fails_at(
+        check(gr, |v| v["rules"][0]["when"] = json!({"models": ["openai-main/gpt-4o"], "mcp_servers": ["github"]})),
+        "rules[0].when.models",
+    );
+    assert!(msg.contains("tool calls only"), "{msg}");
     // Written back only when present, so controls without it read as they did.
     let c = parse(rl, rate_limits()).unwrap();
     assert!(serde_json::to_value(&c).unwrap()["rules"][0]["when"].get("mcp_servers").is_none());

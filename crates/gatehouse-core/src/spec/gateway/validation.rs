@@ -297,14 +297,14 @@ impl GatewayControlSpec {
         }
         let per_rule =
             |i: usize, r: Result<(), FieldError>| r.map_err(|e| e.within(FieldPath::default().key("rules").index(i)));
-        // Only rate limits count tool calls: anywhere else, a rule naming MCP servers would do nothing.
+        // Only rate limits and guardrails see tool calls: anywhere else, a rule naming MCP servers would do
+        // nothing.
         let not_for_tools = match self {
-            GatewayControlSpec::RateLimiting(_) => None,
+            GatewayControlSpec::RateLimiting(_) | GatewayControlSpec::Guardrails(_) => None,
             GatewayControlSpec::Budget(_) => Some(
                 "budgets count model tokens and cost, which tool calls do not have; limit tool calls with a \
                  gateway-rate-limiting-config",
             ),
-            GatewayControlSpec::Guardrails(_) => Some("guardrails do not check tool calls yet"),
             GatewayControlSpec::LoadBalancing(_) => Some("load balancing routes model calls only"),
         };
         if let Some(why) = not_for_tools {
@@ -395,6 +395,13 @@ pub(super) fn check_budget(r: &BudgetRule) -> Result<(), FieldError> {
 }
 
 pub(super) fn check_guardrails(r: &GuardrailRule) -> Result<(), FieldError> {
+    if !r.when.mcp_servers.is_empty() && !r.when.models.is_empty() {
+        // A rule checks either model calls or tool calls: `models` would never match a tool call.
+        return Err(FieldError::new(
+            "when.models",
+            "a rule with mcp_servers checks tool calls only; put model guardrails in a rule of their own",
+        ));
+    }
     if r.input_guardrails.is_empty() && r.output_guardrails.is_empty() {
         return Err(FieldError::new("input_guardrails", "a rule needs at least one input or output guardrail"));
     }
