@@ -545,6 +545,11 @@ impl Call {
             }),
             request_bytes: self.request_bytes,
             response_bytes: self.response_bytes.known(),
+            guardrails: self
+                .guard
+                .as_ref()
+                .map(|g| std::mem::take(&mut crate::guardrails::lock(&g.verdicts()).log))
+                .unwrap_or_default(),
         }
     }
 }
@@ -572,6 +577,7 @@ impl Drop for Call {
                 refused_by: None,
                 request_bytes: None,
                 response_bytes: None,
+                guardrails: Vec::new(),
                 ..entry.clone()
             })
             .collect();

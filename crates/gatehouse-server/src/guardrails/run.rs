@@ -8,7 +8,7 @@ use gatehouse_core::spec::{GuardrailAction, GuardrailStrategy};
 
 use super::check::{find_before, redact, Body, Check};
 use super::texts::{self, TextRef};
-use super::verdict::{self, Blocked, Mark, SharedVerdicts};
+use super::verdict::{self, Blocked, Mark, Outcome, SharedVerdicts};
 use super::webhook::{Message, Payload, Reply};
 use super::CompiledRule;
 use crate::error::ApiError;
@@ -41,13 +41,13 @@ impl fmt::Display for Hook {
     }
 }
 
-/// What one check made of the text.
+/// What one check made of the text; counts are findings (a webhook's answer counts one).
 enum Verdict {
     Pass,
     /// Changed the text (or, auditing, would have).
-    Redacted,
+    Redacted(u64),
     /// Would block: what it found, or why the webhook refused.
-    Violation(String),
+    Violation(String, u64),
     /// The check itself failed.
     Error(String),
 }
@@ -131,11 +131,13 @@ impl Guard {
         match &check.body {
             Body::Find { detector, action } => {
                 let mut first = None;
+                let mut count = 0u64;
                 for t in texts.iter_mut() {
                     let mut cut = t.text.len();
                     let spans = find_before(detector, t.text, &mut cut, true);
                     let Some(s) = spans.first() else { continue };
                     first.get_or_insert(s.detail);
+                    count += spans.len() as u64;
                     match action {
                         GuardrailAction::Block => break,
                         GuardrailAction::Redact if modify => redact(t.text, &spans, &mut cut),
@@ -144,14 +146,14 @@ impl Guard {
                 }
                 match (first, action) {
                     (None, _) => Verdict::Pass,
-                    (Some(d), GuardrailAction::Block) => Verdict::Violation(found(d)),
-                    (Some(_), GuardrailAction::Redact) => Verdict::Redacted,
+                    (Some(d), GuardrailAction::Block) => Verdict::Violation(found(d), count),
+                    (Some(_), GuardrailAction::Redact) => Verdict::Redacted(count),
                 }
             }
             Body::MaxChars(limit) => {
                 let n: u64 = texts.iter().map(|t| t.text.chars().count() as u64).sum();
                 if n > *limit {
-                    Verdict::Violation(format!("counted {n} characters, over the limit of {limit}"))
+                    Verdict::Violation(format!("counted {n} characters, over the limit of {limit}"), 1)
                 } else {
                     Verdict::Pass
                 }
@@ -163,7 +165,7 @@ impl Guard {
                 };
                 match reply {
                     Ok(Reply::Allow) => Verdict::Pass,
-                    Ok(Reply::Block(reason)) => Verdict::Violation(refused(reason)),
+                    Ok(Reply::Block(reason)) => Verdict::Violation(refused(reason), 1),
                     Ok(Reply::Rewrite(new)) => {
                         let mut changed = false;
                         for (t, n) in texts.iter_mut().zip(new) {
@@ -175,7 +177,7 @@ impl Guard {
                             }
                         }
                         if changed {
-                            Verdict::Redacted
+                            Verdict::Redacted(1)
                         } else {
                             Verdict::Pass
                         }
@@ -201,24 +203,27 @@ impl Guard {
     /// Records a check's verdict under its strategy; `Err` is the block.
     fn record(&self, rule: &CompiledRule, check: &Check, hook: Hook, v: Verdict) -> Result<(), ApiError> {
         use GuardrailStrategy::{Audit, Enforce, EnforceButIgnoreOnError};
-        let (mark, block) = match (check.strategy, v) {
+        let (mark, block, outcome, count) = match (check.strategy, v) {
             (_, Verdict::Pass) => return Ok(()),
-            (Audit, Verdict::Redacted | Verdict::Violation(_)) => (Mark::Flagged, None),
+            (Audit, Verdict::Redacted(n) | Verdict::Violation(_, n)) => (Mark::Flagged, None, Outcome::Flagged, n),
             (Audit | EnforceButIgnoreOnError, Verdict::Error(e)) => {
                 tracing::warn!(rule = %rule.name(), check = check.kind, at = %check.path, error = %e,
                     "a guardrail failed; its strategy lets the request through");
-                (Mark::Error, None)
+                (Mark::Error, None, Outcome::ErrorIgnored, 1)
             }
-            (Enforce | EnforceButIgnoreOnError, Verdict::Redacted) => (Mark::Redacted, None),
-            (Enforce | EnforceButIgnoreOnError, Verdict::Violation(d)) => (Mark::Blocked, Some(d)),
+            (Enforce | EnforceButIgnoreOnError, Verdict::Redacted(n)) => (Mark::Redacted, None, Outcome::Redacted, n),
+            (Enforce | EnforceButIgnoreOnError, Verdict::Violation(d, n)) => {
+                (Mark::Blocked, Some(d), Outcome::Blocked, n)
+            }
             (Enforce, Verdict::Error(e)) => {
                 tracing::warn!(rule = %rule.name(), check = check.kind, at = %check.path, error = %e,
                     "a guardrail failed; the request is blocked");
-                (Mark::Error, Some(format!("failed: {e}")))
+                (Mark::Error, Some(format!("failed: {e}")), Outcome::ErrorBlocked, 1)
             }
         };
         let name = rule.name();
         let mut v = verdict::lock(&self.verdicts);
+        v.note(rule, check, hook, outcome, count);
         if v.mark(&name, mark) {
             tracing::info!(rule = %name, check = check.kind, at = %check.path, hook = %hook, verdict = mark.as_str(),
                 "guardrail verdict");
@@ -261,14 +266,15 @@ impl Guard {
             let v = match &check.body {
                 Body::Find { detector, action } => {
                     let spans = find_before(detector, &held.text, &mut cut, last);
+                    let n = spans.len() as u64;
                     match (spans.first(), action) {
                         (None, _) => Verdict::Pass,
-                        (Some(s), GuardrailAction::Block) => Verdict::Violation(found(s.detail)),
+                        (Some(s), GuardrailAction::Block) => Verdict::Violation(found(s.detail), n),
                         (Some(_), GuardrailAction::Redact) => {
                             if !check.audit() {
                                 redact(&mut held.text, &spans, &mut cut);
                             }
-                            Verdict::Redacted
+                            Verdict::Redacted(n)
                         }
                     }
                 }
@@ -280,14 +286,14 @@ impl Guard {
                     };
                     match reply {
                         Ok(Reply::Allow) => Verdict::Pass,
-                        Ok(Reply::Block(reason)) => Verdict::Violation(refused(reason)),
+                        Ok(Reply::Block(reason)) => Verdict::Violation(refused(reason), 1),
                         Ok(Reply::Rewrite(mut new)) => match new.pop() {
                             Some(n) if n != held.text => {
                                 if !check.audit() {
                                     held.text = n;
                                     cut = held.text.len();
                                 }
-                                Verdict::Redacted
+                                Verdict::Redacted(1)
                             }
                             Some(_) | None => Verdict::Pass,
                         },

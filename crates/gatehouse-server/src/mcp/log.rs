@@ -118,6 +118,7 @@ impl Drop for ToolCall {
             refused_by: self.refused_by.take(),
             request_bytes: Some(self.request_bytes),
             response_bytes: self.response_bytes,
+            guardrails: Vec::new(),
         };
         self.app.log_request(entry);
     }
