@@ -391,7 +391,10 @@ impl Call {
             return Ok(());
         }
         let http = super::upstream::http(&self.app);
-        let guard = Arc::new(Guard::new(rules, http, target.name.clone(), self.principal.subject.to_string()));
+        let signer = self.app.config.guardrail_webhook_secret.as_ref().map(|secret| {
+            Arc::new(crate::guardrails::Signer { secret: secret.clone(), clock: self.app.clock.clone() })
+        });
+        let guard = Arc::new(Guard::new(rules, http, signer, target.name.clone(), self.principal.subject.to_string()));
         self.guard = Some(guard.clone());
         guard.input(request).await?;
         // The log keeps what was sent upstream.

@@ -9,7 +9,7 @@ use gatehouse_core::spec::{GuardrailAction, GuardrailStrategy};
 use super::check::{find_before, redact, Body, Check};
 use super::texts::{self, TextRef};
 use super::verdict::{self, Blocked, Mark, Outcome, SharedVerdicts};
-use super::webhook::{Message, Payload, Reply};
+use super::webhook::{Message, Payload, Reply, Signer};
 use super::CompiledRule;
 use crate::error::ApiError;
 use crate::gateway::dispatch::{Request, Whole};
@@ -57,6 +57,8 @@ pub struct Guard {
     rules: Vec<Arc<CompiledRule>>,
     verdicts: SharedVerdicts,
     http: reqwest::Client,
+    /// Signs webhook requests, when the deployment has a secret for them.
+    signer: Option<Arc<Signer>>,
     /// For webhooks: `<account>/<model>` and the caller.
     model: String,
     subject: String,
@@ -76,7 +78,13 @@ pub struct Held {
 
 impl Guard {
     /// The guard of a call that `rules` match (in order); each rule is listed as applied.
-    pub fn new(rules: Vec<Arc<CompiledRule>>, http: reqwest::Client, model: String, subject: String) -> Guard {
+    pub fn new(
+        rules: Vec<Arc<CompiledRule>>,
+        http: reqwest::Client,
+        signer: Option<Arc<Signer>>,
+        model: String,
+        subject: String,
+    ) -> Guard {
         let mut v = verdict::Verdicts::default();
         for r in &rules {
             v.applied(&r.name());
@@ -84,7 +92,16 @@ impl Guard {
         let output_webhooks = || rules.iter().flat_map(|r| &r.output).filter(|c| matches!(c.body, Body::Webhook(_)));
         let holds_all = output_webhooks().any(|c| !c.audit());
         let audits_all = output_webhooks().any(Check::audit);
-        Guard { verdicts: Arc::new(std::sync::Mutex::new(v)), rules, http, model, subject, holds_all, audits_all }
+        Guard {
+            verdicts: Arc::new(std::sync::Mutex::new(v)),
+            rules,
+            http,
+            signer,
+            model,
+            subject,
+            holds_all,
+            audits_all,
+        }
     }
 
     pub fn verdicts(&self) -> SharedVerdicts {
@@ -161,7 +178,7 @@ impl Guard {
             Body::Webhook(w) => {
                 let reply = {
                     let messages = texts.iter().map(|t| Message { role: t.role, content: t.text.as_str() }).collect();
-                    w.call(&self.http, &self.payload(rule, hook, messages)).await
+                    w.call(&self.http, self.signer.as_deref(), &self.payload(rule, hook, messages)).await
                 };
                 match reply {
                     Ok(Reply::Allow) => Verdict::Pass,
@@ -282,7 +299,7 @@ impl Guard {
                     let reply = {
                         let content = if check.audit() { held.all.as_str() } else { held.text.as_str() };
                         let messages = vec![Message { role: "assistant", content }];
-                        w.call(&self.http, &self.payload(rule, Hook::Output, messages)).await
+                        w.call(&self.http, self.signer.as_deref(), &self.payload(rule, Hook::Output, messages)).await
                     };
                     match reply {
                         Ok(Reply::Allow) => Verdict::Pass,

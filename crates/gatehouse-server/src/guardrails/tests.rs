@@ -15,7 +15,7 @@ fn guard(output: Value) -> Guard {
     let subject: Subject = "user:a@example.com".parse().unwrap();
     let metadata = BTreeMap::new();
     let facts = RequestFacts { subject: &subject, teams: &[], call: Called::Model("a/b"), metadata: &metadata };
-    Guard::new(table.matching(&facts), reqwest::Client::new(), "a/b".into(), subject.to_string())
+    Guard::new(table.matching(&facts), reqwest::Client::new(), None, "a/b".into(), subject.to_string())
 }
 
 /// Feeds `pieces` to the guard as one choice of a stream; what was sent after each piece, and at the end.

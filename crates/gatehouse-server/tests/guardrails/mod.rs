@@ -3,6 +3,7 @@
 //! chunks), keywords, patterns and sizes, the union of matching rules, audit mode, and bad configs.
 
 mod output;
+mod signing;
 mod verdicts;
 mod webhook;
 
