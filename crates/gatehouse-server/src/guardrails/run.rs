@@ -115,14 +115,24 @@ impl Guard {
     /// The input hook: every matching rule's input checks on the request's text, redacting in place. A
     /// block is the call's 400; nothing has left for the upstream yet.
     pub async fn input(&self, request: &mut Request) -> Result<(), ApiError> {
-        let mut texts = texts::input(request);
-        self.whole(Hook::Input, &mut texts).await
+        let mut args = texts::Arguments::of_request(request);
+        let result = {
+            let mut texts = texts::input(request, &mut args);
+            self.whole(Hook::Input, &mut texts).await
+        };
+        args.into_request(request);
+        result
     }
 
     /// The output hook on a whole answer, before it is sent.
     pub async fn output(&self, answer: &mut Whole) -> Result<(), ApiError> {
-        let mut texts = texts::output(answer);
-        self.whole(Hook::Output, &mut texts).await
+        let mut args = texts::Arguments::of_answer(answer);
+        let result = {
+            let mut texts = texts::output(answer, &mut args);
+            self.whole(Hook::Output, &mut texts).await
+        };
+        args.into_answer(answer);
+        result
     }
 
     async fn whole(&self, hook: Hook, texts: &mut [TextRef<'_>]) -> Result<(), ApiError> {

@@ -4,6 +4,7 @@
 
 mod output;
 mod signing;
+mod tools;
 mod verdicts;
 mod webhook;
 
