@@ -86,6 +86,8 @@ pub async fn run(
             match f.admit(&step.served).await {
                 Ok(()) => {}
                 Err(e @ ApiError::OverLimit(_)) => {
+                    // Logged as an attempt refused by the gateway: nothing was sent to the target.
+                    attempts.push(Attempt { served: step.served.clone(), status: 429, latency: Duration::ZERO });
                     last = Some(e);
                     continue;
                 }

@@ -83,6 +83,11 @@ async fn a_fallback_is_charged_to_the_target_that_serves_and_refused_by_its_limi
     assert_eq!(asked(&mock), ["bad-fail-503"]);
     let rows = logged(&s, 10).await;
     assert!(rows.iter().any(|r| r["route"] == "chat" && r["status"] == 429 && r["refused_by"] == "rl/b"), "{rows:#?}");
+    // The target its limit refused is an attempt of its own, with the refusal's status.
+    assert!(
+        rows.iter().any(|r| r["route"] == "chat:attempt" && r["model"] == "up/b" && r["status"] == 429),
+        "{rows:#?}"
+    );
 
     // A refusal by the first choice's limit moves on to the next target.
     balance(
