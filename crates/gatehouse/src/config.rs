@@ -350,9 +350,14 @@ mod tests {
             Settings { trusted_proxies: Some("10.0.0.0/40".into()), ..Default::default() },
             Settings { header_read_timeout: Some("0s".into()), ..Default::default() },
             Settings { max_connections: Some(0), ..Default::default() },
+            Settings { guardrail_webhook_secret: Some("too-short".into()), ..Default::default() },
         ] {
             assert!(bad.resolve().is_err());
         }
+        let r = Settings { guardrail_webhook_secret: Some("0123456789abcdef".into()), ..Default::default() }
+            .resolve()
+            .unwrap();
+        assert_eq!(r.guardrail_webhook_secret.as_ref().map(|s| s.expose().as_str()), Some("0123456789abcdef"));
     }
 
     #[test]
