@@ -70,7 +70,7 @@ fn guard(config: serde_json::Value) -> Guard {
     let subject: Subject = "user:bench@example.com".parse().unwrap();
     let metadata = BTreeMap::new();
     let facts = RequestFacts { subject: &subject, teams: &[], call: Called::Model("mock/gpt"), metadata: &metadata };
-    Guard::new(table.matching(&facts), reqwest::Client::new(), "mock/gpt".into(), subject.to_string())
+    Guard::new(table.matching(&facts), reqwest::Client::new(), None, "mock/gpt".into(), subject.to_string())
 }
 
 fn rate(bytes: usize, d: Duration) -> f64 {

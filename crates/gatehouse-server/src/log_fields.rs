@@ -68,6 +68,12 @@ pub fn bound(mut e: RequestLog) -> RequestLog {
     if let Some(r) = &mut e.refused_by {
         bound_in_place(r, MAX_REFUSED_BY);
     }
+    e.guardrails.truncate(crate::guardrails::MAX_LOGGED);
+    for v in &mut e.guardrails {
+        for f in [&mut v.config, &mut v.rule, &mut v.check, &mut v.kind, &mut v.hook, &mut v.outcome] {
+            bound_in_place(f, MAX_SHORT);
+        }
+    }
     // A NaN or infinite cost would make every sum over its group NaN or infinite: better unknown than that.
     e.cost_usd = e.cost_usd.filter(|c| c.is_finite()).map(|c| c.max(0.0));
     for body in [&mut e.prompt, &mut e.completion].into_iter().flatten() {
@@ -231,6 +237,7 @@ mod tests {
             refused_by: Some("c".repeat(1000)),
             request_bytes: None,
             response_bytes: None,
+            guardrails: Vec::new(),
         }
     }
 

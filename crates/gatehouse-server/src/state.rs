@@ -114,6 +114,8 @@ pub struct ServerConfig {
     pub limits_on_failure: crate::limits::OnFailure,
     /// Where budget alerts are posted, signed.
     pub alert_webhook: Option<crate::limits::alerts::Webhook>,
+    /// Signs the requests of `webhook` guardrails (`x-gatehouse-signature`), when set.
+    pub guardrail_webhook_secret: Option<gatehouse_core::Secret<String>>,
 }
 
 impl Default for ServerConfig {
@@ -141,6 +143,7 @@ impl Default for ServerConfig {
             redis_prefix: crate::limits::redis::DEFAULT_PREFIX.to_owned(),
             limits_on_failure: crate::limits::OnFailure::Closed,
             alert_webhook: None,
+            guardrail_webhook_secret: None,
         }
     }
 }

@@ -144,6 +144,29 @@ pub struct RequestLog {
     /// The answer's size in bytes: the body sent (a stream's events as they went out), an MCP tool call's
     /// answer message. `None` when nothing was answered or for rows logged before sizes were stored.
     pub response_bytes: Option<u64>,
+    /// What each guardrail check that acted did to the call, in the order it happened (empty when none
+    /// did). Never the text it found.
+    pub guardrails: Vec<GuardrailVerdict>,
+}
+
+/// What one guardrail check did to one call, as the request log keeps it: where the check is, on which
+/// hook, what came of it and how many findings (a webhook's answer counts one). Repeats of the same
+/// check and outcome (a stream's pieces) add to one entry's count.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GuardrailVerdict {
+    /// The guardrails config and the rule in it.
+    pub config: String,
+    pub rule: String,
+    /// Where the check is in its rule (`input_guardrails[1]`) and its manifest `type` (`pii`).
+    pub check: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `input` or `output`.
+    pub hook: String,
+    /// `blocked`, `redacted` (text changed), `flagged` (an `audit` check found something), `error_ignored`
+    /// (the check failed and its strategy let the call through) or `error_blocked` (it failed and blocked).
+    pub outcome: String,
+    pub count: u64,
 }
 
 /// Which request logs to read (or sum up). Conditions that are set must all hold. Rows come newest first

@@ -986,6 +986,7 @@ fn request(n: i64, subject: &str, model: &str, status: u16) -> RequestLog {
         refused_by: (status == 429).then(|| "limits/per-user".to_owned()),
         request_bytes: (n % 4 != 0).then_some(100 * n as u64),
         response_bytes: (status < 400 && n % 5 != 0).then_some(1_000 * n as u64),
+        guardrails: Vec::new(),
     }
 }
 

@@ -70,6 +70,10 @@ pub struct Settings {
     /// The shared secret of the alert webhook's `x-gatehouse-signature` (HMAC-SHA256); required with the URL.
     #[arg(long, env = "GATEHOUSE_ALERT_WEBHOOK_SECRET", global = true, hide_env_values = true)]
     pub alert_webhook_secret: Option<String>,
+    /// Signs the requests of `webhook` guardrails with `x-gatehouse-signature` (HMAC-SHA256, as alerts are
+    /// signed); at least 16 characters. Without it they are sent unsigned.
+    #[arg(long, env = "GATEHOUSE_GUARDRAIL_WEBHOOK_SECRET", global = true, hide_env_values = true)]
+    pub guardrail_webhook_secret: Option<String>,
     /// A TOML file with any of these settings (`database_url = "..."`); flags and environment win over it.
     #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -94,6 +98,7 @@ struct FileSettings {
     limits_on_store_failure: Option<String>,
     alert_webhook_url: Option<String>,
     alert_webhook_secret: Option<String>,
+    guardrail_webhook_secret: Option<String>,
 }
 
 /// In the file, a list or one comma-separated string.
@@ -131,6 +136,7 @@ pub struct Resolved {
     pub redis_prefix: String,
     pub limits_on_failure: gatehouse_server::limits::OnFailure,
     pub alert_webhook: Option<gatehouse_server::limits::alerts::Webhook>,
+    pub guardrail_webhook_secret: Option<gatehouse_core::Secret<String>>,
 }
 
 pub const DEFAULT_HEADER_READ_TIMEOUT: time::Duration = time::Duration::seconds(10);
@@ -231,6 +237,10 @@ impl Settings {
                 self.alert_webhook_url.clone().or(file.alert_webhook_url),
                 self.alert_webhook_secret.clone().or(file.alert_webhook_secret),
             )?,
+            guardrail_webhook_secret: match self.guardrail_webhook_secret.clone().or(file.guardrail_webhook_secret) {
+                Some(s) if s.len() < 16 => anyhow::bail!("guardrail_webhook_secret: must be at least 16 characters"),
+                other => other.map(gatehouse_core::Secret::new),
+            },
         })
     }
 }
@@ -340,9 +350,14 @@ mod tests {
             Settings { trusted_proxies: Some("10.0.0.0/40".into()), ..Default::default() },
             Settings { header_read_timeout: Some("0s".into()), ..Default::default() },
             Settings { max_connections: Some(0), ..Default::default() },
+            Settings { guardrail_webhook_secret: Some("too-short".into()), ..Default::default() },
         ] {
             assert!(bad.resolve().is_err());
         }
+        let r = Settings { guardrail_webhook_secret: Some("0123456789abcdef".into()), ..Default::default() }
+            .resolve()
+            .unwrap();
+        assert_eq!(r.guardrail_webhook_secret.as_ref().map(|s| s.expose().as_str()), Some("0123456789abcdef"));
     }
 
     #[test]

@@ -172,6 +172,7 @@ mod tests {
             refused_by: None,
             request_bytes: None,
             response_bytes: None,
+            guardrails: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::dispatch::{self, Answer, Request};
+use super::follow::Follow;
 use super::resolve::{routed, Target};
 use super::route::Step;
 use crate::error::ApiError;
@@ -64,21 +65,35 @@ impl Failure {
 /// The longest a retry waits, whatever the backoff says.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// Tries `steps` in order for `request` (named `named` by the client); the answer and the target that
-/// served it. Every attempt is appended to `attempts`, as it ends.
+/// Tries `steps` in order for `request` (named `named` by the client, on a route serving `route_type`); the
+/// answer and the target that served it. Every attempt is appended to `attempts`, as it ends. With
+/// `follow`, each target's limits are charged before the call goes to it; a refusal moves on to the next
+/// target, and is the answer (a 429) when none is left.
 pub async fn run(
     app: &App,
     view: &Published,
-    named: &str,
-    route_type: ModelType,
+    (named, route_type): (&str, ModelType),
     steps: &[Step],
     request: &Request,
+    follow: Option<&Follow>,
     attempts: &mut Vec<Attempt>,
 ) -> Result<(Answer, Target), ApiError> {
     let mut last = None;
     for step in steps {
         // Deleting a model a routing names is refused, but a target of another type cannot serve this route.
         let Some(target) = routed(view, &step.served, named, route_type) else { continue };
+        if let Some(f) = follow {
+            match f.admit(&step.served).await {
+                Ok(()) => {}
+                Err(e @ ApiError::OverLimit(_)) => {
+                    // Logged as an attempt refused by the gateway: nothing was sent to the target.
+                    attempts.push(Attempt { served: step.served.clone(), status: 429, latency: Duration::ZERO });
+                    last = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let req = with_overrides(request, &step.override_params)?;
         let mut retries = 0u32;
         loop {

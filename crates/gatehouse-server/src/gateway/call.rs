@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 
 use super::attempt::{self, Attempt};
 use super::dispatch::{self, Answer, Request};
+use super::follow::Follow;
 use super::log::{count, keep, micros, Usage};
 use super::resolve::{resolve, Target};
 use super::route::{plan, Facts, Step};
@@ -112,6 +113,8 @@ pub struct Call {
     attempts: Vec<Attempt>,
     /// The guardrails that match the call, and what they did (shared with a stream's scanner).
     guard: Option<Arc<Guard>>,
+    /// A routed call's limits on the targets it goes to, charged as it goes (see `follow`).
+    follow: Option<Arc<Follow>>,
 }
 
 /// The header naming the real model that served: `<account>/<model>`.
@@ -152,6 +155,7 @@ impl Call {
             routed_by: None,
             attempts: Vec::new(),
             guard: None,
+            follow: None,
         }
     }
 
@@ -270,19 +274,28 @@ impl Call {
         let teams = if limits.names_teams() { self.teams() } else { Vec::new() };
         let empty = BTreeMap::new();
         let metadata = self.metadata.as_ref().unwrap_or(&empty);
+        // A routed call counts here against the rules of the name its caller used (a virtual model, or the
+        // model a load-balancing rule spreads): a limit set on that name holds whichever target serves. Each
+        // target's own rules are charged when the call goes to it (`Follow`), so they follow a fallback.
+        let routed = !self.steps.is_empty();
+        let charged = match (&self.target, routed) {
+            (Some(t), true) => t.name.clone(),
+            (Some(_) | None, _) => model,
+        };
         let facts =
-            RequestFacts { subject: &self.principal.subject, teams: &teams, call: Called::Model(&model), metadata };
-        let mut charges = limits.charges(&facts);
-        // A routed call also counts against the rules of the name its caller used (a virtual model, or the
-        // model a load-balancing rule spreads): a limit set on that name holds whichever target serves.
-        if let Some(named) = self.target.as_ref().map(|t| t.name.clone()).filter(|n| *n != model) {
-            let facts =
-                RequestFacts { subject: &self.principal.subject, teams: &teams, call: Called::Model(&named), metadata };
-            for c in limits.charges(&facts) {
-                if !charges.iter().any(|x| x.counter == c.counter) {
-                    charges.push(c);
-                }
-            }
+            RequestFacts { subject: &self.principal.subject, teams: &teams, call: Called::Model(&charged), metadata };
+        let charges = limits.charges(&facts);
+        if routed {
+            self.follow = Some(Arc::new(Follow {
+                app: self.app.clone(),
+                view: self.view.clone(),
+                subject: self.principal.subject.clone(),
+                teams: teams.clone(),
+                metadata: metadata.clone(),
+                estimate: request.estimate(),
+                charged: std::sync::Mutex::new(charges.iter().map(|c| c.counter.clone()).collect()),
+                admissions: std::sync::Mutex::new(Vec::new()),
+            }));
         }
         if charges.is_empty() {
             return Ok(());
@@ -319,6 +332,14 @@ impl Call {
                 }
             }
         }
+        // The rules of the targets a routed call went to: named, without their `x-ratelimit-*` (the call's
+        // own, above, are those of the name it used).
+        if let Some(f) = &self.follow {
+            for (_, a) in f.admissions.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                let entries = a.headers(self.app.now()).into_iter().filter(|(n, _)| n == APPLIED);
+                applied.extend(entries.filter_map(|(_, v)| v.to_str().ok().map(str::to_owned)));
+            }
+        }
         if let Some(g) = &self.guard {
             applied.extend(crate::guardrails::lock(&g.verdicts()).header_entries());
         }
@@ -349,7 +370,19 @@ impl Call {
     /// Settle: the call's counters corrected with its real usage, its spend recorded, alerts checked. Runs
     /// inline when the counters answer at once (in process), else as a task of its own.
     fn settle(&mut self) {
-        let Some(admission) = self.admission.take() else { return };
+        let mut admissions: Vec<Admission> = self.admission.take().into_iter().collect();
+        // A routed call's targets: the one that served settles with the call's usage, at its price; the
+        // others it fell back from keep the request and give back what they reserved.
+        let served = self.target.as_ref().filter(|_| self.status.is_some()).map(|t| t.served.clone());
+        for (model, mut a) in self.follow.as_ref().map(|f| f.take()).unwrap_or_default() {
+            if served.as_deref() != Some(model.as_str()) {
+                a.unserve(|_| true);
+            }
+            admissions.push(a);
+        }
+        if admissions.is_empty() {
+            return;
+        }
         let outcome = match (self.usage.input, self.usage.output) {
             (Some(input), output) => Outcome::Used { input, output: output.unwrap_or(0) },
             (None, _) => match self.status {
@@ -360,8 +393,10 @@ impl Call {
         let app = self.app.clone();
         let now = app.now();
         let work = async move {
-            let settled = app.limiter.settle(now, admission, outcome).await;
-            crate::limits::after_settle(&app, settled).await;
+            for admission in admissions {
+                let settled = app.limiter.settle(now, admission, outcome).await;
+                crate::limits::after_settle(&app, settled).await;
+            }
         };
         let mut work = Box::pin(work);
         if futures_util::FutureExt::now_or_never(&mut work).is_none() {
@@ -391,7 +426,10 @@ impl Call {
             return Ok(());
         }
         let http = super::upstream::http(&self.app);
-        let guard = Arc::new(Guard::new(rules, http, target.name.clone(), self.principal.subject.to_string()));
+        let signer = self.app.config.guardrail_webhook_secret.as_ref().map(|secret| {
+            Arc::new(crate::guardrails::Signer { secret: secret.clone(), clock: self.app.clock.clone() })
+        });
+        let guard = Arc::new(Guard::new(rules, http, signer, target.name.clone(), self.principal.subject.to_string()));
         self.guard = Some(guard.clone());
         guard.input(request).await?;
         // The log keeps what was sent upstream.
@@ -423,8 +461,21 @@ impl Call {
         let named = request.model().to_owned();
         let (steps, view) = (std::mem::take(&mut self.steps), self.view.clone());
         let route_type = self.route.model_type();
-        let result = attempt::run(&self.app, &view, &named, route_type, &steps, &request, &mut self.attempts).await;
+        let follow = self.follow.clone();
+        let result = attempt::run(
+            &self.app,
+            &view,
+            (&named, route_type),
+            &steps,
+            &request,
+            follow.as_deref(),
+            &mut self.attempts,
+        )
+        .await;
         self.steps = steps;
+        if let Err(ApiError::OverLimit(o)) = &result {
+            self.refused_by = Some(o.rule.clone());
+        }
         let (answer, served) = result?;
         if let Some(a) = &mut self.admission {
             a.reprice(served.pricing().map(|p| (p.input_per_million_tokens, p.output_per_million_tokens)));
@@ -545,6 +596,11 @@ impl Call {
             }),
             request_bytes: self.request_bytes,
             response_bytes: self.response_bytes.known(),
+            guardrails: self
+                .guard
+                .as_ref()
+                .map(|g| std::mem::take(&mut crate::guardrails::lock(&g.verdicts()).log))
+                .unwrap_or_default(),
         }
     }
 }
@@ -572,6 +628,7 @@ impl Drop for Call {
                 refused_by: None,
                 request_bytes: None,
                 response_bytes: None,
+                guardrails: Vec::new(),
                 ..entry.clone()
             })
             .collect();

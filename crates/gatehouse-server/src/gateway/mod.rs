@@ -8,6 +8,7 @@
 pub mod attempt;
 pub mod call;
 pub mod dispatch;
+pub mod follow;
 pub mod health;
 pub mod log;
 pub mod metadata;

@@ -24,7 +24,8 @@ use gatehouse_core::{ResourceKind, Snapshot};
 
 pub use check::{Body, Check, Detector, Span, REGEX_HOLD};
 pub use run::{Guard, Held, Hook};
-pub use verdict::{lock, Blocked, Mark, SharedVerdicts, Verdicts};
+pub use verdict::{lock, Blocked, Mark, Outcome, SharedVerdicts, Verdicts, MAX_LOGGED};
+pub use webhook::{Signer, SIGNATURE};
 
 use crate::error::ApiError;
 

@@ -8,8 +8,8 @@ use gatehouse_core::spec::{GuardrailAction, GuardrailStrategy};
 
 use super::check::{find_before, redact, Body, Check};
 use super::texts::{self, TextRef};
-use super::verdict::{self, Blocked, Mark, SharedVerdicts};
-use super::webhook::{Message, Payload, Reply};
+use super::verdict::{self, Blocked, Mark, Outcome, SharedVerdicts};
+use super::webhook::{Message, Payload, Reply, Signer};
 use super::CompiledRule;
 use crate::error::ApiError;
 use crate::gateway::dispatch::{Request, Whole};
@@ -41,13 +41,13 @@ impl fmt::Display for Hook {
     }
 }
 
-/// What one check made of the text.
+/// What one check made of the text; counts are findings (a webhook's answer counts one).
 enum Verdict {
     Pass,
     /// Changed the text (or, auditing, would have).
-    Redacted,
+    Redacted(u64),
     /// Would block: what it found, or why the webhook refused.
-    Violation(String),
+    Violation(String, u64),
     /// The check itself failed.
     Error(String),
 }
@@ -57,6 +57,8 @@ pub struct Guard {
     rules: Vec<Arc<CompiledRule>>,
     verdicts: SharedVerdicts,
     http: reqwest::Client,
+    /// Signs webhook requests, when the deployment has a secret for them.
+    signer: Option<Arc<Signer>>,
     /// For webhooks: `<account>/<model>` and the caller.
     model: String,
     subject: String,
@@ -76,7 +78,13 @@ pub struct Held {
 
 impl Guard {
     /// The guard of a call that `rules` match (in order); each rule is listed as applied.
-    pub fn new(rules: Vec<Arc<CompiledRule>>, http: reqwest::Client, model: String, subject: String) -> Guard {
+    pub fn new(
+        rules: Vec<Arc<CompiledRule>>,
+        http: reqwest::Client,
+        signer: Option<Arc<Signer>>,
+        model: String,
+        subject: String,
+    ) -> Guard {
         let mut v = verdict::Verdicts::default();
         for r in &rules {
             v.applied(&r.name());
@@ -84,7 +92,16 @@ impl Guard {
         let output_webhooks = || rules.iter().flat_map(|r| &r.output).filter(|c| matches!(c.body, Body::Webhook(_)));
         let holds_all = output_webhooks().any(|c| !c.audit());
         let audits_all = output_webhooks().any(Check::audit);
-        Guard { verdicts: Arc::new(std::sync::Mutex::new(v)), rules, http, model, subject, holds_all, audits_all }
+        Guard {
+            verdicts: Arc::new(std::sync::Mutex::new(v)),
+            rules,
+            http,
+            signer,
+            model,
+            subject,
+            holds_all,
+            audits_all,
+        }
     }
 
     pub fn verdicts(&self) -> SharedVerdicts {
@@ -98,14 +115,24 @@ impl Guard {
     /// The input hook: every matching rule's input checks on the request's text, redacting in place. A
     /// block is the call's 400; nothing has left for the upstream yet.
     pub async fn input(&self, request: &mut Request) -> Result<(), ApiError> {
-        let mut texts = texts::input(request);
-        self.whole(Hook::Input, &mut texts).await
+        let mut args = texts::Arguments::of_request(request);
+        let result = {
+            let mut texts = texts::input(request, &mut args);
+            self.whole(Hook::Input, &mut texts).await
+        };
+        args.into_request(request);
+        result
     }
 
     /// The output hook on a whole answer, before it is sent.
     pub async fn output(&self, answer: &mut Whole) -> Result<(), ApiError> {
-        let mut texts = texts::output(answer);
-        self.whole(Hook::Output, &mut texts).await
+        let mut args = texts::Arguments::of_answer(answer);
+        let result = {
+            let mut texts = texts::output(answer, &mut args);
+            self.whole(Hook::Output, &mut texts).await
+        };
+        args.into_answer(answer);
+        result
     }
 
     /// The hook on the free texts of a tool call (its arguments, or its result), each with the role a
@@ -138,11 +165,13 @@ impl Guard {
         match &check.body {
             Body::Find { detector, action } => {
                 let mut first = None;
+                let mut count = 0u64;
                 for t in texts.iter_mut() {
                     let mut cut = t.text.len();
                     let spans = find_before(detector, t.text, &mut cut, true);
                     let Some(s) = spans.first() else { continue };
                     first.get_or_insert(s.detail);
+                    count += spans.len() as u64;
                     match action {
                         GuardrailAction::Block => break,
                         GuardrailAction::Redact if modify => redact(t.text, &spans, &mut cut),
@@ -151,14 +180,14 @@ impl Guard {
                 }
                 match (first, action) {
                     (None, _) => Verdict::Pass,
-                    (Some(d), GuardrailAction::Block) => Verdict::Violation(found(d)),
-                    (Some(_), GuardrailAction::Redact) => Verdict::Redacted,
+                    (Some(d), GuardrailAction::Block) => Verdict::Violation(found(d), count),
+                    (Some(_), GuardrailAction::Redact) => Verdict::Redacted(count),
                 }
             }
             Body::MaxChars(limit) => {
                 let n: u64 = texts.iter().map(|t| t.text.chars().count() as u64).sum();
                 if n > *limit {
-                    Verdict::Violation(format!("counted {n} characters, over the limit of {limit}"))
+                    Verdict::Violation(format!("counted {n} characters, over the limit of {limit}"), 1)
                 } else {
                     Verdict::Pass
                 }
@@ -166,11 +195,11 @@ impl Guard {
             Body::Webhook(w) => {
                 let reply = {
                     let messages = texts.iter().map(|t| Message { role: t.role, content: t.text.as_str() }).collect();
-                    w.call(&self.http, &self.payload(rule, hook, messages)).await
+                    w.call(&self.http, self.signer.as_deref(), &self.payload(rule, hook, messages)).await
                 };
                 match reply {
                     Ok(Reply::Allow) => Verdict::Pass,
-                    Ok(Reply::Block(reason)) => Verdict::Violation(refused(reason)),
+                    Ok(Reply::Block(reason)) => Verdict::Violation(refused(reason), 1),
                     Ok(Reply::Rewrite(new)) => {
                         let mut changed = false;
                         for (t, n) in texts.iter_mut().zip(new) {
@@ -182,7 +211,7 @@ impl Guard {
                             }
                         }
                         if changed {
-                            Verdict::Redacted
+                            Verdict::Redacted(1)
                         } else {
                             Verdict::Pass
                         }
@@ -208,24 +237,27 @@ impl Guard {
     /// Records a check's verdict under its strategy; `Err` is the block.
     fn record(&self, rule: &CompiledRule, check: &Check, hook: Hook, v: Verdict) -> Result<(), ApiError> {
         use GuardrailStrategy::{Audit, Enforce, EnforceButIgnoreOnError};
-        let (mark, block) = match (check.strategy, v) {
+        let (mark, block, outcome, count) = match (check.strategy, v) {
             (_, Verdict::Pass) => return Ok(()),
-            (Audit, Verdict::Redacted | Verdict::Violation(_)) => (Mark::Flagged, None),
+            (Audit, Verdict::Redacted(n) | Verdict::Violation(_, n)) => (Mark::Flagged, None, Outcome::Flagged, n),
             (Audit | EnforceButIgnoreOnError, Verdict::Error(e)) => {
                 tracing::warn!(rule = %rule.name(), check = check.kind, at = %check.path, error = %e,
                     "a guardrail failed; its strategy lets the request through");
-                (Mark::Error, None)
+                (Mark::Error, None, Outcome::ErrorIgnored, 1)
             }
-            (Enforce | EnforceButIgnoreOnError, Verdict::Redacted) => (Mark::Redacted, None),
-            (Enforce | EnforceButIgnoreOnError, Verdict::Violation(d)) => (Mark::Blocked, Some(d)),
+            (Enforce | EnforceButIgnoreOnError, Verdict::Redacted(n)) => (Mark::Redacted, None, Outcome::Redacted, n),
+            (Enforce | EnforceButIgnoreOnError, Verdict::Violation(d, n)) => {
+                (Mark::Blocked, Some(d), Outcome::Blocked, n)
+            }
             (Enforce, Verdict::Error(e)) => {
                 tracing::warn!(rule = %rule.name(), check = check.kind, at = %check.path, error = %e,
                     "a guardrail failed; the request is blocked");
-                (Mark::Error, Some(format!("failed: {e}")))
+                (Mark::Error, Some(format!("failed: {e}")), Outcome::ErrorBlocked, 1)
             }
         };
         let name = rule.name();
         let mut v = verdict::lock(&self.verdicts);
+        v.note(rule, check, hook, outcome, count);
         if v.mark(&name, mark) {
             tracing::info!(rule = %name, check = check.kind, at = %check.path, hook = %hook, verdict = mark.as_str(),
                 "guardrail verdict");
@@ -268,14 +300,15 @@ impl Guard {
             let v = match &check.body {
                 Body::Find { detector, action } => {
                     let spans = find_before(detector, &held.text, &mut cut, last);
+                    let n = spans.len() as u64;
                     match (spans.first(), action) {
                         (None, _) => Verdict::Pass,
-                        (Some(s), GuardrailAction::Block) => Verdict::Violation(found(s.detail)),
+                        (Some(s), GuardrailAction::Block) => Verdict::Violation(found(s.detail), n),
                         (Some(_), GuardrailAction::Redact) => {
                             if !check.audit() {
                                 redact(&mut held.text, &spans, &mut cut);
                             }
-                            Verdict::Redacted
+                            Verdict::Redacted(n)
                         }
                     }
                 }
@@ -283,18 +316,18 @@ impl Guard {
                     let reply = {
                         let content = if check.audit() { held.all.as_str() } else { held.text.as_str() };
                         let messages = vec![Message { role: "assistant", content }];
-                        w.call(&self.http, &self.payload(rule, Hook::Output, messages)).await
+                        w.call(&self.http, self.signer.as_deref(), &self.payload(rule, Hook::Output, messages)).await
                     };
                     match reply {
                         Ok(Reply::Allow) => Verdict::Pass,
-                        Ok(Reply::Block(reason)) => Verdict::Violation(refused(reason)),
+                        Ok(Reply::Block(reason)) => Verdict::Violation(refused(reason), 1),
                         Ok(Reply::Rewrite(mut new)) => match new.pop() {
                             Some(n) if n != held.text => {
                                 if !check.audit() {
                                     held.text = n;
                                     cut = held.text.len();
                                 }
-                                Verdict::Redacted
+                                Verdict::Redacted(1)
                             }
                             Some(_) | None => Verdict::Pass,
                         },

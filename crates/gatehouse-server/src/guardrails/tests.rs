@@ -15,7 +15,7 @@ fn guard(output: Value) -> Guard {
     let subject: Subject = "user:a@example.com".parse().unwrap();
     let metadata = BTreeMap::new();
     let facts = RequestFacts { subject: &subject, teams: &[], call: Called::Model("a/b"), metadata: &metadata };
-    Guard::new(table.matching(&facts), reqwest::Client::new(), "a/b".into(), subject.to_string())
+    Guard::new(table.matching(&facts), reqwest::Client::new(), None, "a/b".into(), subject.to_string())
 }
 
 /// Feeds `pieces` to the guard as one choice of a stream; what was sent after each piece, and at the end.
@@ -127,4 +127,62 @@ proptest! {
         prop_assert!(!streamed.contains(v), "{v:?} sent in {streamed:?}");
         prop_assert_eq!(streamed, whole);
     }
+}
+
+/// Anthropic's thinking is text to the output checks, whole and streamed: a key split across thinking
+/// deltas is held until whole, and goes out redacted before the signature that closes the block.
+#[test]
+fn thinking_is_checked_whole_and_streamed() {
+    use futures_util::StreamExt;
+    use gatehouse_providers::anthropic::{BlockDelta, ContentBlock, MessagesResponse, StreamEvent};
+
+    use crate::gateway::dispatch::Whole;
+    use crate::gateway::stream::Item;
+
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let g = std::sync::Arc::new(redacting());
+    let mut whole = Whole::Messages(
+        serde_json::from_value::<MessagesResponse>(json!({"id": "m", "model": "x", "content": [
+            {"type": "thinking", "thinking": "the key AKIAIOSFODNN7EXAMPLE is", "signature": "s"},
+            {"type": "text", "text": "done"}]}))
+        .unwrap(),
+    );
+    rt.block_on(g.output(&mut whole)).unwrap();
+    let Whole::Messages(m) = &whole else { panic!() };
+    assert!(
+        matches!(&m.content[0], ContentBlock::Thinking { thinking, .. } if thinking == "the key [REDACTED:secret] is")
+    );
+
+    let ev = |e: StreamEvent| Ok(vec![Item::Anthropic(e)]);
+    let think =
+        |t: &str| StreamEvent::ContentBlockDelta { index: 0, delta: BlockDelta::ThinkingDelta { thinking: t.into() } };
+    let events = vec![
+        ev(StreamEvent::ContentBlockStart {
+            index: 0,
+            content_block: ContentBlock::Thinking { thinking: String::new(), signature: None },
+        }),
+        ev(think("key AKIAIOSF")),
+        ev(think("ODNN7EXAMPLE")),
+        ev(StreamEvent::ContentBlockDelta { index: 0, delta: BlockDelta::SignatureDelta { signature: "s".into() } }),
+        ev(StreamEvent::ContentBlockStop { index: 0 }),
+    ];
+    let out: Vec<Item> = rt.block_on(async {
+        let s = crate::gateway::scan::scan(Box::pin(futures_util::stream::iter(events)), g.clone());
+        s.map(|r| r.unwrap()).collect::<Vec<_>>().await.into_iter().flatten().collect()
+    });
+    let mut thinking = String::new();
+    let mut order = Vec::new();
+    for item in out {
+        let Item::Anthropic(e) = item else { panic!() };
+        match e {
+            StreamEvent::ContentBlockDelta { delta: BlockDelta::ThinkingDelta { thinking: t }, .. } => {
+                thinking.push_str(&t);
+                order.push("thinking");
+            }
+            StreamEvent::ContentBlockDelta { delta: BlockDelta::SignatureDelta { .. }, .. } => order.push("signature"),
+            _ => {}
+        }
+    }
+    assert_eq!(thinking, "key [REDACTED:secret]");
+    assert_eq!(order.last(), Some(&"signature"), "{order:?}");
 }

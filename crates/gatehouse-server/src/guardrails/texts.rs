@@ -1,9 +1,11 @@
 //! The free text of a request and of a whole answer, as mutable strings: what guardrails read and
-//! rewrite. Each unit is checked on its own (a finding never spans two messages); structure, tool
-//! definitions, tool calls and images are not text and are left alone.
+//! rewrite. Each unit is checked on its own (a finding never spans two messages). Tool calls' arguments
+//! (OpenAI's JSON text, Anthropic's `tool_use.input`) are read value by value: every string in them is a
+//! text, so a redaction keeps the JSON valid; arguments that do not parse are one text as written.
+//! Thinking blocks are text. Tool definitions, object keys and images are not, and are left alone.
 
 use gatehouse_providers::anthropic::{self, ContentBlock, SystemPrompt, ToolResultContent};
-use gatehouse_providers::openai::{self, EmbeddingInput, MessageContent};
+use gatehouse_providers::openai::{self, ChatMessage, EmbeddingInput, MessageContent};
 use serde_json::Value;
 
 use crate::gateway::dispatch::{Request, Whole};
@@ -37,18 +39,106 @@ fn chat_content<'a>(role: &'static str, c: &'a mut MessageContent, out: &mut Vec
 fn blocks<'a>(role: &'static str, list: &'a mut [ContentBlock], out: &mut Vec<TextRef<'a>>) {
     for b in list {
         match b {
-            ContentBlock::Text { text, .. } => out.push(TextRef { role, text }),
+            ContentBlock::Text { text, .. } | ContentBlock::Thinking { thinking: text, .. } => {
+                out.push(TextRef { role, text })
+            }
             ContentBlock::ToolResult { content: Some(c), .. } => match c {
                 ToolResultContent::Text(text) => out.push(TextRef { role, text }),
                 ToolResultContent::Blocks(inner) => blocks(role, inner, out),
             },
+            ContentBlock::ToolUse { input, .. } => strings(role, input, out),
             ContentBlock::ToolResult { content: None, .. }
             | ContentBlock::Image { .. }
-            | ContentBlock::ToolUse { .. }
-            | ContentBlock::Thinking { .. }
             | ContentBlock::RedactedThinking { .. }
             | ContentBlock::Other(_) => {}
         }
+    }
+}
+
+/// Every string value in `v` (not the keys), in document order.
+fn strings<'a>(role: &'static str, v: &'a mut Value, out: &mut Vec<TextRef<'a>>) {
+    match v {
+        Value::String(text) => out.push(TextRef { role, text }),
+        Value::Array(items) => items.iter_mut().for_each(|i| strings(role, i, out)),
+        Value::Object(map) => map.values_mut().for_each(|i| strings(role, i, out)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// OpenAI tool calls' arguments, parsed: the JSON text of each call in order (`None` where it does not
+/// parse). Checks read the parsed values; `encode` writes back those that changed.
+pub struct Arguments(Vec<Option<Value>>, Vec<Option<Value>>);
+
+fn calls<'a>(messages: impl Iterator<Item = &'a mut ChatMessage>) -> impl Iterator<Item = &'a mut String> {
+    messages.flat_map(|m| m.tool_calls.iter_mut().flatten().map(|c| &mut c.function.arguments))
+}
+
+impl Arguments {
+    fn decode<'a>(list: impl Iterator<Item = &'a mut String>) -> Arguments {
+        let parsed: Vec<Option<Value>> = list.map(|a| serde_json::from_str(a).ok()).collect();
+        Arguments(parsed.clone(), parsed)
+    }
+
+    /// Pushes the texts of the `i`-th call: its parsed values, or its raw text.
+    fn push<'a>(parsed: &mut std::slice::IterMut<'a, Option<Value>>, raw: &'a mut String, out: &mut Vec<TextRef<'a>>) {
+        match parsed.next() {
+            Some(Some(v)) => strings("assistant", v, out),
+            Some(None) | None => out.push(TextRef { role: "assistant", text: raw }),
+        }
+    }
+
+    fn encode<'a>(self, list: impl Iterator<Item = &'a mut String>) {
+        for ((raw, now), before) in list.zip(self.0).zip(self.1) {
+            if let Some(v) = now.filter(|v| Some(v) != before.as_ref()) {
+                *raw = v.to_string();
+            }
+        }
+    }
+
+    /// The request's tool-call arguments, parsed.
+    pub fn of_request(request: &mut Request) -> Arguments {
+        match request {
+            Request::Chat(r) => Arguments::decode(calls(r.messages.iter_mut())),
+            Request::Completions(_) | Request::Embeddings(_) | Request::Messages(_) => Arguments(vec![], vec![]),
+        }
+    }
+
+    /// Writes the arguments the checks changed back into the request.
+    pub fn into_request(self, request: &mut Request) {
+        match request {
+            Request::Chat(r) => self.encode(calls(r.messages.iter_mut())),
+            Request::Completions(_) | Request::Embeddings(_) | Request::Messages(_) => {}
+        }
+    }
+
+    /// An answer's tool-call arguments, parsed.
+    pub fn of_answer(whole: &mut Whole) -> Arguments {
+        match whole {
+            Whole::Chat(r) => Arguments::decode(calls(r.choices.iter_mut().map(|c| &mut c.message))),
+            Whole::Completion(_) | Whole::Messages(_) | Whole::Embedding(_) => Arguments(vec![], vec![]),
+        }
+    }
+
+    pub fn into_answer(self, whole: &mut Whole) {
+        match whole {
+            Whole::Chat(r) => self.encode(calls(r.choices.iter_mut().map(|c| &mut c.message))),
+            Whole::Completion(_) | Whole::Messages(_) | Whole::Embedding(_) => {}
+        }
+    }
+}
+
+/// A chat message's text and its tool calls' arguments.
+fn chat_message<'a>(
+    m: &'a mut ChatMessage,
+    parsed: &mut std::slice::IterMut<'a, Option<Value>>,
+    out: &mut Vec<TextRef<'a>>,
+) {
+    let role = chat_role(m.role);
+    if let Some(c) = &mut m.content {
+        chat_content(role, c, out);
+    }
+    for call in m.tool_calls.iter_mut().flatten() {
+        Arguments::push(parsed, &mut call.function.arguments, out);
     }
 }
 
@@ -66,17 +156,15 @@ fn prompt<'a>(v: &'a mut Value, out: &mut Vec<TextRef<'a>>) {
     }
 }
 
-/// Chat messages' text parts, the completions prompt, the embeddings input, `/v1/messages` system and
-/// content (tool results included).
-pub fn input(request: &mut Request) -> Vec<TextRef<'_>> {
+/// Chat messages' text parts and tool calls' arguments, the completions prompt, the embeddings input,
+/// `/v1/messages` system and content (tool uses, tool results and thinking included).
+pub fn input<'a>(request: &'a mut Request, args: &'a mut Arguments) -> Vec<TextRef<'a>> {
     let mut out = Vec::new();
+    let mut parsed = args.0.iter_mut();
     match request {
         Request::Chat(r) => {
             for m in &mut r.messages {
-                let role = chat_role(m.role);
-                if let Some(c) = &mut m.content {
-                    chat_content(role, c, &mut out);
-                }
+                chat_message(m, &mut parsed, &mut out);
             }
         }
         Request::Completions(r) => prompt(&mut r.prompt, &mut out),
@@ -109,15 +197,14 @@ pub fn input(request: &mut Request) -> Vec<TextRef<'_>> {
 /// The answer's text: each choice's message or text, or the text blocks of a Messages answer. Token log
 /// probabilities would spell out what a redaction removed, so they are dropped from an answer whose
 /// output is checked.
-pub fn output(whole: &mut Whole) -> Vec<TextRef<'_>> {
+pub fn output<'a>(whole: &'a mut Whole, args: &'a mut Arguments) -> Vec<TextRef<'a>> {
     let mut out = Vec::new();
+    let mut parsed = args.0.iter_mut();
     match whole {
         Whole::Chat(r) => {
             for c in &mut r.choices {
                 c.extra.remove("logprobs");
-                if let Some(content) = &mut c.message.content {
-                    chat_content("assistant", content, &mut out);
-                }
+                chat_message(&mut c.message, &mut parsed, &mut out);
             }
         }
         Whole::Completion(r) => {

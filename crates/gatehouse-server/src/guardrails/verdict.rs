@@ -4,7 +4,10 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use gatehouse_store::GuardrailVerdict;
+
 use super::run::Hook;
+use super::{Check, CompiledRule};
 
 /// What a rule's checks did. A rule that matched and found nothing has none of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +47,34 @@ pub struct Verdicts {
     entries: Vec<Entry>,
     /// `<config>/<rule>` of the rule that blocked the call.
     pub blocked_by: Option<String>,
+    /// Per check, hook and outcome, what the request log keeps (never the text found).
+    pub log: Vec<GuardrailVerdict>,
+}
+
+/// The request log keeps at most this many verdicts per call: more rules than that is a configuration
+/// no reader of one row needs in full, and a row stays bounded.
+pub const MAX_LOGGED: usize = 64;
+
+/// What a check's verdict is called in the request log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Blocked,
+    Redacted,
+    Flagged,
+    ErrorIgnored,
+    ErrorBlocked,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Blocked => "blocked",
+            Outcome::Redacted => "redacted",
+            Outcome::Flagged => "flagged",
+            Outcome::ErrorIgnored => "error_ignored",
+            Outcome::ErrorBlocked => "error_blocked",
+        }
+    }
 }
 
 pub type SharedVerdicts = Arc<Mutex<Verdicts>>;
@@ -70,6 +101,32 @@ impl Verdicts {
         }
         e.marks.push(mark);
         true
+    }
+
+    /// Adds `count` to the log entry of this check, hook and outcome (a stream's pieces add up).
+    pub fn note(&mut self, rule: &CompiledRule, check: &Check, hook: Hook, outcome: Outcome, count: u64) {
+        let same = |v: &&mut GuardrailVerdict| {
+            v.config == rule.config
+                && v.rule == rule.rule
+                && v.check == check.path
+                && v.hook == hook.as_str()
+                && v.outcome == outcome.as_str()
+        };
+        if let Some(v) = self.log.iter_mut().find(same) {
+            v.count = v.count.saturating_add(count);
+            return;
+        }
+        if self.log.len() < MAX_LOGGED {
+            self.log.push(GuardrailVerdict {
+                config: rule.config.clone(),
+                rule: rule.rule.clone(),
+                check: check.path.clone(),
+                kind: check.kind.to_owned(),
+                hook: hook.as_str().to_owned(),
+                outcome: outcome.as_str().to_owned(),
+                count,
+            });
+        }
     }
 
     /// `guardrail:<config>/<rule>` for every rule that applied, with `;blocked`, `;redacted`, `;flagged`,

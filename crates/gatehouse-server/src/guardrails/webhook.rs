@@ -7,9 +7,12 @@
 //! `{"action": "rewrite", "texts": [...]}` (every message's, in order). Anything else, a status other than
 //! 2xx, or no answer within the timeout is a failure of the guardrail, which its strategy handles.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use gatehouse_core::clock::Clock;
+use gatehouse_core::Secret;
 use serde::{Deserialize, Serialize};
 
 /// An answer larger than this is a failure: a rewrite is text, not a download.
@@ -22,6 +25,16 @@ pub struct Webhook {
     pub url: String,
     pub timeout: Duration,
 }
+
+/// What signs a webhook's requests (`GATEHOUSE_GUARDRAIL_WEBHOOK_SECRET`): `x-gatehouse-signature`, as
+/// budget alerts are signed, so one verification serves both. The time is the app's clock.
+pub struct Signer {
+    pub secret: Secret<String>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The header a signed request carries: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+pub const SIGNATURE: &str = "x-gatehouse-signature";
 
 #[derive(Serialize)]
 pub struct Message<'a> {
@@ -69,10 +82,21 @@ pub enum Reply {
 impl Webhook {
     /// Asks the webhook about `payload`; `Err` says how the guardrail failed, without the URL (which may
     /// carry a key in its query).
-    pub async fn call(&self, http: &reqwest::Client, payload: &Payload<'_>) -> Result<Reply, String> {
+    pub async fn call(
+        &self,
+        http: &reqwest::Client,
+        signer: Option<&Signer>,
+        payload: &Payload<'_>,
+    ) -> Result<Reply, String> {
         let texts: Vec<&str> = payload.messages.iter().map(|m| m.content).collect();
+        let body = serde_json::to_vec(payload).map_err(|e| format!("the payload cannot be encoded: {e}"))?;
+        let mut req = http.post(&self.url).header(reqwest::header::CONTENT_TYPE, "application/json");
+        if let Some(s) = signer {
+            let t = s.clock.now().unix_timestamp();
+            req = req.header(SIGNATURE, crate::limits::alerts::signature(s.secret.expose(), t, &body));
+        }
         let work = async {
-            let resp = http.post(&self.url).json(payload).send().await.map_err(|e| e.without_url().to_string())?;
+            let resp = req.body(body).send().await.map_err(|e| e.without_url().to_string())?;
             let status = resp.status();
             if !status.is_success() {
                 return Err(format!("the webhook answered {}", status.as_u16()));

@@ -66,6 +66,9 @@ pub struct Admission {
     over: Vec<usize>,
     /// The counters were unreachable and the gateway failed open: nothing was charged.
     unchecked: bool,
+    /// Counters charged for a target that did not serve the call (a routed call fell back from it): they
+    /// keep the request but give back the tokens and cost reserved.
+    unserved: Vec<bool>,
 }
 
 /// How a call ended, for settling.
@@ -173,7 +176,8 @@ impl Limiter {
                 let over =
                     (0..charges.len()).filter(|i| !charges[*i].decides && held[*i].used > charges[*i].rule.limit);
                 let over = over.collect();
-                Ok(Admission { charges, reserved, held, pricing, over, unchecked: false })
+                let unserved = vec![false; charges.len()];
+                Ok(Admission { charges, reserved, held, pricing, over, unchecked: false, unserved })
             }
             Ok(Verdict::Refused { index, full }) => {
                 self.up();
@@ -199,6 +203,7 @@ impl Limiter {
                     OnFailure::Closed => Err(ApiError::LimitsUnavailable(e.0)),
                     OnFailure::Open => {
                         tracing::warn!(error = %e, "admitted a request without checking its limits (fail open)");
+                        let unserved = vec![false; charges.len()];
                         Ok(Admission {
                             charges,
                             reserved,
@@ -206,6 +211,7 @@ impl Limiter {
                             pricing,
                             over: Vec::new(),
                             unchecked: true,
+                            unserved,
                         })
                     }
                 }
@@ -221,13 +227,16 @@ impl Limiter {
 
     /// Corrects the counters with the call's real usage; what is left to do (spend, alerts) is returned.
     pub async fn settle(&self, now: OffsetDateTime, admission: Admission, outcome: Outcome) -> Settled {
-        let Admission { charges, reserved, held, pricing, unchecked, .. } = admission;
+        let Admission { charges, reserved, held, pricing, unchecked, unserved, .. } = admission;
         let actual: Vec<u64> = charges
             .iter()
             .zip(&reserved)
-            .map(|(c, r)| match (c.rule.measure, outcome) {
+            .zip(&unserved)
+            .map(|((c, r), unserved)| match (c.rule.measure, outcome) {
                 // A request counts as made, whatever came of it.
                 (Measure::Requests, _) => *r,
+                // Tried on a target that did not serve: it used nothing there.
+                (_, _) if *unserved => 0,
                 (m, Outcome::Used { input, output }) => amount(m, input, output, pricing),
                 (_, Outcome::Unknown) => *r,
                 (_, Outcome::Nothing) => 0,
@@ -281,6 +290,19 @@ impl Admission {
     /// not be the one its reservation was priced at.
     pub fn reprice(&mut self, pricing: Option<(f64, f64)>) {
         self.pricing = pricing;
+    }
+
+    /// The counters charged.
+    pub fn counters(&self) -> impl Iterator<Item = &str> {
+        self.charges.iter().map(|c| c.counter.as_str())
+    }
+
+    /// Marks the charges whose counter `unserved` names as charged for a target that did not serve: when
+    /// the call settles they keep the request and give back the tokens and cost.
+    pub fn unserve(&mut self, unserved: impl Fn(&str) -> bool) {
+        for (c, u) in self.charges.iter().zip(self.unserved.iter_mut()) {
+            *u = unserved(&c.counter);
+        }
     }
 
     /// `x-gatehouse-applied-controls`: `<kind>:<config>/<rule>` for every counter charged, `;exceeded` on

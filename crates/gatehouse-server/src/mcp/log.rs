@@ -146,6 +146,7 @@ impl Drop for ToolCall {
             }),
             request_bytes: Some(self.request_bytes),
             response_bytes: self.response_bytes,
+            guardrails: Vec::new(),
         };
         self.app.log_request(entry);
     }

@@ -76,6 +76,29 @@ pub struct RequestLogOut {
     pub request_bytes: Option<u64>,
     /// The answer's size in bytes as sent (a stream's events); null when nothing was answered or unknown.
     pub response_bytes: Option<u64>,
+    /// What each guardrail check that acted on the call did, in order; empty when none did.
+    pub guardrails: Vec<GuardrailVerdictOut>,
+}
+
+/// What one guardrail check did to a call: never the text it found.
+#[derive(Serialize, ToSchema)]
+pub struct GuardrailVerdictOut {
+    /// The guardrails config and its rule.
+    pub config: String,
+    pub rule: String,
+    /// Where the check is in its rule: `input_guardrails[1]`.
+    pub check: String,
+    /// The check's manifest `type` (`pii`, `secrets`, `webhook`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `input` or `output`.
+    pub hook: String,
+    /// `blocked`, `redacted` (text changed, by a redaction or a webhook's rewrite), `flagged` (an `audit`
+    /// check found something), `error_ignored` (the check failed; its strategy let the call through) or
+    /// `error_blocked` (it failed and blocked the call).
+    pub outcome: String,
+    /// How many findings (a webhook's answer counts one); a stream's pieces add up.
+    pub count: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -167,6 +190,19 @@ pub async fn request_logs(app: &App, p: &Principal, q: RequestLogQuery) -> Resul
             completion: l.completion,
             request_bytes: l.request_bytes,
             response_bytes: l.response_bytes,
+            guardrails: l
+                .guardrails
+                .into_iter()
+                .map(|v| GuardrailVerdictOut {
+                    config: v.config,
+                    rule: v.rule,
+                    check: v.check,
+                    kind: v.kind,
+                    hook: v.hook,
+                    outcome: v.outcome,
+                    count: v.count,
+                })
+                .collect(),
         })
         .collect();
     Ok(RequestLogPage { requests, next_before_id })

@@ -3,6 +3,9 @@
 //! chunks), keywords, patterns and sizes, the union of matching rules, audit mode, and bad configs.
 
 mod output;
+mod signing;
+mod tools;
+mod verdicts;
 mod webhook;
 
 use gatehouse_mock_upstream::{MockConfig, MockHandle};

@@ -32,6 +32,7 @@ fn gateway_request(s: &TestServer, subject: &str, model: &str, status: u16, toke
         refused_by: None,
         request_bytes: Some(1_234),
         response_bytes: Some(5_678),
+        guardrails: Vec::new(),
     }
 }
 
@@ -376,6 +377,7 @@ async fn graceful_shutdown_drains_the_request_log_and_the_spend_ledger() {
         refused_by: None,
         request_bytes: Some(1_234),
         response_bytes: Some(5_678),
+        guardrails: Vec::new(),
     };
     for _ in 0..3 {
         app.log_request(entry.clone());

@@ -2,6 +2,7 @@
 //! time-to-first-token timeouts, cool-downs, and virtual models; against a mock upstream made to fail,
 //! slow down or cut streams by markers in the model id.
 
+mod follow;
 mod virtual_models;
 use gatehouse_mock_upstream::{MockConfig, MockHandle};
 use serde_json::{json, Value};

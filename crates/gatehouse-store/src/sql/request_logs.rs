@@ -6,12 +6,12 @@ use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::codec::{corrupt, time_from_db, time_to_db};
 use super::connect::Dialect;
-use crate::{RequestLog, RequestLogFilter, StoreError, UsageRow};
+use crate::{GuardrailVerdict, RequestLog, RequestLogFilter, StoreError, UsageRow};
 
 const COLUMNS: &str = "at, subject, token_id, virtual_account, model, route, status, latency_us, \
                        upstream_latency_us, input_tokens, output_tokens, request_id, prompt, completion, subject_id, \
-                       cost_usd, refused_by, request_bytes, response_bytes";
-const PER_ROW: usize = 19;
+                       cost_usd, refused_by, request_bytes, response_bytes, guardrails";
+const PER_ROW: usize = 20;
 
 /// Rows per INSERT: full chunks share one prepared statement, and a chunk stays far below both databases'
 /// limits on bound parameters (SQLite 32766, Postgres 65535).
@@ -59,7 +59,8 @@ pub(crate) async fn insert(conn: &mut AnyConnection, dialect: Dialect, logs: &[R
                 .bind(l.cost_usd)
                 .bind(l.refused_by.as_deref())
                 .bind(l.request_bytes.map(size_to_db))
-                .bind(l.response_bytes.map(size_to_db));
+                .bind(l.response_bytes.map(size_to_db))
+                .bind(verdicts_to_db(&l.guardrails)?);
         }
         query.execute(&mut *conn).await?;
     }
@@ -149,6 +150,21 @@ fn size_from_db(n: Option<i64>) -> Result<Option<u64>, StoreError> {
     n.map(|n| u64::try_from(n).map_err(|_| corrupt(format!("request log size {n}")))).transpose()
 }
 
+/// A JSON list, or NULL when no guardrail acted (most rows), so the column costs nothing for them.
+fn verdicts_to_db(v: &[GuardrailVerdict]) -> Result<Option<String>, StoreError> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(v).map(Some).map_err(|e| corrupt(format!("guardrail verdicts: {e}")))
+}
+
+fn verdicts_from_db(v: Option<String>) -> Result<Vec<GuardrailVerdict>, StoreError> {
+    match v {
+        None => Ok(Vec::new()),
+        Some(s) => serde_json::from_str(&s).map_err(|e| corrupt(format!("request log guardrail verdicts: {e}"))),
+    }
+}
+
 fn row(r: &AnyRow) -> Result<RequestLog, StoreError> {
     let status: i64 = r.try_get("status")?;
     Ok(RequestLog {
@@ -171,6 +187,7 @@ fn row(r: &AnyRow) -> Result<RequestLog, StoreError> {
         refused_by: r.try_get("refused_by")?,
         request_bytes: size_from_db(r.try_get("request_bytes")?)?,
         response_bytes: size_from_db(r.try_get("response_bytes")?)?,
+        guardrails: verdicts_from_db(r.try_get("guardrails")?)?,
     })
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use gatehouse_store::{RequestLog, RequestLogFilter, SpendDelta, SqlStore, Store};
+use gatehouse_store::{GuardrailVerdict, RequestLog, RequestLogFilter, SpendDelta, SqlStore, Store};
 use time::OffsetDateTime;
 
 use crate::{at, backends, request};
@@ -172,6 +172,46 @@ async fn request_log_cost_and_refusal_round_trip() {
         got.reverse();
         assert_eq!(got, logs, "{}", b.label);
         assert_eq!(got[0].cost_usd.map(f64::to_bits), Some((0.1f64 + 0.2).to_bits()), "{}", b.label);
+        b.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn request_log_guardrail_verdicts_round_trip() {
+    let verdict = |rule: &str, check: &str, hook: &str, outcome: &str, count: u64| GuardrailVerdict {
+        config: "safety".into(),
+        rule: rule.into(),
+        check: check.into(),
+        kind: "pii".into(),
+        hook: hook.into(),
+        outcome: outcome.into(),
+        count,
+    };
+    for b in backends().await {
+        let logs = [
+            RequestLog {
+                guardrails: vec![
+                    verdict("prod", "input_guardrails[0]", "input", "redacted", 3),
+                    verdict("prod", "output_guardrails[1]", "output", "flagged", 1),
+                    verdict("all", "input_guardrails[2]", "input", "error_ignored", 1),
+                ],
+                ..request(1, "user:a@example.com", "oa/gpt", 200)
+            },
+            RequestLog {
+                refused_by: Some("safety/prod".into()),
+                guardrails: vec![verdict("prod", "input_guardrails[0]", "input", "blocked", 1)],
+                ..request(2, "user:a@example.com", "oa/gpt", 400)
+            },
+            RequestLog { guardrails: Vec::new(), ..request(3, "user:a@example.com", "oa/gpt", 200) },
+        ];
+        b.store().append_request_logs(&logs).await.unwrap();
+        let filter = RequestLogFilter { limit: RequestLogFilter::MAX_LIMIT, ..RequestLogFilter::default() };
+        let mut got: Vec<RequestLog> =
+            b.store().request_logs(&filter).await.unwrap().into_iter().map(|(_, l)| l).collect();
+        got.reverse();
+        assert_eq!(got, logs, "{}", b.label);
+        // A call no guardrail acted on stores nothing, not an empty list.
+        assert_eq!(b.scalar("SELECT COUNT(*) FROM request_logs WHERE guardrails IS NULL").await, 1, "{}", b.label);
         b.finish().await;
     }
 }

@@ -100,6 +100,8 @@ export async function pageUsage(main, params) {
     { label: 'Latency', num: true, cell: (r) => `${(r.latency_us / 1000).toFixed(1)} ms` },
     { label: 'Upstream', num: true, cell: (r) => (r.upstream_latency_us === null ? '—' : `${(r.upstream_latency_us / 1000).toFixed(1)} ms`) },
     { label: 'Tokens in / out', num: true, cell: (r) => `${fmtNum(r.input_tokens)} / ${fmtNum(r.output_tokens)}` },
+    { label: 'Guardrails', cell: (r) => ((r.guardrails || []).length === 0 ? '—'
+      : (r.guardrails || []).map((v) => `${v.config}/${v.rule} ${v.check} (${v.type}) on ${v.hook}: ${v.outcome} ×${v.count}`).join('; ')) },
     { label: 'Request id', cell: (r) => (r.request_id ? h('code', null, r.request_id) : '—') },
   ], recent.requests, 'No requests in this period.'));
 }
