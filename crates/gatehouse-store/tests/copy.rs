@@ -170,6 +170,7 @@ async fn next_ids_follow_the_source(url: &str) {
         refused_by: None,
         request_bytes: None,
         response_bytes: None,
+        guardrails: Vec::new(),
     };
     store.append_request_logs(&[log]).await.unwrap();
     let logs = store.request_logs(&RequestLogFilter { limit: 1, ..Default::default() }).await.unwrap();

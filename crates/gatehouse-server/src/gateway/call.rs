@@ -426,9 +426,7 @@ impl Call {
             return Ok(());
         }
         let http = super::upstream::http(&self.app);
-        let signer = self.app.config.guardrail_webhook_secret.as_ref().map(|secret| {
-            Arc::new(crate::guardrails::Signer { secret: secret.clone(), clock: self.app.clock.clone() })
-        });
+        let signer = crate::guardrails::Signer::of(&self.app);
         let guard = Arc::new(Guard::new(rules, http, signer, target.name.clone(), self.principal.subject.to_string()));
         self.guard = Some(guard.clone());
         guard.input(request).await?;

@@ -33,6 +33,14 @@ pub struct Signer {
     pub clock: Arc<dyn Clock>,
 }
 
+impl Signer {
+    /// The deployment's webhook signer, if a secret is configured: one for model and tool calls alike.
+    pub fn of(app: &crate::state::App) -> Option<Arc<Signer>> {
+        let secret = app.config.guardrail_webhook_secret.as_ref()?;
+        Some(Arc::new(Signer { secret: secret.clone(), clock: app.clock.clone() }))
+    }
+}
+
 /// The header a signed request carries: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 pub const SIGNATURE: &str = "x-gatehouse-signature";
 
