@@ -385,6 +385,22 @@ pub trait Store: Send + Sync + 'static {
         at: OffsetDateTime,
         audit: &AuditRecord,
     ) -> Result<bool, StoreError>;
+
+    /// The connection pool's state, for metrics; `None` for a store without one.
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
+}
+
+/// A connection pool at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (in use or idle).
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: usize,
+    /// The most the pool opens.
+    pub max: u32,
 }
 
 /// Opens (creating a SQLite file if missing) and migrates the database at `url`.

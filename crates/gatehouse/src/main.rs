@@ -125,6 +125,8 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
         redis_prefix: settings.redis_prefix.clone(),
         limits_on_failure: settings.limits_on_failure,
         alert_webhook: settings.alert_webhook.clone(),
+        metrics_token: settings.metrics_token.clone(),
+        otlp_endpoint: settings.otlp_endpoint.clone(),
         ..ServerConfig::default()
     };
     let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), config, Arc::new(key))
