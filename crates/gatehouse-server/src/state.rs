@@ -223,9 +223,10 @@ impl AppState {
                 let interval = config.otlp_export_interval;
                 let endpoint = endpoint.clone();
                 // Its HTTP client is a blocking one, which must not be made on a runtime thread.
-                let export = tokio::task::spawn_blocking(move || crate::observability::trace::Export::new(&endpoint, interval))
-                    .await
-                    .map_err(|e| ApiError::Internal(format!("cannot set up OTLP export: {e}")))?;
+                let export =
+                    tokio::task::spawn_blocking(move || crate::observability::trace::Export::new(&endpoint, interval))
+                        .await
+                        .map_err(|e| ApiError::Internal(format!("cannot set up OTLP export: {e}")))?;
                 Some(export.map_err(ApiError::Internal)?)
             }
             None => None,

@@ -251,8 +251,7 @@ impl Settings {
             },
             otlp_endpoint: match self.otlp_endpoint.clone().or(file.otlp_endpoint) {
                 Some(u) => {
-                    let url =
-                        reqwest::Url::parse(&u).with_context(|| format!("otlp_endpoint {u:?}: not a URL"))?;
+                    let url = reqwest::Url::parse(&u).with_context(|| format!("otlp_endpoint {u:?}: not a URL"))?;
                     if !matches!(url.scheme(), "http" | "https") {
                         anyhow::bail!("otlp_endpoint {u:?}: must be http:// or https:// (OTLP over HTTP)");
                     }

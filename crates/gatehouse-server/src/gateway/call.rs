@@ -208,7 +208,8 @@ impl Call {
     /// Resolve: the body's `model` to a target the caller may use, in the request's view.
     fn resolve(&mut self, request: &Request) -> Result<(), ApiError> {
         let now = self.app.now();
-        let target = resolve(&self.app.metrics, &self.view, &self.principal, request.model(), self.route.model_type(), now)?;
+        let target =
+            resolve(&self.app.metrics, &self.view, &self.principal, request.model(), self.route.model_type(), now)?;
         self.target = Some(target);
         Ok(())
     }

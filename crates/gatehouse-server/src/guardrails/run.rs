@@ -85,7 +85,16 @@ impl Guard {
         let output_webhooks = || rules.iter().flat_map(|r| &r.output).filter(|c| matches!(c.body, Body::Webhook(_)));
         let holds_all = output_webhooks().any(|c| !c.audit());
         let audits_all = output_webhooks().any(Check::audit);
-        Guard { verdicts: Arc::new(std::sync::Mutex::new(v)), rules, http, model, subject, holds_all, audits_all, metrics: None }
+        Guard {
+            verdicts: Arc::new(std::sync::Mutex::new(v)),
+            rules,
+            http,
+            model,
+            subject,
+            holds_all,
+            audits_all,
+            metrics: None,
+        }
     }
 
     pub fn verdicts(&self) -> SharedVerdicts {

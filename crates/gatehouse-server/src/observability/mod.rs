@@ -178,7 +178,8 @@ pub async fn scrape(State(app): State<App>, req: Request) -> Response {
         out.gauge("gatehouse_db_pool_max_connections", "The pool's limit.", f64::from(p.max));
     }
     let mut resp = out.text.into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     resp
 }
 

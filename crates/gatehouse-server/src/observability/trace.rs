@@ -37,8 +37,7 @@ impl Export {
     pub fn new(endpoint: &str, interval: Duration) -> Result<Export, String> {
         use opentelemetry_otlp::{Protocol, WithExportConfig};
         let endpoint = endpoint.trim_end_matches('/');
-        let url =
-            if endpoint.ends_with("/v1/traces") { endpoint.to_owned() } else { format!("{endpoint}/v1/traces") };
+        let url = if endpoint.ends_with("/v1/traces") { endpoint.to_owned() } else { format!("{endpoint}/v1/traces") };
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary)
@@ -111,10 +110,8 @@ impl Context {
             return None;
         }
         let state_header = headers.get(TRACESTATE).filter(|_| parsed.is_some());
-        let state = state_header
-            .and_then(|v| v.to_str().ok())
-            .and_then(|s| TraceState::from_str(s).ok())
-            .unwrap_or_default();
+        let state =
+            state_header.and_then(|v| v.to_str().ok()).and_then(|s| TraceState::from_str(s).ok()).unwrap_or_default();
         let parent = parsed.map(|(t, s, f)| SpanContext::new(t, s, f, true, state));
         Some(Context { parent, state: state_header.cloned(), tracer })
     }

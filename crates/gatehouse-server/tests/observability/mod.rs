@@ -172,28 +172,49 @@ rules:
     assert!(value(&m, &format!("gatehouse_http_requests_total{{{chat},status=\"200\"}}")) >= 4.0);
     assert_eq!(value(&m, &format!("gatehouse_http_requests_total{{{chat},status=\"502\"}}")), 1.0);
     assert_eq!(value(&m, &format!("gatehouse_http_requests_total{{{chat},status=\"403\"}}")), 2.0);
-    assert!(value(&m, &format!("gatehouse_http_request_duration_seconds_bucket{{{chat},class=\"2xx\",le=\"+Inf\"}}")) >= 4.0);
-    assert!(sample(&m, &format!("gatehouse_http_request_duration_seconds_bucket{{{chat},class=\"2xx\",le=\"0.005\"}}")).is_some());
+    assert!(
+        value(&m, &format!("gatehouse_http_request_duration_seconds_bucket{{{chat},class=\"2xx\",le=\"+Inf\"}}"))
+            >= 4.0
+    );
+    assert!(sample(
+        &m,
+        &format!("gatehouse_http_request_duration_seconds_bucket{{{chat},class=\"2xx\",le=\"0.005\"}}")
+    )
+    .is_some());
     assert!(sample(&m, &format!("gatehouse_http_request_duration_seconds_sum{{{chat},class=\"2xx\"}}")).is_some());
     // Route templates, never raw paths.
-    assert_eq!(value(&m, r#"gatehouse_http_requests_total{method="GET",route="/api/v1/users/{email}",status="200"}"#), 1.0);
+    assert_eq!(
+        value(&m, r#"gatehouse_http_requests_total{method="GET",route="/api/v1/users/{email}",status="200"}"#),
+        1.0
+    );
     assert_eq!(value(&m, r#"gatehouse_http_requests_total{method="GET",route="unmatched",status="404"}"#), 1.0);
     assert!(!m.contains("usr@example.com") && !m.contains("path-7c1e") && !m.contains("x-9f3a"), "{m}");
     // Decisions by reason class.
     assert!(value(&m, r#"gatehouse_authz_decisions_total{source="gateway",decision="allowed",reason="grant"}"#) >= 6.0);
-    assert_eq!(value(&m, r#"gatehouse_authz_decisions_total{source="gateway",decision="denied",reason="not_granted"}"#), 2.0);
-    assert_eq!(value(&m, r#"gatehouse_authz_decisions_total{source="check_api",decision="denied",reason="not_granted"}"#), 1.0);
+    assert_eq!(
+        value(&m, r#"gatehouse_authz_decisions_total{source="gateway",decision="denied",reason="not_granted"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(&m, r#"gatehouse_authz_decisions_total{source="check_api",decision="denied",reason="not_granted"}"#),
+        1.0
+    );
     // Calls by the model that served; a refused one is `unknown`.
     assert!(value(&m, r#"gatehouse_gateway_calls_total{route="chat",model="compat/gpt",status="200"}"#) >= 3.0);
     assert_eq!(value(&m, r#"gatehouse_gateway_calls_total{route="chat",model="unknown",status="403"}"#), 2.0);
     // Upstreams per provider account.
     assert!(value(&m, r#"gatehouse_upstream_duration_seconds_count{account="compat",route="chat"}"#) >= 4.0);
-    assert!(sample(&m, r#"gatehouse_upstream_duration_seconds_bucket{account="compat",route="chat",le="0.1"}"#).is_some());
+    assert!(
+        sample(&m, r#"gatehouse_upstream_duration_seconds_bucket{account="compat",route="chat",le="0.1"}"#).is_some()
+    );
     assert_eq!(value(&m, r#"gatehouse_upstream_errors_total{account="compat",route="chat",error="status_5xx"}"#), 1.0);
     // Controls.
     assert_eq!(value(&m, r#"gatehouse_gateway_refusals_total{kind="guardrail"}"#), 1.0);
     assert_eq!(value(&m, r#"gatehouse_gateway_refusals_total{kind="rate_limit"}"#), 1.0);
-    assert_eq!(value(&m, r#"gatehouse_guardrail_verdicts_total{config="words",check="block-keywords",outcome="blocked"}"#), 1.0);
+    assert_eq!(
+        value(&m, r#"gatehouse_guardrail_verdicts_total{config="words",check="block-keywords",outcome="blocked"}"#),
+        1.0
+    );
     // The snapshot, the request log and the pool.
     assert_eq!(value(&m, "gatehouse_snapshot_version"), s.app.published().version as f64);
     assert!((0.0..5.0).contains(&value(&m, "gatehouse_snapshot_age_seconds")));
@@ -229,12 +250,15 @@ async fn counters_move_with_each_call() {
 #[tokio::test]
 async fn metrics_relayed_from_elsewhere_need_the_token() {
     let token = "metrics-token-0123456789";
-    let config =
-        gatehouse_server::ServerConfig { metrics_token: Some(gatehouse_core::Secret::new(token.into())), ..Default::default() };
+    let config = gatehouse_server::ServerConfig {
+        metrics_token: Some(gatehouse_core::Secret::new(token.into())),
+        ..Default::default()
+    };
     let s = TestServer::start_with(config).await;
     let get = |bearer: Option<&str>| {
         // Through a proxy: the peer is the loopback, the client is not.
-        let mut req = reqwest::Client::new().get(format!("{}/metrics", s.base)).header("x-forwarded-for", "203.0.113.7");
+        let mut req =
+            reqwest::Client::new().get(format!("{}/metrics", s.base)).header("x-forwarded-for", "203.0.113.7");
         if let Some(b) = bearer {
             req = req.bearer_auth(b);
         }
@@ -264,7 +288,7 @@ async fn metrics_relayed_from_elsewhere_need_the_token() {
 #[tokio::test]
 async fn the_openapi_document_lists_the_operating_routes() {
     let s = TestServer::start().await;
-    let doc = s.raw(Method::GET, "/openapi.json", None, None).await.body;
+    let doc = s.get("/openapi.json", &s.admin).await.body;
     for path in ["/healthz", "/readyz", "/metrics"] {
         assert!(doc["paths"][path]["get"].is_object(), "{path}");
     }
