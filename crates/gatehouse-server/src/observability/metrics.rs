@@ -16,6 +16,8 @@ pub enum DecisionSource {
     Gateway,
     /// `POST /api/v1/authz/check` and `/authz/checks`.
     CheckApi,
+    /// An MCP message's `use` check on its server.
+    Mcp,
 }
 
 impl DecisionSource {
@@ -23,6 +25,7 @@ impl DecisionSource {
         match self {
             DecisionSource::Gateway => "gateway",
             DecisionSource::CheckApi => "check_api",
+            DecisionSource::Mcp => "mcp",
         }
     }
 }

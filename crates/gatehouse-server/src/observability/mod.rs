@@ -115,6 +115,15 @@ pub async fn readyz(State(app): State<App>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// `mcp::may_use`, counted as a decision: an MCP message's check on its server.
+pub fn mcp_use(app: &App, view: &crate::state::Published, subject: &gatehouse_core::Subject, server: &str) -> bool {
+    use gatehouse_core::{Action, Resource, ResourceKind};
+    let r = Resource::new(ResourceKind::McpServer, server);
+    let verdict = view.snapshot.verdict(subject, Action::Use, &r, app.now());
+    app.metrics.decision(DecisionSource::Mcp, &verdict);
+    verdict.is_allowed()
+}
+
 /// Whether a scrape may read the metrics: from the loopback (and not relayed by a proxy), or with the
 /// configured token.
 pub fn may_scrape(configured: Option<&str>, peer: Option<SocketAddr>, headers: &HeaderMap) -> bool {

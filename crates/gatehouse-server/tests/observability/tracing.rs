@@ -130,3 +130,35 @@ async fn a_chat_call_is_exported_as_a_span_of_the_incoming_trace_with_a_child_pe
     let seen = mock.last_request().unwrap().header("traceparent").unwrap().to_owned();
     assert!(!seen.contains(TRACE_ID), "{seen}");
 }
+
+#[tokio::test]
+async fn mcp_upstreams_get_the_trace_context_too() {
+    let s = TestServer::start().await;
+    let mock = gatehouse_mock_upstream::start(gatehouse_mock_upstream::MockConfig::default()).await;
+    let usr = s.user("dana@example.com", "member").await;
+    let server = serde_json::json!({"type": "remote", "name": "up", "url": mock.url("/mcp"),
+        "auth": {"type": "bearer", "token": "key-upstream-123"},
+        "collaborators": [{"subject": "user:dana@example.com", "role": "mcp-server-user"}]});
+    let r = s.post("/api/v1/mcp-servers", &s.admin, server).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let tp = traceparent();
+    let init = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18"}});
+    mock.clear();
+    let r = reqwest::Client::new()
+        .post(format!("{}/mcp/up", s.base))
+        .bearer_auth(&usr)
+        .header("accept", "application/json, text/event-stream")
+        .header("traceparent", &tp)
+        .header("tracestate", "vendor=abc")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let seen = mock.last_request().unwrap();
+    assert_eq!(seen.header("traceparent"), Some(tp.as_str()));
+    assert_eq!(seen.header("tracestate"), Some("vendor=abc"));
+    let m = reqwest::get(format!("{}/metrics", s.base)).await.unwrap().text().await.unwrap();
+    assert!(m.contains(r#"gatehouse_authz_decisions_total{source="mcp",decision="allowed",reason="grant"} 1"#), "{m}");
+}
