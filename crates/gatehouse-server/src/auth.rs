@@ -18,6 +18,9 @@ use crate::state::{App, Published};
 /// and files (which hold no data; everything they show comes from the API).
 pub const OPEN_ROUTES: &[(Method, &str)] = &[
     (Method::GET, "/healthz"),
+    (Method::GET, "/readyz"),
+    // Open to the auth layer: the handler admits the loopback or the metrics token (`observability`).
+    (Method::GET, "/metrics"),
     (Method::POST, "/api/v1/auth/login"),
     (Method::POST, "/api/v1/auth/session"),
     (Method::GET, "/"),

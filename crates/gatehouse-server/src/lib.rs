@@ -23,6 +23,7 @@ pub mod log_sizes;
 pub mod manifest;
 pub mod mcp;
 pub mod net;
+pub mod observability;
 pub mod openapi;
 pub mod passwords;
 pub mod request_id;
@@ -100,7 +101,9 @@ pub fn router(app: App) -> Router {
         .route("/personal-access-tokens", get(tokens::list_pats).post(tokens::create_pat))
         .route("/personal-access-tokens/{id}", axum::routing::delete(tokens::revoke_pat));
     Router::new()
-        .route("/healthz", get(meta::healthz))
+        .route("/healthz", get(crate::observability::healthz))
+        .route("/readyz", get(crate::observability::readyz))
+        .route("/metrics", get(crate::observability::scrape))
         .route("/openapi.json", get(openapi_json))
         .nest("/api/v1", api)
         .merge(gateway::routes())
@@ -110,6 +113,7 @@ pub fn router(app: App) -> Router {
         .layer(middleware::from_fn_with_state(app.clone(), crate::auth::require_auth))
         .layer(DefaultBodyLimit::max(app.config.body_limit))
         .layer(middleware::from_fn(crate::request_id::assign))
+        .layer(middleware::from_fn_with_state(app.clone(), crate::observability::observe))
         .with_state(app)
 }
 
@@ -124,5 +128,10 @@ pub async fn serve(
     background.abort();
     // Every request has finished: store what the request log still holds before the process exits.
     app.drain_request_log(std::time::Duration::from_secs(10)).await;
+    if app.trace_export.is_some() {
+        // Flushing blocks on the exporter's thread: not on a runtime thread.
+        let flushing = app.clone();
+        let _ = tokio::task::spawn_blocking(move || flushing.trace_export.as_ref().map(|e| e.shutdown())).await;
+    }
     result
 }

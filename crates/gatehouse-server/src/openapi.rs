@@ -24,7 +24,7 @@ impl Modify for BearerAuth {
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     paths(
-        routes::meta::healthz, routes::meta::me, routes::meta::permissions, routes::meta::check, routes::explain::subject_access,
+        crate::observability::healthz, crate::observability::readyz, crate::observability::scrape, routes::meta::me, routes::meta::permissions, routes::meta::check, routes::explain::subject_access,
         routes::auth::login, routes::auth::logout, routes::audit_events::list,
         crate::console::session::create, crate::console::session::show, crate::console::session::end,
         routes::request_logs::list, routes::request_logs::usage,

@@ -85,6 +85,11 @@ impl RequestLogger {
         self.counters.dropped.load(Ordering::Relaxed)
     }
 
+    /// Entries waiting in the channel.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Entries stored by the writer.
     pub fn written(&self) -> u64 {
         self.counters.written.load(Ordering::Relaxed)

@@ -116,6 +116,13 @@ pub struct ServerConfig {
     pub alert_webhook: Option<crate::limits::alerts::Webhook>,
     /// Signs the requests of `webhook` guardrails (`x-gatehouse-signature`), when set.
     pub guardrail_webhook_secret: Option<gatehouse_core::Secret<String>>,
+    /// What a scraper from outside the loopback sends as `Authorization: Bearer` to read `/metrics`; none:
+    /// the loopback only.
+    pub metrics_token: Option<gatehouse_core::Secret<String>>,
+    /// Where spans are exported (OTLP/HTTP); none: no spans, and only an incoming `traceparent` is passed on.
+    pub otlp_endpoint: Option<String>,
+    /// How often batched spans are exported.
+    pub otlp_export_interval: StdDuration,
 }
 
 impl Default for ServerConfig {
@@ -144,6 +151,9 @@ impl Default for ServerConfig {
             limits_on_failure: crate::limits::OnFailure::Closed,
             alert_webhook: None,
             guardrail_webhook_secret: None,
+            metrics_token: None,
+            otlp_endpoint: None,
+            otlp_export_interval: StdDuration::from_secs(5),
         }
     }
 }
@@ -181,6 +191,10 @@ pub struct AppState {
     pub mcp_sessions: crate::mcp::session::Sessions,
     /// Routing's memory of each target: failures in a row, cool-downs, recent latency.
     pub routing: crate::gateway::health::Health,
+    /// Prometheus metrics (`/metrics`), recorded with atomics from every thread.
+    pub metrics: Arc<crate::observability::Metrics>,
+    /// OTLP span export, when an endpoint is configured.
+    pub trace_export: Option<crate::observability::trace::Export>,
 }
 
 pub type App = Arc<AppState>;
@@ -205,7 +219,24 @@ impl AppState {
         let request_log = RequestLogger::new(config.request_log_capacity, config.request_log_batch);
         tokio::task::spawn_blocking(crate::passwords::prepare);
         let limiter = crate::limits::limiter(&config, &store, clock.now()).await?;
+        let metrics = Arc::new(crate::observability::Metrics::default());
+        metrics.snapshot_current(loaded_version);
+        let trace_export = match &config.otlp_endpoint {
+            Some(endpoint) => {
+                let interval = config.otlp_export_interval;
+                let endpoint = endpoint.clone();
+                // Its HTTP client is a blocking one, which must not be made on a runtime thread.
+                let export =
+                    tokio::task::spawn_blocking(move || crate::observability::trace::Export::new(&endpoint, interval))
+                        .await
+                        .map_err(|e| ApiError::Internal(format!("cannot set up OTLP export: {e}")))?;
+                Some(export.map_err(ApiError::Internal)?)
+            }
+            None => None,
+        };
         let app = AppState {
+            metrics,
+            trace_export,
             limiter,
             alerts: Default::default(),
             hasher: crate::passwords::Hasher::new(config.hashing_concurrency, config.hashing_wait),
@@ -321,6 +352,7 @@ impl AppState {
         match self.store.commit_at(*version, changes, &audit).await {
             Ok(new_version) => {
                 *version = new_version;
+                self.metrics.snapshot_current(new_version);
                 Ok(Some(self.publish(new_version, next)))
             }
             Err(StoreError::Stale { expected, found }) => {
@@ -335,14 +367,17 @@ impl AppState {
         if self.store.version().await? != *version {
             self.reload(version).await?;
         }
+        self.metrics.snapshot_current(*version);
         Ok(())
     }
 
     async fn reload(&self, version: &mut i64) -> Result<(), ApiError> {
+        let started = std::time::Instant::now();
         let loaded = self.store.load().await?;
         let loaded_version = loaded.version;
         self.publish(loaded_version, crate::identity::snapshot(loaded));
         *version = loaded_version;
+        self.metrics.reload_observed(started.elapsed());
         tracing::info!(version = loaded_version, "reloaded the access graph from the store");
         Ok(())
     }
@@ -431,6 +466,11 @@ impl AppState {
     /// Request log entries dropped because the writer had fallen behind.
     pub fn request_logs_dropped(&self) -> u64 {
         self.request_log.dropped()
+    }
+
+    /// Request log entries waiting for the writer.
+    pub fn request_log_queued(&self) -> usize {
+        self.request_log.queued()
     }
 
     /// Request log entries written to the store.

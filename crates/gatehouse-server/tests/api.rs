@@ -17,6 +17,7 @@ mod hygiene;
 mod limits;
 mod limits_api;
 mod mcp;
+mod observability;
 mod persistence;
 mod request_logs;
 mod resources;

@@ -425,6 +425,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the MCP sessions last used before `before`; returns how many.
     async fn expire_mcp_sessions(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// The connection pool's state, for metrics; `None` for a store without one.
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
 }
 
 /// An MCP session of the gateway, as every replica sees it. `id_hash` is the SHA-256 (hex) of the session
@@ -440,6 +445,17 @@ pub struct McpSessionRecord {
     pub upstreams: BTreeMap<String, Option<String>>,
     pub created_at: OffsetDateTime,
     pub last_used: OffsetDateTime,
+}
+
+/// A connection pool at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open (in use or idle).
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: usize,
+    /// The most the pool opens.
+    pub max: u32,
 }
 
 /// Opens (creating a SQLite file if missing) and migrates the database at `url`.

@@ -74,6 +74,14 @@ pub struct Settings {
     /// signed); at least 16 characters. Without it they are sent unsigned.
     #[arg(long, env = "GATEHOUSE_GUARDRAIL_WEBHOOK_SECRET", global = true, hide_env_values = true)]
     pub guardrail_webhook_secret: Option<String>,
+    /// What a scraper outside the loopback sends as `Authorization: Bearer` to read `/metrics` (at least 16
+    /// characters). Default: `/metrics` answers the loopback only.
+    #[arg(long, env = "GATEHOUSE_METRICS_TOKEN", global = true, hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// An OTLP/HTTP endpoint (`http://collector:4318`) that a span per gateway call is exported to.
+    /// Default: no spans; an incoming `traceparent` is still passed to upstreams.
+    #[arg(long, env = "GATEHOUSE_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
     /// A TOML file with any of these settings (`database_url = "..."`); flags and environment win over it.
     #[arg(long, env = "GATEHOUSE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -99,6 +107,8 @@ struct FileSettings {
     alert_webhook_url: Option<String>,
     alert_webhook_secret: Option<String>,
     guardrail_webhook_secret: Option<String>,
+    metrics_token: Option<String>,
+    otlp_endpoint: Option<String>,
 }
 
 /// In the file, a list or one comma-separated string.
@@ -137,6 +147,8 @@ pub struct Resolved {
     pub limits_on_failure: gatehouse_server::limits::OnFailure,
     pub alert_webhook: Option<gatehouse_server::limits::alerts::Webhook>,
     pub guardrail_webhook_secret: Option<gatehouse_core::Secret<String>>,
+    pub metrics_token: Option<gatehouse_core::Secret<String>>,
+    pub otlp_endpoint: Option<String>,
 }
 
 pub const DEFAULT_HEADER_READ_TIMEOUT: time::Duration = time::Duration::seconds(10);
@@ -240,6 +252,22 @@ impl Settings {
             guardrail_webhook_secret: match self.guardrail_webhook_secret.clone().or(file.guardrail_webhook_secret) {
                 Some(s) if s.len() < 16 => anyhow::bail!("guardrail_webhook_secret: must be at least 16 characters"),
                 other => other.map(gatehouse_core::Secret::new),
+            },
+            metrics_token: match self.metrics_token.clone().or(file.metrics_token) {
+                Some(t) if t.trim().len() < 16 || t.trim() != t => {
+                    anyhow::bail!("metrics_token: must be at least 16 characters, without surrounding spaces")
+                }
+                other => other.map(gatehouse_core::Secret::new),
+            },
+            otlp_endpoint: match self.otlp_endpoint.clone().or(file.otlp_endpoint) {
+                Some(u) => {
+                    let url = reqwest::Url::parse(&u).with_context(|| format!("otlp_endpoint {u:?}: not a URL"))?;
+                    if !matches!(url.scheme(), "http" | "https") {
+                        anyhow::bail!("otlp_endpoint {u:?}: must be http:// or https:// (OTLP over HTTP)");
+                    }
+                    Some(u)
+                }
+                None => None,
             },
         })
     }

@@ -147,6 +147,8 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
         limits_on_failure: settings.limits_on_failure,
         alert_webhook: settings.alert_webhook.clone(),
         guardrail_webhook_secret: settings.guardrail_webhook_secret.clone(),
+        metrics_token: settings.metrics_token.clone(),
+        otlp_endpoint: settings.otlp_endpoint.clone(),
         ..ServerConfig::default()
     };
     let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), config, Arc::new(key))

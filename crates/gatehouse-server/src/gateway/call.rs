@@ -54,6 +54,16 @@ pub enum GatewayRoute {
 }
 
 impl GatewayRoute {
+    /// The name of the call's span.
+    pub fn span_name(self) -> &'static str {
+        match self {
+            GatewayRoute::Chat => "gateway chat",
+            GatewayRoute::Completions => "gateway completions",
+            GatewayRoute::Embeddings => "gateway embeddings",
+            GatewayRoute::Messages => "gateway messages",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             GatewayRoute::Chat => "chat",
@@ -115,6 +125,8 @@ pub struct Call {
     guard: Option<Arc<Guard>>,
     /// A routed call's limits on the targets it goes to, charged as it goes (see `follow`).
     follow: Option<Arc<Follow>>,
+    /// The call's span, when spans are exported.
+    span: Option<crate::observability::trace::Span>,
 }
 
 /// The header naming the real model that served: `<account>/<model>`.
@@ -156,6 +168,7 @@ impl Call {
             attempts: Vec::new(),
             guard: None,
             follow: None,
+            span: None,
         }
     }
 
@@ -166,6 +179,7 @@ impl Call {
 
     /// Runs the phases on `request` (or answers the error its parsing gave) and answers.
     pub async fn run(mut self, request: Result<Request, ApiError>) -> Response {
+        self.span = crate::observability::trace::start(self.route.span_name(), opentelemetry::trace::SpanKind::Server);
         match self.phases(request).await {
             Ok(answer) => self.answer(answer),
             Err(e) => self.refuse(e),
@@ -198,7 +212,8 @@ impl Call {
     /// Resolve: the body's `model` to a target the caller may use, in the request's view.
     fn resolve(&mut self, request: &Request) -> Result<(), ApiError> {
         let now = self.app.now();
-        let target = resolve(&self.view, &self.principal, request.model(), self.route.model_type(), now)?;
+        let target =
+            resolve(&self.app.metrics, &self.view, &self.principal, request.model(), self.route.model_type(), now)?;
         self.target = Some(target);
         Ok(())
     }
@@ -427,7 +442,8 @@ impl Call {
         }
         let http = super::upstream::http(&self.app);
         let signer = crate::guardrails::Signer::of(&self.app);
-        let guard = Arc::new(Guard::new(rules, http, signer, target.name.clone(), self.principal.subject.to_string()));
+        let guard = Guard::new(rules, http, signer, target.name.clone(), self.principal.subject.to_string());
+        let guard = Arc::new(guard.observed(self.app.metrics.clone()));
         self.guard = Some(guard.clone());
         guard.input(request).await?;
         // The log keeps what was sent upstream.
@@ -540,6 +556,9 @@ impl Call {
     }
 
     fn refuse(mut self, e: ApiError) -> Response {
+        if let Some(kind) = refusal(&e) {
+            self.app.metrics.refusal(kind);
+        }
         let mut resp = e.into_response();
         self.control_headers(&mut resp);
         self.status = Some(resp.status().as_u16());
@@ -559,7 +578,26 @@ impl Call {
     /// ended it.
     pub fn failed(&mut self) {
         let blocked = self.guard.as_ref().is_some_and(|g| crate::guardrails::lock(&g.verdicts()).blocked_by.is_some());
+        if blocked {
+            self.app.metrics.refusal(crate::observability::Refusal::Guardrail);
+        }
         self.status = Some(if blocked { 400 } else { 502 });
+    }
+
+    /// The call in the metrics, and its span ended with what it did.
+    fn observe(&mut self) {
+        let status = self.status.unwrap_or(CLIENT_CLOSED);
+        let served = self.target.as_ref().map(|t| t.served.as_str());
+        self.app.metrics.gateway_call(self.route.as_str(), served, status);
+        if let Some(mut span) = self.span.take() {
+            span.attribute("gatehouse.route", self.route.as_str());
+            span.attribute("gen_ai.request.model", self.model.clone());
+            if let Some(t) = &self.target {
+                span.attribute("gatehouse.model", t.served.clone());
+                span.attribute("gatehouse.provider_account", t.account().name().to_string());
+            }
+            span.status(status);
+        }
     }
 
     fn entry(&mut self) -> RequestLog {
@@ -603,10 +641,30 @@ impl Call {
     }
 }
 
+/// The control that refused a call, if one did.
+fn refusal(e: &ApiError) -> Option<crate::observability::Refusal> {
+    use crate::observability::Refusal;
+    use gatehouse_core::limits::LimitKind;
+    if let ApiError::OverLimit(o) = e {
+        return Some(match o.kind {
+            LimitKind::RateLimit => Refusal::RateLimit,
+            LimitKind::Budget => Refusal::Budget,
+        });
+    }
+    if let ApiError::GuardrailBlocked(_) = e {
+        return Some(Refusal::Guardrail);
+    }
+    if let ApiError::LimitsUnavailable(_) = e {
+        return Some(Refusal::LimitsUnavailable);
+    }
+    None
+}
+
 impl Drop for Call {
     /// Settles and logs, exactly once: `drop` runs once, whichever way the call ended.
     fn drop(&mut self) {
         self.settle();
+        self.observe();
         let entry = self.entry();
         // Each attempt of a routed call is a row of its own, on the model it tried, routed as
         // `<route>:attempt`: the call's own row stays the one that counts (its tokens, its cost).

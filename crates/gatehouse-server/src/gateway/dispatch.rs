@@ -58,6 +58,16 @@ impl Request {
         Estimate { input_tokens: estimate_input_tokens(size), output_tokens: output.unwrap_or(DEFAULT_OUTPUT_ESTIMATE) }
     }
 
+    /// The gateway route it came in on, as the request log names it.
+    pub fn route(&self) -> &'static str {
+        match self {
+            Request::Chat(_) => "chat",
+            Request::Completions(_) => "completions",
+            Request::Embeddings(_) => "embeddings",
+            Request::Messages(_) => "messages",
+        }
+    }
+
     /// The body as the request log may store it (when the operator stores bodies).
     pub fn loggable(&self) -> Option<String> {
         match self {
@@ -162,8 +172,49 @@ fn takes_stream_options(target: &Target) -> bool {
     }
 }
 
-/// One attempt at `request` on `target`.
+/// One attempt at `request` on `target`: timed per provider account and route for the metrics, and a span
+/// of its own (the parent the upstream sees) when spans are exported.
 pub async fn dispatch(app: &App, target: &Target, request: Request) -> Result<Answer, ApiError> {
+    use opentelemetry::trace::SpanKind;
+    let route = request.route();
+    let account = target.account().name().to_string();
+    let mut span = crate::observability::trace::start("upstream attempt", SpanKind::Client);
+    let started = Instant::now();
+    let result = dispatch_once(app, target, request).await;
+    let took = started.elapsed();
+    if let Some(error) = upstream_outcome(&result) {
+        app.metrics.upstream(&account, route, took, error);
+    }
+    if let Some(s) = &mut span {
+        s.attribute("gatehouse.route", route);
+        s.attribute("gatehouse.provider_account", account);
+        s.attribute("gatehouse.model", target.served.clone());
+        s.status(match &result {
+            Ok(_) => 200,
+            Err(e) => e.parts().0.as_u16(),
+        });
+        s.leave();
+    }
+    result
+}
+
+/// How an attempt went upstream: `Some(None)` answered, `Some(Some(kind))` failed there, `None` never got
+/// there (the client's request could not be sent, or the gateway failed itself).
+fn upstream_outcome(result: &Result<Answer, ApiError>) -> Option<Option<&'static str>> {
+    let Err(e) = result else { return Some(None) };
+    if let ApiError::UpstreamStatus { status, .. } = e {
+        return Some(Some(if *status >= 500 { "status_5xx" } else { "status_4xx" }));
+    }
+    if let ApiError::GatewayTimeout(_) = e {
+        return Some(Some("timeout"));
+    }
+    if let ApiError::BadGateway(_) = e {
+        return Some(Some("unreachable"));
+    }
+    None
+}
+
+async fn dispatch_once(app: &App, target: &Target, request: Request) -> Result<Answer, ApiError> {
     let provider = Provider::of(target.kind());
     match request {
         Request::Chat(req) => {

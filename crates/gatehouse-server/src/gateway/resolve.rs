@@ -70,6 +70,7 @@ fn refused(principal: &Principal, model: &str) -> ApiError {
 /// Resolves `model` for `principal` on a route serving `route_type` (`/v1/messages` serves chat models).
 /// The access check comes before any lookup, so a refusal costs the same whether or not the model exists.
 pub fn resolve(
+    metrics: &crate::observability::Metrics,
     view: &Published,
     principal: &Principal,
     model: &str,
@@ -87,7 +88,9 @@ pub fn resolve(
         return Err(refused(principal, model));
     }
     let resource = Resource::new(ResourceKind::Model, model);
-    if !view.snapshot.verdict(&principal.subject, Action::Use, &resource, now).is_allowed() {
+    let verdict = view.snapshot.verdict(&principal.subject, Action::Use, &resource, now);
+    metrics.decision(crate::observability::DecisionSource::Gateway, &verdict);
+    if !verdict.is_allowed() {
         return Err(refused(principal, model));
     }
     let (account, found) = view.gateway.model(model).ok_or_else(|| refused(principal, model))?;

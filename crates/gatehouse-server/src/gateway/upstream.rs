@@ -139,6 +139,7 @@ fn transport(e: reqwest::Error) -> ApiError {
 
 /// Sends under the first-byte timeout; a non-2xx answer becomes a 502 carrying the provider's message.
 pub async fn send(app: &App, rb: RequestBuilder) -> Result<reqwest::Response, ApiError> {
+    let rb = crate::observability::trace::propagate(rb);
     let resp = match tokio::time::timeout(app.config.upstream_first_byte_timeout, rb.send()).await {
         Err(_) => return Err(ApiError::GatewayTimeout("the upstream provider did not answer in time".into())),
         Ok(Err(e)) => return Err(transport(e)),

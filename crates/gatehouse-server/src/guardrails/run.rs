@@ -66,6 +66,7 @@ pub struct Guard {
     holds_all: bool,
     /// An auditing webhook checks the output: a stream's text is kept for it to see at the end.
     audits_all: bool,
+    metrics: Option<Arc<crate::observability::Metrics>>,
 }
 
 /// A streamed answer's text for one choice (or content block), from the last release on.
@@ -101,6 +102,7 @@ impl Guard {
             subject,
             holds_all,
             audits_all,
+            metrics: None,
         }
     }
 
@@ -234,6 +236,24 @@ impl Guard {
         }
     }
 
+    /// Counts a verdict in the metrics, when the guard has them.
+    fn observe(&self, rule: &CompiledRule, check: &Check, mark: Mark) {
+        let Some(m) = &self.metrics else { return };
+        let outcome = match mark {
+            Mark::Blocked => "blocked",
+            Mark::Redacted => "redacted",
+            Mark::Flagged => "audit",
+            Mark::Error => "error",
+        };
+        m.guardrail_verdict(&rule.config, check.kind, outcome);
+    }
+
+    /// Counts its verdicts in `metrics`.
+    pub fn observed(mut self, metrics: Arc<crate::observability::Metrics>) -> Guard {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Records a check's verdict under its strategy; `Err` is the block.
     fn record(&self, rule: &CompiledRule, check: &Check, hook: Hook, v: Verdict) -> Result<(), ApiError> {
         use GuardrailStrategy::{Audit, Enforce, EnforceButIgnoreOnError};
@@ -259,11 +279,14 @@ impl Guard {
         let mut v = verdict::lock(&self.verdicts);
         v.note(rule, check, hook, outcome, count);
         if v.mark(&name, mark) {
+            self.observe(rule, check, mark);
             tracing::info!(rule = %name, check = check.kind, at = %check.path, hook = %hook, verdict = mark.as_str(),
                 "guardrail verdict");
         }
         let Some(detail) = block else { return Ok(()) };
-        v.mark(&name, Mark::Blocked);
+        if v.mark(&name, Mark::Blocked) {
+            self.observe(rule, check, Mark::Blocked);
+        }
         v.blocked_by = Some(name);
         Err(ApiError::GuardrailBlocked(Box::new(Blocked {
             config: rule.config.clone(),

@@ -51,13 +51,16 @@ pub async fn input(
         return Ok(());
     }
     let http = crate::gateway::upstream::http(&cx.app);
-    let guard = Arc::new(Guard::new(
-        rules,
-        http,
-        crate::guardrails::Signer::of(&cx.app),
-        format!("{}/{tool}", cx.name),
-        cx.principal.subject.to_string(),
-    ));
+    let guard = Arc::new(
+        Guard::new(
+            rules,
+            http,
+            crate::guardrails::Signer::of(&cx.app),
+            format!("{}/{tool}", cx.name),
+            cx.principal.subject.to_string(),
+        )
+        .observed(cx.app.metrics.clone()),
+    );
     cx.controls.guarded(guard.clone());
     call.guarded(guard.clone());
     let mut texts = Vec::new();

@@ -60,7 +60,7 @@ pub fn may_use(view: &Published, subject: &Subject, server: &str, now: OffsetDat
 fn admit(app: &App, view: &Published, p: &Principal, server: &str) -> Result<Server, ApiError> {
     let refused =
         || ApiError::Forbidden(Forbidden::McpServer { subject: p.subject.to_string(), server: server.to_owned() });
-    if server.len() > 256 || !may_use(view, &p.subject, server, app.now()) {
+    if server.len() > 256 || !crate::observability::mcp_use(app, view, &p.subject, server) {
         return Err(refused());
     }
     view.mcp.server(server).cloned().ok_or_else(refused)

@@ -143,7 +143,7 @@ pub async fn send(
     with_session: bool,
 ) -> Result<reqwest::Response, Failure> {
     let server = remote.name().to_owned();
-    let req = rb.build().map_err(|e| transport(&server, e))?;
+    let req = crate::observability::trace::propagate(rb).build().map_err(|e| transport(&server, e))?;
     let again = remote.oauth().and_then(|_| req.try_clone());
     let mut resp = execute(app, &server, req).await?;
     if let (StatusCode::UNAUTHORIZED, Some(source), Some(mut again)) = (resp.status(), remote.oauth(), again) {

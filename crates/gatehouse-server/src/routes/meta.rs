@@ -1,7 +1,6 @@
 use axum::extract::State;
 use axum::Json;
 use gatehouse_core::{Action, Permission, Resource, Snapshot, Subject};
-use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::can;
@@ -10,11 +9,6 @@ use crate::error::{ApiError, ErrorBody, Forbidden, Unauthenticated};
 use crate::extract::{Body, Caller};
 use crate::state::App;
 use gatehouse_core::field::FieldPath;
-
-#[utoipa::path(get, path = "/healthz", tag = "meta", security(()), responses((status = 200, description = "the server is up")))]
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
-}
 
 /// The caller's identity, for any valid token.
 #[utoipa::path(get, path = "/api/v1/me", tag = "meta", responses((status = 200, body = MeOut)))]
@@ -64,7 +58,7 @@ pub async fn check(
     Caller(p): Caller,
     Body(b): Body<CheckBody>,
 ) -> Result<Json<CheckOut>, ApiError> {
-    let out = decide(&app.snapshot(), &p.subject, Some(&b.subject), &b.permission, &b.resource, app.now())?;
+    let out = decide(&app, &app.snapshot(), &p.subject, Some(&b.subject), &b.permission, &b.resource, app.now())?;
     Ok(Json(out))
 }
 
@@ -94,7 +88,7 @@ pub async fn checks(
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            decide(&s, &p.subject, c.subject.as_deref(), &c.permission, &c.resource, now)
+            decide(&app, &s, &p.subject, c.subject.as_deref(), &c.permission, &c.resource, now)
                 .map_err(|e| e.within(FieldPath::default().key("checks").index(i)))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -103,6 +97,7 @@ pub async fn checks(
 
 /// One question, as both check routes answer it; `subject: None` asks about the caller.
 fn decide(
+    app: &App,
     s: &Snapshot,
     caller: &Subject,
     subject: Option<&str>,
@@ -123,5 +118,6 @@ fn decide(
         }));
     }
     let d = s.check(&subject, action, &resource, now);
+    app.metrics.decision_owned(crate::observability::DecisionSource::CheckApi, &d);
     Ok(CheckOut { allowed: d.is_allowed(), reason: d.to_string() })
 }

@@ -66,6 +66,14 @@ impl SqlStore {
 
 #[async_trait]
 impl Store for SqlStore {
+    fn pool_stats(&self) -> Option<crate::PoolStats> {
+        Some(crate::PoolStats {
+            size: self.pool.size(),
+            idle: self.pool.num_idle(),
+            max: self.pool.options().get_max_connections(),
+        })
+    }
+
     async fn load(&self) -> Result<Loaded, StoreError> {
         let mut tx = self.pool.begin_with(self.dialect.begin_read()).await?;
         let version = read::version(&mut tx).await?;
