@@ -15,6 +15,7 @@ const SQLITE: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/sqlite/0006_key_derivation.sql")),
     (7, include_str!("../../migrations/sqlite/0007_spend.sql")),
     (8, include_str!("../../migrations/sqlite/0008_sizes.sql")),
+    (11, include_str!("../../migrations/sqlite/0011_change_log.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -25,6 +26,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/postgres/0006_key_derivation.sql")),
     (7, include_str!("../../migrations/postgres/0007_spend.sql")),
     (8, include_str!("../../migrations/postgres/0008_sizes.sql")),
+    (11, include_str!("../../migrations/postgres/0011_change_log.sql")),
 ];
 
 /// How many migrations a database has once migrated: the same on both databases.
