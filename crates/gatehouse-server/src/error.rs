@@ -80,6 +80,10 @@ pub enum ApiError {
     /// upstream failure, and routing reads the status to decide on retries and fallbacks.
     #[error("{message}")]
     UpstreamStatus { status: u16, message: String },
+    /// The database cannot be reached (503): reads and the gateway go on from the last snapshot, but a change
+    /// cannot be committed, so none is acknowledged.
+    #[error("the database cannot be reached right now ({0}); the change was not made: try again shortly")]
+    StoreUnavailable(String),
 }
 
 /// Why a request is not authenticated: one code each. An unknown token and a wrong secret share one
@@ -317,7 +321,8 @@ impl ApiError {
             | ApiError::Internal(_)
             | ApiError::BadGateway(_)
             | ApiError::GatewayTimeout(_)
-            | ApiError::UpstreamStatus { .. }) => e,
+            | ApiError::UpstreamStatus { .. }
+            | ApiError::StoreUnavailable(_)) => e,
         }
     }
 
@@ -343,6 +348,7 @@ impl ApiError {
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
             ApiError::BadGateway(_) | ApiError::UpstreamStatus { .. } => (StatusCode::BAD_GATEWAY, "upstream_error"),
             ApiError::GatewayTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_error"),
+            ApiError::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "server_error"),
         };
         (status, kind, self.code())
     }
@@ -372,6 +378,7 @@ impl ApiError {
             ApiError::Internal(_) => "internal_error",
             ApiError::BadGateway(_) | ApiError::UpstreamStatus { .. } => "upstream_failed",
             ApiError::GatewayTimeout(_) => "upstream_timeout",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
         }
     }
 
@@ -400,7 +407,8 @@ impl ApiError {
             | ApiError::Internal(_)
             | ApiError::BadGateway(_)
             | ApiError::GatewayTimeout(_)
-            | ApiError::UpstreamStatus { .. } => None,
+            | ApiError::UpstreamStatus { .. }
+            | ApiError::StoreUnavailable(_) => None,
         }
     }
 
@@ -418,6 +426,7 @@ impl ApiError {
             }
             ApiError::OverLimit(o) => o.headers(),
             ApiError::Busy { retry_after } => vec![(axum::http::header::RETRY_AFTER, retry_after.to_string())],
+            ApiError::StoreUnavailable(_) => vec![(axum::http::header::RETRY_AFTER, "1".to_owned())],
             ApiError::Within { error, .. } => error.headers(),
             ApiError::Refused(_)
             | ApiError::Unauthenticated(_)
@@ -481,6 +490,9 @@ impl From<AuthError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            return ApiError::StoreUnavailable(e.to_string());
+        }
         ApiError::Internal(e.to_string())
     }
 }
