@@ -297,6 +297,10 @@ impl AppState {
             if let Some(published) = self.commit(&mut version, next, &changes, audit).await? {
                 return Ok(published);
             }
+            // Replicas racing each other would otherwise retry in lockstep: a few random milliseconds.
+            let mut jitter = [0u8; 1];
+            self.entropy.fill(&mut jitter);
+            tokio::time::sleep(StdDuration::from_millis(u64::from(jitter[0] % 16))).await;
         }
         Err(ApiError::Contention)
     }
@@ -381,6 +385,11 @@ impl AppState {
 
     /// Picks up changes other processes committed. Called periodically.
     pub async fn refresh(&self) -> Result<(), ApiError> {
+        // Asked before taking the writer's lock, which a write would otherwise wait behind while the
+        // database does not answer.
+        if self.observe(self.store.version().await)? == self.published().version {
+            return Ok(());
+        }
         let mut version = self.writer.lock().await;
         self.catch_up(&mut version).await
     }

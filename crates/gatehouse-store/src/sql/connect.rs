@@ -51,7 +51,7 @@ pub(crate) async fn pool(url: &str) -> Result<(AnyPool, Dialect), StoreError> {
         // rather than held for sqlx's default half minute.
         let pool = AnyPoolOptions::new()
             .max_connections(10)
-            .acquire_timeout(std::time::Duration::from_secs(5))
+            .acquire_timeout(std::time::Duration::from_secs(3))
             .connect(url)
             .await?;
         return Ok((pool, Dialect::Postgres));
