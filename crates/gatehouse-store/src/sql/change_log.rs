@@ -29,6 +29,11 @@ pub(crate) const KEEP_VERSIONS: i64 = 10_000;
 pub(crate) const KEEP_NANOS: i64 = 7 * 24 * 3600 * 1_000_000_000;
 /// The log is pruned on every version divisible by this, not on every commit.
 const PRUNE_EVERY: i64 = 64;
+/// A commit with more changes than this (an import, a bulk apply) is logged as "load everything": a
+/// reader would gain nothing from replaying it, and the entry would be as large as the state.
+pub(crate) const MAX_LOGGED: usize = 10_000;
+/// What such a commit is logged as.
+const RELOAD: &str = "\"reload\"";
 
 /// Records `changes` as what `version` committed; in the commit's transaction.
 pub(crate) async fn record(
@@ -37,7 +42,7 @@ pub(crate) async fn record(
     now: i64,
     changes: &[Change],
 ) -> Result<(), StoreError> {
-    let text = encode_all(changes)?;
+    let text = if changes.len() > MAX_LOGGED { RELOAD.to_owned() } else { encode_all(changes)? };
     sqlx::query("INSERT INTO change_log (version, at, changes) VALUES ($1, $2, $3)")
         .bind(version)
         .bind(now)
@@ -83,6 +88,9 @@ pub(crate) async fn since(
         }
         expected += 1;
         let text: String = r.try_get(1)?;
+        if text == RELOAD {
+            return Ok(None);
+        }
         out.push(LoggedChanges { version, changes: decode_all(&text)? });
     }
     Ok((expected == head + 1).then_some(out))

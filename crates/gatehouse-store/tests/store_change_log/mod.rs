@@ -280,6 +280,12 @@ async fn the_log_answers_none_when_it_does_not_reach_back() {
         b.execute(&format!("DELETE FROM change_log WHERE version <= {v1}")).await;
         assert!(store.changes_since(0).await.unwrap().is_none(), "{}: pruned", b.label);
         assert_eq!(store.changes_since(v1).await.unwrap().map(|l| l.len()), Some(1), "{}", b.label);
+        // A bulk commit is logged as "load everything".
+        let bulk: Vec<Change> =
+            (0..10_001).map(|i| Change::PutUser(user(&format!("bulk{i}@example.com"), "member"))).collect();
+        let v3 = store.commit(&bulk, &[]).await.unwrap();
+        assert!(store.changes_since(v2).await.unwrap().is_none(), "{}: bulk", b.label);
+        assert_eq!(store.changes_since(v3).await.unwrap().map(|l| l.len()), Some(0), "{}", b.label);
         b.finish().await;
     }
 }
