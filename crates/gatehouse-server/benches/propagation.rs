@@ -192,7 +192,13 @@ fn ms(d: Duration) -> f64 {
 fn summary(xs: &mut [Duration]) -> String {
     xs.sort();
     let at = |q: f64| xs[((xs.len() - 1) as f64 * q).round() as usize];
-    format!("median {:8.2} ms   p90 {:8.2} ms   max {:8.2} ms   (n = {})", ms(at(0.5)), ms(at(0.9)), ms(at(1.0)), xs.len())
+    format!(
+        "median {:8.2} ms   p90 {:8.2} ms   max {:8.2} ms   (n = {})",
+        ms(at(0.5)),
+        ms(at(0.9)),
+        ms(at(1.0)),
+        xs.len()
+    )
 }
 
 /// One change of each kind an operator makes, against the world's existing objects.

@@ -116,16 +116,17 @@ async fn a_database_outage_is_ridden_out_and_nothing_acknowledged_is_lost() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     while load.join_next().await.is_some() {}
 
-    let s = seen.lock().unwrap();
+    let s = std::mem::take(&mut *seen.lock().unwrap());
     // While the database is down a write gets a 503 store_unavailable; otherwise the only refusal three
     // writers racing on one database may get is a 409 after several attempts (never a 500).
     let bad: Vec<_> = s
         .refused
         .iter()
-        .filter(|(p, status, code)| match (*p, *status, code.as_str()) {
-            (_, 503, "store_unavailable") => false,
-            ("before" | "after", 409, "state_contention") => false,
-            _ => true,
+        .filter(|(p, status, code)| {
+            !matches!(
+                (*p, *status, code.as_str()),
+                (_, 503, "store_unavailable") | ("before" | "after", 409, "state_contention")
+            )
         })
         .collect();
     assert!(bad.is_empty(), "refusals: {bad:?}");
@@ -143,7 +144,6 @@ async fn a_database_outage_is_ridden_out_and_nothing_acknowledged_is_lost() {
     );
     // Every replica converges on everything acknowledged.
     let acked = s.acked.clone();
-    drop(s);
     for base in &bases {
         let api = Api::new(base, &admin);
         common::eventually(Duration::from_secs(10), "every acknowledged user on every replica", || async {
