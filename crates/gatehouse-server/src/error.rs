@@ -83,6 +83,10 @@ pub enum ApiError {
     /// A write's `If-Match` did not hold: the object changed (or is gone) since the caller read it (412).
     #[error("{0}")]
     PreconditionFailed(Box<crate::versioning::Stale>),
+    /// The database cannot be reached (503): reads and the gateway go on from the last snapshot, but a change
+    /// cannot be committed, so none is acknowledged.
+    #[error("the database cannot be reached right now ({0}); the change was not made: try again shortly")]
+    StoreUnavailable(String),
 }
 
 /// Why a request is not authenticated: one code each. An unknown token and a wrong secret share one
@@ -321,7 +325,8 @@ impl ApiError {
             | ApiError::BadGateway(_)
             | ApiError::GatewayTimeout(_)
             | ApiError::UpstreamStatus { .. }
-            | ApiError::PreconditionFailed(_)) => e,
+            | ApiError::PreconditionFailed(_)
+            | ApiError::StoreUnavailable(_)) => e,
         }
     }
 
@@ -348,6 +353,7 @@ impl ApiError {
             ApiError::BadGateway(_) | ApiError::UpstreamStatus { .. } => (StatusCode::BAD_GATEWAY, "upstream_error"),
             ApiError::GatewayTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "upstream_error"),
             ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "conflict_error"),
+            ApiError::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "server_error"),
         };
         (status, kind, self.code())
     }
@@ -378,6 +384,7 @@ impl ApiError {
             ApiError::BadGateway(_) | ApiError::UpstreamStatus { .. } => "upstream_failed",
             ApiError::GatewayTimeout(_) => "upstream_timeout",
             ApiError::PreconditionFailed(_) => "precondition_failed",
+            ApiError::StoreUnavailable(_) => "store_unavailable",
         }
     }
 
@@ -407,7 +414,8 @@ impl ApiError {
             | ApiError::BadGateway(_)
             | ApiError::GatewayTimeout(_)
             | ApiError::UpstreamStatus { .. }
-            | ApiError::PreconditionFailed(_) => None,
+            | ApiError::PreconditionFailed(_)
+            | ApiError::StoreUnavailable(_) => None,
         }
     }
 
@@ -425,6 +433,7 @@ impl ApiError {
             }
             ApiError::OverLimit(o) => o.headers(),
             ApiError::Busy { retry_after } => vec![(axum::http::header::RETRY_AFTER, retry_after.to_string())],
+            ApiError::StoreUnavailable(_) => vec![(axum::http::header::RETRY_AFTER, "1".to_owned())],
             ApiError::Within { error, .. } => error.headers(),
             // The current version, for a client that may read it, to retry against.
             ApiError::PreconditionFailed(s) => {
@@ -492,6 +501,9 @@ impl From<AuthError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            return ApiError::StoreUnavailable(e.to_string());
+        }
         ApiError::Internal(e.to_string())
     }
 }

@@ -18,6 +18,9 @@ use crate::request_log::RequestLogger;
 use crate::spend_ledger::SpendLedger;
 use crate::token_use::TokenUse;
 
+mod propagation;
+pub use propagation::{Reload, ReloadKind, StoreFailure, StoreHealth};
+
 /// What one request sees, from authentication to answer: a snapshot of the access graph and what was
 /// compiled from it, of one version, published together and swapped atomically.
 pub struct Published {
@@ -195,6 +198,8 @@ pub struct AppState {
     pub metrics: Arc<crate::observability::Metrics>,
     /// OTLP span export, when an endpoint is configured.
     pub trace_export: Option<crate::observability::trace::Export>,
+    /// The database's health as last seen, and the last reload (see `propagation`).
+    tracker: propagation::Tracker,
 }
 
 pub type App = Arc<AppState>;
@@ -255,6 +260,7 @@ impl AppState {
             token_use: TokenUse::default(),
             request_log,
             spend_ledger: SpendLedger::default(),
+            tracker: Default::default(),
         };
         Ok(Arc::new(app))
     }
@@ -325,6 +331,10 @@ impl AppState {
             if let Some(published) = self.commit(&mut version, next, &changes, audit).await? {
                 return Ok(published);
             }
+            // Replicas racing each other would otherwise retry in lockstep: a few random milliseconds.
+            let mut jitter = [0u8; 1];
+            self.entropy.fill(&mut jitter);
+            tokio::time::sleep(StdDuration::from_millis(u64::from(jitter[0] % 16))).await;
         }
         Err(ApiError::Contention)
     }
@@ -349,7 +359,7 @@ impl AppState {
         if changes.is_empty() {
             return Ok(Some(self.snapshot()));
         }
-        match self.store.commit_at(*version, changes, &audit).await {
+        match self.observe(self.store.commit_at(*version, changes, &audit).await) {
             Ok(new_version) => {
                 *version = new_version;
                 self.metrics.snapshot_current(new_version);
@@ -364,21 +374,10 @@ impl AppState {
     }
 
     async fn catch_up(&self, version: &mut i64) -> Result<(), ApiError> {
-        if self.store.version().await? != *version {
-            self.reload(version).await?;
+        if self.observe(self.store.version().await)? != *version {
+            self.follow(version).await?;
         }
         self.metrics.snapshot_current(*version);
-        Ok(())
-    }
-
-    async fn reload(&self, version: &mut i64) -> Result<(), ApiError> {
-        let started = std::time::Instant::now();
-        let loaded = self.store.load().await?;
-        let loaded_version = loaded.version;
-        self.publish(loaded_version, crate::identity::snapshot(loaded));
-        *version = loaded_version;
-        self.metrics.reload_observed(started.elapsed());
-        tracing::info!(version = loaded_version, "reloaded the access graph from the store");
         Ok(())
     }
 
@@ -422,6 +421,11 @@ impl AppState {
 
     /// Picks up changes other processes committed. Called periodically.
     pub async fn refresh(&self) -> Result<(), ApiError> {
+        // Asked before taking the writer's lock, which a write would otherwise wait behind while the
+        // database does not answer.
+        if self.observe(self.store.version().await)? == self.published().version {
+            return Ok(());
+        }
         let mut version = self.writer.lock().await;
         self.catch_up(&mut version).await
     }
@@ -500,7 +504,13 @@ impl AppState {
     pub async fn flush_last_used(&self) -> Result<(), ApiError> {
         let batch = self.token_use.drain();
         if !batch.is_empty() {
-            self.store.touch_tokens(&batch).await?;
+            if let Err(e) = self.observe(self.store.touch_tokens(&batch).await) {
+                // Kept for the next flush: the database may be back by then.
+                for (id, at) in &batch {
+                    self.token_use.record(id, *at);
+                }
+                return Err(e.into());
+            }
         }
         Ok(())
     }
@@ -524,12 +534,38 @@ pub fn spawn_background(app: &App) -> tokio::task::JoinHandle<()> {
     let weak = Arc::downgrade(app);
     let every = app.config.poll_interval;
     let purge_every = app.config.session_purge_interval;
+    // Commit notifications (Postgres): a change is picked up as soon as it is committed, the poll below
+    // staying as the safety net for a notification lost with a connection.
+    let (wake_tx, mut wake) = tokio::sync::watch::channel(0i64);
+    let mut listening = app.store.listen(wake_tx);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         let mut last_purge = tokio::time::Instant::now();
+        let mut notified = 0i64;
         loop {
-            tick.tick().await;
+            let woken = tokio::select! {
+                _ = tick.tick() => false,
+                changed = wake.changed(), if listening => {
+                    listening = changed.is_ok();
+                    true
+                }
+            };
             let Some(app) = weak.upgrade() else { break };
+            if woken {
+                let latest = *wake.borrow_and_update();
+                // A notification of a version already published (this process's own commits) needs no
+                // query; the same value again means the listener reconnected, and anything may have been
+                // missed.
+                let fresh = latest != notified;
+                notified = latest;
+                if fresh && latest <= app.published().version {
+                    continue;
+                }
+                if let Err(e) = app.refresh().await {
+                    quiet_if_unavailable(&e, "could not check the store for changes");
+                }
+                continue;
+            }
             if last_purge.elapsed() >= purge_every {
                 last_purge = tokio::time::Instant::now();
                 match app.purge_expired_sessions().await {
@@ -540,11 +576,19 @@ pub fn spawn_background(app: &App) -> tokio::task::JoinHandle<()> {
             }
             app.limiter.sweep(app.now());
             if let Err(e) = app.flush_last_used().await {
-                tracing::warn!(error = %e, "could not record token use");
+                quiet_if_unavailable(&e, "could not record token use");
             }
             if let Err(e) = app.refresh().await {
-                tracing::warn!(error = %e, "could not check the store for changes");
+                quiet_if_unavailable(&e, "could not check the store for changes");
             }
         }
     })
+}
+
+/// An unreachable database is logged once when it goes (see `observe`), not on every poll.
+fn quiet_if_unavailable(e: &ApiError, what: &str) {
+    match e {
+        ApiError::StoreUnavailable(_) => tracing::debug!(error = %e, "{what}"),
+        _ => tracing::warn!(error = %e, "{what}"),
+    }
 }

@@ -327,6 +327,30 @@ pub struct Loaded {
     pub identities: Vec<(gatehouse_core::Subject, gatehouse_core::IdentityId)>,
 }
 
+/// What one committed version changed, as read back from the change log (`Store::changes_since`).
+#[derive(Clone, Debug)]
+pub struct LoggedChanges {
+    pub version: i64,
+    /// In the order they were committed (and applied to the writer's snapshot). `Change::SetPassword` is
+    /// left out: it changes nothing a snapshot holds.
+    pub changes: Vec<Change>,
+}
+
+impl StoreError {
+    /// Whether the error means the database could not be reached (refused or lost connections, a pool
+    /// that timed out waiting for one, a server shutting down or starting up), as opposed to a statement
+    /// it refused: the request may succeed once the database is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => sql::unavailable(e),
+            StoreError::UnsupportedUrl(_)
+            | StoreError::Migration { .. }
+            | StoreError::Corrupt(_)
+            | StoreError::Stale { .. } => false,
+        }
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Everything the snapshot needs, read in one transaction. Revoked tokens are left out.
@@ -346,6 +370,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// The state version: bumped by every commit, from this process or any other (a `bootstrap`, a replica).
     async fn version(&self) -> Result<i64, StoreError>;
+
+    /// What every version after `since` changed, oldest first, up to the current version; `None` when the
+    /// change log no longer reaches back to `since` (pruned, or older than the log), and the caller must
+    /// `load` instead. Applying them in order to the snapshot of version `since` gives the snapshot `load`
+    /// would give.
+    async fn changes_since(&self, since: i64) -> Result<Option<Vec<LoggedChanges>>, StoreError>;
+
+    /// Wakes `wake` when another process may have committed: on Postgres every commit sends a notification
+    /// (`NOTIFY gatehouse_changes, '<version>'`), listened to here on a connection of its own, reconnecting by
+    /// itself, with `wake` also sent after each reconnection (notifications sent meanwhile are lost).
+    /// Returns false, doing nothing, where there is no such signal (SQLite): callers poll `version`, as they
+    /// should anyway, as a safety net.
+    fn listen(&self, wake: tokio::sync::watch::Sender<i64>) -> bool;
 
     /// The deployment's salt for deriving the secret key from a passphrase: the stored one, or else `fresh`,
     /// stored now. Every process on the database gets the same answer, however many start at once.

@@ -17,6 +17,7 @@ use gatehouse_store::{
 use sqlx::{Connection, Row};
 use time::OffsetDateTime;
 
+mod store_change_log;
 mod store_identities;
 mod store_mcp_sessions;
 mod store_spend;

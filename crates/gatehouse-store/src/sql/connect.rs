@@ -47,7 +47,13 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
 pub(crate) async fn pool(url: &str) -> Result<(AnyPool, Dialect), StoreError> {
     sqlx::any::install_default_drivers();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let pool = AnyPoolOptions::new().max_connections(10).connect(url).await?;
+        // A short wait for a connection: when the database is down, a request is refused (503) in seconds
+        // rather than held for sqlx's default half minute.
+        let pool = AnyPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect(url)
+            .await?;
         return Ok((pool, Dialect::Postgres));
     }
     let Some(rest) = url.strip_prefix("sqlite:") else {

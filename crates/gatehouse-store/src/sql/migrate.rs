@@ -17,6 +17,7 @@ const SQLITE: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/sqlite/0008_sizes.sql")),
     (9, include_str!("../../migrations/sqlite/0009_mcp_sessions.sql")),
     (10, include_str!("../../migrations/sqlite/0010_guardrail_verdicts.sql")),
+    (11, include_str!("../../migrations/sqlite/0011_change_log.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
@@ -29,6 +30,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/postgres/0008_sizes.sql")),
     (9, include_str!("../../migrations/postgres/0009_mcp_sessions.sql")),
     (10, include_str!("../../migrations/postgres/0010_guardrail_verdicts.sql")),
+    (11, include_str!("../../migrations/postgres/0011_change_log.sql")),
 ];
 
 /// How many migrations a database has once migrated: the same on both databases.

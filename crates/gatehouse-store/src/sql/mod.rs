@@ -2,11 +2,13 @@
 //! the few differences (begin statements, pragmas, migration files) kept in `Dialect`.
 
 mod audit;
+mod change_log;
 mod codec;
 mod connect;
 mod identities;
 mod mcp_sessions;
 mod migrate;
+mod notify;
 mod read;
 mod request_logs;
 mod resources;
@@ -24,8 +26,8 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use crate::{
-    AuditEvent, AuditFilter, AuditRecord, Loaded, McpSessionRecord, RequestLog, RequestLogFilter, SpendDelta, Store,
-    StoreError, UsageBucket, UsageGroup, UsageRow, UsageSeriesRow,
+    AuditEvent, AuditFilter, AuditRecord, Loaded, LoggedChanges, McpSessionRecord, RequestLog, RequestLogFilter,
+    SpendDelta, Store, StoreError, UsageBucket, UsageGroup, UsageRow, UsageSeriesRow,
 };
 use connect::Dialect;
 
@@ -36,6 +38,8 @@ pub const MIGRATIONS: i64 = migrate::COUNT as i64;
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// Kept for the notification listener's own connection (Postgres); never printed.
+    url: String,
 }
 
 // By hand, so that nothing reachable from the pool (a URL with a password) is ever printed.
@@ -51,7 +55,7 @@ impl SqlStore {
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
         let (pool, dialect) = connect::pool(url).await?;
         migrate::run(&pool, dialect).await?;
-        Ok(SqlStore { pool, dialect })
+        Ok(SqlStore { pool, dialect, url: url.to_owned() })
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
@@ -94,6 +98,24 @@ impl Store for SqlStore {
     async fn version(&self) -> Result<i64, StoreError> {
         let mut conn = self.pool.acquire().await?;
         read::version(&mut conn).await
+    }
+
+    async fn changes_since(&self, since: i64) -> Result<Option<Vec<LoggedChanges>>, StoreError> {
+        let mut tx = self.pool.begin_with(self.dialect.begin_read()).await?;
+        let head = read::version(&mut tx).await?;
+        let out = change_log::since(&mut tx, since, head).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    fn listen(&self, wake: tokio::sync::watch::Sender<i64>) -> bool {
+        match self.dialect {
+            Dialect::Sqlite => false,
+            Dialect::Postgres => {
+                tokio::spawn(notify::listen(self.url.clone(), wake));
+                true
+            }
+        }
     }
 
     async fn key_salt(&self, fresh: &str) -> Result<String, StoreError> {
@@ -218,6 +240,8 @@ impl Store for SqlStore {
     }
 }
 
+pub(crate) use notify::unavailable;
+
 impl SqlStore {
     async fn commit_when(
         &self,
@@ -256,6 +280,15 @@ impl SqlStore {
         // After the version bump: on Postgres ids are then drawn in commit order, and a reader paging by id
         // misses nothing.
         audit::insert(&mut tx, audit).await?;
+        change_log::record(&mut tx, version, now, changes).await?;
+        if self.dialect == Dialect::Postgres {
+            // Delivered to listeners only when (and if) the transaction commits.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(notify::CHANNEL)
+                .bind(version.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(version)
     }
