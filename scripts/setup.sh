@@ -45,4 +45,8 @@ if [ ! -d tests/console/node_modules/@playwright/test ] || [ "$(cat "$stamp" 2>/
   (cd tests/console && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
 fi
+# cargo-deny, for CI's supply-chain check (deny.toml): built from crates.io once (several minutes), then kept.
+if ! cargo deny --version >/dev/null 2>&1; then
+  cargo install --locked cargo-deny
+fi
 echo "setup: ok"

@@ -10,6 +10,9 @@
 //! and on requests picking each of them Zipf-like (s = 1), as real traffic concentrates on few users and
 //! models. Both also time `Snapshot::verdict`, the same decision with its reason borrowed rather than owned.
 //!
+//! Section 2c decides a share of the uniform requests with Cedar too (the translation of tests/cedar), on the
+//! same world, and reports the two means and their ratio.
+//!
 //! Run: `cargo bench -p gatehouse-core --bench engine`. Sizes can be scaled with `GATEHOUSE_BENCH_SCALE`
 //! (a float, default 1.0) for quick runs; `GATEHOUSE_BENCH_CHECK_ROUNDS=n` repeats the bulk `check` loop, so
 //! that `perf record` on the bench binary sees mostly `check`.
@@ -29,6 +32,10 @@ use time::macros::datetime;
 use time::OffsetDateTime;
 
 const NOW: OffsetDateTime = datetime!(2026-01-01 00:00 UTC);
+
+#[path = "../tests/cedar/translate.rs"]
+#[allow(dead_code)]
+mod cedar_translate;
 
 /// xorshift64*: tiny, fixed-seed, good enough to spread a benchmark's picks.
 struct Rng(u64);
@@ -489,6 +496,75 @@ fn check_table(snap: &Snapshot, reqs: &[(usize, Request)], overhead: &Stats) {
     );
 }
 
+/// Cedar's authorizer on the same world and the same (uniform) requests: the first
+/// `GATEHOUSE_BENCH_CEDAR_REQUESTS` of them (default 200,000; each Cedar request is built beforehand, as each of
+/// ours is). Both bulk loops take the owned answer (`check`'s decision, Cedar's response), and the decisions
+/// are compared on the way.
+fn cedar_table(world: &World, snap: &Snapshot, reqs: &[(usize, Request)]) {
+    use cedar_translate::{request, CedarWorld};
+    let n: usize = std::env::var("GATEHOUSE_BENCH_CEDAR_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let reqs = &reqs[..n.min(reqs.len())];
+    let t = Instant::now();
+    let rss_before = rss_kib();
+    let cedar = CedarWorld::new(world);
+    let build = t.elapsed();
+    let rss_after = rss_kib();
+    let cedar_reqs: Vec<cedar_policy::Request> =
+        reqs.iter().map(|(_, r)| request(&r.subject, r.action, &r.resource, NOW)).collect();
+    let mut disagreements = 0usize;
+    let mut allowed = 0usize;
+    for ((_, r), c) in reqs.iter().zip(&cedar_reqs) {
+        let ours = snap.check(&r.subject, r.action, &r.resource, NOW).is_allowed();
+        let theirs = cedar.decide(c).decision() == cedar_policy::Decision::Allow;
+        disagreements += usize::from(ours != theirs);
+        allowed += usize::from(ours);
+    }
+    let mut ours_kind = [Duration::ZERO; 4];
+    let mut cedar_kind = [Duration::ZERO; 4];
+    let mut count = [0usize; 4];
+    let t = Instant::now();
+    for (_, r) in reqs {
+        black_box(snap.check(black_box(&r.subject), r.action, black_box(&r.resource), NOW));
+    }
+    let ours = t.elapsed();
+    let t = Instant::now();
+    for c in &cedar_reqs {
+        black_box(cedar.decide(black_box(c)));
+    }
+    let theirs = t.elapsed();
+    // Per kind of request, each side timed in runs of one kind at a time.
+    for k in 0..4 {
+        let idx: Vec<usize> = (0..reqs.len()).filter(|i| reqs[*i].0 == k).collect();
+        count[k] = idx.len();
+        let t = Instant::now();
+        for i in &idx {
+            let r = &reqs[*i].1;
+            black_box(snap.check(black_box(&r.subject), r.action, black_box(&r.resource), NOW));
+        }
+        ours_kind[k] = t.elapsed();
+        let t = Instant::now();
+        for i in &idx {
+            black_box(cedar.decide(black_box(&cedar_reqs[*i])));
+        }
+        cedar_kind[k] = t.elapsed();
+    }
+    let per = |d: Duration, n: usize| ns(d) as f64 / n.max(1) as f64;
+    println!(
+        "\n2c. Cedar (cedar-policy 4, tests/cedar/translate.rs) on the same world, the first {} uniform requests",
+        reqs.len()
+    );
+    println!(
+        "   Cedar entities built in {build:.2?} (+{:.1} MiB resident); {allowed} allowed; {disagreements} disagreements",
+        (rss_after as f64 - rss_before as f64) / 1024.0
+    );
+    println!("{:<48} {:>12} {:>12} {:>10}", "", "ours ns", "cedar ns", "cedar/ours");
+    let line = |name: &str, o: f64, c: f64| println!("{name:<48} {o:>12.1} {c:>12.1} {:>10.1}", c / o);
+    line("all requests, bulk loop mean", per(ours, reqs.len()), per(theirs, reqs.len()));
+    for k in 0..4 {
+        line(&format!("  {}", MIX[k]), per(ours_kind[k], count[k]), per(cedar_kind[k], count[k]));
+    }
+}
+
 /// Resident memory of this process, from `/proc/self/status` (Linux only; 0 elsewhere).
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -558,6 +634,8 @@ fn main() {
     println!("\n2b. check ({} requests, each of those picked Zipf-like, s = 1)", skewed.len());
     check_table(&snap, &skewed, &overhead);
     drop(skewed);
+
+    cedar_table(&world, &snap, &reqs);
 
     // Where the time goes: the uniform requests with a hot working set, and a bare user lookup in the
     // snapshot against a std HashMap holding the same keys.

@@ -1657,3 +1657,9 @@ fn a_batch_cannot_issue_a_token_to_a_deleted_or_deactivated_caller() {
         panic!("a deleted caller was issued a personal access token");
     }
 }
+
+// Differential testing against Cedar, on these generators (tests/cedar/diff.rs).
+#[path = "cedar/diff.rs"]
+mod cedar_diff;
+#[path = "cedar/translate.rs"]
+mod cedar_translate;
