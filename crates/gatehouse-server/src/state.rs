@@ -114,7 +114,12 @@ pub struct ServerConfig {
     pub limits_on_failure: crate::limits::OnFailure,
     /// Where budget alerts are posted, signed.
     pub alert_webhook: Option<crate::limits::alerts::Webhook>,
+    /// Gateway: the largest upstream body read whole (an answer, an error body) or one stream event may
+    /// grow to before it is refused with a 502, so a runaway upstream cannot exhaust memory.
+    pub max_upstream_body: usize,
 }
+
+pub const DEFAULT_MAX_UPSTREAM_BODY: usize = 32 * 1024 * 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -141,6 +146,7 @@ impl Default for ServerConfig {
             redis_prefix: crate::limits::redis::DEFAULT_PREFIX.to_owned(),
             limits_on_failure: crate::limits::OnFailure::Closed,
             alert_webhook: None,
+            max_upstream_body: DEFAULT_MAX_UPSTREAM_BODY,
         }
     }
 }

@@ -125,6 +125,7 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
         redis_prefix: settings.redis_prefix.clone(),
         limits_on_failure: settings.limits_on_failure,
         alert_webhook: settings.alert_webhook.clone(),
+        max_upstream_body: settings.max_upstream_body,
         ..ServerConfig::default()
     };
     let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), config, Arc::new(key))
