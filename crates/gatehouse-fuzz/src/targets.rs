@@ -1,7 +1,9 @@
 use std::sync::OnceLock;
 
 use gatehouse_core::{BuiltinRole, Change, Email, IdentityId, Snapshot, Subject, User};
-use gatehouse_providers::anthropic::{self, AnthropicStreamToChat, ChatStreamToAnthropic, MessagesRequest, MessagesResponse};
+use gatehouse_providers::anthropic::{
+    self, AnthropicStreamToChat, ChatStreamToAnthropic, MessagesRequest, MessagesResponse,
+};
 use gatehouse_providers::bedrock::{self, ConverseStreamToChat, EventStreamDecoder};
 use gatehouse_providers::openai::{
     self, ChatChunk, ChatRequest, ChatResponse, CompletionRequest, EmbeddingRequest, SseDecoder,

@@ -106,9 +106,11 @@ pub fn chunks(app: &crate::state::App, resp: reqwest::Response, decoder: Decoder
     let max = app.config.max_upstream_body;
     // Bytes received since the last decoded item: one event (or one line) that never ends would otherwise
     // be buffered without bound.
-    let state = Some((resp, decoder, 0usize));
+    // Whether anything was decoded yet: an answer that ends without a single item was not an answer
+    // (garbage, or an empty body), and must not look like a finished empty one.
+    let state = Some((resp, decoder, 0usize, false));
     Box::pin(stream::unfold(state, move |state| async move {
-        let (mut resp, mut decoder, pending) = state?;
+        let (mut resp, mut decoder, pending, seen) = state?;
         let next = match tokio::time::timeout(idle, resp.chunk()).await {
             Ok(r) => r,
             Err(_) => {
@@ -124,11 +126,19 @@ pub fn chunks(app: &crate::state::App, resp: reqwest::Response, decoder: Decoder
                         let e = ApiError::BadGateway(format!("an upstream stream event exceeds {max} bytes"));
                         return Some((Err(e), None));
                     }
-                    Some((Ok(items), Some((resp, decoder, pending))))
+                    let seen = seen || !items.is_empty();
+                    Some((Ok(items), Some((resp, decoder, pending, seen))))
                 }
                 Err(e) => Some((Err(translate_error(e)), None)),
             },
-            Ok(None) => Some((Ok(decoder.finish()), None)),
+            Ok(None) => {
+                // Checked before `finish`, which for translated streams makes up a closing chunk of its own.
+                if !seen {
+                    let e = ApiError::BadGateway("the upstream stream ended without a single event".into());
+                    return Some((Err(e), None));
+                }
+                Some((Ok(decoder.finish()), None))
+            }
             Err(e) => {
                 let e = e.without_url();
                 let err = if e.is_timeout() {

@@ -174,11 +174,14 @@ fn provider_message(body: &[u8]) -> String {
 
 /// A whole answer's body, within `upstream_timeout`.
 pub async fn read_json<T: DeserializeOwned>(app: &App, resp: reqwest::Response) -> Result<T, ApiError> {
-    let bytes = match tokio::time::timeout(app.config.upstream_timeout, read_limited(resp, app.config.max_upstream_body)).await
-    {
-        Err(_) => return Err(ApiError::GatewayTimeout("the upstream provider's answer did not finish in time".into())),
-        Ok(r) => r?,
-    };
+    let bytes =
+        match tokio::time::timeout(app.config.upstream_timeout, read_limited(resp, app.config.max_upstream_body)).await
+        {
+            Err(_) => {
+                return Err(ApiError::GatewayTimeout("the upstream provider's answer did not finish in time".into()))
+            }
+            Ok(r) => r?,
+        };
     serde_json::from_slice(&bytes).map_err(|e| ApiError::BadGateway(format!("malformed upstream response: {e}")))
 }
 
