@@ -10,8 +10,11 @@ mod targets;
 
 pub use targets::*;
 
+/// A target: arbitrary bytes in, a panic on any failure.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, as `scripts/fuzz.sh` and the corpus replay know them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("manifest", manifest),
     ("gateway_body", gateway_body),
     ("sse", sse),

@@ -1,5 +1,6 @@
 //! Every fuzz target over its committed seed corpus (`fuzz/corpus/<target>`) and every input that ever
 //! crashed it (`fuzz/regressions/<target>`), as plain tests: CI replays them without a fuzzer.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
