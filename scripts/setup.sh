@@ -49,4 +49,14 @@ fi
 if ! cargo deny --version >/dev/null 2>&1; then
   cargo install --locked cargo-deny
 fi
+# Schemathesis, for the schema-driven API tests (scripts/schemathesis.sh), in an environment of its own;
+# reinstalled only when tests/schema/requirements.txt changes.
+req=tests/schema/requirements.txt
+stamp=.venv-schema/.requirements.sha256
+want=$(sha256sum "$req" | cut -d' ' -f1)
+if [ ! -x .venv-schema/bin/schemathesis ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  python3 -m venv .venv-schema
+  .venv-schema/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"
+  echo "$want" > "$stamp"
+fi
 echo "setup: ok"

@@ -15,3 +15,9 @@ bash bench/manifest_memory.sh --binary target/debug/gatehouse
 bash bench/signin_memory.sh --binary target/debug/gatehouse --concurrency 10 --waves 1
 bash bench/load.sh --debug --seconds 1 --connections 4 --controls
 bash bench/mcp_latency.sh --debug --seconds 1 --connections 4
+# Hardening, bounded (docs/hardening.md; scripts/harden.sh runs the long versions): each fuzz target briefly,
+# a fault-mix soak, kill -9 rounds on SQLite and Postgres, schemathesis with a few examples per operation.
+bash scripts/fuzz.sh --seconds 20
+bash bench/soak.sh --seconds 20 --debug
+bash scripts/crash.sh --rounds 2
+bash scripts/schemathesis.sh --max-examples 3

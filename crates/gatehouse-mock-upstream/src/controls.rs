@@ -13,6 +13,11 @@ pub(crate) struct Controls {
     pub tokens: Option<usize>,
     /// Stream deltas of at most this many characters instead of one word each.
     pub delta_chars: Option<usize>,
+    /// Upstream faults (see `faults`): an answer of N bytes of garbage, an answer that never ends (in
+    /// N-byte pieces), or a well-formed answer padded to N bytes.
+    pub garbage: Option<usize>,
+    pub endless: Option<usize>,
+    pub huge: Option<usize>,
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -73,6 +78,15 @@ impl Controls {
             }
             if let Some((n, _)) = marker(name, "tokens-") {
                 c.tokens = usize::try_from(n).ok();
+            }
+            if let Some((n, _)) = marker(name, "garbage-") {
+                c.garbage = usize::try_from(n).ok();
+            }
+            if let Some((n, _)) = marker(name, "endless-") {
+                c.endless = usize::try_from(n).ok().filter(|n| *n > 0);
+            }
+            if let Some((n, _)) = marker(name, "huge-") {
+                c.huge = usize::try_from(n).ok();
             }
             if let Some((n, _)) = marker(name, "split-") {
                 c.delta_chars = usize::try_from(n).ok().filter(|n| *n > 0);

@@ -37,6 +37,7 @@ mod body;
 mod controls;
 mod errors;
 pub mod eventstream;
+mod faults;
 mod mcp;
 mod openai;
 mod text;
@@ -287,6 +288,9 @@ impl Shared {
             let guard = body::PendingGuard::new(self);
             tokio::time::sleep(Duration::from_millis(controls.delay_ms)).await;
             guard.disarm();
+        }
+        if let Some(resp) = faults::response(controls) {
+            return Some(resp);
         }
         let status = self.should_fail(controls, endpoint, model)?;
         let mut resp = api.error(status, &format!("mock upstream failure {status}"));

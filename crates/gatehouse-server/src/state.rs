@@ -126,7 +126,12 @@ pub struct ServerConfig {
     pub otlp_endpoint: Option<String>,
     /// How often batched spans are exported.
     pub otlp_export_interval: StdDuration,
+    /// Gateway: the largest upstream body read whole (an answer, an error body) or one stream event may
+    /// grow to before it is refused with a 502, so a runaway upstream cannot exhaust memory.
+    pub max_upstream_body: usize,
 }
+
+pub const DEFAULT_MAX_UPSTREAM_BODY: usize = 32 * 1024 * 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -157,6 +162,7 @@ impl Default for ServerConfig {
             metrics_token: None,
             otlp_endpoint: None,
             otlp_export_interval: StdDuration::from_secs(5),
+            max_upstream_body: DEFAULT_MAX_UPSTREAM_BODY,
         }
     }
 }

@@ -8,6 +8,7 @@ mod common;
 mod console_session;
 mod escalation;
 mod explain;
+mod faults;
 mod foundations_catalogue;
 mod foundations_errors;
 mod foundations_pipeline;

@@ -52,6 +52,10 @@ pub struct Settings {
     /// Open client connections at most; more wait until one closes. Default 1000.
     #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", global = true)]
     pub max_connections: Option<usize>,
+    /// The largest upstream answer body (a whole non-streamed answer, an error body, or one event of a
+    /// stream) the gateway reads, in bytes; larger ones are a 502. Default 32 MiB.
+    #[arg(long, env = "GATEHOUSE_MAX_UPSTREAM_BODY", global = true)]
+    pub max_upstream_body: Option<usize>,
     /// `redis://...` (or `rediss://`): rate-limit and budget counters kept in Redis, shared by every replica
     /// so that N replicas together admit N. Default: counters in this process.
     #[arg(long, env = "GATEHOUSE_REDIS_URL", global = true, hide_env_values = true)]
@@ -142,6 +146,7 @@ pub struct Resolved {
     pub header_read_timeout: std::time::Duration,
     pub idle_timeout: std::time::Duration,
     pub max_connections: usize,
+    pub max_upstream_body: usize,
     pub redis_url: Option<gatehouse_core::Secret<String>>,
     pub redis_prefix: String,
     pub limits_on_failure: gatehouse_server::limits::OnFailure,
@@ -230,6 +235,11 @@ impl Settings {
                 Some(0) => anyhow::bail!("max_connections: must be at least 1"),
                 Some(n) => n,
                 None => DEFAULT_MAX_CONNECTIONS,
+            },
+            max_upstream_body: match self.max_upstream_body {
+                Some(n) if n < 1024 => anyhow::bail!("max_upstream_body: must be at least 1024 bytes"),
+                Some(n) => n,
+                None => gatehouse_server::state::DEFAULT_MAX_UPSTREAM_BODY,
             },
             redis_url: match self.redis_url.clone().or(file.redis_url) {
                 Some(u) if !(u.starts_with("redis://") || u.starts_with("rediss://")) => {

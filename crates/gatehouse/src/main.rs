@@ -149,6 +149,7 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
         guardrail_webhook_secret: settings.guardrail_webhook_secret.clone(),
         metrics_token: settings.metrics_token.clone(),
         otlp_endpoint: settings.otlp_endpoint.clone(),
+        max_upstream_body: settings.max_upstream_body,
         ..ServerConfig::default()
     };
     let app = AppState::new(store, Arc::new(SystemClock), Arc::new(OsEntropy), config, Arc::new(key))

@@ -103,9 +103,14 @@ impl Decoder {
 /// first-byte timeout), not by a total.
 pub fn chunks(app: &crate::state::App, resp: reqwest::Response, decoder: Decoder) -> ChunkStream {
     let idle = app.config.upstream_first_byte_timeout;
-    let state = Some((resp, decoder));
+    let max = app.config.max_upstream_body;
+    // Bytes received since the last decoded item: one event (or one line) that never ends would otherwise
+    // be buffered without bound.
+    // Whether anything was decoded yet: an answer that ends without a single item was not an answer
+    // (garbage, or an empty body), and must not look like a finished empty one.
+    let state = Some((resp, decoder, 0usize, false));
     Box::pin(stream::unfold(state, move |state| async move {
-        let (mut resp, mut decoder) = state?;
+        let (mut resp, mut decoder, pending, seen) = state?;
         let next = match tokio::time::timeout(idle, resp.chunk()).await {
             Ok(r) => r,
             Err(_) => {
@@ -115,10 +120,25 @@ pub fn chunks(app: &crate::state::App, resp: reqwest::Response, decoder: Decoder
         };
         match next {
             Ok(Some(bytes)) => match decoder.feed(&bytes) {
-                Ok(items) => Some((Ok(items), Some((resp, decoder)))),
+                Ok(items) => {
+                    let pending = if items.is_empty() { pending + bytes.len() } else { 0 };
+                    if pending > max {
+                        let e = ApiError::BadGateway(format!("an upstream stream event exceeds {max} bytes"));
+                        return Some((Err(e), None));
+                    }
+                    let seen = seen || !items.is_empty();
+                    Some((Ok(items), Some((resp, decoder, pending, seen))))
+                }
                 Err(e) => Some((Err(translate_error(e)), None)),
             },
-            Ok(None) => Some((Ok(decoder.finish()), None)),
+            Ok(None) => {
+                // Checked before `finish`, which for translated streams makes up a closing chunk of its own.
+                if !seen {
+                    let e = ApiError::BadGateway("the upstream stream ended without a single event".into());
+                    return Some((Err(e), None));
+                }
+                Some((Ok(decoder.finish()), None))
+            }
             Err(e) => {
                 let e = e.without_url();
                 let err = if e.is_timeout() {

@@ -149,7 +149,12 @@ pub async fn send(app: &App, rb: RequestBuilder) -> Result<reqwest::Response, Ap
     if status.is_success() {
         return Ok(resp);
     }
-    let body = resp.bytes().await.unwrap_or_default();
+    // An error body is only quoted: a little of it, within the answer timeout, is enough.
+    let body = tokio::time::timeout(app.config.upstream_timeout, read_limited(resp, 64 * 1024))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
     Err(ApiError::UpstreamStatus {
         status: status.as_u16(),
         message: format!("the upstream provider answered {status}: {}", provider_message(&body)),
@@ -170,9 +175,30 @@ fn provider_message(body: &[u8]) -> String {
 
 /// A whole answer's body, within `upstream_timeout`.
 pub async fn read_json<T: DeserializeOwned>(app: &App, resp: reqwest::Response) -> Result<T, ApiError> {
-    let bytes = match tokio::time::timeout(app.config.upstream_timeout, resp.bytes()).await {
-        Err(_) => return Err(ApiError::GatewayTimeout("the upstream provider's answer did not finish in time".into())),
-        Ok(r) => r.map_err(transport)?,
-    };
+    let bytes =
+        match tokio::time::timeout(app.config.upstream_timeout, read_limited(resp, app.config.max_upstream_body)).await
+        {
+            Err(_) => {
+                return Err(ApiError::GatewayTimeout("the upstream provider's answer did not finish in time".into()))
+            }
+            Ok(r) => r?,
+        };
     serde_json::from_slice(&bytes).map_err(|e| ApiError::BadGateway(format!("malformed upstream response: {e}")))
+}
+
+/// A whole body of at most `max` bytes, refused as soon as it is known to be larger (by its
+/// `content-length` or by what has arrived), so a huge or endless answer never sits in memory.
+async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::BadGateway(format!("the upstream provider's answer exceeds {max} bytes"));
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(transport)? {
+        if out.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }

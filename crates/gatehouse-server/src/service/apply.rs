@@ -10,6 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::convert;
+use crate::crypto::SecretKey;
 use crate::dto::{RoleBody, TeamBody, UserBody, VirtualAccountBody};
 use crate::error::ApiError;
 use crate::manifest::{self, Doc};
@@ -37,7 +38,7 @@ fn typed<T: serde::de::DeserializeOwned>(fields: Value) -> Result<T, ApiError> {
 
 /// The operations of one document against `scratch`, with its key.
 fn doc_ops(
-    app: &App,
+    key: &SecretKey,
     scratch: &Snapshot,
     doc: &Doc,
     caller: &Subject,
@@ -67,7 +68,7 @@ fn doc_ops(
         | ManifestType::Agent
         | ManifestType::GatewayControl(_)) => {
             let parsed = crate::resources::parse_manifest(t, f)?;
-            let planned = crate::resources::plan(scratch, &app.key, parsed, caller, now)?;
+            let planned = crate::resources::plan(scratch, key, parsed, caller, now)?;
             (planned.resource.name.to_string(), planned.ops)
         }
     })
@@ -92,8 +93,10 @@ fn field_changes(before: &Value, after: &Value) -> Vec<String> {
 
 /// Plans every document in apply order against a scratch snapshot that each one updates, so later objects
 /// may refer to earlier ones; returns all operations and the per-object results.
-fn plan_all(
-    app: &App,
+/// Plans every document against `s` without touching storage: apply's whole validation path, and what the
+/// fuzz target drives.
+pub fn plan_all(
+    key: &SecretKey,
     s: &Snapshot,
     caller: &Subject,
     docs: &[Doc],
@@ -103,7 +106,7 @@ fn plan_all(
     let mut all = Vec::new();
     let mut results = Vec::new();
     for doc in docs {
-        let (key, mut ops) = doc_ops(app, &scratch, doc, caller, now).map_err(|e| in_doc(doc.number, e))?;
+        let (key, mut ops) = doc_ops(key, &scratch, doc, caller, now).map_err(|e| in_doc(doc.number, e))?;
         let before = manifest::manifest_of(&scratch, doc.manifest_type, &key);
         let auth_sent = ops.iter().any(|op| auth_replaced(&scratch, op));
         // Executed even when nothing changes: that authorizes the object with the caller's permissions.
@@ -133,10 +136,8 @@ fn plan_all(
     Ok((all, results))
 }
 
-/// Applies `text` (YAML or JSON manifests) as `caller`: roles, then users, teams, virtual accounts, provider
-/// accounts, MCP servers, agents and gateway controls, so a manifest may refer to what it defines. With
-/// `dry_run`, reports what would change and changes nothing.
-pub async fn apply(app: &App, caller: &Subject, text: &str, dry_run: bool) -> Result<Vec<ApplyResult>, ApiError> {
+/// The documents of `text`, each object named once, in apply order.
+pub fn parse(text: &str) -> Result<Vec<Doc>, ApiError> {
     let mut docs = manifest::parse_documents(text)?;
     let mut seen = std::collections::HashMap::new();
     for d in &docs {
@@ -150,9 +151,17 @@ pub async fn apply(app: &App, caller: &Subject, text: &str, dry_run: bool) -> Re
         }
     }
     docs.sort_by_key(|d| d.manifest_type.apply_order());
+    Ok(docs)
+}
+
+/// Applies `text` (YAML or JSON manifests) as `caller`: roles, then users, teams, virtual accounts, provider
+/// accounts, MCP servers, agents and gateway controls, so a manifest may refer to what it defines. With
+/// `dry_run`, reports what would change and changes nothing.
+pub async fn apply(app: &App, caller: &Subject, text: &str, dry_run: bool) -> Result<Vec<ApplyResult>, ApiError> {
+    let docs = parse(text)?;
     let mut results = Vec::new();
     let build = |s: &Snapshot, now| -> Result<Vec<Op>, ApiError> {
-        let (ops, r) = plan_all(app, s, caller, &docs, now)?;
+        let (ops, r) = plan_all(&app.key, s, caller, &docs, now)?;
         results = r;
         Ok(ops)
     };
