@@ -220,7 +220,7 @@ async fn dispatch_once(app: &App, target: &Target, request: Request) -> Result<A
         Request::Chat(req) => {
             let usage = ClientUsage::asked(req.wants_stream_usage());
             Ok(match chat(app, target, provider, req).await? {
-                Chat::Whole(r, upstream) => whole(Whole::Chat(r), upstream),
+                Chat::Whole(r, upstream) => whole(Whole::Chat(*r), upstream),
                 Chat::Stream(s) => Answer::Stream(s, Encoder::Chat(usage)),
             })
         }
@@ -232,7 +232,7 @@ async fn dispatch_once(app: &App, target: &Target, request: Request) -> Result<A
 
 /// A chat answer in OpenAI's shape: whole, or a stream of chat chunks.
 enum Chat {
-    Whole(ChatResponse, Duration),
+    Whole(Box<ChatResponse>, Duration),
     Stream(ChunkStream),
 }
 
@@ -255,7 +255,7 @@ async fn chat(app: &App, target: &Target, provider: Provider, mut req: ChatReque
             }
             let mut r: ChatResponse = read_json(app, resp).await?;
             target.name.clone_into(&mut r.model);
-            Ok(Chat::Whole(r, started.elapsed()))
+            Ok(Chat::Whole(Box::new(r), started.elapsed()))
         }
         Provider::Anthropic => {
             let areq = anthropic::chat_request_to_anthropic(&req, target.model_id()).map_err(translate_error)?;
@@ -265,7 +265,10 @@ async fn chat(app: &App, target: &Target, provider: Provider, mut req: ChatReque
                 return Ok(Chat::Stream(chunks(app, resp, Decoder::Anthropic { sse: SseDecoder::new(), conv })));
             }
             let r: MessagesResponse = read_json(app, resp).await?;
-            Ok(Chat::Whole(anthropic::anthropic_response_to_chat(&r, &target.name, created), started.elapsed()))
+            Ok(Chat::Whole(
+                Box::new(anthropic::anthropic_response_to_chat(&r, &target.name, created)),
+                started.elapsed(),
+            ))
         }
         Provider::Bedrock => {
             let creq = bedrock::chat_request_to_converse(&req).map_err(translate_error)?;
@@ -277,7 +280,10 @@ async fn chat(app: &App, target: &Target, provider: Provider, mut req: ChatReque
                 return Ok(Chat::Stream(chunks(app, resp, decoder)));
             }
             let r: ConverseResponse = read_json(app, resp).await?;
-            Ok(Chat::Whole(bedrock::converse_response_to_chat(&r, &target.name, &id, created), started.elapsed()))
+            Ok(Chat::Whole(
+                Box::new(bedrock::converse_response_to_chat(&r, &target.name, &id, created)),
+                started.elapsed(),
+            ))
         }
     }
 }

@@ -46,7 +46,7 @@ pub async fn admit(cx: &Context, tool: &str, behind: Option<(&str, &str)>) -> Re
     if limits.is_empty() {
         return Ok(());
     }
-    let (metadata, teams) = facts_of(cx)?;
+    let (metadata, teams) = facts_of(cx).map_err(|r| *r)?;
     let facts = RequestFacts {
         subject: &cx.principal.subject,
         teams: &teams,
@@ -98,15 +98,20 @@ pub async fn admit(cx: &Context, tool: &str, behind: Option<(&str, &str)>) -> Re
     })
 }
 
+/// A tool call's metadata pairs and the caller's teams.
+pub type CallFacts = (BTreeMap<String, String>, Vec<String>);
+
 /// What a tool call is matched on besides its server and tool: the request's metadata and the caller's
 /// teams. Malformed metadata refuses the call (only asked when some rule could apply).
-pub fn facts_of(cx: &Context) -> Result<(BTreeMap<String, String>, Vec<String>), Refused> {
-    let metadata = crate::gateway::metadata::parse(&cx.headers).map_err(|e| Refused {
-        status: 400,
-        rule: None,
-        code: jsonrpc::INVALID_REQUEST,
-        message: e.to_string(),
-        data: json!({"code": "invalid_metadata"}),
+pub fn facts_of(cx: &Context) -> Result<CallFacts, Box<Refused>> {
+    let metadata = crate::gateway::metadata::parse(&cx.headers).map_err(|e| {
+        Box::new(Refused {
+            status: 400,
+            rule: None,
+            code: jsonrpc::INVALID_REQUEST,
+            message: e.to_string(),
+            data: json!({"code": "invalid_metadata"}),
+        })
     })?;
     let teams: Vec<String> = match &cx.principal.subject {
         Subject::User(e) => cx
