@@ -49,11 +49,17 @@ def call(path, body, timeout=30):
 faults = {"ok": "mock-gpt", "reset": "cut-20", "garbage": "garbage-3000", "endless": "endless-8192",
           "huge": "huge-3000000", "trickle": "drip-20ms-tokens-20", "fail": "fail-503", "stallcut": "drip-50ms-cut-3"}
 models = [{"name": k, "model_id": v, "types": ["chat"]} for k, v in faults.items()]
+# The server picks up the token bootstrap wrote within its poll interval (1 s).
+for _ in range(100):
+    try:
+        me = urllib.request.Request(base + "/api/v1/me"); me.add_header("authorization", f"Bearer {token}")
+        urllib.request.urlopen(me, timeout=5).read(); break
+    except urllib.error.HTTPError: time.sleep(0.1)
 for acct in [{"type": "openai-compatible", "name": "oa", "base_url": f"http://127.0.0.1:{mport}/v1", "auth": {"api_key": "k"}, "models": models},
              {"type": "anthropic", "name": "an", "base_url": f"http://127.0.0.1:{mport}", "auth": {"api_key": "k"}, "models": models},
              {"type": "aws-bedrock", "name": "br", "base_url": f"http://127.0.0.1:{mport}", "region": "us-east-1",
               "auth": {"access_key_id": "AKIAEXAMPLE", "secret_access_key": "s"}, "models": models}]:
-    assert call("/api/v1/provider-accounts", acct) == 201
+    st = call("/api/v1/provider-accounts", acct); assert st == 201, (acct["name"], st)
 mix = ["ok"] * 6 + list(faults)
 plan = [(f"{p}/{m}", s) for p in ("oa", "an", "br") for m in mix for s in (False, True)]
 counts = collections.Counter(); lock = threading.Lock(); stop = time.time() + seconds

@@ -20,6 +20,8 @@ export GATEHOUSE_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_he
 "$bin" --listen "127.0.0.1:$port" serve >"$tmp/server.log" 2>&1 & pid=$!
 for _ in $(seq 200); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.05; done
 admin=$("$bin" bootstrap --email admin@example.com)
+# The server picks up what bootstrap wrote within its poll interval (1 s).
+for _ in $(seq 100); do curl -sf "$base/api/v1/me" -H "authorization: Bearer $admin" >/dev/null && break; sleep 0.1; done
 curl -sf -X POST "$base/api/v1/users" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
   -d '{"email":"member@example.com","role":"member"}' >/dev/null
 curl -sf -X POST "$base/api/v1/users/member@example.com/password" -H "authorization: Bearer $admin" \
