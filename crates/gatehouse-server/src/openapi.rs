@@ -45,9 +45,61 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
-/// The whole document: the annotated handlers, and each resource collection's part.
+/// The whole document: the annotated handlers, and each resource collection's part, with the error answers
+/// every operation can give.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(routes::resources::openapi());
+    add_common_errors(&mut doc);
     doc
+}
+
+/// The errors that do not depend on the operation: the one error mapping answers them on any route (a
+/// malformed body or query, a missing or refused credential, an unknown item, a body too large or of another
+/// type, the database unreachable), besides those of writes (a conflict, a stale `If-Match`) and of the
+/// gateway (a limit). An operation that documents one of these statuses keeps its own description.
+fn add_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    const ANY: &[(&str, &str)] = &[
+        ("400", "the request is malformed or a field is invalid (the body names it)"),
+        ("401", "no credential, or one that is unknown, expired or revoked"),
+        ("403", "the caller may not do this"),
+        ("404", "no such item, or none the caller may see"),
+        ("405", "the path does not take this method"),
+        ("413", "the body is larger than the server accepts"),
+        ("415", "the body is not of a type this operation takes"),
+        ("503", "the database cannot be reached, or the server is busy: try again shortly"),
+    ];
+    const WRITES: &[(&str, &str)] = &[
+        ("409", "the change conflicts with the current state"),
+        ("412", "`If-Match` names a version that is no longer current"),
+    ];
+    const GATEWAY: &[(&str, &str)] = &[
+        ("429", "a rate limit or budget refused the call"),
+        ("502", "the upstream failed"),
+        ("504", "the upstream did not answer in time"),
+    ];
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let gateway = path.starts_with("/v1/") || path.starts_with("/mcp/");
+        let ops = [
+            (false, item.get.as_mut()),
+            (true, item.put.as_mut()),
+            (true, item.post.as_mut()),
+            (true, item.delete.as_mut()),
+            (true, item.patch.as_mut()),
+        ];
+        for (write, op) in ops {
+            let Some(op) = op else { continue };
+            let extra = ANY.iter().chain(if write { WRITES } else { &[] }).chain(if gateway { GATEWAY } else { &[] });
+            for (status, description) in extra {
+                op.responses.responses.entry((*status).to_owned()).or_insert_with(|| error(description).into());
+            }
+        }
+    }
 }
