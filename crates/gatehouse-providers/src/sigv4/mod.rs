@@ -205,7 +205,9 @@ fn canonical_uri(path: &str) -> String {
     }
     let mut out = String::from("/");
     out.push_str(&segments.iter().map(|s| uri_encode(s, false)).collect::<Vec<_>>().join("/"));
-    if path.ends_with('/') && !segments.is_empty() {
+    // RFC 3986's dot-segment removal leaves a directory: `/a/b/.` and `/a/b/c/..` are both `/a/b/`.
+    let directory = path.ends_with('/') || path.ends_with("/.") || path.ends_with("/..");
+    if directory && !segments.is_empty() {
         out.push('/');
     }
     out

@@ -218,6 +218,8 @@ fn hosts_and_targets() {
     assert_eq!((parts.path, parts.query), ("", "a=1"));
     assert_eq!(canonical_uri(""), "/");
     assert_eq!(canonical_uri("/a/./b/../c/"), "/a/c/");
+    assert_eq!(canonical_uri("/a/."), "/a/");
+    assert_eq!(canonical_uri("/a/b/.."), "/a/");
     assert_eq!(canonical_query("b=2&a=&a=1&&c"), "a=&a=1&b=2&c=");
     assert_eq!(canonical_query("q=a+b"), "q=a%2Bb");
 }
