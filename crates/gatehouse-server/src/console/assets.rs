@@ -1,5 +1,7 @@
 //! The console's files, compiled into the binary so `gatehouse serve` needs nothing beside it.
 
+use std::borrow::Cow;
+
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
@@ -37,7 +39,22 @@ pub fn is_script(path: &str) -> bool {
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-fn file(content_type: &'static str, body: &'static str) -> Response {
+/// In a debug build, `GATEHOUSE_CONSOLE_DIR` (the `assets` folder) serves these same files from disk, read on
+/// every request, so working on the console needs no rebuild per edit. A release binary serves only what it
+/// was built with.
+fn live(path: &str, built: &'static str) -> Cow<'static, str> {
+    #[cfg(debug_assertions)]
+    if let Some(dir) = std::env::var_os("GATEHOUSE_CONSOLE_DIR") {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if let Ok(text) = std::fs::read_to_string(std::path::Path::new(&dir).join(name)) {
+            return Cow::Owned(text);
+        }
+    }
+    let _ = path;
+    Cow::Borrowed(built)
+}
+
+fn file(content_type: &'static str, body: Cow<'static, str>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),
@@ -54,13 +71,13 @@ fn file(content_type: &'static str, body: &'static str) -> Response {
 }
 
 pub async fn index() -> Response {
-    file("text/html; charset=utf-8", INDEX)
+    file("text/html; charset=utf-8", live("/index.html", INDEX))
 }
 
-pub fn script(body: &'static str) -> Response {
-    file("text/javascript; charset=utf-8", body)
+pub fn script(path: &str, body: &'static str) -> Response {
+    file("text/javascript; charset=utf-8", live(path, body))
 }
 
 pub async fn style() -> Response {
-    file("text/css; charset=utf-8", STYLE)
+    file("text/css; charset=utf-8", live(STYLE_PATH, STYLE))
 }

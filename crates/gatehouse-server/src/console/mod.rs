@@ -16,5 +16,5 @@ pub fn routes() -> Router<App> {
     let router = Router::new().route("/", get(assets::index)).route(assets::STYLE_PATH, get(assets::style));
     assets::SCRIPTS
         .iter()
-        .fold(router, |router, (path, body)| router.route(path, get(move || async move { assets::script(body) })))
+        .fold(router, |router, (path, body)| router.route(path, get(move || async move { assets::script(path, body) })))
 }
