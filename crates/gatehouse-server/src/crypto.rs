@@ -266,7 +266,7 @@ mod tests {
     fn settings_and_key_files() {
         assert!(matches!(SecretKey::from_setting(&Secret::new("short".into()), SALT), Err(KeyError::TooShort)));
         assert!(matches!(SecretKey::resolve(None, "postgres://h/db", SALT), Err(KeyError::RequiredForPostgres)));
-        let dir = std::env::temp_dir().join(format!("gh-key-{}", uuid::Uuid::new_v4()));
+        let dir = std::env::temp_dir().join(format!("gh-key-{}", crate::request_id::random_uuid()));
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}/g.db", dir.display());
         let (k1, created) = SecretKey::resolve(None, &url, SALT).unwrap();

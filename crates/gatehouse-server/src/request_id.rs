@@ -31,8 +31,13 @@ fn acceptable(v: &str) -> bool {
 /// A random (version 4) UUID. From the thread's generator rather than `Uuid::new_v4`, which asks the
 /// kernel for every id: a system call on each request.
 fn fresh() -> Arc<str> {
-    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-    Arc::from(id.simple().encode_lower(&mut uuid::Uuid::encode_buffer()) as &str)
+    Arc::from(random_uuid().simple().encode_lower(&mut uuid::Uuid::encode_buffer()) as &str)
+}
+
+/// A random (version 4) UUID from the thread's generator (see `fresh`); the `uuid` crate's own `v4`
+/// feature is off, which also keeps a third version of `getrandom` out of the build.
+pub fn random_uuid() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
 }
 
 pub async fn assign(mut req: Request, next: Next) -> Response {

@@ -273,7 +273,7 @@ async fn chat(app: &App, target: &Target, provider: Provider, mut req: ChatReque
         Provider::Bedrock => {
             let creq = bedrock::chat_request_to_converse(&req).map_err(translate_error)?;
             let resp = send(app, upstream::bedrock(app, target, &creq, stream)?).await?;
-            let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
+            let id = format!("chatcmpl-{}", crate::request_id::random_uuid().simple());
             if stream {
                 let conv = ConverseStreamToChat::new(id, target.name.as_str(), created, true);
                 let decoder = Decoder::Bedrock { frames: EventStreamDecoder::new(), conv };
