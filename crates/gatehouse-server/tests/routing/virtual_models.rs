@@ -12,21 +12,30 @@ fn group(name: &str, models: Value) -> Value {
            "collaborators": [{"subject": "user:usr@example.com", "role": "provider-account-user"}]})
 }
 
+/// Applies the group `vm` with the one virtual model `model` routed by `routing`, and checks it was accepted.
+async fn route_vm(s: &TestServer, model: &str, routing: Value) {
+    let r = apply(s, group("vm", json!([{"name": model, "routing_config": routing}]))).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+}
+
+/// Replaces the rate-limiting config `rl` with `rules`, and checks it was accepted.
+async fn limit(s: &TestServer, rules: Value) {
+    let r = apply(s, json!({"type": "gateway-rate-limiting-config", "name": "rl", "rules": rules})).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+}
+
 #[tokio::test]
 async fn a_virtual_model_routes_to_targets_its_caller_cannot_use() {
     let s = TestServer::start().await;
     let (mock, usr) = world(&s).await;
-    let r = apply(
+    route_vm(
         &s,
-        group(
-            "vm",
-            json!([{"name": "chat", "routing_config": {"type": "priority", "targets": [
+        "chat",
+        json!({"type": "priority", "targets": [
         {"target": "up/bad", "priority": 0, "retry_config": {"attempts": 0}},
-        {"target": "other/c", "priority": 1}]}}]),
-        ),
+        {"target": "other/c", "priority": 1}]}),
     )
     .await;
-    assert!(r.status.is_success(), "{:?}", r.body);
 
     // usr may not call other/c directly, but may through the virtual model.
     assert_eq!(chat(&s, &usr, chat_body("other/c", false)).await.status(), 403);
@@ -64,16 +73,13 @@ async fn a_virtual_model_routes_to_targets_its_caller_cannot_use() {
 async fn sticky_weights_keep_a_caller_on_one_target() {
     let s = TestServer::start().await;
     let (_mock, usr) = world(&s).await;
-    let r = apply(
+    route_vm(
         &s,
-        group(
-            "vm",
-            json!([{"name": "w", "routing_config": {"type": "weight", "sticky": true, "targets": [
-        {"target": "up/a", "weight": 50}, {"target": "up/b", "weight": 50}]}}]),
-        ),
+        "w",
+        json!({"type": "weight", "sticky": true, "targets": [
+        {"target": "up/a", "weight": 50}, {"target": "up/b", "weight": 50}]}),
     )
     .await;
-    assert!(r.status.is_success(), "{:?}", r.body);
     let first = resolved(&chat(&s, &usr, chat_body("vm/w", false)).await);
     for _ in 0..20 {
         assert_eq!(resolved(&chat(&s, &usr, chat_body("vm/w", false)).await), first);
@@ -84,16 +90,13 @@ async fn sticky_weights_keep_a_caller_on_one_target() {
 async fn bad_virtual_models_are_refused_and_targets_cannot_be_deleted_under_them() {
     let s = TestServer::start().await;
     let (mock, _usr) = world(&s).await;
-    let ok = apply(
+    route_vm(
         &s,
-        group(
-            "vm",
-            json!([{"name": "p", "routing_config": {"type": "priority", "targets": [
-        {"target": "other/c"}]}}]),
-        ),
+        "p",
+        json!({"type": "priority", "targets": [
+        {"target": "other/c"}]}),
     )
     .await;
-    assert!(ok.status.is_success(), "{:?}", ok.body);
     let cases = [
         (json!({"type": "priority", "targets": [{"target": "up/nope"}]}), "models[0].routing_config.targets[0].target"),
         (json!({"type": "priority", "targets": [{"target": "vm/p"}]}), "models[0].routing_config.targets[0].target"),
@@ -142,36 +145,31 @@ async fn bad_virtual_models_are_refused_and_targets_cannot_be_deleted_under_them
 async fn limits_hold_on_the_virtual_name_and_on_the_target_that_serves() {
     let s = TestServer::start().await;
     let (_mock, usr) = world(&s).await;
-    let r = apply(
+    route_vm(
         &s,
-        group(
-            "vm",
-            json!([{"name": "p", "routing_config": {"type": "priority", "targets": [
-        {"target": "up/b"}]}}]),
-        ),
+        "p",
+        json!({"type": "priority", "targets": [
+        {"target": "up/b"}]}),
     )
     .await;
-    assert!(r.status.is_success(), "{:?}", r.body);
-    let r = apply(
+    limit(
         &s,
-        json!({"type": "gateway-rate-limiting-config", "name": "rl", "rules": [
-        {"id": "virtual", "when": {"models": ["vm/p"]}, "limit_to": 2, "unit": "requests_per_minute"}]}),
+        json!([
+        {"id": "virtual", "when": {"models": ["vm/p"]}, "limit_to": 2, "unit": "requests_per_minute"}]),
     )
     .await;
-    assert!(r.status.is_success(), "{:?}", r.body);
     for _ in 0..2 {
         assert_eq!(chat(&s, &usr, chat_body("vm/p", false)).await.status(), 200);
     }
     let r = chat(&s, &usr, chat_body("vm/p", false)).await;
     assert_eq!(r.status(), 429);
     // The target's own rules count the calls routed to it.
-    let r = apply(
+    limit(
         &s,
-        json!({"type": "gateway-rate-limiting-config", "name": "rl", "rules": [
-        {"id": "target", "when": {"models": ["up/b"]}, "limit_to": 1, "unit": "requests_per_minute"}]}),
+        json!([
+        {"id": "target", "when": {"models": ["up/b"]}, "limit_to": 1, "unit": "requests_per_minute"}]),
     )
     .await;
-    assert!(r.status.is_success(), "{:?}", r.body);
     s.advance(61);
     assert_eq!(chat(&s, &usr, chat_body("vm/p", false)).await.status(), 200);
     assert_eq!(chat(&s, &usr, chat_body("up/b", false)).await.status(), 429);
