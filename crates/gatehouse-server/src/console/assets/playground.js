@@ -25,7 +25,7 @@ export async function pagePlayground(main, params) {
   const send = h('button', { type: 'submit', class: 'primary' }, 'Send');
   const stop = h('button', { type: 'button', disabled: true }, 'Stop');
   const alertBox = h('div', { class: 'form-alert' });
-  const f = h('form', { class: 'stack playground', novalidate: true, 'aria-label': 'Chat message' },
+  const f = h('form', { class: 'stack playground', novalidate: true, 'aria-label': 'Chat' },
     alertBox, field('Model', model), field('Message', message), h('div', { class: 'actions' }, send, stop));
 
   const answer = h('div', { class: 'answer', 'data-testid': 'answer' });
