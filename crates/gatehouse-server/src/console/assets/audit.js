@@ -1,8 +1,9 @@
 // Governance > Audit log.
 
-import { ApiError, fmtTime, get, go, h, q, uid } from './api.js';
+import { ApiError, get, go, h, q, uid } from './api.js';
 import { field, input, pageError, showError, TABLE_WRAP, val } from './ui.js';
 import { heading } from './app.js';
+import { shortStamp } from './usage.js';
 
 /** Actions the log records, as suggestions: each kind's verbs, and the verbs alone (the filter takes a part). */
 const VERBS = ['create', 'update', 'delete', 'collaborator.add', 'collaborator.remove'];
@@ -37,7 +38,7 @@ export async function pageAudit(main, params) {
   const load = async () => {
     const page = await get(`/api/v1/audit-events${q({ ...filter, before_id: before })}`);
     for (const e of page.events) {
-      body.append(h('tr', null, h('td', null, fmtTime(e.at)), h('td', null, e.actor), h('td', null, e.action), h('td', null, e.object),
+      body.append(h('tr', null, h('td', null, shortStamp(e.at)), h('td', null, e.actor), h('td', null, e.action), h('td', null, e.object),
         h('td', null, describeChanges(e.changes)), h('td', null, e.request_id ? h('code', null, e.request_id) : '—')));
     }
     before = page.next_before_id;

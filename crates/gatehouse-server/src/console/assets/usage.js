@@ -30,7 +30,7 @@ export function niceScale(max, count = 4, integer = false) {
 function barChart({ title, unit, points, metric, format, integer, bucket }) {
   const keys = [...new Set(points.map((p) => p.key))];
   const starts = [...new Set(points.map((p) => p.start))].sort();
-  const W = 560, H = 250, L = 78, R = 12, T = 14, B = 52;
+  const W = 560, H = 260, L = 78, R = 12, T = 26, B = 52;
   const value = (p) => Number(p[metric] || 0);
   const totals = starts.map((s) => points.filter((p) => p.start === s).reduce((n, p) => n + value(p), 0));
   const scale = niceScale(Math.max(0, ...totals), 4, integer);
@@ -45,7 +45,7 @@ function barChart({ title, unit, points, metric, format, integer, bucket }) {
   }
   chart.append(svg('line', { class: 'axis', x1: L, x2: L, y1: T, y2: H - B }),
     svg('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }),
-    svg('text', { class: 'unit', x: 14, y: (T + H - B) / 2, 'text-anchor': 'middle', transform: `rotate(-90 14 ${(T + H - B) / 2})` }, unit),
+    svg('text', { class: 'unit', x: 4, y: 12, 'text-anchor': 'start' }, unit),
     svg('text', { class: 'unit', x: (L + W - R) / 2, y: H - 6, 'text-anchor': 'middle' }, bucket === 'day' ? 'Day (local time)' : 'Hour (local time)'));
   const every = Math.max(1, Math.ceil(starts.length / 6));
   starts.forEach((s, i) => {
@@ -73,6 +73,12 @@ const dollars = (v, decimals) => `$${Number(v).toFixed(Math.max(2, Math.min(deci
 const shortTime = (s, bucket) => {
   const d = new Date(s);
   return bucket === 'day' ? `${d.getMonth() + 1}/${d.getDate()}` : `${d.getMonth() + 1}/${d.getDate()} ${String(d.getHours()).padStart(2, '0')}:00`;
+};
+/** A compact local time for a table cell, the full instant in a tooltip and in `datetime`. */
+export const shortStamp = (t) => {
+  const d = new Date(t);
+  const text = `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${d.toLocaleTimeString(undefined, { hour12: false })}`;
+  return h('time', { datetime: t, title: fmtTime(t) }, text);
 };
 const latency = (us) => (us === null || us === undefined ? '—' : `${fmtNum(Math.round(us / 100) / 10)} ms`);
 const verdict = (v) => `${v.config}/${v.rule} ${v.check} (${v.type}) on ${v.hook}: ${v.outcome} ×${v.count}`;
@@ -133,7 +139,7 @@ export async function pageUsage(main, params) {
   main.append(h('div', { class: 'section-head' }, h('h2', null, 'Recent requests'), csv),
     h('p', { class: 'hint' }, 'The latest 50 with these filters; the CSV holds every matching request (up to 50,000).'));
   main.append(h('div', { class: 'usage-log' }, table([
-    { label: 'Time', cell: (r) => h('button', { type: 'button', class: 'link', 'aria-haspopup': 'dialog', onclick: (ev) => showRequest(r, ev.currentTarget) }, fmtTime(r.at)) },
+    { label: 'Time', cell: (r) => h('button', { type: 'button', class: 'link', 'aria-haspopup': 'dialog', onclick: (ev) => showRequest(r, ev.currentTarget) }, shortStamp(r.at)) },
     { label: 'Subject', cell: (r) => r.subject }, { label: 'Model', cell: (r) => r.model },
     { label: 'Status', num: true, cell: (r) => h('span', { class: `badge ${r.status < 400 ? 'ok' : 'off'}` }, r.status) },
     { label: 'Latency', num: true, cell: (r) => latency(r.latency_us) },
