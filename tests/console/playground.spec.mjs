@@ -104,8 +104,9 @@ test('a refusal shows the API\'s message, and a user without models is told so',
   await page.getByRole('button', { name: 'Send' }).click();
   await expect(page.getByRole('alert')).toContainText('write something');
   await expect(page.getByLabel('Message')).toHaveAttribute('aria-invalid', 'true');
+  // Sent from the keyboard.
   await page.getByLabel('Message').fill('hi');
-  await page.getByRole('button', { name: 'Send' }).click();
+  await page.getByLabel('Message').press('Control+Enter');
   await expect(page.getByRole('status').filter({ hasText: /Done/ })).toBeVisible();
   await page.getByRole('button', { name: 'Send' }).click();
   const alert = page.getByRole('alert');

@@ -21,12 +21,16 @@ export async function pagePlayground(main, params) {
   const chosen = params.get('model');
   const model = h('select', { name: 'model', required: true },
     models.map((id) => h('option', { value: id, selected: id === chosen ? true : null }, id)));
-  const message = h('textarea', { name: 'message', rows: 4, required: true, placeholder: 'Ask something…' });
+  const message = h('textarea', { name: 'message', rows: 4, required: true, placeholder: 'Ask something…', 'aria-describedby': 'pg-keys' });
   const send = h('button', { type: 'submit', class: 'primary' }, 'Send');
   const stop = h('button', { type: 'button', disabled: true }, 'Stop');
   const alertBox = h('div', { class: 'form-alert' });
   const f = h('form', { class: 'stack playground', novalidate: true, 'aria-label': 'Chat' },
-    alertBox, field('Model', model), field('Message', message), h('div', { class: 'actions' }, send, stop));
+    alertBox, field('Model', model), field('Message', message),
+    h('p', { class: 'hint', id: 'pg-keys' }, 'Ctrl+Enter sends.'), h('div', { class: 'actions' }, send, stop));
+  message.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey) && !send.disabled) { ev.preventDefault(); f.requestSubmit(); }
+  });
 
   const answer = h('div', { class: 'answer', 'data-testid': 'answer' });
   const status = h('p', { role: 'status', class: 'hint' });

@@ -38,7 +38,7 @@ function barChart({ title, unit, points, metric, format, integer, bucket }) {
   const slot = (W - L - R) / starts.length;
   const barW = Math.max(2, Math.min(48, slot * 0.7));
   const tick = (v) => format(v, scale.decimals);
-  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${title} in ${unit} per ${bucket}: ${keys.length} series over ${starts.length} periods, highest ${tick(Math.max(0, ...totals))}` });
+  const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${title}: ${keys.length} series over ${starts.length} periods in ${unit} per ${bucket}, highest ${tick(Math.max(0, ...totals))}` });
   for (const v of scale.ticks) {
     chart.append(svg('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }),
       svg('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end', class: 'tick' }, tick(v)));
@@ -66,7 +66,7 @@ function barChart({ title, unit, points, metric, format, integer, bucket }) {
   const data = h('details', null, h('summary', null, `${title} as a table`), table([
     { label: 'Period', cell: (p) => shortTime(p.start, bucket) }, { label: 'Key', cell: (p) => p.key },
     { label: `${title} (${unit})`, num: true, cell: (p) => format(value(p), 6) }], points));
-  return h('figure', { class: 'panel chart' }, h('figcaption', null, h('strong', null, title), ` (${unit} per ${bucket})`), chart, legend, data);
+  return h('figure', { class: 'panel chart' }, h('figcaption', null, h('strong', null, title), ` per ${bucket}`), chart, legend, data);
 }
 const count = (v) => fmtNum(Math.round(v));
 const dollars = (v, decimals) => `$${Number(v).toFixed(Math.max(2, Math.min(decimals, 7)))}`;
@@ -126,7 +126,7 @@ export async function pageUsage(main, params) {
     main.append(h('div', { class: 'charts' },
       barChart({ title: 'Requests', unit: 'requests', points: pts, metric: 'requests', format: count, integer: true, bucket }),
       barChart({ title: 'Tokens', unit: 'tokens', points: pts, metric: 'tokens', format: count, integer: true, bucket }),
-      barChart({ title: 'Cost', unit: 'US dollars', points: pts, metric: 'cost_usd', format: dollars, integer: false, bucket })));
+      barChart({ title: 'Cost (USD)', unit: 'US dollars', points: pts, metric: 'cost_usd', format: dollars, integer: false, bucket })));
   }
   main.append(h('h2', null, 'Totals per subject and model'), table([
     { label: 'Subject', cell: (u) => u.subject }, { label: 'Model', cell: (u) => u.model },
