@@ -141,7 +141,7 @@ test('usage charts and the audit log, filtered', async ({ page }) => {
   await expect(page).toHaveURL(/group_by=subject/);
   await expect(page.locator('.legend').first()).toContainText(`user:${email}`);
   // And each call in the request log, newest first.
-  const recent = page.getByRole('region').filter({ has: page.getByRole('columnheader', { name: 'Request id' }) });
+  const recent = page.getByRole('region').filter({ has: page.getByRole('columnheader', { name: 'Controls' }) });
   await expect(recent.getByRole('row', { name: new RegExp(`user:${email}`) })).toHaveCount(3);
 
   await nav(page, 'Audit Log');

@@ -73,6 +73,7 @@ pub fn router(app: App) -> Router {
         .route("/me", get(meta::me))
         .route("/audit-events", get(audit_events::list))
         .route("/request-logs", get(request_logs::list))
+        .route("/request-logs.csv", get(request_logs::csv))
         .route("/usage", get(request_logs::usage))
         .route("/usage/series", get(usage_series::series))
         .route("/limits", get(limits::limits))

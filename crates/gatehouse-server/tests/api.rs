@@ -30,4 +30,5 @@ mod security_signin;
 mod security_writes;
 mod teams;
 mod tokens;
+mod usage_filters;
 mod versions;

@@ -72,6 +72,12 @@ pub struct AuditFilter {
     pub since: Option<OffsetDateTime>,
     /// Only events before this time (exclusive).
     pub until: Option<OffsetDateTime>,
+    /// Only events whose actor contains this text, ignoring ASCII case.
+    pub actor_contains: Option<String>,
+    /// Only events whose object, as `<kind>:<name>`, contains this text, ignoring ASCII case.
+    pub object_contains: Option<String>,
+    /// Only events whose action contains this text, ignoring ASCII case (`team.` for every team action).
+    pub action_contains: Option<String>,
     /// Only events with an id below this one: the next page after an event with this id.
     pub before_id: Option<i64>,
     /// At most this many events; values above `AuditFilter::MAX_LIMIT` are treated as it, and 0 returns none.
@@ -94,6 +100,9 @@ impl Default for AuditFilter {
             object_name: None,
             since: None,
             until: None,
+            actor_contains: None,
+            object_contains: None,
+            action_contains: None,
             before_id: None,
             limit: AuditFilter::DEFAULT_LIMIT,
         }
@@ -186,6 +195,8 @@ pub struct RequestLogFilter {
     pub since: Option<OffsetDateTime>,
     /// Only requests before this time (exclusive).
     pub until: Option<OffsetDateTime>,
+    /// Only rows with this `x-request-id`: a call's own row and its upstream attempts share it.
+    pub request_id: Option<String>,
     /// Only rows with an id below this one: the next page after a row with this id.
     pub before_id: Option<i64>,
     /// At most this many rows; values above `RequestLogFilter::MAX_LIMIT` are treated as it, and 0 returns
@@ -209,6 +220,7 @@ impl Default for RequestLogFilter {
             model: None,
             since: None,
             until: None,
+            request_id: None,
             before_id: None,
             limit: RequestLogFilter::DEFAULT_LIMIT,
         }

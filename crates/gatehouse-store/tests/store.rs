@@ -18,6 +18,7 @@ use sqlx::{Connection, Row};
 use time::OffsetDateTime;
 
 mod store_change_log;
+mod store_filters;
 mod store_identities;
 mod store_mcp_sessions;
 mod store_spend;

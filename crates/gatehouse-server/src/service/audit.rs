@@ -16,6 +16,13 @@ pub struct AuditQuery {
     pub actor: Option<String>,
     /// An object, e.g. `team:ml` or `token:0123456789abcdef`.
     pub object: Option<String>,
+    /// Part of the actor, ignoring case: `alice` finds `user:alice@example.com`.
+    pub actor_contains: Option<String>,
+    /// Part of the object as `<kind>:<name>`, ignoring case: `ml` finds `team:ml-platform`.
+    pub object_contains: Option<String>,
+    /// Part of the action, ignoring case: `team.create` exactly, `team.` for every team action, `delete`
+    /// for every deletion.
+    pub action: Option<String>,
     /// RFC 3339; inclusive.
     pub since: Option<String>,
     /// RFC 3339; exclusive.
@@ -59,6 +66,20 @@ pub(crate) fn time_param(name: &str, v: Option<&str>) -> Result<Option<OffsetDat
     .transpose()
 }
 
+/// The longest text a part-of filter takes: more than any name the log holds.
+const MAX_PART: usize = 256;
+
+/// A part-of filter's text: something to look for, not too long.
+fn part(name: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
+    match v {
+        Some(t) if t.trim().is_empty() => Err(ApiError::invalid(name, "must not be empty; leave it out to match all")),
+        Some(t) if t.chars().count() > MAX_PART => {
+            Err(ApiError::invalid(name, format!("at most {MAX_PART} characters")))
+        }
+        v => Ok(v.map(|t| t.trim().to_owned())),
+    }
+}
+
 /// One page of the audit log as `caller` asked for it.
 pub async fn list(app: &App, caller: &Subject, q: AuditQuery) -> Result<AuditPage, ApiError> {
     let is_admin = matches!(caller, Subject::User(e) if app.snapshot().is_admin(e));
@@ -80,6 +101,9 @@ pub async fn list(app: &App, caller: &Subject, q: AuditQuery) -> Result<AuditPag
         return Err(ApiError::invalid("limit", format!("must be 1 to {}", AuditFilter::MAX_LIMIT)));
     }
     let filter = AuditFilter {
+        actor_contains: part("actor_contains", q.actor_contains)?,
+        object_contains: part("object_contains", q.object_contains)?,
+        action_contains: part("action", q.action)?,
         actor: q.actor,
         object_kind,
         object_name,

@@ -7,8 +7,10 @@ pub mod audit;
 pub mod export;
 pub mod limits;
 pub mod mcp_tools;
+pub mod request_log_csv;
 pub mod resources;
 pub mod usage;
+pub mod usage_filters;
 pub mod usage_series;
 
 use gatehouse_core::{Action, Decision, Permission, Resource, Snapshot, Subject};

@@ -4,13 +4,14 @@
 use gatehouse_core::resource::ResourceSpec;
 use gatehouse_core::token::Principal;
 use gatehouse_core::{Permission, Resource, ResourceKind, Snapshot, Subject};
-use gatehouse_store::RequestLogFilter;
+use gatehouse_store::{RequestLog, RequestLogFilter};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use super::audit::time_param;
 use super::can;
+use super::usage_filters::WhoFilter;
 use crate::error::ApiError;
 use crate::state::App;
 
@@ -19,6 +20,14 @@ use crate::state::App;
 pub struct RequestLogQuery {
     /// `<provider account>/<model>`, exactly.
     pub model: Option<String>,
+    /// Only requests by this user (their email).
+    pub user: Option<String>,
+    /// Only requests by the team's current members and by its virtual accounts; a team you may read.
+    pub team: Option<String>,
+    /// Only requests made as this virtual account.
+    pub virtual_account: Option<String>,
+    /// Only the rows of this `x-request-id`: a call's own row and its upstream attempts (route `<route>:attempt`).
+    pub request_id: Option<String>,
     /// RFC 3339; inclusive.
     pub since: Option<String>,
     /// RFC 3339; exclusive.
@@ -34,6 +43,12 @@ pub struct RequestLogQuery {
 pub struct UsageQuery {
     /// `<provider account>/<model>`, exactly.
     pub model: Option<String>,
+    /// Only requests by this user (their email).
+    pub user: Option<String>,
+    /// Only requests by the team's current members and by its virtual accounts; a team you may read.
+    pub team: Option<String>,
+    /// Only requests made as this virtual account.
+    pub virtual_account: Option<String>,
     /// RFC 3339; inclusive.
     pub since: Option<String>,
     /// RFC 3339; exclusive.
@@ -157,55 +172,59 @@ pub async fn request_logs(app: &App, p: &Principal, q: RequestLogQuery) -> Resul
     if limit == 0 || limit > RequestLogFilter::MAX_LIMIT {
         return Err(ApiError::invalid("limit", format!("must be 1 to {}", RequestLogFilter::MAX_LIMIT)));
     }
+    let who = WhoFilter { user: q.user, team: q.team, virtual_account: q.virtual_account };
     let filter = RequestLogFilter {
-        subjects: None,
+        subjects: who.subjects(app, p)?,
         identities: readable_identities(app, p),
         model: q.model,
         since: time_param("since", q.since.as_deref())?,
         until: time_param("until", q.until.as_deref())?,
+        request_id: q.request_id,
         before_id: q.before_id,
         limit,
     };
     let rows = app.store.request_logs(&filter).await?;
     let next_before_id = (rows.len() == limit as usize).then(|| rows.last().map(|(id, _)| *id)).flatten();
-    let requests = rows
-        .into_iter()
-        .map(|(id, l)| RequestLogOut {
-            id,
-            at: l.at,
-            subject: l.subject,
-            token_id: l.token_id,
-            virtual_account: l.virtual_account,
-            model: l.model,
-            route: l.route,
-            status: l.status,
-            latency_us: l.latency_us,
-            upstream_latency_us: l.upstream_latency_us,
-            input_tokens: l.input_tokens,
-            output_tokens: l.output_tokens,
-            cost_usd: l.cost_usd,
-            refused_by: l.refused_by,
-            request_id: l.request_id,
-            prompt: l.prompt,
-            completion: l.completion,
-            request_bytes: l.request_bytes,
-            response_bytes: l.response_bytes,
-            guardrails: l
-                .guardrails
-                .into_iter()
-                .map(|v| GuardrailVerdictOut {
-                    config: v.config,
-                    rule: v.rule,
-                    check: v.check,
-                    kind: v.kind,
-                    hook: v.hook,
-                    outcome: v.outcome,
-                    count: v.count,
-                })
-                .collect(),
-        })
-        .collect();
+    let requests = rows.into_iter().map(|(id, l)| log_out(id, l)).collect();
     Ok(RequestLogPage { requests, next_before_id })
+}
+
+/// A stored row as the API shows it.
+pub fn log_out(id: i64, l: RequestLog) -> RequestLogOut {
+    RequestLogOut {
+        id,
+        at: l.at,
+        subject: l.subject,
+        token_id: l.token_id,
+        virtual_account: l.virtual_account,
+        model: l.model,
+        route: l.route,
+        status: l.status,
+        latency_us: l.latency_us,
+        upstream_latency_us: l.upstream_latency_us,
+        input_tokens: l.input_tokens,
+        output_tokens: l.output_tokens,
+        cost_usd: l.cost_usd,
+        refused_by: l.refused_by,
+        request_id: l.request_id,
+        prompt: l.prompt,
+        completion: l.completion,
+        request_bytes: l.request_bytes,
+        response_bytes: l.response_bytes,
+        guardrails: l
+            .guardrails
+            .into_iter()
+            .map(|v| GuardrailVerdictOut {
+                config: v.config,
+                rule: v.rule,
+                check: v.check,
+                kind: v.kind,
+                hook: v.hook,
+                outcome: v.outcome,
+                count: v.count,
+            })
+            .collect(),
+    }
 }
 
 /// The requests a usage report covers: those the caller may read (as for the request log), narrowed to a
@@ -213,11 +232,19 @@ pub async fn request_logs(app: &App, p: &Principal, q: RequestLogQuery) -> Resul
 pub fn usage_filter(
     app: &App,
     p: &Principal,
+    who: &WhoFilter,
     model: Option<String>,
     since: Option<OffsetDateTime>,
     until: Option<OffsetDateTime>,
-) -> RequestLogFilter {
-    RequestLogFilter { identities: readable_identities(app, p), model, since, until, ..RequestLogFilter::default() }
+) -> Result<RequestLogFilter, ApiError> {
+    Ok(RequestLogFilter {
+        subjects: who.subjects(app, p)?,
+        identities: readable_identities(app, p),
+        model,
+        since,
+        until,
+        ..RequestLogFilter::default()
+    })
 }
 
 /// What these tokens of `model` (`<account>/<model>`) cost at its current pricing; `None` without one, and
@@ -250,7 +277,8 @@ pub fn group_cost(
 pub async fn usage(app: &App, p: &Principal, q: UsageQuery) -> Result<UsageReport, ApiError> {
     let since = time_param("since", q.since.as_deref())?;
     let until = time_param("until", q.until.as_deref())?;
-    let rows = app.store.usage_summary(&usage_filter(app, p, q.model, since, until)).await?;
+    let who = WhoFilter { user: q.user, team: q.team, virtual_account: q.virtual_account };
+    let rows = app.store.usage_summary(&usage_filter(app, p, &who, q.model, since, until)?).await?;
     let s = app.snapshot();
     let usage = rows
         .into_iter()

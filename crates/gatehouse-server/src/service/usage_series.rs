@@ -10,6 +10,7 @@ use gatehouse_core::token::Principal;
 
 use super::audit::time_param;
 use super::usage::{group_cost, usage_filter};
+use super::usage_filters::WhoFilter;
 use crate::error::ApiError;
 use crate::state::App;
 
@@ -25,6 +26,12 @@ pub struct UsageSeriesQuery {
     pub group_by: Option<String>,
     /// `<provider account>/<model>`, exactly.
     pub model: Option<String>,
+    /// Only requests by this user (their email).
+    pub user: Option<String>,
+    /// Only requests by the team's current members and by its virtual accounts; a team you may read.
+    pub team: Option<String>,
+    /// Only requests made as this virtual account.
+    pub virtual_account: Option<String>,
     /// RFC 3339; inclusive. Default: 24 hours (`hour`) or 30 days (`day`) before `until`.
     pub since: Option<String>,
     /// RFC 3339; exclusive. Default: the end of the current bucket.
@@ -167,7 +174,8 @@ pub async fn series(app: &App, p: &Principal, q: UsageSeriesQuery) -> Result<Usa
     let since = time_param("since", q.since.as_deref())?;
     let until = time_param("until", q.until.as_deref())?;
     let (since, until) = window(bucket, since, until, app.now())?;
-    let filter = usage_filter(app, p, q.model, Some(since), Some(until));
+    let who = WhoFilter { user: q.user, team: q.team, virtual_account: q.virtual_account };
+    let filter = usage_filter(app, p, &who, q.model, Some(since), Some(until))?;
     let rows = app.store.usage_series(&filter, bucket, group).await?;
     Ok(UsageSeries { bucket: bucket.as_str(), group_by: group.as_str(), since, until, series: points(app, rows) })
 }

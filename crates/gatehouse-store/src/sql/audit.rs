@@ -27,8 +27,22 @@ pub(crate) async fn insert(conn: &mut AnyConnection, records: &[AuditRecord]) ->
 
 /// One bound condition of the filter.
 enum Param<'a> {
-    Text(&'a str),
+    Text(std::borrow::Cow<'a, str>),
     Int(i64),
+}
+
+/// A LIKE pattern that matches any text containing `text`, with `!` as the escape character.
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '!' | '%' | '_') {
+            p.push('!');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 pub(crate) async fn events(pool: &AnyPool, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
@@ -36,40 +50,50 @@ pub(crate) async fn events(pool: &AnyPool, filter: &AuditFilter) -> Result<Vec<A
     if limit == 0 {
         return Ok(Vec::new());
     }
-    // Only the conditions that are set go into the SQL, so each can use its index; there are at most 2^6
-    // shapes of statement, few enough to keep them all prepared.
+    // Only the conditions that are set go into the SQL, so each can use its index; there are at most 2^9
+    // shapes of statement, few enough to keep them all prepared. Each condition's `$` is its parameter.
     let mut conditions: Vec<(&str, Param<'_>)> = Vec::new();
     if let Some(actor) = &filter.actor {
-        conditions.push(("actor =", Param::Text(actor)));
+        conditions.push(("actor = $", Param::Text(actor.as_str().into())));
     }
     if let Some(kind) = &filter.object_kind {
-        conditions.push(("object_kind =", Param::Text(kind)));
+        conditions.push(("object_kind = $", Param::Text(kind.as_str().into())));
     }
     if let Some(name) = &filter.object_name {
-        conditions.push(("object_name =", Param::Text(name)));
+        conditions.push(("object_name = $", Param::Text(name.as_str().into())));
     }
     if let Some(since) = filter.since {
-        conditions.push(("at >=", Param::Int(time_to_db(since)?)));
+        conditions.push(("at >= $", Param::Int(time_to_db(since)?)));
     }
     if let Some(until) = filter.until {
-        conditions.push(("at <", Param::Int(time_to_db(until)?)));
+        conditions.push(("at < $", Param::Int(time_to_db(until)?)));
+    }
+    // Both sides go through the database's own LOWER, so the two databases agree with themselves on what a
+    // case is; the text is escaped so that `%` and `_` in it match only themselves.
+    for (condition, text) in [
+        ("LOWER(actor) LIKE LOWER($) ESCAPE '!'", &filter.actor_contains),
+        ("LOWER(object_kind || ':' || object_name) LIKE LOWER($) ESCAPE '!'", &filter.object_contains),
+        ("LOWER(action) LIKE LOWER($) ESCAPE '!'", &filter.action_contains),
+    ] {
+        if let Some(text) = text {
+            conditions.push((condition, Param::Text(like_pattern(text).into())));
+        }
     }
     if let Some(before) = filter.before_id {
-        conditions.push(("id <", Param::Int(before)));
+        conditions.push(("id < $", Param::Int(before)));
     }
     let mut sql =
         String::from("SELECT id, at, actor, action, object_kind, object_name, changes, request_id FROM audit_events");
     for (i, (condition, _)) in conditions.iter().enumerate() {
         sql.push_str(if i == 0 { " WHERE " } else { " AND " });
-        sql.push_str(condition);
-        sql.push_str(&format!(" ${}", i + 1));
+        sql.push_str(&condition.replacen('$', &format!("${}", i + 1), 1));
     }
     sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", conditions.len() + 1));
 
     let mut query = sqlx::query(&sql);
     for (_, param) in &conditions {
         query = match param {
-            Param::Text(s) => query.bind(*s),
+            Param::Text(s) => query.bind(s.as_ref()),
             Param::Int(n) => query.bind(*n),
         };
     }

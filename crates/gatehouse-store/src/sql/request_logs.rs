@@ -100,6 +100,9 @@ pub(super) fn conditions(filter: &RequestLogFilter) -> Result<Option<(String, Ve
     if let Some(until) = filter.until {
         simple.push(("at <", Param::Int(time_to_db(until)?)));
     }
+    if let Some(request_id) = &filter.request_id {
+        simple.push(("request_id =", Param::Text(request_id)));
+    }
     if let Some(before) = filter.before_id {
         simple.push(("id <", Param::Int(before)));
     }

@@ -13,13 +13,14 @@ import { pageResource, pageResourceEditor, pageResources } from './integrations.
 import { pageControl, pageControls } from './controls.js';
 import { pageUsage } from './usage.js';
 import { pageAudit } from './audit.js';
+import { pagePlayground } from './playground.js';
 
 const NAV = [
   ['Access', [['Users', '#/access/users'], ['Teams', '#/access/teams'], ['Virtual Accounts', '#/access/virtual-accounts'],
     ['Roles', '#/access/roles'], ['Personal Access Tokens', '#/access/tokens']]],
   ['Integrations', [['Provider Accounts', '#/integrations/provider-accounts'], ['MCP Servers', '#/integrations/mcp-servers'],
     ['Agents', '#/integrations/agents']]],
-  ['Gateway', [['Gateway Controls', '#/gateway/controls'], ['Usage', '#/gateway/usage']]],
+  ['Gateway', [['Gateway Controls', '#/gateway/controls'], ['Usage', '#/gateway/usage'], ['Playground', '#/gateway/playground']]],
   ['Governance', [['Audit Log', '#/audit']]],
 ];
 
@@ -83,6 +84,7 @@ const ROUTES = [
   [/^#\/gateway\/controls\/([^/]+)$/, pageControl],
   [/^#\/gateway\/usage$/, pageUsage],
   [/^#\/audit$/, pageAudit],
+  [/^#\/gateway\/playground$/, pagePlayground],
 ];
 
 /** Restores the signed-in session after a reload: the cookie is HttpOnly, so ask the server. */
