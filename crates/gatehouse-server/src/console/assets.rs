@@ -28,6 +28,8 @@ pub const SCRIPTS: &[(&str, &str)] = &[
     ("/console/limits.js", include_str!("assets/limits.js")),
     ("/console/usage.js", include_str!("assets/usage.js")),
     ("/console/audit.js", include_str!("assets/audit.js")),
+    ("/console/combobox.js", include_str!("assets/combobox.js")),
+    ("/console/listing.js", include_str!("assets/listing.js")),
 ];
 
 pub fn is_script(path: &str) -> bool {
