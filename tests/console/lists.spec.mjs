@@ -91,20 +91,24 @@ test('the role and status filters narrow the table on the server', async ({ page
   await nav(page, 'Users');
   await page.getByLabel('Search users').fill(prefix);
   await expect(rows(page)).toHaveCount(50);
-  await page.getByLabel('Status').selectOption('deactivated');
+  const filters = page.getByRole('search', { name: 'Find users' });
+  await filters.getByLabel('Status').selectOption('deactivated');
   await expect(rows(page)).toHaveCount(1);
   await expect(rows(page).first()).toHaveText(off);
-  await page.getByLabel('Status').selectOption('active');
-  await page.getByLabel('Role').selectOption('admin');
+  await filters.getByLabel('Status').selectOption('active');
+  await expect(rows(page)).toHaveCount(50);
+  await filters.getByLabel('Role').selectOption('admin');
   await expect(page.getByText('No user matches.')).toBeVisible();
 });
 
 test('a combobox picks one of 2,000 users by typing, with the keyboard', async ({ page }) => {
   const team = unique('lists-team');
   await ok('POST', '/api/v1/teams', admin(), { name: team });
-  const asked = watchLists(page);
   await signIn(page, 'admin@example.com', 'admin-password-1');
+  const asked = watchLists(page);
   await page.goto(`${base()}/#/access/teams/${team}`);
+  // The page is drawn once it takes the focus.
+  await expect(page.locator('main')).toBeFocused();
   const box = page.getByRole('combobox', { name: 'Add to members' });
   await box.fill(`${prefix}-171`);
   const list = page.getByRole('listbox');

@@ -83,7 +83,7 @@ export function pagedTable({ path, columns, sort, search, filters = [], noun, em
   for (const f of filters) f.addEventListener('change', restart);
 
   const el = h('div', { class: 'paged' },
-    h('div', { class: 'toolbar', role: 'search', 'aria-label': search.label },
+    h('div', { class: 'toolbar', role: 'search', 'aria-label': `Find ${noun}` },
       h('div', { class: 'grow' }, field(search.label, box)),
       filters.map((f) => h('div', null, field(f.dataset.label, f)))),
     body,
