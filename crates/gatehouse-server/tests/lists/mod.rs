@@ -284,6 +284,8 @@ async fn the_openapi_document_describes_the_list_parameters_and_both_shapes() {
         ("/api/v1/users", &["limit", "cursor", "q", "role", "status", "team", "sort"][..]),
         ("/api/v1/teams", &["limit", "cursor", "q", "sort"][..]),
         ("/api/v1/virtual-accounts", &["limit", "cursor", "q", "team", "sort"][..]),
+        ("/api/v1/provider-accounts", &["limit", "cursor", "q", "sort"][..]),
+        ("/api/v1/agents", &["limit", "cursor", "q", "sort"][..]),
     ] {
         let op = &doc["paths"][path]["get"];
         let got: Vec<&str> = op["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
@@ -297,4 +299,41 @@ async fn the_openapi_document_describes_the_list_parameters_and_both_shapes() {
         let props = &doc["components"]["schemas"][page]["properties"];
         assert!(props["items"].is_object() && props["next_cursor"].is_object(), "{path}: {props:?}");
     }
+}
+
+#[tokio::test]
+async fn provider_accounts_page_and_search_by_name_and_a_member_sees_only_their_grants() {
+    let s = TestServer::start().await;
+    s.set_role_permissions("member", &[]).await;
+    let alice = s.user("alice@example.com", "member").await;
+    for i in 0..7 {
+        let collaborators = if i % 3 == 0 {
+            json!([{"subject": "user:alice@example.com", "role": "provider-account-user"}])
+        } else {
+            json!([])
+        };
+        let r = s
+            .post(
+                "/api/v1/provider-accounts",
+                &s.admin,
+                crate::common::resources::openai_account(&format!("acct-{i}"), collaborators),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let whole = s.get("/api/v1/provider-accounts", &s.admin).await.body;
+    assert_eq!(whole.as_array().unwrap().len(), 7, "still the array without limit or cursor");
+    let (all, pages) = all_pages(&s, &s.admin, "/api/v1/provider-accounts?limit=3&sort=-name", "name").await;
+    assert_eq!(all, ["acct-6", "acct-5", "acct-4", "acct-3", "acct-2", "acct-1", "acct-0"]);
+    assert_eq!(pages, 3);
+    assert_eq!(names(&s.get("/api/v1/provider-accounts?q=CT-5", &s.admin).await.body, "name"), ["acct-5"]);
+    let (hers, _) = all_pages(&s, &alice, "/api/v1/provider-accounts?limit=1", "name").await;
+    assert_eq!(hers, ["acct-0", "acct-3", "acct-6"]);
+    let r = s.get("/api/v1/mcp-servers?cursor=x", &s.admin).await;
+    assert_eq!((r.status.as_u16(), r.body["error"]["param"].as_str()), (400, Some("cursor")));
+    let r = s.get("/api/v1/agents?sort=owner", &s.admin).await;
+    assert_eq!((r.status.as_u16(), r.body["error"]["param"].as_str()), (400, Some("sort")));
+    let doc = s.get("/openapi.json", &s.admin).await.body;
+    let params = doc["paths"]["/api/v1/provider-accounts"]["get"]["parameters"].to_string();
+    assert!(params.contains("\"cursor\"") && params.contains("\"limit\""), "{params}");
 }

@@ -3,6 +3,7 @@
 //! given, so an insert or delete between two requests never repeats or skips an item that was already
 //! there. Without `limit` or `cursor` a list answers the whole (filtered, sorted) array, as it always has.
 
+pub mod resources;
 pub mod teams;
 pub mod users;
 pub mod virtual_accounts;
