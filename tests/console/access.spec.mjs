@@ -81,7 +81,7 @@ test('seed FAQ: team managers manage their virtual accounts once the Team Manage
   await nav(page, 'Virtual Accounts');
   const va = unique('checkout');
   await page.getByLabel('Name', { exact: false }).first().fill(va);
-  await page.getByLabel('Owner team').selectOption(team);
+  await page.getByLabel('Owner team').fill(team);
   await page.getByRole('button', { name: 'Create virtual account' }).click();
   await expect(page.getByRole('heading', { level: 1, name: va })).toBeVisible();
   await page.getByRole('button', { name: 'Generate token' }).click();

@@ -17,6 +17,7 @@ mod guardrails;
 mod hygiene;
 mod limits;
 mod limits_api;
+mod lists;
 mod mcp;
 mod observability;
 mod persistence;

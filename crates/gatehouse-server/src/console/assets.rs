@@ -29,6 +29,8 @@ pub const SCRIPTS: &[(&str, &str)] = &[
     ("/console/usage.js", include_str!("assets/usage.js")),
     ("/console/audit.js", include_str!("assets/audit.js")),
     ("/console/playground.js", include_str!("assets/playground.js")),
+    ("/console/combobox.js", include_str!("assets/combobox.js")),
+    ("/console/listing.js", include_str!("assets/listing.js")),
 ];
 
 pub fn is_script(path: &str) -> bool {

@@ -7,15 +7,22 @@ use axum::Json;
 use serde_json::Value;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Body, Caller};
+use crate::extract::{Body, Caller, Params};
 use crate::resources::Collection;
+use crate::service::lists::resources::ResourceListQuery;
+use crate::service::lists::Listing;
 use crate::service::resources as service;
 use crate::state::App;
 use crate::versioning::merge_patch::MergePatch;
 use crate::versioning::{ETag, IfMatch, IfMatchHeader};
 
-async fn list(app: App, p: gatehouse_core::token::Principal, coll: Collection) -> Json<Vec<Value>> {
-    Json(service::list(&app, &p.subject, coll))
+async fn list(
+    app: App,
+    p: gatehouse_core::token::Principal,
+    coll: Collection,
+    q: ResourceListQuery,
+) -> Result<Json<Listing<Value>>, ApiError> {
+    crate::service::lists::resources::list(&app.snapshot(), &p.subject, app.now(), coll, q).map(Json)
 }
 
 type Versioned = (HeaderMap, Json<Value>);
@@ -45,10 +52,12 @@ macro_rules! mount {
             pub struct Doc;
 
             /// Those the caller may read (the collection's read permission, tenant-wide or by a grant), each
-            /// with its version in `etag`.
-            #[utoipa::path(get, path = $list_path, tag = $tag, responses((status = 200, body = [Object])))]
-            pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<Value>> {
-                super::list(app, p, $coll).await
+            /// with its version in `etag`. Searched by name; with `limit` or `cursor`, one page
+            /// `{items, next_cursor}` (see docs/api.md, "Lists").
+            #[utoipa::path(get, path = $list_path, tag = $tag, params(ResourceListQuery),
+                responses((status = 200, body = Listing<Value>), (status = 400, body = ErrorBody)))]
+            pub async fn list(State(app): State<App>, Caller(p): Caller, Params(q): Params<ResourceListQuery>) -> Result<Json<Listing<Value>>, ApiError> {
+                super::list(app, p, $coll, q).await
             }
 
             /// Creates one; collaborators in the body become grants. Credentials are stored encrypted and

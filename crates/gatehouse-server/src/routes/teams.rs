@@ -4,11 +4,13 @@ use axum::Json;
 use gatehouse_core::{Op, Permission, Resource, Snapshot, Subject, TeamName};
 use serde_json::Value;
 
-use super::{can, require};
+use super::require;
 use crate::convert;
 use crate::dto::{TeamBody, TeamOut};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Body, Caller};
+use crate::extract::{Body, Caller, Params};
+use crate::service::lists::teams::TeamListQuery;
+use crate::service::lists::Listing;
 use crate::state::App;
 use crate::versioning::merge_patch::MergePatch;
 use crate::versioning::write::{self, Item};
@@ -55,18 +57,16 @@ fn item<'a>(caller: &'a Subject, n: &'a TeamName) -> Item<'a> {
     }
 }
 
-/// Teams the caller may read (`team:read`, tenant-wide or on the teams they manage).
-#[utoipa::path(get, path = "/api/v1/teams", tag = "teams", responses((status = 200, body = [TeamOut])))]
-pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<TeamOut>> {
-    let s = app.snapshot();
-    let now = app.now();
-    let mut v: Vec<TeamOut> = s
-        .teams()
-        .filter(|x| can(&s, &p.subject, Permission::TeamRead, &Resource::team(&x.name), now))
-        .map(|x| versioning::stamp(TeamOut::from(&**x)).0)
-        .collect();
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    Json(v)
+/// Teams the caller may read (`team:read`, tenant-wide or on the teams they manage). Searched and sorted as
+/// asked; with `limit` or `cursor`, one page `{items, next_cursor}` (see docs/api.md, "Lists").
+#[utoipa::path(get, path = "/api/v1/teams", tag = "teams", params(TeamListQuery),
+    responses((status = 200, body = Listing<TeamOut>), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Params(q): Params<TeamListQuery>,
+) -> Result<Json<Listing<TeamOut>>, ApiError> {
+    crate::service::lists::teams::list(&app.snapshot(), &p.subject, app.now(), q).map(Json)
 }
 
 /// Read-only fields of an object read back (`etag`) are accepted and ignored.

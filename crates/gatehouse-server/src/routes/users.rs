@@ -4,13 +4,15 @@ use axum::Json;
 use gatehouse_core::{Email, Op, Permission, Resource, Secret, Snapshot, Subject, TokenKind, TokenOwner, User};
 use serde_json::Value;
 
-use super::{can, require};
+use super::require;
 use crate::client::ClientIp;
 use crate::convert;
 use crate::dto::{PasswordBody, UserBody, UserOut};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Body, Caller};
+use crate::extract::{Body, Caller, Params};
 use crate::passwords;
+use crate::service::lists::users::UserListQuery;
+use crate::service::lists::Listing;
 use crate::state::App;
 use crate::versioning::merge_patch::MergePatch;
 use crate::versioning::write::{self, Item};
@@ -43,22 +45,16 @@ fn answer(s: &Snapshot, e: &Email) -> Result<(HeaderMap, Json<UserOut>), ApiErro
     Ok((etag.header(), Json(out)))
 }
 
-/// Users the caller may read: all with `user:list`, else only themself.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = [UserOut])))]
-pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<UserOut>> {
-    let s = app.snapshot();
-    let now = app.now();
-    let mut out: Vec<UserOut> = s
-        .users()
-        .filter(|u| {
-            p.subject == Subject::User(u.user.email.clone())
-                || can(&s, &p.subject, Permission::UserList, &Resource::user(&u.user.email), now)
-        })
-        .filter_map(|u| UserOut::from_snapshot(&s, u.user.email.as_str()))
-        .map(|u| versioning::stamp(u).0)
-        .collect();
-    out.sort_by(|a, b| a.email.cmp(&b.email));
-    Json(out)
+/// Users the caller may read: all with `user:list`, else only themself. Searched, filtered and sorted as
+/// asked; with `limit` or `cursor`, one page `{items, next_cursor}` (see docs/api.md, "Lists").
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserListQuery),
+    responses((status = 200, body = Listing<UserOut>), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Params(q): Params<UserListQuery>,
+) -> Result<Json<Listing<UserOut>>, ApiError> {
+    crate::service::lists::users::list(&app.snapshot(), &p.subject, app.now(), q).map(Json)
 }
 
 /// Read-only fields of a user read back (`teams`, `manages`, `etag`) are accepted and ignored.

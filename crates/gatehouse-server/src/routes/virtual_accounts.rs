@@ -4,11 +4,13 @@ use axum::Json;
 use gatehouse_core::{Op, Permission, Resource, Snapshot, Subject, VaName};
 use serde_json::Value;
 
-use super::{can, require};
+use super::require;
 use crate::convert;
 use crate::dto::{VirtualAccountBody, VirtualAccountOut};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{Body, Caller};
+use crate::extract::{Body, Caller, Params};
+use crate::service::lists::virtual_accounts::VirtualAccountListQuery;
+use crate::service::lists::Listing;
 use crate::state::App;
 use crate::versioning::merge_patch::MergePatch;
 use crate::versioning::write::{self, Item};
@@ -55,18 +57,16 @@ fn item<'a>(caller: &'a Subject, n: &'a VaName) -> Item<'a> {
     }
 }
 
-/// Virtual accounts the caller may read (tenant-wide, or those of the teams they manage).
-#[utoipa::path(get, path = "/api/v1/virtual-accounts", tag = "virtual-accounts", responses((status = 200, body = [VirtualAccountOut])))]
-pub async fn list(State(app): State<App>, Caller(p): Caller) -> Json<Vec<VirtualAccountOut>> {
-    let s = app.snapshot();
-    let now = app.now();
-    let mut v: Vec<VirtualAccountOut> = s
-        .virtual_accounts()
-        .filter(|x| can(&s, &p.subject, Permission::VirtualAccountRead, &Resource::virtual_account(&x.name), now))
-        .map(|x| versioning::stamp(VirtualAccountOut::from(&**x)).0)
-        .collect();
-    v.sort_by(|a, b| a.name.cmp(&b.name));
-    Json(v)
+/// Virtual accounts the caller may read (tenant-wide, or those of the teams they manage). Searched, filtered
+/// and sorted as asked; with `limit` or `cursor`, one page `{items, next_cursor}` (see docs/api.md, "Lists").
+#[utoipa::path(get, path = "/api/v1/virtual-accounts", tag = "virtual-accounts", params(VirtualAccountListQuery),
+    responses((status = 200, body = Listing<VirtualAccountOut>), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(app): State<App>,
+    Caller(p): Caller,
+    Params(q): Params<VirtualAccountListQuery>,
+) -> Result<Json<Listing<VirtualAccountOut>>, ApiError> {
+    crate::service::lists::virtual_accounts::list(&app.snapshot(), &p.subject, app.now(), q).map(Json)
 }
 
 /// Read-only fields of an object read back (`etag`) are accepted and ignored.

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod audit;
 pub mod export;
 pub mod limits;
+pub mod lists;
 pub mod mcp_tools;
 pub mod request_log_csv;
 pub mod resources;

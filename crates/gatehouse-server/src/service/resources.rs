@@ -3,7 +3,7 @@
 use gatehouse_core::{Op, Resource, ResourceName, Subject};
 use serde_json::Value;
 
-use super::{can, require};
+use super::require;
 use crate::error::ApiError;
 use crate::resources::{body_type, parse_manifest, plan, Collection, Parsed};
 use crate::state::App;
@@ -13,20 +13,6 @@ use crate::versioning::{self, ETag, IfMatch};
 pub fn resource(coll: Collection, name: &str) -> Result<Resource, ApiError> {
     let n = ResourceName::new(name).map_err(|e| ApiError::invalid("name", e.to_string()))?;
     Ok(Resource::new(coll.kind(), n.as_str()))
-}
-
-/// The collection's objects the caller may read, by name, each with its version (`etag`).
-pub fn list(app: &App, caller: &Subject, coll: Collection) -> Vec<Value> {
-    let s = app.snapshot();
-    let now = app.now();
-    let mut v: Vec<_> = s
-        .resources()
-        .of_kind(coll.kind())
-        .filter(|rec| can(&s, caller, coll.read_permission(), &rec.resource(), now))
-        .map(|rec| (rec.spec.name().to_string(), versioning::resource(&s, rec).stamped()))
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v.into_iter().map(|(_, r)| r).collect()
 }
 
 /// One object, if the caller may read it (asked before whether it exists), with its version.

@@ -1,7 +1,8 @@
 // Usage against rate limits and budgets: the counters of GET /api/v1/limits, rule by rule.
 
-import { fmtNum, fmtTime, get, go, h, q, state, uid } from './api.js';
-import { badges, field, input, table } from './ui.js';
+import { fmtNum, fmtTime, get, go, h, q, state } from './api.js';
+import { badges, table } from './ui.js';
+import { comboField, searchSubjects } from './combobox.js';
 
 export const LIMIT_TYPES = ['gateway-rate-limiting-config', 'gateway-budget-config'];
 
@@ -55,14 +56,6 @@ function configTable(config, entries, who) {
   return t;
 }
 
-async function subjectDatalist() {
-  const id = uid('subjects');
-  const [users, teams, vas] = await Promise.all([get('/api/v1/users').catch(() => []), get('/api/v1/teams').catch(() => []),
-    get('/api/v1/virtual-accounts').catch(() => [])]);
-  const opts = [...users.map((u) => `user:${u.email}`), ...teams.map((t) => `team:${t.name}`), ...vas.map((v) => `virtualaccount:${v.name}`)];
-  return [id, h('datalist', { id }, opts.map((o) => h('option', { value: o })))];
-}
-
 /**
  * Appends to `main` a panel of usage against rate limits and budgets: the viewer's own counters, or with
  * `canPick` (gateway-controls:list) anyone's, chosen in a subject picker that navigates to `here`. Each
@@ -75,10 +68,11 @@ export async function showLimits(main, { configs, subject, canPick, here, titled
   const own = !subject || subject === state.me?.subject;
   sec.append(h('h2', { id: 'limits-h' }, own ? 'Your usage against limits' : `Usage against limits: ${subject}`));
   if (canPick) {
-    const [listId, datalist] = await subjectDatalist();
-    const box = input({ name: 'subject', value: subject || '', list: listId, placeholder: 'user:email, team:name or virtualaccount:name', autocomplete: 'off' });
+    const picker = comboField('Subject', { name: 'subject', value: subject || '', search: searchSubjects,
+      placeholder: 'user:email, team:name or virtualaccount:name' }, 'empty: yours');
+    const box = picker.querySelector('input');
     const f = h('form', { class: 'toolbar', role: 'search', 'aria-label': 'Whose usage' },
-      h('div', { class: 'grow' }, field('Subject', box, 'empty: yours')), datalist,
+      h('div', { class: 'grow' }, picker),
       h('button', { type: 'submit', class: 'primary' }, 'Show usage'));
     f.addEventListener('submit', (ev) => { ev.preventDefault(); go(`${here}${q({ subject: box.value.trim() })}`); });
     sec.append(f);

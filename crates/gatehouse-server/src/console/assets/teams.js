@@ -1,18 +1,28 @@
 // Access > Teams.
 
-import { announce, api, enc, get, go, h, uid } from './api.js';
-import { badges, checks, deletePanel, field, flash, form, guard, guardSection, input, table, val, whySection } from './ui.js';
+import { announce, api, enc, get, go, h, q } from './api.js';
+import { badges, checks, deletePanel, field, flash, form, guard, guardSection, input, val, whySection } from './ui.js';
+import { comboField, searchUsers } from './combobox.js';
+import { pagedTable } from './listing.js';
+
+const OWNED_SHOWN = 100;
 import { heading, route } from './app.js';
 
 export async function pageTeams(main) {
   heading(main, 'Teams', [['Access'], ['Teams']]);
-  const [teams, [canCreate]] = await Promise.all([get('/api/v1/teams'), checks([['team:create', 'tenant']])]);
-  main.append(table([
-    { label: 'Team', cell: (t) => h('a', { href: `#/access/teams/${enc(t.name)}` }, t.name) },
-    { label: 'Description', cell: (t) => t.description || '—' },
-    { label: 'Managers', cell: (t) => badges(t.managers) },
-    { label: 'Members', num: true, cell: (t) => t.members.length },
-  ], teams, 'No teams you may read.'));
+  const [canCreate] = await checks([['team:create', 'tenant']]);
+  const list = pagedTable({
+    path: '/api/v1/teams', sort: 'name', noun: 'teams', empty: 'No teams you may read match.',
+    search: { label: 'Search teams', placeholder: 'Name or description' },
+    columns: [
+      { label: 'Team', sort: 'name', cell: (t) => h('a', { href: `#/access/teams/${enc(t.name)}` }, t.name) },
+      { label: 'Description', cell: (t) => t.description || '—' },
+      { label: 'Managers', cell: (t) => badges(t.managers) },
+      { label: 'Members', num: true, sort: 'members', cell: (t) => t.members.length },
+    ],
+  });
+  main.append(list);
+  await list.ready;
   const f = form([
     field('Name', input({ name: 'name', required: true }), 'letters, digits and hyphens'),
     field('Description', input({ name: 'description' })),
@@ -23,14 +33,9 @@ export async function pageTeams(main) {
   main.append(guardSection(h('section', { class: 'panel', 'aria-labelledby': 'new-team' }, h('h2', { id: 'new-team' }, 'Create a team'), f), canCreate));
 }
 
-function userDatalist(users) {
-  const id = uid('users');
-  return [id, h('datalist', { id }, users.map((u) => h('option', { value: u.email })))];
-}
-
 export async function pageTeam(main, name) {
   heading(main, name, [['Access'], ['Teams', '#/access/teams'], [name]]);
-  const [t, users, [canManage, canDelete]] = await Promise.all([get(`/api/v1/teams/${enc(name)}`), get('/api/v1/users').catch(() => []),
+  const [t, [canManage, canDelete]] = await Promise.all([get(`/api/v1/teams/${enc(name)}`),
     checks([['team:manage', `team:${name}`], ['team:delete', `team:${name}`]])]);
   const save = (patch) => api('PUT', `/api/v1/teams/${enc(name)}`,
     { name: t.name, description: t.description, managers: t.managers, members: t.members, ...patch }, { ifMatch: t.etag });
@@ -41,8 +46,6 @@ export async function pageTeam(main, name) {
   }, 'Save description');
   main.append(guardSection(h('section', { class: 'panel', 'aria-labelledby': 'team-desc' }, h('h2', { id: 'team-desc' }, 'Details'), desc), canManage));
 
-  const [listId, datalist] = userDatalist(users);
-  main.append(datalist);
   for (const [key, label, help] of [['managers', 'Managers', 'Managers are members too, and get the Team Manager role on this team.'], ['members', 'Members', '']]) {
     const sec = h('section', { class: 'panel', 'aria-labelledby': `team-${key}` }, h('h2', { id: `team-${key}` }, label));
     if (help) sec.append(h('p', { class: 'hint' }, help));
@@ -54,7 +57,7 @@ export async function pageTeam(main, name) {
       } }, 'Remove'), canManage))));
     if (!t[key].length) listEl.append(h('li', { class: 'empty' }, 'None.'));
     sec.append(listEl);
-    const add = form([field(`Add to ${label.toLowerCase()}`, input({ type: 'email', name: 'email', list: listId }))], async (f) => {
+    const add = form([comboField(`Add to ${label.toLowerCase()}`, { name: 'email', search: searchUsers, placeholder: 'Type an email or a name' })], async (f) => {
       const email = val(f, 'email');
       const patch = { [key]: [...new Set([...t[key], email])] };
       if (key === 'managers') patch.members = [...new Set([...t.members, email])];
@@ -65,10 +68,11 @@ export async function pageTeam(main, name) {
     sec.append(add);
     main.append(guardSection(sec, canManage));
   }
-  const owned = (await get('/api/v1/virtual-accounts').catch(() => [])).filter((v) => v.owner_team === name);
+  const owned = await get(`/api/v1/virtual-accounts${q({ team: name, limit: OWNED_SHOWN })}`).catch(() => ({ items: [], next_cursor: null }));
   main.append(h('section', { class: 'panel', 'aria-labelledby': 'team-vas' }, h('h2', { id: 'team-vas' }, 'Virtual accounts it owns'),
-    owned.length ? h('ul', { class: 'plain' }, owned.map((v) => h('li', null, h('a', { href: `#/access/virtual-accounts/${enc(v.name)}` }, v.name))))
-      : h('p', { class: 'empty' }, 'None that you may read.')));
+    owned.items.length ? h('ul', { class: 'plain' }, owned.items.map((v) => h('li', null, h('a', { href: `#/access/virtual-accounts/${enc(v.name)}` }, v.name))))
+      : h('p', { class: 'empty' }, 'None that you may read.'),
+    owned.next_cursor ? h('p', { class: 'hint' }, `Only the first ${OWNED_SHOWN} are shown: search the Virtual Accounts page for the rest.`) : null));
   main.append(await whySection(`team:${name}`));
   main.append(deletePanel({ label: 'Delete team', title: `Delete team ${name}?`, decision: canDelete,
     text: 'Its grants go with it. A team that still owns virtual accounts cannot be deleted.',

@@ -1,7 +1,8 @@
 // Access > Users.
 
 import { announce, api, enc, get, go, h, state } from './api.js';
-import { badges, checks, confirmDialog, field, flash, form, guard, guardSection, input, table, val, whySection } from './ui.js';
+import { badges, checks, confirmDialog, field, flash, form, guard, guardSection, input, val, whySection } from './ui.js';
+import { filterSelect, pagedTable } from './listing.js';
 import { heading, route } from './app.js';
 
 function roleSelect(roles, current, attrs = {}) {
@@ -11,26 +12,24 @@ function roleSelect(roles, current, attrs = {}) {
 
 export async function pageUsers(main) {
   heading(main, 'Users', [['Access'], ['Users']]);
-  const [users, roles, [canAdd]] = await Promise.all([get('/api/v1/users'), get('/api/v1/roles').catch(() => []),
-    checks([['user:manage', 'tenant']])]);
-  const search = input({ type: 'search', name: 'search', placeholder: 'Email, name, role or team' });
-  const body = h('div');
-  const draw = () => {
-    const needle = search.value.trim().toLowerCase();
-    const rows = users.filter((u) => !needle || [u.email, u.display_name, u.role, ...u.teams].join(' ').toLowerCase().includes(needle));
-    body.replaceChildren(table([
-      { label: 'User', cell: (u) => h('a', { href: `#/access/users/${enc(u.email)}` }, u.email) },
-      { label: 'Name', cell: (u) => u.display_name || '—' },
-      { label: 'Role', cell: (u) => u.role },
+  const [roles, [canAdd]] = await Promise.all([get('/api/v1/roles').catch(() => []), checks([['user:manage', 'tenant']])]);
+  const list = pagedTable({
+    path: '/api/v1/users', sort: 'email', noun: 'users', empty: 'No user matches.',
+    search: { label: 'Search users', placeholder: 'Email or name' },
+    filters: [
+      filterSelect('role', 'Role', [['', 'Any role'], ...roles.map((r) => [r.name, r.display_name])]),
+      filterSelect('status', 'Status', [['', 'Any status'], ['active', 'Active'], ['deactivated', 'Deactivated']]),
+    ],
+    columns: [
+      { label: 'User', sort: 'email', cell: (u) => h('a', { href: `#/access/users/${enc(u.email)}` }, u.email) },
+      { label: 'Name', sort: 'display_name', cell: (u) => u.display_name || '—' },
+      { label: 'Role', sort: 'role', cell: (u) => u.role },
       { label: 'Teams', cell: (u) => badges(u.teams.map((t) => (u.manages.includes(t) ? `${t} (manager)` : t))) },
       { label: 'Status', cell: (u) => h('span', { class: `badge ${u.active ? 'ok' : 'off'}` }, u.active ? 'Active' : 'Deactivated') },
-    ], rows, needle ? 'No user matches.' : 'No users yet.'));
-    announce(`${rows.length} users shown`);
-  };
-  search.addEventListener('input', draw);
-  main.append(h('div', { class: 'toolbar' }, h('div', { class: 'grow' }, field('Search users', search))));
-  main.append(body);
-  draw();
+    ],
+  });
+  main.append(list);
+  await list.ready;
   const add = form([
     field('Email', input({ type: 'email', name: 'email', required: true })),
     field('Display name', input({ name: 'display_name' }), '(optional)'),

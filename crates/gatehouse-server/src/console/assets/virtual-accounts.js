@@ -2,23 +2,34 @@
 
 import { api, enc, fmtTime, get, go, h } from './api.js';
 import { checks, confirmDialog, dateToRfc3339, deletePanel, field, flash, form, guard, guardSection, input, secretBox, table, val, whySection } from './ui.js';
+import { comboField, searchTeams, SEARCH_SHOWN } from './combobox.js';
+import { pagedTable } from './listing.js';
 import { heading, route } from './app.js';
 
 export async function pageVirtualAccounts(main) {
   heading(main, 'Virtual Accounts', [['Access'], ['Virtual Accounts']]);
-  const [vas, teams] = await Promise.all([get('/api/v1/virtual-accounts'), get('/api/v1/teams').catch(() => [])]);
   main.append(h('p', { class: 'hint' }, 'Service accounts for applications. Each is owned by a team; its tokens act as the account, never as a person.'));
-  main.append(table([
-    { label: 'Virtual account', cell: (v) => h('a', { href: `#/access/virtual-accounts/${enc(v.name)}` }, v.name) },
-    { label: 'Owner team', cell: (v) => v.owner_team },
-    { label: 'Description', cell: (v) => v.description || '—' },
-    { label: 'Expires', cell: (v) => fmtTime(v.expires_at) },
-  ], vas, 'No virtual accounts you may read.'));
-  const decisions = await checks(teams.map((t) => ['virtual-account:create', `team:${t.name}`]));
-  const allowed = teams.filter((_, i) => decisions[i].allowed);
+  const list = pagedTable({
+    path: '/api/v1/virtual-accounts', sort: 'name', noun: 'virtual accounts', empty: 'No virtual accounts you may read match.',
+    search: { label: 'Search virtual accounts', placeholder: 'Name or description' },
+    columns: [
+      { label: 'Virtual account', sort: 'name', cell: (v) => h('a', { href: `#/access/virtual-accounts/${enc(v.name)}` }, v.name) },
+      { label: 'Owner team', sort: 'owner_team', cell: (v) => v.owner_team },
+      { label: 'Description', cell: (v) => v.description || '—' },
+      { label: 'Expires', sort: 'expires_at', cell: (v) => fmtTime(v.expires_at) },
+    ],
+  });
+  main.append(list);
+  // Teams where the caller may create one: asked of the engine for the teams a search finds, never for all.
+  const creatable = async (text) => {
+    const found = await searchTeams(text);
+    const ok = await checks(found.map((t) => ['virtual-account:create', `team:${t.value}`]));
+    return { teams: found.filter((_, i) => ok[i].allowed), reason: ok[0] && ok[0].reason, all: found.length < SEARCH_SHOWN };
+  };
+  const [first] = await Promise.all([creatable(''), list.ready]);
   const f = form([
     field('Name', input({ name: 'name', required: true }), 'letters, digits and hyphens'),
-    field('Owner team', h('select', { name: 'owner_team' }, allowed.map((t) => h('option', { value: t.name }, t.name)))),
+    comboField('Owner team', { name: 'owner_team', search: async (text) => (await creatable(text)).teams, placeholder: 'Type a team name' }),
     field('Description', input({ name: 'description' })),
     field('Expires on', input({ type: 'date', name: 'expires_at' }), '(optional)'),
   ], async (f) => {
@@ -26,7 +37,8 @@ export async function pageVirtualAccounts(main) {
       description: val(f, 'description'), expires_at: dateToRfc3339(val(f, 'expires_at')) });
     go(`#/access/virtual-accounts/${enc(v.name)}`);
   }, 'Create virtual account');
-  const denied = allowed.length ? null : { allowed: false, reason: decisions[0] ? decisions[0].reason : 'there is no team you may read, so no team can own a new virtual account' };
+  // Refused only when the teams found are all there are: a manager of a team further down can still search for it.
+  const denied = first.teams.length || !first.all ? null : { allowed: false, reason: first.reason || 'there is no team you may read, so no team can own a new virtual account' };
   main.append(guardSection(h('section', { class: 'panel', 'aria-labelledby': 'new-va' }, h('h2', { id: 'new-va' }, 'Create a virtual account'), f), denied));
 }
 
