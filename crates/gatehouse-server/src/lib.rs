@@ -37,6 +37,7 @@ pub mod state;
 pub mod token_use;
 pub mod versioning;
 pub mod yaml_scan;
+pub mod setup;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
@@ -99,7 +100,8 @@ pub fn router(app: App) -> Router {
         .route("/virtual-accounts/{name}/tokens/{id}", axum::routing::delete(tokens::revoke_va_token))
         .route("/virtual-accounts/{name}/rotate", post(tokens::rotate))
         .route("/personal-access-tokens", get(tokens::list_pats).post(tokens::create_pat))
-        .route("/personal-access-tokens/{id}", axum::routing::delete(tokens::revoke_pat));
+        .route("/personal-access-tokens/{id}", axum::routing::delete(tokens::revoke_pat))
+        .route("/setup", get(setup::status).post(setup::complete));
     Router::new()
         .route("/healthz", get(crate::observability::healthz))
         .route("/readyz", get(crate::observability::readyz))

@@ -41,6 +41,7 @@ impl Modify for BearerAuth {
         routes::meta::checks,
         routes::users::patch, routes::teams::patch, routes::roles::patch, routes::virtual_accounts::patch,
         routes::usage_series::series, routes::limits::limits,
+        routes::setup::status, routes::setup::complete,
     )
 )]
 pub struct ApiDoc;

@@ -31,3 +31,4 @@ mod security_writes;
 mod teams;
 mod tokens;
 mod versions;
+mod setup;

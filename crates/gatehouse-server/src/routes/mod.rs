@@ -15,5 +15,6 @@ pub mod tokens;
 pub mod usage_series;
 pub mod users;
 pub mod virtual_accounts;
+pub mod setup;
 
 pub use crate::service::{can, require};
