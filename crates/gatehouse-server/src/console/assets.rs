@@ -28,6 +28,7 @@ pub const SCRIPTS: &[(&str, &str)] = &[
     ("/console/limits.js", include_str!("assets/limits.js")),
     ("/console/usage.js", include_str!("assets/usage.js")),
     ("/console/audit.js", include_str!("assets/audit.js")),
+    ("/console/orient.js", include_str!("assets/orient.js")),
 ];
 
 pub fn is_script(path: &str) -> bool {
