@@ -7,8 +7,7 @@ import { ApiError, api, get, h, state } from './api.js';
 // (the list API returns only what the caller may read), or the caller's own things (tokens, usage).
 // A link with no rule here (a page added later) is shown: the page itself refuses what it must.
 const TENANT = ['user:list', 'team:read', 'team:create', 'virtual-account:read', 'virtual-account:create', 'role:list',
-  'provider-account:read', 'provider-account:create', 'mcp-server:read', 'mcp-server:create', 'agent:read', 'agent:create',
-  'gateway-controls:list', 'gateway-controls:manage'];
+  'provider-account:read', 'provider-account:create', 'mcp-server:read', 'mcp-server:create', 'agent:read', 'agent:create'];
 const LISTS = { 'provider-accounts': '/api/v1/provider-accounts', 'mcp-servers': '/api/v1/mcp-servers', agents: '/api/v1/agents',
   'virtual-accounts': '/api/v1/virtual-accounts' };
 const RULES = {
@@ -20,7 +19,8 @@ const RULES = {
   '#/integrations/provider-accounts': (a, _me, l) => a['provider-account:read'] || a['provider-account:create'] || l['provider-accounts'],
   '#/integrations/mcp-servers': (a, _me, l) => a['mcp-server:read'] || a['mcp-server:create'] || l['mcp-servers'],
   '#/integrations/agents': (a, _me, l) => a['agent:read'] || a['agent:create'] || l.agents,
-  '#/gateway/controls': (a) => a['gateway-controls:list'] || a['gateway-controls:manage'],
+  // Everyone: besides the controls (for those who may list them) it shows the caller's own usage against them.
+  '#/gateway/controls': () => true,
   '#/gateway/usage': () => true,
   '#/audit': (_a, me) => me.role === 'admin',
 };
