@@ -187,3 +187,28 @@ test('the dark theme follows the system setting', async ({ page }) => {
   expect(dark).toEqual({ body: 'rgb(13, 17, 23)', text: 'rgb(230, 237, 243)', panel: 'rgb(22, 27, 34)', scheme: 'dark' });
   expect(await seriousViolations(page)).toEqual([]);
 });
+
+test('at laptop width the audit log and usage tables fit without sideways scrolling; at phone width the collaborators form fits', async ({ browser }) => {
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  await signIn(page, 'admin@example.com', 'admin-password-1');
+  const overflow = () => page.evaluate(() => [...document.querySelectorAll('main .table-wrap')]
+    .filter((w) => w.offsetParent !== null && w.scrollWidth > w.clientWidth + 1).length);
+  for (const hash of ['#/audit', '#/gateway/usage']) {
+    await page.goto(`${base()}/${hash}`);
+    await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+    await page.waitForLoadState('networkidle');
+    expect(await overflow(), hash).toBe(0);
+  }
+  const acct = unique('orient-phone');
+  await ok('POST', '/api/v1/provider-accounts', admin(), { type: 'openai-compatible', name: acct, base_url: `${mock()}/v1`,
+    models: [{ name: 'm', model_id: 'm', types: ['chat'] }], collaborators: [{ subject: 'user:admin@example.com', role: 'provider-account-manager' }] });
+  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+  await signIn(phone, 'admin@example.com', 'admin-password-1');
+  await phone.goto(`${base()}/#/integrations/provider-accounts/${acct}`);
+  const collab = phone.getByRole('region', { name: 'Collaborators' });
+  await expect(collab.getByRole('button', { name: 'Save collaborators' })).toBeVisible();
+  const fits = await collab.evaluate((sec) => [...sec.querySelectorAll('select, button, input:not([type=hidden]), .table-wrap')]
+    .filter((e) => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > window.innerWidth; }).length);
+  expect(fits).toBe(0);
+  expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+});

@@ -31,13 +31,13 @@ pub mod request_log;
 pub mod resources;
 pub mod routes;
 pub mod service;
+pub mod setup;
 pub mod signin_throttle;
 pub mod spend_ledger;
 pub mod state;
 pub mod token_use;
 pub mod versioning;
 pub mod yaml_scan;
-pub mod setup;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};

@@ -134,9 +134,15 @@ pub async fn complete(app: &App, req: Request) -> Result<OpenedSession, ApiError
         return Err(ApiError::Forbidden(Forbidden::SetupCode));
     }
     let via = Via::SetupCode { request_id: req.request_id };
-    let made =
-        first_admin(app.store.as_ref(), &req.email, Some(req.password.clone()), app.clock.as_ref(), app.entropy.as_ref(), via)
-            .await;
+    let made = first_admin(
+        app.store.as_ref(),
+        &req.email,
+        Some(req.password.clone()),
+        app.clock.as_ref(),
+        app.entropy.as_ref(),
+        via,
+    )
+    .await;
     match made {
         Ok(_) => {}
         Err(BootstrapError::AdminExists(_)) => return Err(ApiError::Forbidden(Forbidden::SetupDone)),

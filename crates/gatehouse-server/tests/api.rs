@@ -28,7 +28,7 @@ mod security_limits;
 mod security_logs;
 mod security_signin;
 mod security_writes;
+mod setup;
 mod teams;
 mod tokens;
 mod versions;
-mod setup;

@@ -10,11 +10,11 @@ pub mod meta;
 pub mod request_logs;
 pub mod resources;
 pub mod roles;
+pub mod setup;
 pub mod teams;
 pub mod tokens;
 pub mod usage_series;
 pub mod users;
 pub mod virtual_accounts;
-pub mod setup;
 
 pub use crate::service::{can, require};

@@ -177,7 +177,12 @@ async fn bad_fields_are_named_and_do_not_spend_the_code() {
     let r = setup(&f, body(&code, "not an email")).await;
     assert_eq!((r.status, r.body["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some("email")), "{:?}", r.body);
     let r = setup(&f, json!({"code": code, "email": "root@example.com", "password": "short"})).await;
-    assert_eq!((r.status, r.body["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some("password")), "{:?}", r.body);
+    assert_eq!(
+        (r.status, r.body["error"]["param"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("password")),
+        "{:?}",
+        r.body
+    );
     let r = setup(&f, json!({"code": code, "email": "root@example.com"})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
     let form = reqwest::Client::new()
