@@ -1,5 +1,5 @@
 // Labelled for screen readers: axe-core (the accessibility engine browsers' own audits use) on every main
-// page, failing on any serious or critical violation.
+// page, in the light and the dark theme, failing on any serious or critical violation.
 import { test, expect } from '@playwright/test';
 import AxeBuilder from '@axe-core/playwright';
 import { base, ok, admin, signIn, unique, mock } from './lib.mjs';
@@ -9,7 +9,7 @@ const PAGES = ['#/access/users', '#/access/teams', '#/access/virtual-accounts', 
   '#/integrations/provider-accounts/new', '#/gateway/controls', '#/gateway/controls/new', '#/gateway/usage', '#/audit'];
 
 test('no serious accessibility violations on the main pages', async ({ page }) => {
-  test.setTimeout(120_000);
+  test.setTimeout(240_000);
   const acct = unique('a11y');
   await ok('POST', '/api/v1/provider-accounts', admin(), { type: 'openai-compatible', name: acct, base_url: `${mock()}/v1`,
     models: [{ name: 'm', model_id: 'm', types: ['chat'] }] });
@@ -26,9 +26,14 @@ test('no serious accessibility violations on the main pages', async ({ page }) =
       await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
       await page.waitForLoadState('networkidle');
     }
-    const results = await new AxeBuilder({ page }).analyze();
-    const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join('; ')})`);
-    expect(bad, `${hash}`).toEqual([]);
+    // Both themes: the dark one follows the system setting, and must keep its contrast too.
+    for (const colorScheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme });
+      const results = await new AxeBuilder({ page }).analyze();
+      const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join('; ')})`);
+      expect.soft(bad, `${hash} (${colorScheme})`).toEqual([]);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
   }
 });

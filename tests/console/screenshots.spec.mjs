@@ -4,6 +4,7 @@ import { test, expect } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { admin, base, mock, ok, signIn, user } from './lib.mjs';
+import { startFreshServer } from './server.mjs';
 
 const out = resolve(import.meta.dirname, '..', '..', 'docs', 'screenshots');
 
@@ -51,4 +52,36 @@ test('render the main pages', async ({ browser }) => {
   await phone.goto(`${base()}/#/access/users`);
   await phone.waitForLoadState('networkidle');
   await phone.screenshot({ path: join(out, 'phone-users.png') });
+  await phone.goto(`${base()}/#/integrations/provider-accounts/openai-main`);
+  await expect(phone.getByRole('heading', { name: 'Collaborators' })).toBeVisible();
+  await phone.waitForLoadState('networkidle');
+  await phone.getByRole('heading', { name: 'Collaborators' }).scrollIntoViewIfNeeded();
+  await phone.screenshot({ path: join(out, 'phone-collaborators.png') });
+
+  // The dark theme follows the system setting.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  for (const [name, hash] of [['users-dark', '#/access/users'], ['usage-dark', '#/gateway/usage']]) {
+    await page.goto(`${base()}/${hash}`);
+    await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+    await page.waitForLoadState('networkidle');
+    await page.screenshot({ path: join(out, `${name}.png`) });
+  }
+
+  // What a member sees: only the sections their role and grants open, and the team they manage.
+  const member = await (await browser.newContext({ viewport: { width: 1280, height: 820 } })).newPage();
+  await signIn(member, alice);
+  await member.waitForLoadState('networkidle');
+  await member.screenshot({ path: join(out, 'member.png') });
+});
+
+test('render the first-run sign-in page', async ({ browser }) => {
+  const fresh = await startFreshServer();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await page.goto(`${fresh.base}/#/signin`);
+    await expect(page.getByRole('heading', { name: 'Set up Gatehouse: create the first admin' })).toBeVisible();
+    await page.screenshot({ path: join(out, 'first-run.png'), fullPage: true });
+  } finally {
+    await fresh.stop();
+  }
 });

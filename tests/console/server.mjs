@@ -56,3 +56,35 @@ export async function startServers(env = {}) {
     },
   };
 }
+
+/**
+ * A gateway on a fresh database that nobody has bootstrapped, for first-run setup: resolves once it
+ * answers, with the one-time setup code read from its standard error.
+ */
+export async function startFreshServer(env = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-fresh-'));
+  const port = await freePort();
+  const all = { ...process.env, GATEHOUSE_DATABASE_URL: `sqlite://${dir}/fresh.db`, RUST_LOG: 'warn',
+    GATEHOUSE_SECRET_KEY: 'console-tests-passphrase-of-at-least-32-chars', ...env };
+  const server = spawn(join(target, 'gatehouse'), ['--listen', `127.0.0.1:${port}`, 'serve'], { env: all, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  server.stderr.on('data', (d) => { stderr += d.toString(); });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(`${base}/healthz`, server, 'gatehouse');
+    const deadline = Date.now() + 10_000;
+    while (!/first-run setup code: (\S+)/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  } catch (e) {
+    server.kill();
+    throw e;
+  }
+  const found = stderr.match(/first-run setup code: (\S+)/);
+  return {
+    base, code: found ? found[1] : null, stderr: () => stderr,
+    async stop() {
+      server.kill('SIGINT');
+      await new Promise((r) => setTimeout(r, 200));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

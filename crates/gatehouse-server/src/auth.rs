@@ -25,6 +25,8 @@ pub const OPEN_ROUTES: &[(Method, &str)] = &[
     (Method::POST, "/api/v1/auth/session"),
     (Method::GET, "/"),
     (Method::GET, assets::STYLE_PATH),
+    (Method::GET, "/api/v1/setup"),
+    (Method::POST, "/api/v1/setup"),
 ];
 
 pub fn is_open(method: &Method, path: &str) -> bool {

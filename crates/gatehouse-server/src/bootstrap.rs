@@ -73,6 +73,29 @@ pub async fn bootstrap_admin(
     clock: &dyn Clock,
     entropy: &dyn Entropy,
 ) -> Result<Secret<String>, BootstrapError> {
+    let token = first_admin(store, email, password, clock, entropy, Via::Cli).await?;
+    token.ok_or_else(|| BootstrapError::Invalid("no token was issued".to_owned()))
+}
+
+/// How the first admin came to be: the two ways share every step but the last.
+pub enum Via {
+    /// `gatehouse bootstrap`: a personal access token is printed for the admin.
+    Cli,
+    /// The console's first-run setup with the server's one-time code: the admin signs in with their
+    /// password, so no token is issued; the use of the code is audited under the request's id.
+    SetupCode { request_id: Option<String> },
+}
+
+/// Creates (or promotes) the first admin, refusing if an active admin exists; a token for them when `via`
+/// is the command line.
+pub async fn first_admin(
+    store: &dyn Store,
+    email: &str,
+    password: Option<String>,
+    clock: &dyn Clock,
+    entropy: &dyn Entropy,
+    via: Via,
+) -> Result<Option<Secret<String>>, BootstrapError> {
     let email = Email::new(email).map_err(|e| BootstrapError::Invalid(e.to_string()))?;
     ensure_builtin_roles(store).await?;
     let loaded = store.load().await?;
@@ -98,10 +121,23 @@ pub async fn bootstrap_admin(
         let hash = passwords::hash(Secret::new(pw)).await.map_err(|e| BootstrapError::Invalid(e.to_string()))?;
         changes.push(Change::SetPassword { email: email.clone(), hash });
     }
-    let e = crate::state::token_entropy(entropy);
-    let (token, secret) = mint(TokenKind::Pat, TokenOwner::User(email), "bootstrap", now, None, e);
-    audit.push(token_record(now, &token));
-    changes.push(Change::PutToken(token));
+    let secret = match via {
+        Via::Cli => {
+            let e = crate::state::token_entropy(entropy);
+            let (token, secret) = mint(TokenKind::Pat, TokenOwner::User(email), "bootstrap", now, None, e);
+            audit.push(token_record(now, &token));
+            changes.push(Change::PutToken(token));
+            Some(secret)
+        }
+        Via::SetupCode { request_id } => {
+            let changes = json!({ "via": "setup code", "role": admin });
+            audit.push(system_record(now, "setup.complete", "user", email.as_str(), changes));
+            for record in &mut audit {
+                record.request_id.clone_from(&request_id);
+            }
+            None
+        }
+    };
     // Only onto the state checked above: a server may have made an admin meanwhile.
     store.commit_at(loaded.version, &changes, &audit).await?;
     Ok(secret)

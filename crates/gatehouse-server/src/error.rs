@@ -162,6 +162,10 @@ pub enum Forbidden {
     AuditLog,
     #[error("only users have personal access tokens")]
     UsersOnly,
+    #[error("setup is done: an active admin exists; sign in, or ask an admin for an account")]
+    SetupDone,
+    #[error("code: not the setup code this server printed at start-up, or it was used already; restart the server for a new one")]
+    SetupCode,
 }
 
 impl Forbidden {
@@ -176,6 +180,8 @@ impl Forbidden {
             | Forbidden::OthersLimits { .. } => "forbidden",
             Forbidden::AuditLog => "admin_only",
             Forbidden::UsersOnly => "users_only",
+            Forbidden::SetupDone => "already_set_up",
+            Forbidden::SetupCode => "invalid_setup_code",
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod request_log;
 pub mod resources;
 pub mod routes;
 pub mod service;
+pub mod setup;
 pub mod signin_throttle;
 pub mod spend_ledger;
 pub mod state;
@@ -100,7 +101,8 @@ pub fn router(app: App) -> Router {
         .route("/virtual-accounts/{name}/tokens/{id}", axum::routing::delete(tokens::revoke_va_token))
         .route("/virtual-accounts/{name}/rotate", post(tokens::rotate))
         .route("/personal-access-tokens", get(tokens::list_pats).post(tokens::create_pat))
-        .route("/personal-access-tokens/{id}", axum::routing::delete(tokens::revoke_pat));
+        .route("/personal-access-tokens/{id}", axum::routing::delete(tokens::revoke_pat))
+        .route("/setup", get(setup::status).post(setup::complete));
     Router::new()
         .route("/healthz", get(crate::observability::healthz))
         .route("/readyz", get(crate::observability::readyz))

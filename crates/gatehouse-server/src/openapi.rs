@@ -42,6 +42,7 @@ impl Modify for BearerAuth {
         routes::users::patch, routes::teams::patch, routes::roles::patch, routes::virtual_accounts::patch,
         routes::usage_series::series, routes::limits::limits,
         routes::request_logs::csv,
+        routes::setup::status, routes::setup::complete,
     )
 )]
 pub struct ApiDoc;

@@ -206,6 +206,8 @@ pub struct AppState {
     pub trace_export: Option<crate::observability::trace::Export>,
     /// The database's health as last seen, and the last reload (see `propagation`).
     tracker: propagation::Tracker,
+    /// First-run setup's one-time code, while no admin exists (see `setup`).
+    pub setup: crate::setup::SetupCode,
 }
 
 pub type App = Arc<AppState>;
@@ -266,6 +268,7 @@ impl AppState {
             token_use: TokenUse::default(),
             request_log,
             spend_ledger: SpendLedger::default(),
+            setup: Default::default(),
             tracker: Default::default(),
         };
         Ok(Arc::new(app))

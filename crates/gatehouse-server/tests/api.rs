@@ -29,6 +29,7 @@ mod security_limits;
 mod security_logs;
 mod security_signin;
 mod security_writes;
+mod setup;
 mod teams;
 mod tokens;
 mod usage_filters;

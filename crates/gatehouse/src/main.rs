@@ -167,10 +167,13 @@ async fn serve(settings: config::Resolved) -> anyhow::Result<()> {
     let listeners =
         serve::bind(addr, serve::shard_count()).with_context(|| format!("cannot listen on {}", settings.listen))?;
     tracing::info!(listen = %settings.listen, database = %redact_url(&settings.database_url), "gatehouse is serving");
-    if app.snapshot().active_admin_count() == 0 {
+    if let Some(code) = gatehouse_server::setup::issue(&app) {
         tracing::warn!(
-            "there is no admin yet: run `gatehouse bootstrap --email you@example.com` against this database"
+            "there is no admin yet: run `gatehouse bootstrap --email you@example.com` against this database, or use the one-time setup code printed below on the console's sign-in page"
         );
+        // On stderr, not through the log's subscriber: it must show whatever RUST_LOG says, and it must not
+        // travel with the structured log to a collector. It works only in this process, and only once.
+        eprintln!("gatehouse first-run setup code: {}", code.expose());
     }
     serve::serve(listeners, app, shutdown_signal()).await
 }

@@ -31,6 +31,7 @@ pub const SCRIPTS: &[(&str, &str)] = &[
     ("/console/playground.js", include_str!("assets/playground.js")),
     ("/console/combobox.js", include_str!("assets/combobox.js")),
     ("/console/listing.js", include_str!("assets/listing.js")),
+    ("/console/orient.js", include_str!("assets/orient.js")),
 ];
 
 pub fn is_script(path: &str) -> bool {

@@ -74,7 +74,7 @@ pub struct SessionOut {
 
 /// `secure`: Gatehouse itself speaks plain HTTP; behind a TLS-terminating proxy (one the operator trusts,
 /// see `client`) the cookie must not leave TLS.
-fn set_cookie(secure: bool, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
+pub(crate) fn set_cookie(secure: bool, value: &str, max_age: i64) -> Result<HeaderValue, ApiError> {
     let cookie = format!(
         "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
         if secure { "; Secure" } else { "" }

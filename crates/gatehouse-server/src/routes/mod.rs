@@ -10,6 +10,7 @@ pub mod meta;
 pub mod request_logs;
 pub mod resources;
 pub mod roles;
+pub mod setup;
 pub mod teams;
 pub mod tokens;
 pub mod usage_series;

@@ -14,6 +14,7 @@ import { pageControl, pageControls } from './controls.js';
 import { pageUsage } from './usage.js';
 import { pageAudit } from './audit.js';
 import { pagePlayground } from './playground.js';
+import { failurePage, landing, loadUsable, startLoading, unreachable, usable, watchRefusals, whoText } from './orient.js';
 
 const NAV = [
   ['Access', [['Users', '#/access/users'], ['Teams', '#/access/teams'], ['Virtual Accounts', '#/access/virtual-accounts'],
@@ -31,12 +32,14 @@ function shell(path) {
     state.me = null; state.csrf = null;
     go('#/signin?reason=signedout');
   } }, 'Sign out');
-  const nav = h('nav', { 'aria-label': 'Console sections' }, NAV.map(([section, links]) => [
-    h('h2', null, section),
-    h('ul', null, links.map(([label, href]) => h('li', null,
-      h('a', { href, 'aria-current': path.startsWith(href) ? 'page' : null }, label)))),
-  ]));
-  const who = state.me ? `${state.me.subject.replace(/^user:/, '')} · ${state.me.role}` : '';
+  // Only what this person may use; a section with nothing left in it goes too.
+  const nav = h('nav', { 'aria-label': 'Console sections' }, NAV.map(([section, all]) => [section, all.filter(([, href]) => usable(href))])
+    .filter(([, links]) => links.length).map(([section, links]) => [
+      h('h2', null, section),
+      h('ul', null, links.map(([label, href]) => h('li', null,
+        h('a', { href, 'aria-current': path.startsWith(href) ? 'page' : null }, label)))),
+    ]));
+  const who = whoText(state.me);
   // On a phone the menu folds away behind a button; on a laptop it is always there (the button is hidden).
   const side = h('div', { class: 'sidenav', id: 'sidenav', 'data-open': 'false' }, nav);
   const toggle = h('button', { type: 'button', class: 'menu-toggle', 'aria-controls': 'sidenav', 'aria-expanded': 'false', onclick: () => {
@@ -48,7 +51,7 @@ function shell(path) {
     if (ev.target.closest('a')) { side.dataset.open = 'false'; toggle.setAttribute('aria-expanded', 'false'); }
   });
   const root = h('div', { class: 'shell' },
-    h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '#/access/users' }, 'Gatehouse'),
+    h('header', { class: 'topbar' }, h('a', { class: 'brand', href: home() }, 'Gatehouse'),
       h('span', { class: 'who', 'data-testid': 'whoami' }, who), toggle, signOut),
     side,
     main);
@@ -58,8 +61,11 @@ function shell(path) {
 
 export function heading(main, title, crumbs) {
   document.title = `${title} · Gatehouse`;
-  if (crumbs) main.append(h('div', { class: 'crumbs' }, crumbs.map((c, i) => [i ? ' › ' : '', c[1] ? h('a', { href: c[1] }, c[0]) : c[0]])));
-  main.append(h('h1', null, title));
+  // Above the loading note, so the page's name shows while its content is fetched.
+  const before = main.querySelector(':scope > .loading');
+  const put = (el) => (before ? before.before(el) : main.append(el));
+  if (crumbs) put(h('div', { class: 'crumbs' }, crumbs.map((c, i) => [i ? ' › ' : '', c[1] ? h('a', { href: c[1] }, c[0]) : c[0]])));
+  put(h('h1', null, title));
 }
 
 const ROUTES = [
@@ -96,36 +102,51 @@ async function loadSession() {
 export async function loadMe() {
   state.me = await get('/api/v1/me');
   state.perms = new Set(state.me.permissions);
+  await loadUsable(NAV_LINKS);
 }
 
 let routing = 0;
 export async function route() {
   const ticket = ++routing;
-  const hash = location.hash || '#/access/users';
+  const hash = location.hash || '#/';
   const [path, query] = hash.split('?');
   const params = new URLSearchParams(query || '');
   const match = ROUTES.map(([re, fn, open]) => [path.match(re), fn, open]).find(([m]) => m);
-  if (!match) { go('#/access/users'); return; }
-  const [m, page, open] = match;
+  const [m, page, open] = match || [];
   if (!open && !state.me) {
     try { await loadSession(); } catch (err) {
+      if (ticket !== routing) return;
+      if (unreachable(err)) { state.me = null; failurePage(document.getElementById('app'), err, route); return; }
       if (err.code === 'account_deactivated') { go('#/deactivated'); return; }
       go(`#/signin?next=${enc(hash)}`);
       return;
     }
   }
   if (ticket !== routing) return;
+  // No page of that name, or none named: the first page this person may use.
+  if (!match) { go(home()); return; }
   const main = open ? null : shell(path);
+  const done = main ? startLoading(main) : () => {};
+  if (main) watchRefusals(main);
   const args = m.slice(1).map(decodeURIComponent);
   try {
     await page(main, ...args, params);
   } catch (err) {
-    if (err instanceof ApiError) pageError(main || document.getElementById('app'), err); else throw err;
+    if (ticket !== routing) return;
+    if (unreachable(err)) failurePage(main || document.getElementById('app'), err, route);
+    else if (err instanceof ApiError) pageError(main || document.getElementById('app'), err);
+    else throw err;
+  } finally {
+    done();
   }
-  if (main && ticket === routing) main.focus({ preventScroll: true });
+  if (main && ticket === routing && !main.querySelector('[data-testid=failure]')) main.focus({ preventScroll: true });
 }
+
+const NAV_LINKS = NAV.flatMap(([, links]) => links.map(([, href]) => href));
+export const home = () => landing(NAV_LINKS);
 
 // ---------- start ----------
 
-window.addEventListener('hashchange', route);
-route();
+const run = () => route().catch((err) => failurePage(document.getElementById('app'), err, route));
+window.addEventListener('hashchange', run);
+run();
