@@ -4,10 +4,12 @@
 
 pub mod apply;
 pub mod audit;
+pub mod creator;
 pub mod export;
 pub mod limits;
 pub mod mcp_tools;
 pub mod resources;
+pub mod test_connection;
 pub mod usage;
 pub mod usage_series;
 
