@@ -28,6 +28,10 @@ pub const SCRIPTS: &[(&str, &str)] = &[
     ("/console/limits.js", include_str!("assets/limits.js")),
     ("/console/usage.js", include_str!("assets/usage.js")),
     ("/console/audit.js", include_str!("assets/audit.js")),
+    ("/console/yaml.js", include_str!("assets/yaml.js")),
+    ("/console/form-editor.js", include_str!("assets/form-editor.js")),
+    ("/console/resource-form.js", include_str!("assets/resource-form.js")),
+    ("/console/va-form.js", include_str!("assets/va-form.js")),
 ];
 
 pub fn is_script(path: &str) -> bool {

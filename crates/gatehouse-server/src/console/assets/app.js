@@ -13,6 +13,7 @@ import { pageResource, pageResourceEditor, pageResources } from './integrations.
 import { pageControl, pageControls } from './controls.js';
 import { pageUsage } from './usage.js';
 import { pageAudit } from './audit.js';
+import { pageVaEditor } from './va-form.js';
 
 const NAV = [
   ['Access', [['Users', '#/access/users'], ['Teams', '#/access/teams'], ['Virtual Accounts', '#/access/virtual-accounts'],
@@ -69,6 +70,8 @@ const ROUTES = [
   [/^#\/access\/teams$/, pageTeams],
   [/^#\/access\/teams\/([^/]+)$/, pageTeam],
   [/^#\/access\/virtual-accounts$/, pageVirtualAccounts],
+  [/^#\/access\/virtual-accounts\/new$/, (m) => pageVaEditor(m, null)],
+  [/^#\/access\/virtual-accounts\/([^/]+)\/edit$/, pageVaEditor],
   [/^#\/access\/virtual-accounts\/([^/]+)$/, pageVirtualAccount],
   [/^#\/access\/roles$/, pageRoles],
   [/^#\/access\/roles\/new$/, (m) => pageRole(m, null)],

@@ -3,11 +3,13 @@
 import { api, enc, fmtTime, get, go, h } from './api.js';
 import { checks, confirmDialog, dateToRfc3339, deletePanel, field, flash, form, guard, guardSection, input, secretBox, table, val, whySection } from './ui.js';
 import { heading, route } from './app.js';
+import { vaEditLink } from './va-form.js';
 
 export async function pageVirtualAccounts(main) {
   heading(main, 'Virtual Accounts', [['Access'], ['Virtual Accounts']]);
   const [vas, teams] = await Promise.all([get('/api/v1/virtual-accounts'), get('/api/v1/teams').catch(() => [])]);
   main.append(h('p', { class: 'hint' }, 'Service accounts for applications. Each is owned by a team; its tokens act as the account, never as a person.'));
+  main.append(h('div', { class: 'toolbar' }, vaEditLink()));
   main.append(table([
     { label: 'Virtual account', cell: (v) => h('a', { href: `#/access/virtual-accounts/${enc(v.name)}` }, v.name) },
     { label: 'Owner team', cell: (v) => v.owner_team },
@@ -39,7 +41,7 @@ export async function pageVirtualAccount(main, name) {
     h('dt', null, 'Owner team'), h('dd', null, h('a', { href: `#/access/teams/${enc(v.owner_team)}` }, v.owner_team)),
     h('dt', null, 'Description'), h('dd', null, v.description || '—'),
     h('dt', null, 'Expires'), h('dd', null, fmtTime(v.expires_at)),
-    h('dt', null, 'Subject'), h('dd', null, h('code', null, `virtualaccount:${name}`)))));
+    h('dt', null, 'Subject'), h('dd', null, h('code', null, `virtualaccount:${name}`))), canManage.allowed ? vaEditLink(name) : null));
 
   const tokSec = h('section', { class: 'panel', 'aria-labelledby': 'va-tokens' }, h('h2', { id: 'va-tokens' }, 'Tokens'));
   const secretSlot = h('div');
