@@ -1,7 +1,7 @@
 // Forms for the common case: provider accounts, MCP servers and virtual accounts created and edited in a
 // form as well as in YAML (the two kept in sync), and Test connection asking the upstream without saving.
 import { test, expect } from '@playwright/test';
-import { admin, api, mock, nav, ok, signIn, unique, user } from './lib.mjs';
+import { admin, api, base, mock, nav, ok, signIn, unique, user } from './lib.mjs';
 
 const signInAdmin = (page) => signIn(page, 'admin@example.com', 'admin-password-1');
 
@@ -34,6 +34,13 @@ test('a provider account: created in the form, tested against the mock, kept in 
   await expect(result).toContainText('the provider lists 4 models');
   await expect(page.getByRole('list', { name: 'Models the provider lists' })).toContainText('mock-model');
   expect((await api('GET', `/api/v1/provider-accounts/${acct}`, admin())).status).toBe(404);
+
+  // A refusal lands on the field it names.
+  await m1.getByLabel(/^Name/).fill('bad name!');
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(m1.getByLabel(/^Name/)).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.getByRole('alert').first()).toContainText('models[0].name');
+  await m1.getByLabel(/^Name/).fill('gpt');
 
   await page.getByRole('button', { name: 'Add model' }).click();
   const m2 = page.getByRole('group', { name: 'Model 2' });
@@ -146,4 +153,35 @@ test('a virtual account: created in the form, edited through YAML', async ({ pag
   v = await ok('GET', `/api/v1/virtual-accounts/${name}`, admin());
   expect(v.description).toBe('Changed in YAML');
   expect(v.expires_at).toBe('2031-02-03T00:00:00Z');
+});
+
+test('the form pages have no serious accessibility violations, in either view', async ({ page }) => {
+  const { default: AxeBuilder } = await import('@axe-core/playwright');
+  const team = unique('a11y-va-team');
+  await ok('POST', '/api/v1/teams', admin(), { name: team });
+  await signInAdmin(page);
+  const audit = async (what) => {
+    const results = await new AxeBuilder({ page }).analyze();
+    const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    expect(bad.map((v) => `${what}: ${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`)).toEqual([]);
+  };
+  for (const hash of ['#/integrations/mcp-servers/new', '#/access/virtual-accounts/new', '#/integrations/provider-accounts/new']) {
+    await page.goto(`${base()}/${hash}`);
+    await expect(page.getByRole('tab', { name: 'Form' })).toBeVisible();
+    await audit(`${hash} (form)`);
+    await page.getByRole('tab', { name: 'YAML' }).click();
+    await expect(page.getByLabel('Manifest (YAML)')).toBeVisible();
+    await audit(`${hash} (YAML)`);
+  }
+  // With a connection test's answer shown, and the keyboard moving between the views.
+  await page.getByRole('tab', { name: 'Form' }).click();
+  await page.getByLabel('Type', { exact: true }).selectOption('openai-compatible');
+  await page.getByLabel(/^Base URL/).fill(`${mock()}/v1`);
+  await page.getByLabel(/^API key/).fill('sk-a11y');
+  await page.getByRole('button', { name: 'Test connection' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Connected' })).toBeVisible();
+  await audit('test connection result');
+  await page.getByRole('tab', { name: 'Form' }).press('ArrowRight');
+  await expect(page.getByRole('tab', { name: 'YAML' })).toBeFocused();
+  await expect(page.getByRole('tab', { name: 'YAML' })).toHaveAttribute('aria-selected', 'true');
 });

@@ -53,9 +53,10 @@ function testResult(r) {
 
 /**
  * The editor. `build(m)` makes the form's fields from a manifest object and returns `{ children, read }`,
- * `read()` giving the object back; `yamlEditor(text, opts)` is the YAML view (integrations.js);
- * `save(results)` runs after a save; `testPath` (optional) is the connection test's route;
- * `creating` asks for the creator's warning before a save.
+ * `read()` giving the object back; `yamlEditor(text, opts)` is the YAML view (integrations.js), given
+ * `opts.onSaved`; `onSaved(results)` runs after a save from either view; `testPath` (optional) is the
+ * connection test's route; `creating` asks for the creator's warning before a save; `yamlOf(m)` writes the
+ * YAML view's text.
  */
 export function formYamlEditor({ initial, build, yamlEditor, onSaved, testPath, creating, startInYaml, yamlOf = toYaml }) {
   let current = initial;
@@ -67,9 +68,16 @@ export function formYamlEditor({ initial, build, yamlEditor, onSaved, testPath, 
 
   const beforeSave = async (text) => (creating ? confirmCreatorWarnings(text) : true);
   const apply = async (text) => {
-    if (!await beforeSave(text)) return;
-    const r = await api('PUT', '/api/v1/apply', text, { contentType: 'application/yaml' });
-    onSaved(r.results);
+    try {
+      if (!await beforeSave(text)) return;
+      const r = await api('PUT', '/api/v1/apply', text, { contentType: 'application/yaml' });
+      onSaved(r.results);
+    } catch (err) {
+      // The form holds one document: its errors name the field (`models[0].name`), which the form's inputs
+      // are named after.
+      if (err instanceof ApiError && err.param) err.param = err.param.replace(/^document \d+: /, '');
+      throw err;
+    }
   };
 
   const testBtn = testPath ? h('button', { type: 'button' }, 'Test connection') : null;

@@ -106,11 +106,15 @@ export function providerForm(m, { creating, canRead, authConfigured }) {
   showFor();
 
   const rows = h('div');
-  const remove = (row) => { row.remove(); };
+  // Inputs are named after the manifest's paths (`models[1].name`), so the server's errors land on them.
+  const remove = (row) => {
+    row.remove();
+    [...rows.children].forEach((r, i) => r.querySelectorAll('[name^="models["]').forEach((e) => { e.name = e.name.replace(/^models\[\d+\]/, `models[${i}]`); }));
+  };
   let n = 0;
   (m.models || []).forEach((mm) => rows.append(modelRow(mm, n++, remove)));
   const addModel = h('button', { type: 'button', onclick: () => {
-    const row = modelRow({ types: ['chat'] }, n++, remove);
+    const row = modelRow({ types: ['chat'] }, rows.children.length, remove);
     rows.append(row);
     row.querySelector('input').focus();
   } }, 'Add model');
