@@ -53,3 +53,23 @@ test('unchecking "make me a manager" warns, and saving asks first', async ({ pag
   const rec = await ok('GET', `/api/v1/provider-accounts/${name}`, admin());
   expect(rec.collaborators).toEqual([]);
 });
+
+test('agents (YAML only): saving what the creator could not read asks first; naming themself manager does not', async ({ page }) => {
+  const email = await createOnly(['agent:create']);
+  const name = unique('bot');
+  await signIn(page, email);
+  await nav(page, 'Agents');
+  await page.getByRole('button', { name: 'New agent' }).click();
+  const yaml = page.getByLabel('Manifest (YAML)');
+  await yaml.fill(`type: agent\nname: ${name}\ndefinition: {model: x/y}\n`);
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'You will not be able to see it' });
+  await expect(dialog).toContainText('agent-manager');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  expect((await api('GET', `/api/v1/agents/${name}`, admin())).status).toBe(404);
+
+  await yaml.fill(`type: agent\nname: ${name}\ndefinition: {model: x/y}\ncollaborators:\n  - {subject: "user:${email}", role: agent-manager}\n`);
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name, exact: true })).toBeVisible();
+  await expect(dialog).toHaveCount(0);
+});
