@@ -62,6 +62,9 @@ pub fn router(app: App) -> Router {
         .merge(resources::router())
         .route("/provider-accounts/{name}/access", get(explain::provider_account_access))
         .route("/mcp-servers/{name}/tools", get(routes::mcp_tools::list))
+        .route("/test-connection/provider-accounts", post(forms::test_provider_account))
+        .route("/test-connection/mcp-servers", post(forms::test_mcp_server))
+        .route("/manifests/parse", post(forms::parse_manifests))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route(
@@ -99,10 +102,7 @@ pub fn router(app: App) -> Router {
         .route("/virtual-accounts/{name}/tokens/{id}", axum::routing::delete(tokens::revoke_va_token))
         .route("/virtual-accounts/{name}/rotate", post(tokens::rotate))
         .route("/personal-access-tokens", get(tokens::list_pats).post(tokens::create_pat))
-        .route("/personal-access-tokens/{id}", axum::routing::delete(tokens::revoke_pat))
-        .route("/test-connection/provider-accounts", post(forms::test_provider_account))
-        .route("/test-connection/mcp-servers", post(forms::test_mcp_server))
-        .route("/manifests/parse", post(forms::parse_manifests));
+        .route("/personal-access-tokens/{id}", axum::routing::delete(tokens::revoke_pat));
     Router::new()
         .route("/healthz", get(crate::observability::healthz))
         .route("/readyz", get(crate::observability::readyz))
