@@ -55,6 +55,7 @@ test('seed FAQ: someone with only mcp-server:create creates an MCP server and ma
   await expect(page.getByRole('link', { name: other })).toHaveCount(0);
   await page.getByRole('button', { name: 'New MCP server' }).click();
   const name = unique('github');
+  await page.getByRole('tab', { name: 'YAML' }).click();
   await page.getByLabel('Manifest (YAML)').fill(`type: mcp-server/remote\nname: ${name}\nurl: https://mcp.example.com/github\ncollaborators:\n  - {subject: "user:${email}", role: mcp-server-manager}\n`);
   await page.getByRole('button', { name: 'Validate' }).click();
   await expect(page.getByText(`mcp-server/remote ${name}: would be created`)).toBeVisible();

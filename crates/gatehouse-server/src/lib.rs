@@ -63,6 +63,9 @@ pub fn router(app: App) -> Router {
         .merge(resources::router())
         .route("/provider-accounts/{name}/access", get(explain::provider_account_access))
         .route("/mcp-servers/{name}/tools", get(routes::mcp_tools::list))
+        .route("/test-connection/provider-accounts", post(forms::test_provider_account))
+        .route("/test-connection/mcp-servers", post(forms::test_mcp_server))
+        .route("/manifests/parse", post(forms::parse_manifests))
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
         .route(

@@ -52,6 +52,7 @@ pub struct ApiDoc;
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(routes::resources::openapi());
+    doc.merge(<routes::forms::Doc as OpenApi>::openapi());
     add_common_errors(&mut doc);
     doc
 }

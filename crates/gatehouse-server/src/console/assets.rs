@@ -32,6 +32,10 @@ pub const SCRIPTS: &[(&str, &str)] = &[
     ("/console/combobox.js", include_str!("assets/combobox.js")),
     ("/console/listing.js", include_str!("assets/listing.js")),
     ("/console/orient.js", include_str!("assets/orient.js")),
+    ("/console/yaml.js", include_str!("assets/yaml.js")),
+    ("/console/form-editor.js", include_str!("assets/form-editor.js")),
+    ("/console/resource-form.js", include_str!("assets/resource-form.js")),
+    ("/console/va-form.js", include_str!("assets/va-form.js")),
 ];
 
 pub fn is_script(path: &str) -> bool {

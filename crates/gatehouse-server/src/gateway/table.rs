@@ -208,3 +208,12 @@ fn urls(spec: &ProviderAccountSpec, model: &ModelSpec) -> [Option<Compiled<reqwe
         })
     })
 }
+
+/// The credentials a provider account record holds, opened (for a connection test of an unsaved account).
+pub fn credentials_of(
+    record: &ResourceRecord,
+    spec: &ProviderAccountSpec,
+    key: &SecretKey,
+) -> Result<Option<Arc<ProviderAuth>>, String> {
+    open(record, spec, key)
+}

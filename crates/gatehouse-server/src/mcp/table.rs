@@ -201,3 +201,15 @@ fn compile_virtual(record: &Arc<ResourceRecord>, spec: &McpVirtualSpec) -> Virtu
         .collect();
     Virtual { record: record.clone(), spec: spec.clone(), tools }
 }
+
+/// A remote server as the gateway would call it, from a record not (yet) in the published table (for a
+/// connection test). `None` for a virtual server or a URL that does not parse.
+pub fn remote_of(record: &Arc<ResourceRecord>, key: &SecretKey) -> Option<Remote> {
+    match &record.spec {
+        ResourceSpec::McpServer(spec) => compile_remote(record, spec, key),
+        ResourceSpec::McpVirtual(_)
+        | ResourceSpec::ProviderAccount(_)
+        | ResourceSpec::Agent(_)
+        | ResourceSpec::GatewayControl(_) => None,
+    }
+}

@@ -4,6 +4,7 @@ pub mod audit_events;
 pub mod auth;
 pub mod explain;
 mod explain_rights;
+pub mod forms;
 pub mod limits;
 pub mod mcp_tools;
 pub mod meta;

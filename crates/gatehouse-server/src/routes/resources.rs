@@ -60,14 +60,20 @@ macro_rules! mount {
                 super::list(app, p, $coll, q).await
             }
 
-            /// Creates one; collaborators in the body become grants. Credentials are stored encrypted and
-            /// never returned. Read-only fields of an object read back (`auth_configured`, `etag`) are
-            /// accepted and ignored.
+            /// Creates one; collaborators in the body become grants (the creator may name themself, e.g. as
+            /// manager, even with only the create permission). Credentials are stored encrypted and never
+            /// returned. Read-only fields of an object read back (`auth_configured`, `etag`, `warnings`) are
+            /// accepted and ignored. The answer adds `warnings` (a list of `Warning`): `creator_cannot_read`
+            /// when the caller cannot read what they just created.
             #[utoipa::path(post, path = $list_path, tag = $tag, request_body = Object,
-                responses((status = 201, body = Object, headers(("ETag" = String, description = "the new object's version"))),
+                responses((status = 201, body = Object, description = "the object as stored, with `warnings: [Warning]`", headers(("ETag" = String, description = "the new object's version"))),
                           (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
             pub async fn create(State(app): State<App>, Caller(p): Caller, Body(b): Body<Value>) -> Result<(StatusCode, HeaderMap, Json<Value>), ApiError> {
-                let (headers, body) = versioned(service::create(&app, &p.subject, $coll, b).await?);
+                let (mut body, etag, warnings) = service::create(&app, &p.subject, $coll, b).await?;
+                if let Some(o) = body.as_object_mut() {
+                    o.insert("warnings".into(), serde_json::to_value(warnings).map_err(|e| ApiError::Internal(e.to_string()))?);
+                }
+                let (headers, body) = versioned((body, etag));
                 Ok((StatusCode::CREATED, headers, body))
             }
 

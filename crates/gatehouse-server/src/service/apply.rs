@@ -25,6 +25,9 @@ pub struct ApplyResult {
     pub action: &'static str,
     /// For updates: `field: old -> new`, one per changed field.
     pub changes: Vec<String>,
+    /// For creations: `creator_cannot_read` when the caller could not read the object once the whole
+    /// apply is done (a dry run says so before anything is saved).
+    pub warnings: Vec<super::creator::Warning>,
 }
 
 /// Places a refusal in the document it came from.
@@ -74,6 +77,12 @@ fn doc_ops(
     })
 }
 
+/// The resource `op` puts, if it puts one.
+fn put_resource(op: &Op) -> Option<gatehouse_core::Resource> {
+    let Op::PutResource(rec) = op else { return None };
+    Some(rec.resource())
+}
+
 /// Whether `op` stores credentials other than those `scratch` holds for its object.
 fn auth_replaced(scratch: &Snapshot, op: &Op) -> bool {
     let Op::PutResource(rec) = op else { return false };
@@ -105,6 +114,7 @@ pub fn plan_all(
     let mut scratch = s.clone();
     let mut all = Vec::new();
     let mut results = Vec::new();
+    let mut created = Vec::new();
     for doc in docs {
         let (key, mut ops) = doc_ops(key, &scratch, doc, caller, now).map_err(|e| in_doc(doc.number, e))?;
         let before = manifest::manifest_of(&scratch, doc.manifest_type, &key);
@@ -129,9 +139,24 @@ pub fn plan_all(
                 ("updated", changes)
             }
         };
-        results.push(ApplyResult { kind: doc.manifest_type.as_str().to_owned(), name: key, action, changes });
+        if action == "created" && doc.manifest_type.resource_type().is_some() {
+            created.push((results.len(), ops.iter().find_map(put_resource)));
+        }
+        results.push(ApplyResult {
+            kind: doc.manifest_type.as_str().to_owned(),
+            name: key,
+            action,
+            changes,
+            warnings: Vec::new(),
+        });
         scratch = next;
         all.extend(ops);
+    }
+    // Against the end state: a later document may give the caller the access an earlier one did not.
+    for (i, r) in created {
+        if let Some(w) = r.and_then(|r| super::creator::creator_cannot_read(&scratch, caller, &r, now)) {
+            results[i].warnings.push(w);
+        }
     }
     Ok((all, results))
 }

@@ -44,7 +44,7 @@ pub struct McpToolOut {
 }
 
 impl McpToolOut {
-    fn of(tool: &Value) -> Option<McpToolOut> {
+    pub(crate) fn of(tool: &Value) -> Option<McpToolOut> {
         let text = |k: &str| tool.get(k).and_then(Value::as_str).map(str::to_owned);
         Some(McpToolOut {
             name: text("name")?,

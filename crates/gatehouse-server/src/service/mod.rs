@@ -4,12 +4,14 @@
 
 pub mod apply;
 pub mod audit;
+pub mod creator;
 pub mod export;
 pub mod limits;
 pub mod lists;
 pub mod mcp_tools;
 pub mod request_log_csv;
 pub mod resources;
+pub mod test_connection;
 pub mod usage;
 pub mod usage_filters;
 pub mod usage_series;

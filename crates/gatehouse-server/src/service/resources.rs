@@ -3,6 +3,7 @@
 use gatehouse_core::{Op, Resource, ResourceName, Subject};
 use serde_json::Value;
 
+use super::creator::Warning;
 use super::require;
 use crate::error::ApiError;
 use crate::resources::{body_type, parse_manifest, plan, Collection, Parsed};
@@ -40,8 +41,14 @@ fn parse(coll: Collection, mut body: Value) -> Result<Parsed, ApiError> {
     parse_manifest(manifest_type, body)
 }
 
-/// Creates the object a body describes. Returns it as stored (credentials never shown).
-pub async fn create(app: &App, caller: &Subject, coll: Collection, body: Value) -> Result<(Value, ETag), ApiError> {
+/// Creates the object a body describes. Returns it as stored (credentials never shown), with a warning
+/// when its creator cannot read it now that it exists.
+pub async fn create(
+    app: &App,
+    caller: &Subject,
+    coll: Collection,
+    body: Value,
+) -> Result<(Value, ETag, Vec<Warning>), ApiError> {
     let kind = versioning::resource_kind(coll.noun());
     let parsed = parse(coll, versioning::strip_read_only(body, kind.read_only))?;
     let r = parsed.spec.resource();
@@ -57,7 +64,9 @@ pub async fn create(app: &App, caller: &Subject, coll: Collection, body: Value) 
             None => Ok(()),
         })
         .await?;
-    stored(&s, &r)
+    let warnings = super::creator::creator_cannot_read(&s, caller, &r, app.now()).into_iter().collect();
+    let (body, etag) = stored(&s, &r)?;
+    Ok((body, etag, warnings))
 }
 
 /// The write path's view of one object. Its operations are planned against the state they are applied

@@ -39,7 +39,7 @@ pub const VIRTUAL_ACCOUNT: Kind = Kind { noun: "virtual account", read_only: &["
 
 /// Provider accounts, MCP servers, agents and gateway controls.
 pub fn resource_kind(noun: &'static str) -> Kind {
-    Kind { noun, read_only: &["etag", "auth_configured"] }
+    Kind { noun, read_only: &["etag", "auth_configured", "warnings"] }
 }
 
 /// A strong entity tag, kept with its quotes (`"3f9a…"`), as the `ETag` header and the `etag` field carry it.

@@ -15,6 +15,7 @@ import { pageUsage } from './usage.js';
 import { pageAudit } from './audit.js';
 import { pagePlayground } from './playground.js';
 import { failurePage, landing, loadUsable, startLoading, unreachable, usable, watchRefusals, whoText } from './orient.js';
+import { pageVaEditor } from './va-form.js';
 
 const NAV = [
   ['Access', [['Users', '#/access/users'], ['Teams', '#/access/teams'], ['Virtual Accounts', '#/access/virtual-accounts'],
@@ -76,6 +77,8 @@ const ROUTES = [
   [/^#\/access\/teams$/, pageTeams],
   [/^#\/access\/teams\/([^/]+)$/, pageTeam],
   [/^#\/access\/virtual-accounts$/, pageVirtualAccounts],
+  [/^#\/access\/virtual-accounts\/new$/, (m) => pageVaEditor(m, null)],
+  [/^#\/access\/virtual-accounts\/([^/]+)\/edit$/, pageVaEditor],
   [/^#\/access\/virtual-accounts\/([^/]+)$/, pageVirtualAccount],
   [/^#\/access\/roles$/, pageRoles],
   [/^#\/access\/roles\/new$/, (m) => pageRole(m, null)],

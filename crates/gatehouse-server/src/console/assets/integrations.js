@@ -4,32 +4,25 @@ import { announce, api, ApiError, enc, get, go, h, q, uid } from './api.js';
 import { badges, checks, clearErrors, deletePanel, field, flash, form, guard, guardSection, showError, table } from './ui.js';
 import { heading } from './app.js';
 import { mcpPanels } from './mcp.js';
+import { pageFormEditor } from './resource-form.js';
+import { afterSave, confirmCreatorWarnings } from './form-editor.js';
 
 const KINDS = {
   'provider-accounts': {
     title: 'Provider Accounts', noun: 'provider account', resource: 'provider-account', exportType: 'provider-account',
     roles: [['provider-account-manager', 'Manager'], ['provider-account-user', 'User']],
     help: 'An account at an LLM provider, holding models. Users can call a model once they are User (or Manager) of its account, or hold a role with Use Integrations.',
-    templates: {
-      openai: 'type: provider-account/openai\nname: openai-main\nauth:\n  api_key: sk-...\nmodels:\n  - name: gpt-4o\n    model_id: gpt-4o\n    types: [chat]\n    # pricing: {input_per_million_tokens: 2.5, output_per_million_tokens: 10}\ncollaborators: []\n',
-      anthropic: 'type: provider-account/anthropic\nname: claude-main\nauth:\n  api_key: sk-ant-...\nmodels:\n  - name: sonnet\n    model_id: claude-3-5-sonnet-20241022\n    types: [chat]\ncollaborators: []\n',
-      'aws-bedrock': 'type: provider-account/aws-bedrock\nname: bedrock\nregion: us-east-1\nauth:\n  access_key_id: AKIA...\n  secret_access_key: ...\nmodels:\n  - name: titan\n    model_id: amazon.titan-text-express-v1\n    types: [chat]\ncollaborators: []\n',
-      'azure-openai': 'type: provider-account/azure-openai\nname: azure\nendpoint: https://example.openai.azure.com\napi_version: 2024-10-21\nauth:\n  api_key: ...\nmodels:\n  - name: gpt-4o\n    model_id: gpt-4o\n    types: [chat]\ndeployments:\n  gpt-4o: my-gpt-4o-deployment\ncollaborators: []\n',
-      'openai-compatible': 'type: provider-account/openai-compatible\nname: vllm\nbase_url: http://127.0.0.1:8000/v1\nmodels:\n  - name: llama\n    model_id: meta-llama/Llama-3.1-8B-Instruct\n    types: [chat, completion]\ncollaborators: []\n',
-      'virtual-model': 'type: provider-account/virtual-model\nname: smart\nmodels:\n  - name: chat\n    routing_config:\n      type: priority\n      targets:\n        - {target: openai-main/gpt-4o, priority: 0}\n        - {target: claude-main/sonnet, priority: 1}\ncollaborators: []\n',
-    },
   },
   'mcp-servers': {
     title: 'MCP Servers', noun: 'MCP server', resource: 'mcp-server', exportType: 'mcp-server',
     roles: [['mcp-server-manager', 'Manager'], ['mcp-server-user', 'User']],
     help: 'MCP servers that agents and applications reach through Gatehouse at /mcp/<name>: remote servers, and virtual servers composed of their tools.',
-    templates: { remote: 'type: mcp-server/remote\nname: github\nurl: https://mcp.example.com/github\nauth:\n  type: bearer\n  token: ...\ncollaborators: []\n' },
   },
   agents: {
     title: 'Agents', noun: 'agent', resource: 'agent', exportType: 'agent',
     roles: [['agent-manager', 'Manager'], ['agent-viewer', 'Viewer']],
     help: 'Agent definitions: a model, instructions and the tools they may use.',
-    templates: { agent: 'type: agent\nname: support-bot\ndescription: Answers support tickets\ndefinition:\n  model: openai-main/gpt-4o\n  instructions: Be brief.\ncollaborators: []\n' },
+    templates: { agent: 'type: agent\nname: support-bot\ndescription: Answers support tickets\ndefinition:\n  model: openai-main/gpt-4o\n  instructions: Be brief.\ncollaborators: []\n# collaborators become grants; for example:\n# collaborators:\n#   - {subject: "team:support", role: agent-viewer}\n' },
   },
 };
 
@@ -66,8 +59,10 @@ export async function pageResource(main, kind, name) {
   if (rec.region) fact('Region', rec.region);
   if ('auth_configured' in rec) fact('Credentials', rec.auth_configured ? 'Set (stored encrypted, never shown)' : 'Not set');
   if (rec.description) fact('Description', rec.description);
+  const hasForm = kind !== 'agents' && rec.type !== 'virtual';
   main.append(h('div', { class: 'panel' }, facts, h('div', { class: 'actions' },
-    guard(h('a', { class: 'button', href: `#/integrations/${kind}/${enc(name)}/edit` }, 'Edit as YAML'), canManage))));
+    hasForm ? guard(h('a', { class: 'button', href: `#/integrations/${kind}/${enc(name)}/edit` }, 'Edit'), canManage) : null,
+    guard(h('a', { class: 'button', href: `#/integrations/${kind}/${enc(name)}/edit${hasForm ? '?mode=yaml' : ''}` }, 'Edit as YAML'), canManage))));
   if (kind === 'provider-accounts') {
     main.append(h('h2', null, 'Models'), table([
       { label: 'Model', cell: (m) => h('code', null, `${name}/${m.name}`) },
@@ -157,21 +152,23 @@ async function whoCanUse(name) {
 }
 
 /** A YAML editor checked by the server: Validate is a dry run, Save applies; errors come back in place. */
-export function yamlEditor(initial, onSaved, hint) {
+export function yamlEditor(initial, onSaved, hint, opts = {}) {
   // Server errors name the manifest field (`document 1: rules[0].limit_to`): they land beside the editor.
   const ta = h('textarea', { class: 'code', name: 'manifest', spellcheck: 'false', autocapitalize: 'off', 'data-catch-all': true });
   ta.value = initial;
   const result = h('div', { 'aria-live': 'polite' });
   const send = async (dry, f) => {
+    // The form editors ask first whether the creator would lose sight of what they create.
+    if (!dry && opts.beforeSave && !await opts.beforeSave(ta.value)) return;
     const r = await api('PUT', `/api/v1/apply${dry ? '?dry_run=true' : ''}`, ta.value, { contentType: 'application/yaml' });
     const lines = r.results.map((x) => h('li', null, `${x.type} ${x.name}: ${dry && x.action !== 'unchanged' ? `would be ${x.action}` : x.action}`,
       x.changes && x.changes.length ? h('ul', null, x.changes.map((c) => h('li', null, c))) : null));
     result.replaceChildren(h('div', { class: 'alert ok', role: 'status' }, dry ? 'Valid. ' : 'Saved. ', h('ul', null, lines)));
-    if (!dry) onSaved(r.results);
     clearErrors(f);
+    if (!dry) onSaved(r.results);
   };
   const validate = h('button', { type: 'button' }, 'Validate');
-  const f = form([field('Manifest (YAML)', ta, hint), result], (f) => send(false, f), 'Save', { buttons: validate });
+  const f = form([field('Manifest (YAML)', ta, hint), result], (f) => send(false, f), 'Save', { buttons: [validate, opts.buttons || null] });
   validate.addEventListener('click', async () => {
     clearErrors(f);
     try { await send(true, f); } catch (err) { if (err instanceof ApiError) showError(f, err); else throw err; }
@@ -193,19 +190,20 @@ export async function exportYaml(type, name) {
   return api('GET', `/api/v1/export${q({ type, name })}`);
 }
 
-export async function pageResourceEditor(main, kind, name) {
+export async function pageResourceEditor(main, kind, name, params) {
   const k = KINDS[kind];
   const creating = name === null;
-  heading(main, creating ? `New ${k.noun}` : `Edit ${name}`, [['Integrations'], [k.title, `#/integrations/${kind}`], [creating ? 'New' : name]]);
+  const title = () => heading(main, creating ? `New ${k.noun}` : `Edit ${name}`, [['Integrations'], [k.title, `#/integrations/${kind}`], [creating ? 'New' : name]]);
+  if (kind !== 'agents' && await pageFormEditor(main, kind, name, k, { yamlEditor, params, heading: title })) return;
+  title();
   const [decision] = await checks([creating ? [`${k.resource}:create`, 'tenant'] : [`${k.resource}:manage`, `${k.resource}:${name}`]]);
   let initial;
   const types = Object.keys(k.templates);
   if (creating) initial = k.templates[types[0]];
   else initial = await exportYaml(k.exportType, name);
-  const editor = yamlEditor(initial, (results) => {
-    const mine = results.find((x) => x.type.startsWith(k.exportType));
-    go(`#/integrations/${kind}/${enc(mine ? mine.name : name)}`);
-  }, creating ? 'collaborators become grants; auth is stored encrypted' : 'auth is never shown: leave it out to keep the stored credentials');
+  const editor = yamlEditor(initial, (results) => afterSave(results, k.exportType, `#/integrations/${kind}`, (n) => `#/integrations/${kind}/${enc(n)}`),
+    creating ? 'collaborators become grants; auth is stored encrypted' : 'auth is never shown: leave it out to keep the stored credentials',
+    { beforeSave: creating ? confirmCreatorWarnings : null });
   if (creating && types.length > 1) {
     const sel = h('select', { id: uid('tpl') }, types.map((t) => h('option', { value: t }, t)));
     sel.addEventListener('change', () => { editor.elements.manifest.value = k.templates[sel.value]; });

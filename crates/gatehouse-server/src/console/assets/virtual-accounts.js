@@ -5,10 +5,12 @@ import { checks, confirmDialog, dateToRfc3339, deletePanel, field, flash, form, 
 import { comboField, searchTeams, SEARCH_SHOWN } from './combobox.js';
 import { pagedTable } from './listing.js';
 import { heading, route } from './app.js';
+import { vaEditLink } from './va-form.js';
 
 export async function pageVirtualAccounts(main) {
   heading(main, 'Virtual Accounts', [['Access'], ['Virtual Accounts']]);
   main.append(h('p', { class: 'hint' }, 'Service accounts for applications. Each is owned by a team; its tokens act as the account, never as a person.'));
+  main.append(h('div', { class: 'toolbar' }, vaEditLink()));
   const list = pagedTable({
     path: '/api/v1/virtual-accounts', sort: 'name', noun: 'virtual accounts', empty: 'No virtual accounts you may read match.',
     search: { label: 'Search virtual accounts', placeholder: 'Name or description' },
@@ -51,7 +53,7 @@ export async function pageVirtualAccount(main, name) {
     h('dt', null, 'Owner team'), h('dd', null, h('a', { href: `#/access/teams/${enc(v.owner_team)}` }, v.owner_team)),
     h('dt', null, 'Description'), h('dd', null, v.description || '—'),
     h('dt', null, 'Expires'), h('dd', null, fmtTime(v.expires_at)),
-    h('dt', null, 'Subject'), h('dd', null, h('code', null, `virtualaccount:${name}`)))));
+    h('dt', null, 'Subject'), h('dd', null, h('code', null, `virtualaccount:${name}`))), canManage.allowed ? vaEditLink(name) : null));
 
   const tokSec = h('section', { class: 'panel', 'aria-labelledby': 'va-tokens' }, h('h2', { id: 'va-tokens' }, 'Tokens'));
   const secretSlot = h('div');
