@@ -23,7 +23,7 @@ test('seed: give a team User access to a provider account with the collaborators
   await page.getByRole('link', { name: acct }).click();
   const form = page.getByRole('region', { name: 'Collaborators' });
   await form.getByLabel('Kind').selectOption('team');
-  await form.getByLabel('Who').selectOption(team);
+  await form.getByLabel('Who').fill(team);
   await form.getByLabel('Role', { exact: true }).selectOption({ label: 'User' });
   await form.getByRole('button', { name: 'Add' }).click();
   await form.getByRole('button', { name: 'Save collaborators' }).click();
@@ -179,7 +179,7 @@ test('agents: created from the YAML editor, a team made Viewer through the colla
   await expect(page.getByRole('heading', { level: 1, name })).toBeVisible();
   const form = page.getByRole('region', { name: 'Collaborators' });
   await form.getByLabel('Kind').selectOption('team');
-  await form.getByLabel('Who').selectOption(team);
+  await form.getByLabel('Who').fill(team);
   await form.getByLabel('Role', { exact: true }).selectOption({ label: 'Viewer' });
   await form.getByRole('button', { name: 'Add' }).click();
   await form.getByRole('button', { name: 'Save collaborators' }).click();

@@ -6,6 +6,7 @@ import { heading } from './app.js';
 import { mcpPanels } from './mcp.js';
 import { pageFormEditor } from './resource-form.js';
 import { afterSave, confirmCreatorWarnings } from './form-editor.js';
+import { combobox, searchTeams, searchUsers, searchVirtualAccounts } from './combobox.js';
 
 const KINDS = {
   'provider-accounts': {
@@ -82,8 +83,6 @@ export async function pageResource(main, kind, name) {
 /** The collaborators form (docs/access-model.md): pick users, teams or virtual accounts and give each Manager or User. */
 async function collaboratorsForm(kind, rec, decision) {
   const k = KINDS[kind];
-  const [users, teams, vas] = await Promise.all([get('/api/v1/users').catch(() => []), get('/api/v1/teams').catch(() => []),
-    get('/api/v1/virtual-accounts').catch(() => [])]);
   const rows = (rec.collaborators || []).map((c) => ({ ...c }));
   const sec = h('section', { class: 'panel', 'aria-labelledby': 'collab-h' }, h('h2', { id: 'collab-h' }, 'Collaborators'));
   const list = h('div');
@@ -96,17 +95,16 @@ async function collaboratorsForm(kind, rec, decision) {
   ], rows, 'No collaborators: only admins and roles with tenant-wide permissions reach it.'));
   draw();
   const kindSel = h('select', { name: 'subject_kind', id: uid('sk') }, [['user', 'User'], ['team', 'Team'], ['virtualaccount', 'Virtual Account']].map(([v, l]) => h('option', { value: v }, l)));
-  const nameSel = h('select', { name: 'subject_name', id: uid('sn') });
-  const fill = () => {
-    const opts = kindSel.value === 'user' ? users.map((u) => u.email) : kindSel.value === 'team' ? teams.map((t) => t.name) : vas.map((v) => v.name);
-    nameSel.replaceChildren(...opts.map((o) => h('option', { value: o }, o)));
-  };
-  kindSel.addEventListener('change', fill);
-  fill();
+  // Searched as the user types (a few matches of the chosen kind), never every user, team and account at once.
+  const searchers = { user: searchUsers, team: searchTeams, virtualaccount: searchVirtualAccounts };
+  const who = combobox({ name: 'subject_name', search: (text) => searchers[kindSel.value](text), placeholder: 'Type to search' });
+  who.input.id = uid('sn');
+  kindSel.addEventListener('change', () => { who.input.value = ''; });
   const newRole = h('select', { name: 'new_role', id: uid('nr') }, k.roles.map(([r, l]) => h('option', { value: r }, l)));
   const addBtn = h('button', { type: 'button', onclick: () => {
-    if (!nameSel.value) return;
-    const subject = `${kindSel.value}:${nameSel.value}`;
+    const name = who.input.value.trim();
+    if (!name) return;
+    const subject = `${kindSel.value}:${name}`;
     const existing = rows.find((c) => c.subject === subject && c.role === newRole.value);
     if (!existing) rows.push({ subject, role: newRole.value });
     draw();
@@ -116,7 +114,7 @@ async function collaboratorsForm(kind, rec, decision) {
     list,
     h('div', { class: 'toolbar' },
       h('div', null, h('label', { for: kindSel.id }, 'Kind'), kindSel),
-      h('div', { class: 'grow' }, h('label', { for: nameSel.id }, 'Who'), nameSel),
+      h('div', { class: 'grow combo' }, h('label', { for: who.input.id }, 'Who'), who.input, who.listbox, who.count),
       h('div', null, h('label', { for: newRole.id }, 'Role'), newRole),
       addBtn),
     h('input', { type: 'hidden', name: 'collaborators', id: uid('collab') }),
