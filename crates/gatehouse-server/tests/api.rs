@@ -9,6 +9,7 @@ mod console_session;
 mod escalation;
 mod explain;
 mod faults;
+mod field_errors;
 mod foundations_catalogue;
 mod foundations_errors;
 mod foundations_pipeline;
