@@ -121,3 +121,14 @@ async fn gateway_controls_list_every_bad_rule_and_apply_places_them_in_their_doc
     assert!(got.contains(&"document 1: display_name".to_owned()), "{got:?}");
     assert!(got.iter().all(|p| p.starts_with("document ")), "{got:?}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_list() {
+    let s = TestServer::start().await;
+    let doc = s.get("/openapi.json", &s.admin).await.body;
+    let schemas = &doc["components"]["schemas"];
+    let errors = &schemas["ErrorDetail"]["properties"]["errors"];
+    assert!(errors.to_string().contains("FieldErrorOut"), "{errors}");
+    let item = &schemas["FieldErrorOut"];
+    assert_eq!(item["required"], json!(["param", "message"]), "{item}");
+}
