@@ -132,3 +132,14 @@ async fn the_openapi_document_describes_the_list() {
     let item = &schemas["FieldErrorOut"];
     assert_eq!(item["required"], json!(["param", "message"]), "{item}");
 }
+
+#[tokio::test]
+async fn the_catalogue_marks_the_permissions_of_kinds_not_built_yet() {
+    let s = TestServer::start().await;
+    let list = s.get("/api/v1/permissions", &s.admin).await.body;
+    let exists = |id: &str| list.as_array().unwrap().iter().find(|p| p["id"] == id).unwrap()["resource_exists"].clone();
+    assert_eq!(exists("team:manage"), json!(true));
+    assert_eq!(exists("gateway-controls:list"), json!(true));
+    assert_eq!(exists("cluster:create"), json!(false));
+    assert_eq!(exists("secret-group:read-data"), json!(false));
+}
