@@ -39,15 +39,18 @@ export function showError(form, err) {
     if (!box) { loose.push(...messages); continue; }
     target.setAttribute('aria-invalid', 'true');
     box.replaceChildren(...messages.map((m) => h('div', null, m)));
+    // Each field's message is said once, where it is shown: the box itself is the alert.
+    box.setAttribute('role', 'alert');
     box.hidden = false;
     target.setAttribute('aria-describedby', box.id);
     labels.push(fieldLabel(target));
   }
   let top = form.querySelector('.form-alert');
   if (!top) { top = h('div', { class: 'form-alert' }); form.prepend(top); }
-  const summary = labels.length ? `${labels.length === 1 ? 'Check this field' : `Check these ${labels.length} fields`}: ${labels.join(', ')}.` : null;
-  top.replaceChildren(h('div', { class: 'alert error', role: 'alert' },
-    loose.length ? loose.map((m) => h('div', null, m)) : null, summary ? h('div', null, summary) : null));
+  // Several fields at fault: a pointer to each (their messages are beside them, not repeated here).
+  top.replaceChildren(
+    loose.length ? h('div', { class: 'alert error', role: 'alert' }, loose.map((m) => h('div', null, m))) : '',
+    labels.length > 1 ? h('p', { class: 'alert error', 'data-testid': 'error-summary' }, `Check these ${labels.length} fields: ${labels.join(', ')}.`) : '');
   // The first field at fault in reading order takes focus; a field with no focusable input of its own (a
   // hidden input standing for a group of checkboxes) hands it to the group's first.
   const first = [...placed.keys()].filter((t) => document.getElementById(`${t.id}-err`))
@@ -85,7 +88,7 @@ function focusable(target) {
 }
 export function clearErrors(form) {
   form.querySelectorAll('[aria-invalid]').forEach((e) => e.removeAttribute('aria-invalid'));
-  form.querySelectorAll('.field-error').forEach((e) => { e.hidden = true; e.textContent = ''; });
+  form.querySelectorAll('.field-error').forEach((e) => { e.hidden = true; e.textContent = ''; e.removeAttribute('role'); });
   const top = form.querySelector('.form-alert');
   if (top) top.replaceChildren();
 }
