@@ -2,6 +2,7 @@
 // focus on the first; a toast after a save; a prompt before leaving unsaved changes; confirmations before
 // cutting tokens off; the Team Manager role's scope and the permissions for objects not built yet.
 import { test, expect } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
 import { admin, api, base, nav, ok, signIn, unique, user } from './lib.mjs';
 
 const asAdmin = (page) => signIn(page, 'admin@example.com', 'admin-password-1');
@@ -177,4 +178,29 @@ test('the Team Manager role says what applies tenant-wide; permissions for objec
   await page.goto(`${base()}/#/access/roles/member`);
   await expect(page.getByRole('heading', { level: 1, name: 'Member' })).toBeVisible();
   await expect(page.getByTestId('team-manager-note')).toHaveCount(0);
+});
+
+test('field errors, toasts and the role editor\'s marks pass axe', async ({ page }) => {
+  const serious = async (what) => {
+    const results = await new AxeBuilder({ page }).analyze();
+    const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join('; ')})`);
+    expect(bad, what).toEqual([]);
+  };
+  await asAdmin(page);
+  await page.goto(`${base()}/#/access/roles/new`);
+  await page.getByRole('textbox', { name: /^Name/ }).fill('Bad Name');
+  await page.getByRole('button', { name: 'Create Role' }).click();
+  await expect(page.getByTestId('error-summary')).toBeVisible();
+  await serious('role form with field errors');
+  // The form was never saved: leaving it asks, in a dialog that passes too.
+  await page.goto(`${base()}/#/access/roles/team-manager`);
+  const leave = page.getByRole('dialog', { name: 'Leave without saving?' });
+  await expect(leave).toBeVisible();
+  await serious('the unsaved-changes dialog');
+  await leave.getByRole('button', { name: 'Leave' }).click();
+  await expect(page.getByTestId('team-manager-note')).toBeVisible();
+  await page.getByRole('button', { name: 'Save role' }).click();
+  await expect(page.getByTestId('toast')).toBeVisible();
+  await serious('team manager role with a toast');
 });
