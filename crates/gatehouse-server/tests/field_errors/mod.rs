@@ -85,7 +85,11 @@ async fn token_rotation_lists_every_bad_field() {
         .await;
     all_listed(&r, &["name", "grace_period_seconds", "expires_at"]);
     let r = s
-        .post("/api/v1/personal-access-tokens", &s.admin, json!({"name": "x\u{1}", "expires_at": "1800-01-01T00:00:00Z"}))
+        .post(
+            "/api/v1/personal-access-tokens",
+            &s.admin,
+            json!({"name": "x\u{1}", "expires_at": "1800-01-01T00:00:00Z"}),
+        )
         .await;
     all_listed(&r, &["name", "expires_at"]);
     // Nothing was issued.
@@ -105,10 +109,7 @@ async fn gateway_controls_list_every_bad_rule_and_apply_places_them_in_their_doc
         ],
     });
     let r = s.put("/api/v1/gateway-controls/limits", &s.admin, control.clone()).await;
-    all_listed(
-        &r,
-        &["rules[2].when.models[0]", "rules[0].limit_to", "rules[1].rate_limit_applies_per", "rules[2].id"],
-    );
+    all_listed(&r, &["rules[2].when.models[0]", "rules[0].limit_to", "rules[1].rate_limit_applies_per", "rules[2].id"]);
     assert_eq!(s.get("/api/v1/gateway-controls/limits", &s.admin).await.status, 404);
 
     // In a multi-document apply, each is placed in its document.
