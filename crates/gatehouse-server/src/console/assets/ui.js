@@ -29,7 +29,7 @@ export function showError(form, err) {
     const target = fieldFor(form, e.param);
     if (!target) { loose.push(e.whole ? e.message : `${e.param}: ${e.message}`); continue; }
     if (!placed.has(target)) placed.set(target, []);
-    const words = target.hasAttribute('data-catch-all') ? `${e.param}: ${e.message}` : inFieldWords(target, e.whole ? stripPath(e.message, e.param) : e.message);
+    const words = target.hasAttribute('data-catch-all') ? (e.whole ? e.message : `${e.param}: ${e.message}`) : inFieldWords(target, e.whole ? stripPath(e.message, e.param) : e.message);
     if (!placed.get(target).includes(words)) placed.get(target).push(words);
   }
   if (!list.length) loose.push(err.message);
