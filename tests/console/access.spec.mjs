@@ -89,6 +89,7 @@ test('seed FAQ: team managers manage their virtual accounts once the Team Manage
   expect(first).toMatch(/^gh_va_/);
   await page.getByLabel('Grace period (days)').fill('0');
   await page.getByRole('button', { name: 'Rotate token' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Rotate now' }).click();
   await expect(page.getByText('Rotated: the previous tokens stop working')).toBeVisible();
   const rotated = await page.locator('.secret code').textContent();
   expect(rotated).not.toBe(first);

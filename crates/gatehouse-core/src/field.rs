@@ -178,6 +178,93 @@ impl From<crate::ids::InvalidName> for FieldError {
     }
 }
 
+/// Every field at fault in one request, in the order found: a form shows them all at once instead of one
+/// per round trip. Never empty once it is an error (see `into_result`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    pub fn new() -> FieldErrors {
+        FieldErrors(Vec::new())
+    }
+
+    pub fn push(&mut self, e: FieldError) {
+        self.0.push(e);
+    }
+
+    /// The value of a check that passed; a failed one is recorded and gives `None`, so checking goes on.
+    pub fn check<T>(&mut self, r: Result<T, FieldError>) -> Option<T> {
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.0.push(e);
+                None
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn first(&self) -> Option<&FieldError> {
+        self.0.first()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, FieldError> {
+        self.0.iter()
+    }
+
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+
+    /// The first error, for a caller that reports one; an empty list (never an error) says so.
+    pub fn into_first(self) -> FieldError {
+        self.0.into_iter().next().unwrap_or_else(|| FieldError::new("", "no field is at fault"))
+    }
+
+    /// Every error seen from an enclosing object or document (see `FieldError::within`).
+    pub fn map(self, f: impl FnMut(FieldError) -> FieldError) -> FieldErrors {
+        FieldErrors(self.0.into_iter().map(f).collect())
+    }
+
+    /// `Ok` when nothing was found; else these errors.
+    pub fn into_result(self) -> Result<(), FieldErrors> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+}
+
+impl FromIterator<FieldError> for FieldErrors {
+    fn from_iter<I: IntoIterator<Item = FieldError>>(iter: I) -> Self {
+        FieldErrors(iter.into_iter().collect())
+    }
+}
+
+impl From<FieldError> for FieldErrors {
+    fn from(e: FieldError) -> Self {
+        FieldErrors(vec![e])
+    }
+}
+
+impl fmt::Display for FieldErrors {
+    /// The first error, as a single-error message reads; the rest are for whoever reads the list.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.first() {
+            Some(e) => write!(f, "{e}"),
+            None => f.write_str("no field is at fault"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +289,20 @@ mod tests {
         assert_eq!(FieldError::new("[2]", "x").within("keywords").path.to_string(), "keywords[2]");
         let e = FieldError::new("name", "bad").in_document(2).in_document(5);
         assert_eq!(e.to_string(), "document 2: name: bad");
+    }
+
+    #[test]
+    fn field_errors_keep_every_error_in_order() {
+        let mut all = FieldErrors::new();
+        assert_eq!(all.check(Ok::<_, FieldError>(1)), Some(1));
+        assert!(all.clone().into_result().is_ok());
+        assert_eq!(all.check::<()>(Err(FieldError::new("name", "bad"))), None);
+        all.push(FieldError::new("role", "worse"));
+        let all = all.map(|e| e.in_document(2));
+        assert_eq!(all.len(), 2);
+        assert_eq!(all.to_string(), "document 2: name: bad");
+        let paths: Vec<String> = all.iter().map(|e| e.path.to_string()).collect();
+        assert_eq!(paths, ["document 2: name", "document 2: role"]);
+        assert!(all.into_result().is_err());
     }
 }

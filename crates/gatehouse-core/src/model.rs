@@ -257,6 +257,33 @@ impl ResourceKind {
             ResourceKind::Settings => "settings",
         }
     }
+
+    /// Whether Gatehouse has objects of this kind yet. The catalogue lists the permissions of kinds still to
+    /// come (clusters, workspaces, ...) so roles can be written once; today they grant nothing, and the
+    /// console sets them apart so nobody expects them to.
+    pub const fn exists(self) -> bool {
+        match self {
+            ResourceKind::Tenant
+            | ResourceKind::Model
+            | ResourceKind::ProviderAccount
+            | ResourceKind::McpServer
+            | ResourceKind::Agent
+            | ResourceKind::GatewayControls
+            | ResourceKind::Role
+            | ResourceKind::User
+            | ResourceKind::Team
+            | ResourceKind::VirtualAccount => true,
+            ResourceKind::Cluster
+            | ResourceKind::Workspace
+            | ResourceKind::Application
+            | ResourceKind::Environment
+            | ResourceKind::Policy
+            | ResourceKind::ExternalIdentity
+            | ResourceKind::Repository
+            | ResourceKind::SecretGroup
+            | ResourceKind::Settings => false,
+        }
+    }
 }
 
 /// A thing a permission is checked against: `<kind>:<name>`, or the whole tenant.

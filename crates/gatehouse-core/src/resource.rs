@@ -131,6 +131,17 @@ impl ResourceSpec {
         }
     }
 
+    /// Every field at fault where the kind checks them all (gateway controls, rule by rule); else the first.
+    pub fn validate_all(&self, world: &dyn Lookup) -> Result<(), crate::field::FieldErrors> {
+        match self {
+            ResourceSpec::GatewayControl(g) => g.validate_all(world),
+            ResourceSpec::ProviderAccount(_)
+            | ResourceSpec::McpServer(_)
+            | ResourceSpec::McpVirtual(_)
+            | ResourceSpec::Agent(_) => self.validate(world).map_err(Into::into),
+        }
+    }
+
     /// Where the object sends its stored credentials: each field that picks the host (or service) they go
     /// to, by name, with its value; `None` for objects that hold no credentials. Stored credentials may only
     /// stay with an object whose destination is unchanged (see `ops::authorize`), so a new kind of object

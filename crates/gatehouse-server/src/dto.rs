@@ -322,6 +322,9 @@ pub struct PermissionOut {
     pub resource: &'static str,
     pub name: &'static str,
     pub description: &'static str,
+    /// False for a kind of object Gatehouse does not have yet (clusters, workspaces, ...): a role may hold
+    /// the permission, but it grants nothing today.
+    pub resource_exists: bool,
 }
 
 impl From<Permission> for PermissionOut {
@@ -332,6 +335,7 @@ impl From<Permission> for PermissionOut {
             resource: p.kind().as_str(),
             name: p.title(),
             description: p.description(),
+            resource_exists: p.kind().exists(),
         }
     }
 }

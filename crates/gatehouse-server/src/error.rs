@@ -4,7 +4,7 @@
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use gatehouse_core::field::{FieldError, FieldPath};
+use gatehouse_core::field::{FieldError, FieldErrors, FieldPath};
 use gatehouse_core::ops::{BatchRefusal, Refusal};
 use gatehouse_core::token::AuthError;
 use gatehouse_store::StoreError;
@@ -32,6 +32,9 @@ pub enum ApiError {
     Contention,
     #[error(transparent)]
     Invalid(FieldError),
+    /// Several fields of one request at fault: all of them, so a form can show every one at once.
+    #[error("{0}")]
+    InvalidMany(FieldErrors),
     #[error("body: malformed JSON: {0}")]
     MalformedJson(String),
     #[error("request body is larger than the server's limit")]
@@ -244,6 +247,19 @@ pub struct ErrorDetail {
     /// For invalid requests: the field at fault, as a path (`document 3: rules[0].limit_to`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
+    /// For invalid requests: every field at fault, in the order found (`param` and `message` describe the
+    /// first), so a form can show them all at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldErrorOut>>,
+}
+
+/// One field at fault: where (as `param` is written) and why, without the path.
+#[derive(Serialize, ToSchema)]
+pub struct FieldErrorOut {
+    /// The field, as a path (`rules[0].limit_to`, `document 2: name`).
+    pub param: String,
+    /// What is wrong with it (`must be greater than 0`).
+    pub message: String,
 }
 
 const FORBIDDEN: (StatusCode, &str) = (StatusCode::FORBIDDEN, "permission_error");
@@ -306,6 +322,13 @@ impl ApiError {
                     ApiError::Invalid(e.within(at))
                 }
             }
+            ApiError::InvalidMany(all) => ApiError::InvalidMany(all.map(|e| {
+                if documented && e.path.in_document().is_some() {
+                    e
+                } else {
+                    e.within(at.clone())
+                }
+            })),
             ApiError::Within { at: inner, error } if documented && inner.in_document().is_some() => {
                 ApiError::Within { at: inner, error }
             }
@@ -345,7 +368,7 @@ impl ApiError {
             ApiError::Forbidden(_) | ApiError::WrongCurrentPassword => FORBIDDEN,
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found_error"),
             ApiError::AlreadyExists { .. } | ApiError::Contention => CONFLICT,
-            ApiError::Invalid(_) | ApiError::MalformedJson(_) => INVALID,
+            ApiError::Invalid(_) | ApiError::InvalidMany(_) | ApiError::MalformedJson(_) => INVALID,
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request_error"),
             ApiError::RateLimited { .. } | ApiError::OverLimit(_) => {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limit_error")
@@ -374,7 +397,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::AlreadyExists { .. } => "already_exists",
             ApiError::Contention => "state_contention",
-            ApiError::Invalid(_) => "invalid_field",
+            ApiError::Invalid(_) | ApiError::InvalidMany(_) => "invalid_field",
             ApiError::MalformedJson(_) => "malformed_json",
             ApiError::TooLarge => "body_too_large",
             ApiError::RateLimited { limited, .. } => limited.code(),
@@ -400,6 +423,7 @@ impl ApiError {
             ApiError::Refused(r) => r.field(),
             ApiError::Within { at, error } => error.param().map(|p| FieldPath::parse(&p).under(at.clone()).to_string()),
             ApiError::Invalid(e) => Some(e.path.to_string()),
+            ApiError::InvalidMany(all) => all.first().map(|e| e.path.to_string()),
             ApiError::MalformedJson(_) => Some("body".to_owned()),
             ApiError::WrongCurrentPassword => Some("current_password".to_owned()),
             ApiError::InvalidMetadata(_) => Some("x-gatehouse-metadata".to_owned()),
@@ -452,6 +476,7 @@ impl ApiError {
             | ApiError::AlreadyExists { .. }
             | ApiError::Contention
             | ApiError::Invalid(_)
+            | ApiError::InvalidMany(_)
             | ApiError::MalformedJson(_)
             | ApiError::TooLarge
             | ApiError::WrongCurrentPassword
@@ -476,7 +501,8 @@ impl IntoResponse for ApiError {
         }
         let param = self.param();
         let headers = self.headers();
-        let body = ErrorBody { error: ErrorDetail { message: self.to_string(), kind, code, param } };
+        let errors = self.field_errors();
+        let body = ErrorBody { error: ErrorDetail { message: self.to_string(), kind, code, param, errors } };
         let mut resp = (status, Json(body)).into_response();
         for (name, value) in headers {
             if let Ok(v) = HeaderValue::from_str(&value) {
@@ -517,6 +543,59 @@ impl From<StoreError> for ApiError {
 impl From<gatehouse_core::InvalidName> for ApiError {
     fn from(e: gatehouse_core::InvalidName) -> Self {
         ApiError::Invalid(e.into())
+    }
+}
+
+impl ApiError {
+    /// Every field at fault, for the body's `errors`: `None` for an error that is not about fields.
+    pub fn field_errors(&self) -> Option<Vec<FieldErrorOut>> {
+        let out = |e: &FieldError| FieldErrorOut { param: e.path.to_string(), message: e.message.clone() };
+        match self {
+            ApiError::Invalid(e) | ApiError::Refused(Refusal::Invalid(e)) => Some(vec![out(e)]),
+            ApiError::InvalidMany(all) => Some(all.iter().map(out).collect()),
+            ApiError::Within { at, error } => error.field_errors().map(|list| {
+                list.into_iter()
+                    .map(|f| FieldErrorOut {
+                        param: FieldPath::parse(&f.param).under(at.clone()).to_string(),
+                        message: f.message,
+                    })
+                    .collect()
+            }),
+            // A refusal or failure that names a field but is about more than its value: `param` says it.
+            ApiError::Refused(_)
+            | ApiError::Unauthenticated(_)
+            | ApiError::Forbidden(_)
+            | ApiError::NotFound(_)
+            | ApiError::AlreadyExists { .. }
+            | ApiError::Contention
+            | ApiError::MalformedJson(_)
+            | ApiError::TooLarge
+            | ApiError::RateLimited { .. }
+            | ApiError::OverLimit(_)
+            | ApiError::GuardrailBlocked(_)
+            | ApiError::LimitsUnavailable(_)
+            | ApiError::InvalidMetadata(_)
+            | ApiError::Busy { .. }
+            | ApiError::WrongCurrentPassword
+            | ApiError::MethodNotAllowed(_)
+            | ApiError::UnsupportedMediaType(_)
+            | ApiError::Internal(_)
+            | ApiError::BadGateway(_)
+            | ApiError::GatewayTimeout(_)
+            | ApiError::UpstreamStatus { .. }
+            | ApiError::PreconditionFailed(_)
+            | ApiError::StoreUnavailable(_) => None,
+        }
+    }
+
+    /// One error for all the fields found at fault: the one itself when there is one.
+    pub fn from_fields(all: FieldErrors) -> Result<(), ApiError> {
+        let mut list = all.into_vec();
+        match list.len() {
+            0 => Ok(()),
+            1 => Err(ApiError::Invalid(list.remove(0))),
+            _ => Err(ApiError::InvalidMany(list.into_iter().collect())),
+        }
     }
 }
 

@@ -27,7 +27,8 @@ pub async fn rewrite(resp: Response) -> Response {
     };
     let param =
         (status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY).then(|| "body".to_owned());
-    let mut out = (status, Json(ErrorBody { error: ErrorDetail { message, kind, code, param } })).into_response();
+    let mut out =
+        (status, Json(ErrorBody { error: ErrorDetail { message, kind, code, param, errors: None } })).into_response();
     // Keep what the original said besides its body (`Allow` on a 405, `Retry-After`, the request id).
     for (name, value) in parts.headers.iter() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

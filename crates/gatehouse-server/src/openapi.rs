@@ -20,7 +20,7 @@ impl Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Gatehouse", description = "AI gateway access control: admin API. Every route needs `Authorization: Bearer <token>` unless marked otherwise; errors are `{\"error\":{\"message\",\"type\",\"code\"}}`."),
+    info(title = "Gatehouse", description = "AI gateway access control: admin API. Every route needs `Authorization: Bearer <token>` unless marked otherwise; errors are `{\"error\":{\"message\",\"type\",\"code\"}}`; an invalid request adds `param` (the first field at fault) and `errors` (every field at fault, each `{param, message}`)."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     paths(

@@ -144,7 +144,9 @@ pub fn plan(
     // Collaborators are checked here, before they become grants (the stored spec has none); against the
     // state, so only once the caller is known to be allowed the write: a refused caller learns nothing.
     gatehouse_core::ops::may_put_resource(snap, caller, &parsed.spec, now)?;
-    parsed.spec.validate(&gatehouse_core::ops::SnapshotLookup(snap)).map_err(ApiError::Invalid)?;
+    if let Err(all) = parsed.spec.validate_all(&gatehouse_core::ops::SnapshotLookup(snap)) {
+        ApiError::from_fields(all)?;
+    }
     if let ResourceSpec::GatewayControl(gatehouse_core::spec::GatewayControlSpec::Guardrails(g)) = &parsed.spec {
         // Compiled now, as the gateway will, so that a pattern that could never run is refused where it is
         // written.

@@ -10,6 +10,7 @@ mod escalation;
 mod explain;
 mod faults;
 mod forms;
+mod field_errors;
 mod foundations_catalogue;
 mod foundations_errors;
 mod foundations_pipeline;

@@ -39,8 +39,10 @@ pub async fn create_pat(
     let Subject::User(email) = &p.subject else {
         return Err(ApiError::Forbidden(crate::error::Forbidden::UsersOnly));
     };
-    let name = convert::token_name(b.name, "personal access token")?;
-    let expires_at = bounds::opt_client_time("expires_at", b.expires_at)?;
+    let mut f = convert::Fields::new();
+    let name = f.check(convert::token_name(b.name, "personal access token"))?;
+    let expires_at = f.check(bounds::opt_client_time("expires_at", b.expires_at))?;
+    let (name, expires_at) = f.done(name.zip(expires_at))?;
     let (token, secret) =
         mint(TokenKind::Pat, TokenOwner::User(email.clone()), &name, app.now(), expires_at, app.token_entropy());
     let out =
@@ -85,8 +87,10 @@ pub async fn create_va_token(
     Body(b): Body<TokenBody>,
 ) -> Result<(StatusCode, Json<IssuedTokenOut>), ApiError> {
     let n = va_name(&n)?;
-    let name = convert::token_name(b.name, n.as_str())?;
-    let expires_at = bounds::opt_client_time("expires_at", b.expires_at)?;
+    let mut f = convert::Fields::new();
+    let name = f.check(convert::token_name(b.name, n.as_str()))?;
+    let expires_at = f.check(bounds::opt_client_time("expires_at", b.expires_at))?;
+    let (name, expires_at) = f.done(name.zip(expires_at))?;
     let (token, secret) = mint(
         TokenKind::VirtualAccount,
         TokenOwner::VirtualAccount(n),
@@ -144,11 +148,13 @@ pub async fn rotate(
     Body(b): Body<RotateBody>,
 ) -> Result<(StatusCode, Json<RotatedOut>), ApiError> {
     let n = va_name(&n)?;
-    let name = convert::token_name(b.name, n.as_str())?;
+    let mut f = convert::Fields::new();
+    let name = f.check(convert::token_name(b.name, n.as_str()))?;
     let now = app.now();
     // Checked before it becomes a time: `now + grace` with 2^62 seconds would overflow.
-    let grace = bounds::seconds("grace_period_seconds", b.grace_period_seconds, MAX_GRACE)?;
-    let expires_at = bounds::opt_client_time("expires_at", b.expires_at)?;
+    let grace = f.check(bounds::seconds("grace_period_seconds", b.grace_period_seconds, MAX_GRACE))?;
+    let expires_at = f.check(bounds::opt_client_time("expires_at", b.expires_at))?;
+    let ((name, grace), expires_at) = f.done(name.zip(grace).zip(expires_at))?;
     let previous_tokens_expire_at = now
         .checked_add(grace)
         .ok_or_else(|| ApiError::invalid("grace_period_seconds", "ends beyond the storable range"))?;

@@ -1,7 +1,7 @@
 //! Checking a gateway control against the rules and the world: fields, models, subjects, limits.
 
 use super::*;
-use crate::field::FieldPath;
+use crate::field::{FieldErrors, FieldPath};
 
 impl When {
     /// Paths are relative to the `when`.
@@ -289,14 +289,21 @@ pub fn check_targets(
 }
 
 impl GatewayControlSpec {
+    /// The first field at fault (see `validate_all`).
     pub fn validate(&self, world: &dyn Lookup) -> Result<(), FieldError> {
-        check_description("description", self.description())?;
+        self.validate_all(world).map_err(FieldErrors::into_first)
+    }
+
+    /// Every field at fault, each rule checked even after an earlier one failed: a form shows them all.
+    pub fn validate_all(&self, world: &dyn Lookup) -> Result<(), FieldErrors> {
+        let mut all = FieldErrors::new();
+        all.check(check_description("description", self.description()));
         let rules = self.rules();
         if rules.is_empty() {
-            return Err(FieldError::new("rules", "must have at least one rule"));
+            all.push(FieldError::new("rules", "must have at least one rule"));
+            return all.into_result();
         }
-        let per_rule =
-            |i: usize, r: Result<(), FieldError>| r.map_err(|e| e.within(FieldPath::default().key("rules").index(i)));
+        let at_rule = |i: usize| FieldPath::default().key("rules").index(i);
         // Only rate limits and guardrails see tool calls: anywhere else, a rule naming MCP servers would do
         // nothing.
         let not_for_tools = match self {
@@ -310,36 +317,38 @@ impl GatewayControlSpec {
         if let Some(why) = not_for_tools {
             for (i, (_, when)) in rules.iter().enumerate() {
                 if !when.mcp_servers.is_empty() {
-                    per_rule(i, Err(FieldError::new("when.mcp_servers", why)))?;
+                    all.push(FieldError::new("when.mcp_servers", why).within(at_rule(i)));
                 }
             }
         }
         for (i, (_, when)) in rules.iter().enumerate() {
-            when.validate(world).map_err(|e| e.within(FieldPath::default().key("rules").index(i).key("when")))?;
+            all.check(when.validate(world).map_err(|e| e.within(at_rule(i).key("when"))));
         }
+        let per_rule = |i: usize, r: Result<(), FieldError>| r.map_err(|e| e.within(at_rule(i)));
         match self {
             GatewayControlSpec::RateLimiting(c) => {
                 for (i, r) in c.rules.iter().enumerate() {
-                    per_rule(i, check_rate_limit(r))?;
+                    all.check(per_rule(i, check_rate_limit(r)));
                 }
             }
             GatewayControlSpec::Budget(c) => {
                 for (i, r) in c.rules.iter().enumerate() {
-                    per_rule(i, check_budget(r))?;
+                    all.check(per_rule(i, check_budget(r)));
                 }
             }
             GatewayControlSpec::Guardrails(c) => {
                 for (i, r) in c.rules.iter().enumerate() {
-                    per_rule(i, check_guardrails(r))?;
+                    all.check(per_rule(i, check_guardrails(r)));
                 }
             }
             GatewayControlSpec::LoadBalancing(c) => {
                 for (i, r) in c.rules.iter().enumerate() {
-                    per_rule(i, r.validate(world))?;
+                    all.check(per_rule(i, r.validate(world)));
                 }
             }
         }
-        no_duplicates(rules.iter().enumerate().map(|(i, (id, _))| (format!("rules[{i}].id"), *id)))
+        all.check(no_duplicates(rules.iter().enumerate().map(|(i, (id, _))| (format!("rules[{i}].id"), *id))));
+        all.into_result()
     }
 }
 

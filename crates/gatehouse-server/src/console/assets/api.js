@@ -11,6 +11,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = e.code || '';
     this.param = e.param || null;
+    this.errors = Array.isArray(e.errors) ? e.errors : [];
     this.handled = false;
   }
 }

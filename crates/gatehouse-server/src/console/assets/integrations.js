@@ -74,14 +74,16 @@ export async function pageResource(main, kind, name) {
     ], rec.models || [], 'No models.'));
   }
   if (kind === 'mcp-servers') main.append(...mcpPanels(name));
-  main.append(await collaboratorsForm(kind, rec, canManage));
-  if (kind === 'provider-accounts') main.append(await whoCanUse(name));
+  // Saving collaborators changes who can use the account: its panel is drawn again from the API.
+  let who = kind === 'provider-accounts' ? await whoCanUse(name) : null;
+  main.append(await collaboratorsForm(kind, rec, canManage, async () => { if (who) { const fresh = await whoCanUse(name); who.replaceWith(fresh); who = fresh; } }));
+  if (who) main.append(who);
   main.append(deletePanel({ label: `Delete ${k.noun}`, title: `Delete ${name}?`, decision: canDelete,
     text: `The ${k.noun} and every grant on it are removed.`, path: `/api/v1/${kind}/${enc(name)}`, then: `#/integrations/${kind}` }));
 }
 
 /** The collaborators form (docs/access-model.md): pick users, teams or virtual accounts and give each Manager or User. */
-async function collaboratorsForm(kind, rec, decision) {
+async function collaboratorsForm(kind, rec, decision, onSaved) {
   const k = KINDS[kind];
   const rows = (rec.collaborators || []).map((c) => ({ ...c }));
   const sec = h('section', { class: 'panel', 'aria-labelledby': 'collab-h' }, h('h2', { id: 'collab-h' }, 'Collaborators'));
@@ -123,6 +125,7 @@ async function collaboratorsForm(kind, rec, decision) {
     delete body.auth_configured;
     const saved = await api('PUT', `/api/v1/${kind}/${enc(rec.name)}`, body, { ifMatch: rec.etag });
     rec.etag = saved.etag;
+    if (onSaved) await onSaved();
     announce('Collaborators saved');
     flash(f, 'ok', 'Collaborators saved.');
   }, 'Save collaborators');

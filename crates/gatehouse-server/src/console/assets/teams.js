@@ -1,7 +1,7 @@
 // Access > Teams.
 
-import { announce, api, enc, get, go, h, q } from './api.js';
-import { badges, checks, deletePanel, field, flash, form, guard, guardSection, input, val, whySection } from './ui.js';
+import { announce, api, enc, get, go, h, q, uid } from './api.js';
+import { badges, checks, deletePanel, field, flash, form, guard, guardSection, input, table, toast, val, whySection } from './ui.js';
 import { comboField, searchUsers } from './combobox.js';
 import { pagedTable } from './listing.js';
 
@@ -53,7 +53,7 @@ export async function pageTeam(main, name) {
       guard(h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${email} from ${label.toLowerCase()}`, onclick: async () => {
         const patch = { [key]: t[key].filter((e) => e !== email) };
         if (key === 'members') patch.managers = t.managers.filter((e) => e !== email);
-        try { await save(patch); announce(`${email} removed`); route(); } catch (err) { if (!err.handled) flash(sec, 'error', err.message); }
+        try { await save(patch); toast(`${email} removed.`); route(); } catch (err) { if (!err.handled) flash(sec, 'error', err.message); }
       } }, 'Remove'), canManage))));
     if (!t[key].length) listEl.append(h('li', { class: 'empty' }, 'None.'));
     sec.append(listEl);

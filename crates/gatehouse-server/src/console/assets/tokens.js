@@ -1,7 +1,7 @@
 // Access > Personal Access Tokens.
 
-import { announce, api, enc, fmtTime, get, h } from './api.js';
-import { confirmDialog, dateToRfc3339, field, flash, form, input, secretBox, table, val } from './ui.js';
+import { api, enc, fmtTime, get, h } from './api.js';
+import { confirmDialog, dateToRfc3339, field, flash, form, input, secretBox, table, toast, val } from './ui.js';
 import { heading } from './app.js';
 
 export async function pageTokens(main) {
@@ -17,6 +17,7 @@ export async function pageTokens(main) {
     await drawList();
     slot.replaceChildren(secretBox(`Token ${t.name} created.`, t.token));
     slot.querySelector('button').focus();
+    return `Token ${t.name} generated.`;
   }, 'Generate token');
   const list = h('div');
   const drawList = async () => {
@@ -29,7 +30,7 @@ export async function pageTokens(main) {
       { label: 'Last used', cell: (t) => fmtTime(t.last_used_at) },
       { label: '', cell: (t) => h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke token ${t.name}`, onclick: async () => {
         if (!await confirmDialog(`Revoke ${t.name}?`, 'Anything using this token gets 401 from the next request on.', 'Revoke')) return;
-        try { await api('DELETE', `/api/v1/personal-access-tokens/${enc(t.id)}`); announce('Token revoked'); await drawList(); } catch (err) { if (!err.handled) flash(list, 'error', err.message); }
+        try { await api('DELETE', `/api/v1/personal-access-tokens/${enc(t.id)}`); toast(`Token ${t.name} revoked.`); await drawList(); } catch (err) { if (!err.handled) flash(list, 'error', err.message); }
       } }, 'Revoke') },
     ], tokens, 'You have no tokens.'));
   };

@@ -1,7 +1,7 @@
 // Access > Users.
 
 import { announce, api, enc, get, go, h, state } from './api.js';
-import { badges, checks, confirmDialog, field, flash, form, guard, guardSection, input, val, whySection } from './ui.js';
+import { badges, checks, confirmDialog, field, flash, form, guard, guardSection, input, table, toast, val, whySection } from './ui.js';
 import { filterSelect, pagedTable } from './listing.js';
 import { heading, route } from './app.js';
 
@@ -73,12 +73,12 @@ export async function pageUser(main, email) {
       ? await confirmDialog(`Deactivate ${email}?`, `${email} will be signed out and every one of their tokens (personal access tokens and sessions) stops working at once, for good: reactivating does not bring them back.`, 'Deactivate')
       : await confirmDialog(`Activate ${email}?`, `${email} will be able to sign in again. Their old tokens stay revoked.`, 'Activate', false);
     if (!ok) return;
-    try { await put({ active: !u.active }); announce(u.active ? 'User deactivated' : 'User activated'); route(); }
+    try { await put({ active: !u.active }); toast(u.active ? `${email} deactivated.` : `${email} activated.`); route(); }
     catch (err) { if (!err.handled) flash(statusBox, 'error', err.message); }
   } }, u.active ? 'Deactivate user' : 'Activate user');
   const del = h('button', { type: 'button', class: 'danger', onclick: async () => {
     if (!await confirmDialog(`Delete ${email}?`, 'The user, their tokens and their team memberships are removed.', 'Delete')) return;
-    try { await api('DELETE', `/api/v1/users/${enc(email)}`); announce('User deleted'); go('#/access/users'); }
+    try { await api('DELETE', `/api/v1/users/${enc(email)}`); toast(`${email} deleted.`); go('#/access/users'); }
     catch (err) { if (!err.handled) flash(statusBox, 'error', err.message); }
   } }, 'Delete user');
   main.append(h('section', { class: 'panel', 'aria-labelledby': 'status-h' }, h('h2', { id: 'status-h' }, 'Status'), statusBox,

@@ -1,7 +1,7 @@
 // Access > Virtual Accounts.
 
 import { api, enc, fmtTime, get, go, h } from './api.js';
-import { checks, confirmDialog, dateToRfc3339, deletePanel, field, flash, form, guard, guardSection, input, secretBox, table, val, whySection } from './ui.js';
+import { checks, confirmDialog, dateToRfc3339, deletePanel, field, flash, form, guard, guardSection, input, secretBox, table, toast, val, whySection } from './ui.js';
 import { comboField, searchTeams, SEARCH_SHOWN } from './combobox.js';
 import { pagedTable } from './listing.js';
 import { heading, route } from './app.js';
@@ -57,31 +57,42 @@ export async function pageVirtualAccount(main, name) {
 
   const tokSec = h('section', { class: 'panel', 'aria-labelledby': 'va-tokens' }, h('h2', { id: 'va-tokens' }, 'Tokens'));
   const secretSlot = h('div');
-  tokSec.append(secretSlot);
-  try {
-    const tokens = await get(`/api/v1/virtual-accounts/${enc(name)}/tokens`);
-    tokSec.append(table([
-      { label: 'Name', cell: (t) => t.name },
-      { label: 'Id', cell: (t) => h('code', null, t.id) },
-      { label: 'Created', cell: (t) => fmtTime(t.created_at) },
-      { label: 'Expires', cell: (t) => fmtTime(t.expires_at) },
-      { label: 'Last used', cell: (t) => fmtTime(t.last_used_at) },
-      { label: '', cell: (t) => guard(h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke token ${t.name}`, onclick: async () => {
-        if (!await confirmDialog('Revoke this token?', `Applications using token ${t.name} (${t.id}) will get 401 from the next request on.`, 'Revoke')) return;
-        try { await api('DELETE', `/api/v1/virtual-accounts/${enc(name)}/tokens/${enc(t.id)}`); route(); } catch (err) { if (!err.handled) flash(tokSec, 'error', err.message); }
-      } }, 'Revoke'), canManage) },
-    ], tokens, 'No live tokens.'));
-  } catch (err) { if (err.handled) throw err; tokSec.append(h('p', { class: 'reason' }, err.message)); }
+  // The list is drawn again from the API after each generate, rotate and revoke, so it never lags a change.
+  const tokList = h('div', { 'data-testid': 'va-token-list' });
+  tokSec.append(secretSlot, tokList);
+  const drawTokens = async () => {
+    try {
+      const tokens = await get(`/api/v1/virtual-accounts/${enc(name)}/tokens`);
+      tokList.replaceChildren(table([
+        { label: 'Name', cell: (t) => t.name },
+        { label: 'Id', cell: (t) => h('code', null, t.id) },
+        { label: 'Created', cell: (t) => fmtTime(t.created_at) },
+        { label: 'Expires', cell: (t) => fmtTime(t.expires_at) },
+        { label: 'Last used', cell: (t) => fmtTime(t.last_used_at) },
+        { label: '', cell: (t) => guard(h('button', { type: 'button', class: 'danger', 'aria-label': `Revoke token ${t.name}`, onclick: async () => {
+          if (!await confirmDialog('Revoke this token?', `Applications using token ${t.name} (${t.id}) will get 401 from the next request on.`, 'Revoke')) return;
+          try { await api('DELETE', `/api/v1/virtual-accounts/${enc(name)}/tokens/${enc(t.id)}`); toast(`Token ${t.name} revoked.`); await drawTokens(); } catch (err) { if (!err.handled) flash(tokSec, 'error', err.message); }
+        } }, 'Revoke'), canManage) },
+      ], tokens, 'No live tokens.'));
+    } catch (err) { if (err.handled) throw err; tokList.replaceChildren(h('p', { class: 'reason' }, err.message)); }
+  };
+  await drawTokens();
   const issue = form([field('Token name', input({ name: 'name' }), '(optional)')], async (f) => {
     const t = await api('POST', `/api/v1/virtual-accounts/${enc(name)}/tokens`, { name: val(f, 'name') || null });
+    await drawTokens();
     secretSlot.replaceChildren(secretBox(`New token for ${name}.`, t.token));
     secretSlot.querySelector('button').focus();
   }, 'Generate token');
-  const rotate = form([field('Grace period (days)', input({ type: 'number', name: 'grace_days', min: 0, max: 365, value: 7 }),
+  const rotate = form([field('Grace period (days)', input({ type: 'number', name: 'grace_days', min: 0, max: 365, value: 7,
+    'data-param': 'grace_period_seconds', 'data-unit': 'days', 'data-scale': 86400 }),
     'how long the current tokens keep working: 0 to 365')], async (f) => {
     const days = Number(val(f, 'grace_days'));
+    // No grace period cuts off every application at once: ask first.
+    if (days === 0 && val(f, 'grace_days') !== '' && !await confirmDialog(`Rotate ${name} with no grace period?`,
+      `Every current token of ${name} stops working at once: applications still using them get 401 until they switch to the new token.`, 'Rotate now')) return false;
     const t = await api('POST', `/api/v1/virtual-accounts/${enc(name)}/rotate`,
-      { grace_period_seconds: Number.isFinite(days) ? Math.round(days * 86400) : -1 });
+      { grace_period_seconds: val(f, 'grace_days') !== '' && Number.isFinite(days) ? Math.round(days * 86400) : -1 });
+    await drawTokens();
     secretSlot.replaceChildren(secretBox(`Rotated: the previous tokens stop working at ${fmtTime(t.previous_tokens_expire_at)}.`, t.token));
     secretSlot.querySelector('button').focus();
   }, 'Rotate token');
