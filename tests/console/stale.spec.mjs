@@ -71,7 +71,7 @@ test('"Why: who can use it" shows collaborators as soon as they are saved', asyn
   await expect(why).not.toContainText(`user:${email}`);
   const form = page.getByRole('region', { name: 'Collaborators' });
   await form.getByLabel('Kind').selectOption('user');
-  await form.getByLabel('Who').selectOption(email);
+  await form.getByLabel('Who').fill(email);
   await form.getByLabel('Role', { exact: true }).selectOption({ label: 'User' });
   await form.getByRole('button', { name: 'Add' }).click();
   await form.getByRole('button', { name: 'Save collaborators' }).click();
