@@ -39,7 +39,7 @@ test('a provider account: created in the form, tested against the mock, kept in 
   await m1.getByLabel(/^Name/).fill('bad name!');
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(m1.getByLabel(/^Name/)).toHaveAttribute('aria-invalid', 'true');
-  await expect(page.getByRole('alert').first()).toContainText('models[0].name');
+  await expect(page.getByRole('alert').first()).toContainText('"bad name!" is invalid');
   await m1.getByLabel(/^Name/).fill('gpt');
 
   await page.getByRole('button', { name: 'Add model' }).click();

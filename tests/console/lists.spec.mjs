@@ -105,10 +105,11 @@ test('a combobox picks one of 2,000 users by typing, with the keyboard', async (
   const team = unique('lists-team');
   await ok('POST', '/api/v1/teams', admin(), { name: team });
   await signIn(page, 'admin@example.com', 'admin-password-1');
-  const asked = watchLists(page);
   await page.goto(`${base()}/#/access/teams/${team}`);
-  // The page is drawn once it takes the focus.
+  // The page is drawn once it takes the focus; from then on (not the Users page landed on after signing in)
+  // every request for users is a picker's.
   await expect(page.locator('main')).toBeFocused();
+  const asked = watchLists(page);
   const box = page.getByRole('combobox', { name: 'Add to members' });
   await box.fill(`${prefix}-171`);
   const list = page.getByRole('listbox');

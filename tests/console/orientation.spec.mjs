@@ -150,13 +150,15 @@ test('while a page fetches it says so; when the server is down or fails, a messa
   await expect(page.getByTestId('whoami')).toContainText(email);
 
   // A 5xx from the server, on a page of a signed-in session: the same, with what the server said.
-  await page.route('**/api/v1/teams', (r) => r.fulfill({ status: 503, contentType: 'application/json',
+  // The Teams page asks for a page of the list (`/api/v1/teams?limit=…`): matched by path, whatever the query.
+  const teamsList = (url) => url.pathname === '/api/v1/teams';
+  await page.route(teamsList, (r) => r.fulfill({ status: 503, contentType: 'application/json',
     body: JSON.stringify({ error: { message: 'the database cannot be reached right now', type: 'server_error', code: 'store_unavailable' } }) }));
   await page.goto(`${base()}/#/access/teams`);
   await expect(page.getByRole('heading', { level: 1, name: 'Gatehouse could not answer' })).toBeVisible();
   await expect(page.getByRole('alert')).toContainText('503 store_unavailable');
   await expect(menu(page)).toBeVisible();
-  await page.unroute('**/api/v1/teams');
+  await page.unroute(teamsList);
   await page.getByRole('button', { name: 'Retry' }).click();
   await expect(page.getByRole('heading', { level: 1, name: 'Teams' })).toBeVisible();
 
@@ -180,6 +182,8 @@ test('the dark theme follows the system setting', async ({ page }) => {
   await signIn(page, email);
   await page.goto(`${base()}/#/access/users`);
   await expect(page.getByRole('heading', { level: 1, name: 'Users' })).toBeVisible();
+  // The page's list arrives after its heading.
+  await expect(page.locator('.panel, table').first()).toBeVisible();
   const light = await colours();
   expect(light.body).toBe('rgb(246, 247, 249)');
   await page.emulateMedia({ colorScheme: 'dark' });

@@ -67,11 +67,16 @@ export function formYamlEditor({ initial, build, yamlEditor, onSaved, testPath, 
   const testOut = h('div', { 'aria-live': 'polite' });
 
   const beforeSave = async (text) => (creating ? confirmCreatorWarnings(text) : true);
+  // Saved from either view: neither holds unsaved changes now, so leaving for the saved object asks nothing.
+  const saved = (results) => {
+    [formSlot, yamlSlot].forEach((slot) => slot.querySelectorAll('form').forEach((x) => { delete x.dataset.dirty; }));
+    onSaved(results);
+  };
   const apply = async (text) => {
     try {
       if (!await beforeSave(text)) return;
       const r = await api('PUT', '/api/v1/apply', text, { contentType: 'application/yaml' });
-      onSaved(r.results);
+      saved(r.results);
     } catch (err) {
       // The form holds one document: its errors name the field (`models[0].name`), which the form's inputs
       // are named after.
@@ -88,7 +93,7 @@ export function formYamlEditor({ initial, build, yamlEditor, onSaved, testPath, 
     return f;
   };
   renderForm(current);
-  const yamlForm = yamlEditor(yamlOf(current), { beforeSave, onSaved, buttons: testPath ? h('button', { type: 'button', onclick: () => runTest() }, 'Test connection') : null });
+  const yamlForm = yamlEditor(yamlOf(current), { beforeSave, onSaved: saved, buttons: testPath ? h('button', { type: 'button', onclick: () => runTest() }, 'Test connection') : null });
   yamlSlot.append(yamlForm);
 
   const manifestNow = async () => (formSlot.hidden ? parseYaml(yamlForm.elements.manifest.value) : view.read());

@@ -3,6 +3,7 @@
 
 import { get, h, q, uid } from './api.js';
 import { field, TABLE_WRAP } from './ui.js';
+import { unreachable } from './orient.js';
 
 const PAGE = 50;
 const DEBOUNCE_MS = 250;
@@ -53,7 +54,7 @@ export function pagedTable({ path, columns, sort, search, filters = [], noun, em
       ? `Showing ${noun} ${start + 1} to ${start + rows.length}${page.next_cursor ? '; more on the next page' : ''}.`
       : `No ${noun} shown.`;
   };
-  const load = async () => {
+  const load = async (first = false) => {
     const mine = ++state.asked;
     body.setAttribute('aria-busy', 'true');
     try {
@@ -61,7 +62,13 @@ export function pagedTable({ path, columns, sort, search, filters = [], noun, em
       if (mine === state.asked) draw(page);
     } catch (err) {
       if (err.handled) throw err;
-      if (mine === state.asked) body.replaceChildren(h('div', { class: 'alert error', role: 'alert' }, err.message));
+      // The first page failing because the server is down or broken is the page failing: the console's
+      // failure page says so, with Retry. Later (a search, a page turn) the table says it, with its own Retry.
+      if (first && unreachable(err)) throw err;
+      if (mine === state.asked) {
+        body.replaceChildren(h('div', { class: 'alert error', role: 'alert' }, err.message, ' ',
+          h('button', { type: 'button', onclick: () => load() }, 'Retry')));
+      }
     } finally {
       if (mine === state.asked) body.removeAttribute('aria-busy');
     }
@@ -88,7 +95,7 @@ export function pagedTable({ path, columns, sort, search, filters = [], noun, em
       filters.map((f) => h('div', null, field(f.dataset.label, f)))),
     body,
     h('nav', { class: 'actions pager', 'aria-label': `Pages of ${noun}` }, prev, next, status));
-  el.ready = load();
+  el.ready = load(true);
   return el;
 }
 

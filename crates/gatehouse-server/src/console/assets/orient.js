@@ -35,7 +35,8 @@ export async function loadUsable(links) {
   const list = [...TENANT.map((p) => [p, 'tenant']), ...teams.map((t) => ['virtual-account:create', `team:${t}`])];
   const [results, ...counts] = await Promise.all([
     api('POST', '/api/v1/authz/checks', { checks: list.map(([permission, resource]) => ({ permission, resource })) }).then((r) => r.results),
-    ...Object.values(LISTS).map((p) => get(p).then((items) => items.length > 0).catch((err) => {
+    // One item of each list is enough to know it is not empty.
+    ...Object.values(LISTS).map((p) => get(`${p}?limit=1`).then((page) => page.items.length > 0).catch((err) => {
       if (err.status >= 500 || !(err instanceof ApiError)) throw err;
       return false;
     })),

@@ -61,7 +61,9 @@ export function showError(form, err) {
 /** The input a field error's path names: exactly, by its `data-param`, by its first key, else a catch-all. */
 function fieldFor(form, param) {
   if (!param) return null;
-  const root = param.replace(/^document \d+: /, '').split(/[.[]/)[0];
+  // A form edits one document: an apply's `document 1: models[0].name` is its `models[0].name`.
+  param = param.replace(/^document \d+: /, '');
+  const root = param.split(/[.[]/)[0];
   const by = (sel) => form.querySelector(sel);
   return by(`[name="${CSS.escape(param)}"]`) || by(`[data-param="${CSS.escape(param)}"]`)
     || by(`[name="${CSS.escape(root)}"]`) || by(`[data-param="${CSS.escape(root)}"]`) || by('[data-catch-all]');
