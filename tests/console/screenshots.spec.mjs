@@ -39,7 +39,7 @@ test('render the main pages', async ({ browser }) => {
     ['users', '#/access/users'], ['user-why', `#/access/users/${encodeURIComponent(bob)}`], ['roles-create', '#/access/roles/new'],
     ['team', '#/access/teams/ml-platform'], ['virtual-account', '#/access/virtual-accounts/checkout-service'],
     ['provider-account', '#/integrations/provider-accounts/openai-main'], ['gateway-control', '#/gateway/controls/default-limits'],
-    ['usage', '#/gateway/usage'], ['audit', '#/audit'],
+    ['usage', '#/gateway/usage'], ['audit', '#/audit'], ['provider-account-form', '#/integrations/provider-accounts/openai-main/edit'],
   ];
   for (const [name, hash] of shots) {
     await page.goto(`${base()}/${hash}`);
@@ -47,6 +47,13 @@ test('render the main pages', async ({ browser }) => {
     await page.waitForLoadState('networkidle');
     await page.screenshot({ path: join(out, `${name}.png`), fullPage: !['roles-create', 'audit'].includes(name) });
   }
+  // The playground: a streamed answer with its timings, tokens and the controls that applied.
+  await page.goto(`${base()}/#/gateway/playground`);
+  await page.getByLabel('Message').fill('Summarise this ticket in one line.');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await expect(page.locator('[data-fact="Time to first token"]')).toHaveText(/ms$/);
+  await page.waitForLoadState('networkidle');
+  await page.screenshot({ path: join(out, 'playground.png'), fullPage: true });
   const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
   await signIn(phone, 'admin@example.com', 'admin-password-1');
   await phone.goto(`${base()}/#/access/users`);

@@ -176,11 +176,13 @@ function showControls(box, headers) {
   const applied = (headers.get('x-gatehouse-applied-controls') || '').split(',').map((s) => s.trim()).filter(Boolean);
   const limits = ['requests', 'tokens'].map((m) => [m, headers.get(`x-ratelimit-limit-${m}`), headers.get(`x-ratelimit-remaining-${m}`), headers.get(`x-ratelimit-reset-${m}`)])
     .filter(([, limit]) => limit !== null);
-  box.replaceChildren(
+  // `replaceChildren` would write a null out as the text "null": only what there is.
+  box.replaceChildren(...[
     applied.length ? h('ul', { class: 'plain', 'aria-label': 'Applied controls' }, applied.map((a) => {
       const [name, ...flags] = a.split(';');
       return h('li', null, h('code', null, name), flags.map((fl) => [' ', h('span', { class: 'badge off' }, fl)]));
     })) : h('p', { class: 'hint' }, 'No rate limit, budget or guardrail applied to this call.'),
     limits.length ? h('ul', { class: 'plain', 'aria-label': 'Rate limit headers' }, limits.map(([m, limit, left, reset]) =>
-      h('li', null, `${m}: ${fmtNum(left)} of ${fmtNum(limit)} left${reset ? `, resets in ${reset}` : ''}`))) : null);
+      h('li', null, `${m}: ${fmtNum(left)} of ${fmtNum(limit)} left${reset ? `, resets in ${reset}` : ''}`))) : null,
+  ].filter(Boolean));
 }

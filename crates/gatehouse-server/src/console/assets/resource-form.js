@@ -47,11 +47,8 @@ const text = (el) => el.value.trim();
 function modelRow(m, n, remove) {
   const name = input({ name: `models[${n}].name`, value: m.name || '' });
   const id = input({ name: `models[${n}].model_id`, value: m.model_id || '' });
-  const types = MODEL_TYPES.map((t) => {
-    const cid = uid('mt');
-    const c = h('input', { type: 'checkbox', id: cid, value: t, checked: (m.types || []).includes(t) });
-    return [c, h('label', { for: cid }, ` ${t} `)];
-  });
+  const boxes = MODEL_TYPES.map((t) => h('input', { type: 'checkbox', id: uid('mt'), value: t, checked: (m.types || []).includes(t) }));
+  const types = boxes.map((c) => h('span', null, c, h('label', { for: c.id }, c.value)));
   const price = (k, label) => input({ type: 'number', min: 0, step: 'any', name: `models[${n}].pricing.${k}`, 'aria-label': `${label}, model ${n + 1}`,
     value: m.pricing ? m.pricing[k] : '' });
   const pin = price('input_per_million_tokens', 'Input price (USD per million tokens)');
@@ -61,7 +58,7 @@ function modelRow(m, n, remove) {
     h('div', { class: 'toolbar' },
       h('div', { class: 'grow' }, field('Name', name, 'as callers write it: <account>/<name>')),
       h('div', { class: 'grow' }, field('Provider model id', id))),
-    h('div', { role: 'group', 'aria-label': `Types of model ${n + 1}` }, h('span', null, 'Types: '), types),
+    h('div', { role: 'group', class: 'checks', 'aria-label': `Types of model ${n + 1}` }, h('span', null, 'Types: '), types),
     h('div', { class: 'toolbar' },
       h('div', null, field('Input price', pin, 'USD / 1M tokens')),
       h('div', null, field('Output price', pout, 'USD / 1M tokens')),
@@ -69,7 +66,7 @@ function modelRow(m, n, remove) {
   row.read = () => {
     const out = { ...m, name: text(name) };
     put(out, 'model_id', text(id));
-    const ts = types.map(([c]) => c).filter((c) => c.checked).map((c) => c.value);
+    const ts = boxes.filter((c) => c.checked).map((c) => c.value);
     if (ts.length) out.types = ts; else delete out.types;
     if (text(pin) !== '' || text(pout) !== '') {
       out.pricing = { ...(m.pricing || {}), input_per_million_tokens: Number(text(pin) || 0), output_per_million_tokens: Number(text(pout) || 0) };
