@@ -126,8 +126,9 @@ async function collaboratorsForm(kind, rec, decision, onSaved) {
     const saved = await api('PUT', `/api/v1/${kind}/${enc(rec.name)}`, body, { ifMatch: rec.etag });
     rec.etag = saved.etag;
     if (onSaved) await onSaved();
-    announce('Collaborators saved');
+    // Said once, beside the form (the note is a status): no toast as well.
     flash(f, 'ok', 'Collaborators saved.');
+    return '';
   }, 'Save collaborators');
   sec.append(f);
   return guardSection(sec, decision);

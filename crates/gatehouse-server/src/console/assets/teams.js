@@ -41,7 +41,6 @@ export async function pageTeam(main, name) {
     { name: t.name, description: t.description, managers: t.managers, members: t.members, ...patch }, { ifMatch: t.etag });
   const desc = form([field('Description', h('textarea', { name: 'description', rows: 2 }, t.description))], async (f) => {
     await save({ description: val(f, 'description') });
-    announce('Team saved');
     route();
   }, 'Save description');
   main.append(guardSection(h('section', { class: 'panel', 'aria-labelledby': 'team-desc' }, h('h2', { id: 'team-desc' }, 'Details'), desc), canManage));
@@ -62,8 +61,8 @@ export async function pageTeam(main, name) {
       const patch = { [key]: [...new Set([...t[key], email])] };
       if (key === 'managers') patch.members = [...new Set([...t.members, email])];
       await save(patch);
-      announce(`${email} added`);
       route();
+      return `${email} added.`;
     }, `Add ${key === 'managers' ? 'manager' : 'member'}`);
     sec.append(add);
     main.append(guardSection(sec, canManage));

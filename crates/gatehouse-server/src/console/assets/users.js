@@ -36,8 +36,8 @@ export async function pageUsers(main) {
     field('Role', roleSelect(roles, 'member')),
   ], async (f) => {
     const u = await api('POST', '/api/v1/users', { email: val(f, 'email'), display_name: val(f, 'display_name') || null, role: val(f, 'role') });
-    announce(`User ${u.email} added`);
     go(`#/access/users/${enc(u.email)}`);
+    return `User ${u.email} added.`;
   }, 'Add user');
   const section = h('section', { class: 'panel', 'aria-labelledby': 'add-user' }, h('h2', { id: 'add-user' }, 'Add a user'), add);
   if (!canAdd.allowed) add.querySelectorAll('input, select, button').forEach((e) => { e.disabled = true; });
@@ -62,8 +62,8 @@ export async function pageUser(main, email) {
     field('Role', roleSelect(roles, u.role), 'each user holds exactly one'),
   ], async (f) => {
     await put({ display_name: val(f, 'display_name'), role: val(f, 'role') });
-    announce('User saved');
     route();
+    return 'User saved.';
   }, 'Save user');
   main.append(guardSection(h('section', { class: 'panel', 'aria-labelledby': 'edit-user' }, h('h2', { id: 'edit-user' }, 'Edit User'), edit), canManage));
 
