@@ -179,7 +179,9 @@ export async function checks(list) {
     const r = await api('POST', '/api/v1/authz/checks', { checks: list.map(([permission, resource]) => ({ permission, resource })) });
     return r.results;
   } catch (err) {
-    if (err.handled) throw err;
+    // The server down or failing is the page failing (its failure page offers Retry); any other refusal of
+    // the question leaves the controls enabled, and the server decides when they are used.
+    if (err.handled || !(err instanceof ApiError) || err.status >= 500) throw err;
     return list.map(() => ({ allowed: true, reason: '' }));
   }
 }
