@@ -143,3 +143,20 @@ test('a combobox picks one of 2,000 users by typing, with the keyboard', async (
   const axe = await new AxeBuilder({ page }).include('section[aria-labelledby="team-members"]').analyze();
   expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
 });
+
+test('provider accounts, MCP servers and agents are paged and searched on the server too', async ({ page }) => {
+  const asked = [];
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (['/api/v1/provider-accounts', '/api/v1/mcp-servers', '/api/v1/agents'].includes(u.pathname)) asked.push(u.searchParams);
+  });
+  await signIn(page, 'admin@example.com', 'admin-password-1');
+  for (const [path, noun] of [['provider-accounts', 'provider accounts'], ['mcp-servers', 'MCP servers'], ['agents', 'agents']]) {
+    await page.goto(`${base()}/#/integrations/${path}`);
+    await expect(page.getByRole('searchbox', { name: `Search ${noun}` })).toBeVisible();
+    await expect(page.getByRole('navigation', { name: `Pages of ${noun}` })).toBeVisible();
+  }
+  // Every list request asked for a page, never for the whole list.
+  expect(asked.length).toBeGreaterThanOrEqual(3);
+  for (const p of asked) expect(p.get('limit')).not.toBeNull();
+});

@@ -7,6 +7,7 @@ import { mcpPanels } from './mcp.js';
 import { pageFormEditor } from './resource-form.js';
 import { afterSave, confirmCreatorWarnings } from './form-editor.js';
 import { combobox, searchTeams, searchUsers, searchVirtualAccounts } from './combobox.js';
+import { pagedTable } from './listing.js';
 
 const KINDS = {
   'provider-accounts': {
@@ -31,9 +32,9 @@ export async function pageResources(main, kind) {
   const k = KINDS[kind];
   heading(main, k.title, [['Integrations'], [k.title]]);
   main.append(h('p', { class: 'hint' }, k.help));
-  const [items, [canCreate]] = await Promise.all([get(`/api/v1/${kind}`), checks([[`${k.resource}:create`, 'tenant']])]);
+  const [canCreate] = await checks([[`${k.resource}:create`, 'tenant']]);
   main.append(h('div', { class: 'toolbar' }, guard(h('button', { type: 'button', class: 'primary', onclick: () => go(`#/integrations/${kind}/new`) }, `New ${k.noun}`), canCreate)));
-  const cols = [{ label: 'Name', cell: (r) => h('a', { href: `#/integrations/${kind}/${enc(r.name)}` }, r.name) }];
+  const cols = [{ label: 'Name', sort: 'name', cell: (r) => h('a', { href: `#/integrations/${kind}/${enc(r.name)}` }, r.name) }];
   if (kind === 'provider-accounts') {
     cols.push({ label: 'Type', cell: (r) => r.type }, { label: 'Models', cell: (r) => badges((r.models || []).map((m) => m.name)) },
       { label: 'Credentials', cell: (r) => (r.auth_configured ? 'Set' : h('span', { class: 'badge off' }, 'Not set')) });
@@ -43,7 +44,11 @@ export async function pageResources(main, kind) {
     cols.push({ label: 'Description', cell: (r) => r.description || '—' });
   }
   cols.push({ label: 'Collaborators', cell: (r) => badges((r.collaborators || []).map((c) => `${c.subject} · ${roleLabel(k, c.role)}`)) });
-  main.append(table(cols, items, `No ${k.noun}s you may read.`));
+  // Paged, searched and sorted by the server, as the access lists are.
+  const list = pagedTable({ path: `/api/v1/${kind}`, sort: 'name', columns: cols, noun: `${k.noun}s`,
+    empty: `No ${k.noun}s you may read match.`, search: { label: `Search ${k.noun}s`, placeholder: 'Name' } });
+  main.append(list);
+  await list.ready;
 }
 const roleLabel = (k, role) => (k.roles.find(([r]) => r === role) || [role, role])[1];
 
